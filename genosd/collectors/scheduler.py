@@ -1,0 +1,157 @@
+"""Runs one polling loop per device; a slow or dead device never delays another.
+
+Each device has its own task and its own socket. A semaphore bounds polls in flight. A device that
+fails is polled again after a growing delay (capped by `backoff_max`); the log records state changes
+only ("unreachable", "recovered"), so a dead device does not flood it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from genosd.collectors.snmp import SnmpPoll, poll_device
+from genosd.collectors.snmp_client import SessionFactory, SnmpSession
+from genosd.inventory import Device
+
+log = logging.getLogger(__name__)
+
+PollHandler = Callable[[SnmpPoll], Awaitable[None]]
+
+
+@dataclass
+class DeviceHealth:
+    """What the daemon knows about a device's polling right now."""
+
+    last_poll: float | None = None
+    last_success: float | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_duration: float | None = None
+
+    @property
+    def status(self) -> str:
+        """up, down or unknown (never polled)."""
+        if self.last_poll is None:
+            return "unknown"
+        return "up" if self.consecutive_failures == 0 else "down"
+
+
+def next_delay(interval: float, failures: int, backoff_max: float) -> float:
+    """Seconds until the next poll: the interval, doubled per consecutive failure, capped."""
+    if failures <= 1:
+        return interval
+    return min(backoff_max, interval * 2 ** (failures - 1))
+
+
+class _DeviceLoop:
+    def __init__(self, device: Device, session: SnmpSession):
+        self.device = device
+        self.session = session
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
+
+
+class PollScheduler:
+    """Owns the per-device loops; `update()` applies a new inventory without dropping in-flight polls."""
+
+    def __init__(self, handler: PollHandler, *, concurrency: int, backoff_max: float):
+        self._handler = handler
+        self._limit = asyncio.Semaphore(concurrency)
+        self._backoff_max = backoff_max
+        self._factory = SessionFactory()
+        self._loops: dict[str, _DeviceLoop] = {}
+        self.health: dict[str, DeviceHealth] = {}
+
+    def update(self, devices: list[Device]) -> None:
+        """Start loops for new devices, stop removed ones after their current poll, pick up changes."""
+        wanted = {d.name: d for d in devices if d.snmp is not None}
+        for name, loop in list(self._loops.items()):
+            if name not in wanted or wanted[name].snmp != loop.device.snmp:
+                loop.stopping = True
+                del self._loops[name]
+                if name not in wanted:
+                    self.health.pop(name, None)
+        for name, device in wanted.items():
+            if name in self._loops:
+                self._loops[name].device = device
+                continue
+            assert device.snmp is not None
+            loop = _DeviceLoop(device, self._factory.open(device.snmp))
+            self._loops[name] = loop
+            self.health.setdefault(name, DeviceHealth())
+            loop.task = asyncio.create_task(self._run(loop), name=f"poll:{name}")
+
+    async def poll_once(self, device: Device) -> SnmpPoll:
+        """Poll a device right now (outside its schedule) through its loop's session."""
+        loop = self._loops.get(device.name)
+        assert device.snmp is not None
+        session = loop.session if loop else self._factory.open(device.snmp)
+        try:
+            return await self._poll(device, session)
+        finally:
+            if loop is None:
+                session.close()
+
+    async def _poll(self, device: Device, session: SnmpSession) -> SnmpPoll:
+        assert device.snmp is not None
+        async with self._limit:
+            return await poll_device(
+                device.name, device.snmp.address, session, device.snmp.max_repetitions
+            )
+
+    def _record(self, poll: SnmpPoll) -> None:
+        health = self.health.setdefault(poll.device, DeviceHealth())
+        health.last_poll, health.last_duration = poll.started, poll.duration
+        if poll.ok:
+            if health.consecutive_failures:
+                log.info(
+                    "%s: SNMP recovered after %d failed polls",
+                    poll.device,
+                    health.consecutive_failures,
+                )
+            health.consecutive_failures, health.last_error, health.last_success = (
+                0,
+                None,
+                poll.started,
+            )
+        else:
+            if health.consecutive_failures == 0:
+                log.warning("%s: SNMP poll failed: %s", poll.device, poll.error)
+            health.consecutive_failures += 1
+            health.last_error = poll.error
+
+    async def _run(self, loop: _DeviceLoop) -> None:
+        assert loop.device.snmp is not None
+        # spread first polls over the interval so a restart does not poll everything at once
+        await asyncio.sleep(random.uniform(0, min(loop.device.snmp.interval, 5.0)))
+        try:
+            while not loop.stopping:
+                device = loop.device
+                assert device.snmp is not None
+                poll = await self._poll(device, loop.session)
+                self._record(poll)
+                try:
+                    await self._handler(poll)
+                except Exception:
+                    log.exception("%s: handling poll results failed", device.name)
+                if loop.stopping:
+                    break
+                health = self.health[device.name]
+                await asyncio.sleep(
+                    next_delay(device.snmp.interval, health.consecutive_failures, self._backoff_max)
+                )
+        finally:
+            loop.session.close()
+
+    async def stop(self) -> None:
+        """Cancel every loop and close sockets."""
+        tasks = [loop.task for loop in self._loops.values() if loop.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loops.clear()
+        self._factory.close()

@@ -1,0 +1,235 @@
+"""Poll one device over SNMP: system, interfaces, CPU and memory, validated against their MIBs.
+
+A poll never raises for device trouble: timeouts, garbage and wrong types end up in the returned
+SnmpPoll (ok=False with an error, or ok=True with `problems` for values that were dropped).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from genosd.collectors import snmp_mibs as mib
+from genosd.collectors.snmp_client import SnmpSession, Value, walk_columns
+from genosd.errors import DeviceError, DeviceTimeout
+
+Sample = int | str
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class PollProfile:
+    """Which tables a poll walks."""
+
+    interfaces: tuple[mib.Column, ...] = (*mib.IF_TABLE, *mib.IFX_TABLE)
+    cpu_memory: bool = True
+
+
+FULL_PROFILE = PollProfile()
+
+
+@dataclass
+class CpuSample:
+    """One CPU's load, from HOST-RESOURCES or a vendor MIB."""
+
+    name: str
+    load_percent: float
+    source: str
+
+
+@dataclass
+class MemorySample:
+    """One memory pool: used and total bytes, or a percentage where the MIB gives only that."""
+
+    name: str
+    source: str
+    used_bytes: int | None = None
+    total_bytes: int | None = None
+    used_percent: float | None = None
+
+
+@dataclass
+class SnmpPoll:
+    """The outcome of one poll of one device; device trouble is data here, not an exception."""
+
+    device: str
+    address: str
+    started: float
+    counters_at: float = 0.0  # wall time the counter walk began: the time base of rates
+    duration: float = 0.0
+    ok: bool = False
+    error: str | None = None
+    timed_out: bool = False
+    requests: int = 0
+    varbinds: int = 0
+    system: dict[str, Sample] = field(default_factory=dict)
+    interfaces: dict[str, dict[str, Sample]] = field(default_factory=dict)
+    cpu: list[CpuSample] = field(default_factory=list)
+    memory: list[MemorySample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class _CountingSession:
+    """Counts requests and varbinds for the poll's own health record."""
+
+    def __init__(self, inner: SnmpSession):
+        self.inner = inner
+        self.requests = 0
+        self.varbinds = 0
+
+    async def get(self, oids: Sequence[str]) -> list[tuple[str, Value]]:
+        self.requests += 1
+        result = await self.inner.get(oids)
+        self.varbinds += len(result)
+        return result
+
+    async def get_bulk(self, oids: Sequence[str], max_repetitions: int) -> list[tuple[str, Value]]:
+        self.requests += 1
+        result = await self.inner.get_bulk(oids, max_repetitions)
+        self.varbinds += len(result)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _convert(column: mib.Column, value: Value) -> Sample:
+    """A raw value as its MIB kind says it must be; ValueError when it is not."""
+    if column.kind == "text":
+        if not isinstance(value, bytes):
+            raise ValueError(f"expected a string, got {type(value).__name__}")
+        return value.decode("utf-8", errors="replace").replace("\x00", "").strip()
+    if column.kind == "oid":
+        if not isinstance(value, bytes) or not value.startswith(b"."):
+            raise ValueError(f"expected an OID, got {value!r:.40}")
+        return value.decode("ascii", errors="replace")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {type(value).__name__}")
+    limit = 1 << 64 if column.kind == "counter64" else 1 << 32
+    low = -(1 << 31) if column.kind == "int" else 0
+    if not low <= value < limit:
+        raise ValueError(f"{value} is out of range for {column.kind}")
+    return value
+
+
+class _Collector:
+    def __init__(self, poll: SnmpPoll):
+        self.poll = poll
+
+    def convert(self, column: mib.Column, index: str, value: Value) -> Sample | None:
+        try:
+            return _convert(column, value)
+        except ValueError as exc:
+            if len(self.poll.problems) < MAX_PROBLEMS:
+                self.poll.problems.append(f"{column.name}.{index}: {exc}")
+            return None
+
+    def table(
+        self, columns: Sequence[mib.Column], walked: dict[str, dict[str, Value]]
+    ) -> dict[str, dict[str, Sample]]:
+        rows: dict[str, dict[str, Sample]] = {}
+        for column in columns:
+            for index, raw in walked.get(column.oid, {}).items():
+                value = self.convert(column, index, raw)
+                if value is not None:
+                    rows.setdefault(index, {})[column.name] = value
+        return rows
+
+
+def _cpu_memory_columns(sys_object_id: str) -> list[mib.Column]:
+    columns = [mib.HR_PROCESSOR_LOAD, *mib.HR_STORAGE]
+    if sys_object_id.startswith(mib.ENTERPRISE_CISCO):
+        columns += [mib.CISCO_CPU_1MIN, *mib.CISCO_MEMORY]
+    elif sys_object_id.startswith(mib.ENTERPRISE_JUNIPER):
+        columns += list(mib.JUNIPER_OPERATING)
+    return columns
+
+
+def _cpu_and_memory(collector: _Collector, walked: dict[str, dict[str, Value]]) -> None:
+    poll = collector.poll
+    for index, row in collector.table([mib.HR_PROCESSOR_LOAD], walked).items():
+        poll.cpu.append(CpuSample(f"hr{index}", float(row["hrProcessorLoad"]), "host-resources"))
+    for index, row in collector.table(mib.HR_STORAGE, walked).items():
+        if row.get("hrStorageType") != mib.HR_STORAGE_RAM or "hrStorageSize" not in row:
+            continue
+        unit = int(row.get("hrStorageAllocationUnits", 1)) or 1
+        poll.memory.append(
+            MemorySample(
+                name=str(row.get("hrStorageDescr", index)),
+                source="host-resources",
+                used_bytes=int(row.get("hrStorageUsed", 0)) * unit,
+                total_bytes=int(row["hrStorageSize"]) * unit,
+            )
+        )
+    for index, row in collector.table([mib.CISCO_CPU_1MIN], walked).items():
+        poll.cpu.append(CpuSample(f"cpm{index}", float(row["cpmCPUTotal1minRev"]), "cisco"))
+    for index, row in collector.table(mib.CISCO_MEMORY, walked).items():
+        if "ciscoMemoryPoolUsed" in row and "ciscoMemoryPoolFree" in row:
+            used, free = int(row["ciscoMemoryPoolUsed"]), int(row["ciscoMemoryPoolFree"])
+            poll.memory.append(
+                MemorySample(str(row.get("ciscoMemoryPoolName", index)), "cisco", used, used + free)
+            )
+    for index, row in collector.table(mib.JUNIPER_OPERATING, walked).items():
+        descr = str(row.get("jnxOperatingDescr", ""))
+        if "routing engine" not in descr.lower():
+            continue
+        if "jnxOperatingCPU" in row:
+            poll.cpu.append(CpuSample(descr or index, float(row["jnxOperatingCPU"]), "juniper"))
+        if "jnxOperatingBuffer" in row:
+            total = row.get("jnxOperatingMemory")
+            percent = float(row["jnxOperatingBuffer"])
+            total_bytes = int(total) * 1024 * 1024 if total else None
+            used = int(total_bytes * percent / 100) if total_bytes else None
+            poll.memory.append(MemorySample(descr or index, "juniper", used, total_bytes, percent))
+
+
+async def poll_device(
+    name: str,
+    address: str,
+    session: SnmpSession,
+    max_repetitions: int,
+    profile: PollProfile = FULL_PROFILE,
+) -> SnmpPoll:
+    """Poll one device; every outcome, including a dead device, is returned as an SnmpPoll."""
+    poll = SnmpPoll(device=name, address=address, started=time.time())
+    counting = _CountingSession(session)
+    collector = _Collector(poll)
+    began = time.perf_counter()
+    try:
+        system = dict(await counting.get([c.oid for c in mib.SYSTEM]))
+        for column in mib.SYSTEM:
+            raw = system.get(column.oid)
+            if raw is not None:
+                value = collector.convert(column, "0", raw)
+                if value is not None:
+                    poll.system[column.name] = value
+        if "sysUpTime" not in poll.system:
+            raise DeviceError("agent gave no valid sysUpTime")
+        columns = list(profile.interfaces)
+        if profile.cpu_memory:
+            columns += _cpu_memory_columns(str(poll.system.get("sysObjectID", "")))
+        poll.counters_at = time.time()
+        walked = await walk_columns(counting, [c.oid for c in columns], max_repetitions)
+        poll.interfaces = collector.table(profile.interfaces, walked)
+        needs_32bit = any("ifHCInOctets" not in row for row in poll.interfaces.values())
+        if needs_32bit or not poll.interfaces:
+            walked32 = await walk_columns(
+                counting, [c.oid for c in mib.IF_TABLE_32BIT], max_repetitions
+            )
+            for index, row in collector.table(mib.IF_TABLE_32BIT, walked32).items():
+                target = poll.interfaces.setdefault(index, {})
+                for key, value in row.items():
+                    hc_name = next(hc for hc, low in mib.HC_FALLBACK.items() if low == key)
+                    if hc_name not in target:
+                        target[key] = value
+        if profile.cpu_memory:
+            _cpu_and_memory(collector, walked)
+        poll.ok = True
+    except DeviceTimeout as exc:
+        poll.error, poll.timed_out = str(exc), True
+    except DeviceError as exc:
+        poll.error = str(exc)
+    poll.duration = time.perf_counter() - began
+    poll.requests, poll.varbinds = counting.requests, counting.varbinds
+    return poll

@@ -1,0 +1,299 @@
+"""The device inventory: Nornir SimpleInventory files, validated, resolved into Device records.
+
+Files live in one directory: hosts.yaml, groups.yaml (optional), defaults.yaml (optional), in Nornir's
+SimpleInventory format. Per-device settings under `data.snmp` merge like Nornir data does: the host
+first, then its groups in order (and their parent groups), then defaults. Credentials are never in
+these files: `data.snmp.credential` names an entry of the settings' `credentials` section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from genosd.errors import InventoryError
+from genosd.settings import GenosdSettings, SnmpCredential
+from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
+
+SECRET_KEYS = frozenset(
+    {"password", "secret", "community", "auth_key", "priv_key", "authkey", "privkey", "token"}
+)
+
+
+class SnmpOptions(BaseModel):
+    """The `data.snmp` block of a host, group or the defaults (all fields optional there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    version: Literal["1", "2c", "3"] | None = None
+    credential: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    timeout: float | None = Field(None, gt=0, le=60)
+    retries: int | None = Field(None, ge=0, le=10)
+    max_repetitions: int | None = Field(None, ge=1, le=200)
+    interval: float | None = Field(None, ge=1)
+    context: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    snmp: SnmpOptions | None = None
+    tags: list[str] = []
+    site: str | None = None
+    role: str | None = None
+
+
+class _Element(BaseModel):
+    """A host, group or defaults entry as Nornir's SimpleInventory reads it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostname: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    username: str | None = None
+    platform: str | None = None
+    groups: list[str] = []
+    data: _Data = _Data()
+    connection_options: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class SnmpTarget:
+    """Everything the poller needs to reach one device over SNMP."""
+
+    address: str
+    port: int
+    version: Literal["1", "2c", "3"]
+    credential: SnmpCredential
+    timeout: float
+    retries: int
+    max_repetitions: int
+    interval: float
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class Device:
+    """One inventory host, resolved."""
+
+    name: str
+    hostname: str
+    platform: str | None
+    groups: tuple[str, ...]
+    tags: tuple[str, ...]
+    site: str | None = None
+    role: str | None = None
+    snmp: SnmpTarget | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def matches(self, filters: Mapping[str, str]) -> bool:
+        """True when every `key=value` filter matches (name, group, tag, platform, site, role)."""
+        for key, wanted in filters.items():
+            if key == "name" and self.name != wanted:
+                return False
+            if key == "group" and wanted not in self.groups:
+                return False
+            if key == "tag" and wanted not in self.tags:
+                return False
+            if key in ("platform", "site", "role") and getattr(self, key) != wanted:
+                return False
+        return True
+
+
+FILTER_KEYS = ("name", "group", "tag", "platform", "site", "role")
+
+
+def parse_filters(expressions: Iterable[str]) -> dict[str, str]:
+    """Turn `group=core tag=lab` style expressions into a filter mapping."""
+    filters: dict[str, str] = {}
+    for expression in expressions:
+        key, sep, value = expression.partition("=")
+        if not sep or key not in FILTER_KEYS or not value:
+            raise InventoryError(
+                f"bad filter {expression!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}"
+            )
+        filters[key] = value
+    return filters
+
+
+@dataclass
+class Inventory:
+    """The resolved devices plus the documents they came from."""
+
+    directory: Path
+    devices: dict[str, Device]
+    groups: dict[str, list[str]]
+
+    def select(self, filters: Mapping[str, str] | None = None) -> list[Device]:
+        """Devices matching all filters, in name order."""
+        return [d for _, d in sorted(self.devices.items()) if d.matches(filters or {})]
+
+
+def _find_secret_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).lower() in SECRET_KEYS:
+                found.append((*path, key))
+            found.extend(_find_secret_keys(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_find_secret_keys(item, (*path, index)))
+    return found
+
+
+def _load_elements(doc: YamlDocument, *, single: bool) -> dict[str, _Element]:
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise InventoryError("must be a mapping", source=str(doc.path))
+    secrets = _find_secret_keys(data, ())
+    if secrets:
+        raise InventoryError(
+            "credentials do not belong in inventory files; name a credential from the settings "
+            "(data.snmp.credential) and keep its secrets in env or the secrets directory",
+            source=str(doc.path),
+            problems=[f"{doc.where(p)}: {'.'.join(map(str, p))}" for p in secrets],
+        )
+    try:
+        if single:
+            return {"defaults": _Element.model_validate(data)}
+        problems: list[str] = []
+        elements: dict[str, _Element] = {}
+        for name, raw in data.items():
+            try:
+                elements[str(name)] = _Element.model_validate(raw if raw is not None else {})
+            except ValidationError as exc:
+                problems.extend(describe_validation_error(exc, [doc], prefix=(name,)))
+        if problems:
+            raise InventoryError("invalid inventory", source=str(doc.path), problems=problems)
+        return elements
+    except ValidationError as exc:
+        raise InventoryError(
+            "invalid inventory",
+            source=str(doc.path),
+            problems=describe_validation_error(exc, [doc]),
+        ) from exc
+
+
+def _group_chain(
+    name: str, groups: Mapping[str, _Element], seen: tuple[str, ...] = ()
+) -> list[str]:
+    """A group and its parents, depth first, the order Nornir resolves data in."""
+    if name in seen:
+        raise InventoryError(f"group cycle: {' -> '.join((*seen, name))}")
+    chain = [name]
+    for parent in groups[name].groups:
+        chain.extend(_group_chain(parent, groups, (*seen, name)))
+    return chain
+
+
+def _merged_snmp(layers: list[_Element]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):  # lowest precedence first, so later updates win
+        if layer.data.snmp is not None:
+            merged.update(layer.data.snmp.model_dump(exclude_none=True))
+    return merged
+
+
+def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
+    """Read and validate an inventory directory; any problem raises InventoryError with file:line."""
+    hosts_file = directory / "hosts.yaml"
+    if not hosts_file.is_file():
+        raise InventoryError("hosts.yaml not found", source=str(directory))
+    hosts_doc = load_yaml(hosts_file, error=InventoryError)
+    hosts = _load_elements(hosts_doc, single=False)
+    groups_doc = (
+        load_yaml(directory / "groups.yaml", error=InventoryError)
+        if (directory / "groups.yaml").is_file()
+        else None
+    )
+    groups = _load_elements(groups_doc, single=False) if groups_doc else {}
+    defaults_path = directory / "defaults.yaml"
+    defaults = (
+        _load_elements(load_yaml(defaults_path, error=InventoryError), single=True)["defaults"]
+        if defaults_path.is_file()
+        else _Element()
+    )
+
+    problems: list[str] = []
+    for doc, elements in ((hosts_doc, hosts), (groups_doc, groups)):
+        for name, element in elements.items():
+            for group in element.groups:
+                if group not in groups:
+                    problems.append(
+                        f"{doc.where((name, 'groups')) if doc else name}: {name}: unknown group {group!r}"
+                    )
+    if problems:
+        raise InventoryError("invalid inventory", source=str(directory), problems=problems)
+
+    poller = settings.poller
+    devices: dict[str, Device] = {}
+    for name, host in hosts.items():
+        chain: list[str] = []
+        for group in host.groups:
+            chain.extend(g for g in _group_chain(group, groups) if g not in chain)
+        layers = [host, *(groups[g] for g in chain), defaults]
+        snmp = _merged_snmp(layers)
+        hostname = host.hostname or next((g.hostname for g in layers if g.hostname), None) or name
+        platform = next((layer.platform for layer in layers if layer.platform), None)
+        tags = tuple(dict.fromkeys(t for layer in layers for t in layer.data.tags))
+        target = None
+        if snmp.get("enabled", True) and snmp.get("credential"):
+            cred_name = snmp["credential"].lower()
+            credential = settings.credentials.get(cred_name)
+            if credential is None:
+                problems.append(
+                    f"{hosts_doc.where((name,))}: {name}: credential {snmp['credential']!r} is not "
+                    "defined in settings (credentials.<name>, GENOSD_CREDENTIALS__<NAME>__…, or the secrets dir)"
+                )
+                continue
+            version = snmp.get("version", "2c")
+            if version == "3" and credential.username is None:
+                problems.append(
+                    f"{hosts_doc.where((name,))}: {name}: SNMPv3 needs a credential with a username"
+                )
+                continue
+            if version != "3" and credential.community is None:
+                problems.append(
+                    f"{hosts_doc.where((name,))}: {name}: SNMPv{version} needs a credential with a community"
+                )
+                continue
+            target = SnmpTarget(
+                address=hostname,
+                port=snmp.get("port", 161),
+                version=version,
+                credential=credential,
+                timeout=snmp.get("timeout", poller.timeout),
+                retries=snmp.get("retries", poller.retries),
+                max_repetitions=snmp.get("max_repetitions", poller.max_repetitions),
+                interval=snmp.get("interval", poller.interval),
+                context=snmp.get("context", ""),
+            )
+        site = next((layer.data.site for layer in layers if layer.data.site), None)
+        role = next((layer.data.role for layer in layers if layer.data.role), None)
+        devices[name] = Device(
+            name=name,
+            hostname=hostname,
+            platform=platform,
+            groups=tuple(chain),
+            tags=tags,
+            site=site,
+            role=role,
+            snmp=target,
+            data=host.data.model_dump(exclude={"snmp"}),
+        )
+    if problems:
+        raise InventoryError("invalid inventory", source=str(directory), problems=problems)
+    group_members = {g: [d.name for d in devices.values() if g in d.groups] for g in groups}
+    return Inventory(directory=directory, devices=devices, groups=group_members)

@@ -1,0 +1,205 @@
+"""`genosd lab up|down|status`: start the simulated devices on 127.0.0.1 and write inventory/lab/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from genosd.errors import GenosdError
+from genosd.lab.snmp import LAB_SNMP_DEVICES, write_lab_recording
+
+V3_USER = "genosd-lab"
+
+
+@dataclass
+class LabState:
+    """What `lab status` reports and `lab down` needs."""
+
+    pid: int
+    snmp_port: int
+    inventory_dir: str
+    secrets_dir: str
+    started: float
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lab:
+    """The lab's files live in <state_dir>/lab; its inventory in <inventory_dir>/lab."""
+
+    def __init__(self, state_dir: Path, inventory_root: Path):
+        self.root = state_dir / "lab"
+        self.inventory_dir = inventory_root / "lab"
+        self.secrets_dir = self.root / "secrets"
+        self.state_file = self.root / "lab.json"
+
+    def status(self) -> LabState | None:
+        """The running lab, or None."""
+        if not self.state_file.is_file():
+            return None
+        state = LabState(**json.loads(self.state_file.read_text()))
+        return state if _process_alive(state.pid) else None
+
+    def _write_credentials(self) -> dict[str, str]:
+        self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keys_file = self.root / "v3-keys.json"
+        if keys_file.is_file():
+            keys = json.loads(keys_file.read_text())
+        else:
+            keys = {"auth": secrets.token_hex(12), "priv": secrets.token_hex(12)}
+            keys_file.write_text(json.dumps(keys))
+            keys_file.chmod(0o600)
+        files = {
+            f"credentials__{d.name}__community": d.name
+            for d in LAB_SNMP_DEVICES
+            if d.version != "3"
+        }
+        files.update(
+            {
+                "credentials__lab-v3__username": V3_USER,
+                "credentials__lab-v3__auth_protocol": "SHA",
+                "credentials__lab-v3__auth_key": keys["auth"],
+                "credentials__lab-v3__priv_protocol": "AES",
+                "credentials__lab-v3__priv_key": keys["priv"],
+            }
+        )
+        for name, value in files.items():
+            path = self.secrets_dir / name
+            path.write_text(value)
+            path.chmod(0o600)
+        return keys  # type: ignore[no-any-return]
+
+    def _write_inventory(self, port: int) -> None:
+        self.inventory_dir.mkdir(parents=True, exist_ok=True)
+        hosts = {}
+        for device in LAB_SNMP_DEVICES:
+            snmp = {"version": device.version, "port": port}
+            if device.version == "3":
+                snmp.update({"credential": "lab-v3", "context": device.name})
+            else:
+                snmp["credential"] = device.name
+            hosts[device.name] = {
+                "hostname": "127.0.0.1",
+                "platform": device.platform,
+                "groups": ["lab"],
+                "data": {"role": device.role, "tags": [device.platform], "snmp": snmp},
+            }
+        groups = {"lab": {"data": {"site": "lab", "tags": ["lab"]}}}
+        defaults = {"data": {"snmp": {"interval": 10, "timeout": 2, "retries": 1}}}
+        header = "# Written by `genosd lab up`; regenerated on every start.\n"
+        for name, content in (("hosts", hosts), ("groups", groups), ("defaults", defaults)):
+            (self.inventory_dir / f"{name}.yaml").write_text(
+                header + yaml.safe_dump(content, sort_keys=False)
+            )
+
+    def _command(self, port: int, keys: dict[str, str]) -> list[str]:
+        responder = shutil.which("snmpsim-command-responder") or str(
+            Path(sys.executable).parent / "snmpsim-command-responder"
+        )
+        return [
+            responder,
+            f"--data-dir={self.root / 'data'}",
+            f"--cache-dir={self.root / 'cache'}",
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+            f"--v3-user={V3_USER}",
+            f"--v3-auth-key={keys['auth']}",
+            "--v3-auth-proto=SHA",
+            f"--v3-priv-key={keys['priv']}",
+            "--v3-priv-proto=AES",
+            f"--logging-method=file:{self.root / 'snmpsim.log'}",
+            "--log-level=error",
+        ]
+
+    def start(self, *, port: int | None = None, timeout: float = 120.0) -> LabState:
+        """Prepare recordings, start snmpsim detached, wait until it answers, write the inventory."""
+        running = self.status()
+        if running is not None:
+            return running
+        for device in LAB_SNMP_DEVICES:
+            write_lab_recording(device, self.root / "data")
+        keys = self._write_credentials()
+        port = port or free_udp_port()
+        env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
+        log = open(self.root / "snmpsim.out", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            self._command(port, keys),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        state = LabState(
+            process.pid, port, str(self.inventory_dir), str(self.secrets_dir), time.time()
+        )
+        try:
+            asyncio.run(_wait_for_agent(port, LAB_SNMP_DEVICES[0].name, process, timeout))
+        except BaseException:
+            process.terminate()
+            raise
+        self._write_inventory(port)
+        self.state_file.write_text(json.dumps(asdict(state)))
+        return state
+
+    def stop(self) -> bool:
+        """Stop the lab's agents; False if it was not running."""
+        state = self.status()
+        if state is None:
+            return False
+        os.killpg(state.pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _process_alive(state.pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(state.pid, signal.SIGKILL)
+        self.state_file.unlink(missing_ok=True)
+        return True
+
+
+async def _wait_for_agent(
+    port: int, community: str, process: subprocess.Popen[bytes], timeout: float
+) -> None:
+    import aiosnmp
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise GenosdError(f"snmpsim exited with status {process.returncode} (see its log)")
+        try:
+            async with aiosnmp.Snmp(
+                host="127.0.0.1", port=port, community=community, timeout=1, retries=1
+            ) as snmp:
+                await snmp.get("1.3.6.1.2.1.1.3.0")
+                return
+        except Exception:
+            await asyncio.sleep(0.5)
+    raise GenosdError(f"snmpsim did not answer on 127.0.0.1:{port} within {timeout:.0f}s")

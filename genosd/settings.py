@@ -1,0 +1,212 @@
+"""Settings: genosd.yaml, overridden by GENOSD_* environment variables, secrets from a directory.
+
+Precedence (highest first): explicit arguments, environment (`GENOSD_API__PORT`), secrets files
+(`$CREDENTIALS_DIRECTORY/credentials__core__community`), the YAML file, built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from genosd.errors import ConfigError
+from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
+
+CONFIG_SEARCH_PATH = (Path("genosd.yaml"), Path("/etc/genosd/genosd.yaml"))
+
+AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
+PrivProtocol = Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSettings(_Section):
+    """Where the HTTP API and web console listen."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8470, ge=0, le=65535)
+
+
+class PollerSettings(_Section):
+    """Defaults for SNMP polling; each can be overridden per host or group in the inventory."""
+
+    interval: float = Field(60.0, ge=1.0, description="seconds between polls of one device")
+    timeout: float = Field(2.0, gt=0, le=60)
+    retries: int = Field(1, ge=0, le=10)
+    max_repetitions: int = Field(25, ge=1, le=200)
+    concurrency: int = Field(100, ge=1, le=5000, description="SNMP requests in flight at once")
+    backoff_max: float = Field(
+        600.0, ge=1.0, description="longest wait between polls of a down device"
+    )
+
+
+class InfluxSettings(_Section):
+    """An InfluxDB (or compatible) server to forward metrics to; off while `url` is empty."""
+
+    url: str | None = None
+    api: Literal["v2", "v1"] = "v2"
+    token: SecretStr | None = None
+    org: str = "genosd"
+    bucket: str = "genosd"
+    database: str = "telegraf"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval: float = Field(1.0, gt=0, le=300)
+    timeout: float = Field(10.0, gt=0, le=300)
+    retry_max_delay: float = Field(30.0, ge=0.1, le=3600)
+
+    @model_validator(mode="after")
+    def _url_scheme(self) -> InfluxSettings:
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class StoreSettings(_Section):
+    """The local metrics store, which is also the spool while InfluxDB is unreachable."""
+
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="spool bound on disk")
+    retention_hours: float = Field(
+        24.0, gt=0, description="how long forwarded points stay queryable"
+    )
+
+
+class SnmpCredential(_Section):
+    """An SNMP credential referenced from the inventory by name: v1/v2c community or a v3 user."""
+
+    community: SecretStr | None = None
+    username: str | None = None
+    auth_protocol: AuthProtocol | None = None
+    auth_key: SecretStr | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpCredential:
+        if self.community is None and self.username is None:
+            raise ValueError("a credential needs a community (v1/v2c) or a username (v3)")
+        if (self.auth_protocol is None) != (self.auth_key is None):
+            raise ValueError("auth_protocol and auth_key go together")
+        if (self.priv_protocol is None) != (self.priv_key is None):
+            raise ValueError("priv_protocol and priv_key go together")
+        if self.priv_protocol is not None and self.auth_protocol is None:
+            raise ValueError("privacy (priv_*) needs authentication (auth_*)")
+        for key in (self.auth_key, self.priv_key):
+            if key is not None and len(key.get_secret_value()) < 8:
+                raise ValueError("SNMPv3 keys must be at least 8 characters (RFC 3414)")
+        return self
+
+
+def default_state_dir() -> Path:
+    """`$STATE_DIRECTORY` under systemd (StateDirectory=genosd), else ./.genosd."""
+    systemd_state = os.environ.get("STATE_DIRECTORY")
+    if systemd_state:
+        return Path(systemd_state.split(":")[0])
+    return Path(".genosd")
+
+
+class GenosdSettings(BaseSettings):
+    """Everything genosd reads at start-up; every field has a default that works on a laptop."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GENOSD_",
+        env_nested_delimiter="__",
+        secrets_nested_delimiter="__",
+        secrets_prefix="",
+        secrets_dir_missing="ok",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    inventory_dir: Path = Path("inventory")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api: ApiSettings = ApiSettings()
+    poller: PollerSettings = PollerSettings()
+    influx: InfluxSettings = InfluxSettings()
+    store: StoreSettings = StoreSettings()
+    credentials: dict[str, SnmpCredential] = {}
+    plugins: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file is passed as init kwargs below its overrides, so it is not a source here.
+        return env_settings, NestedSecretsSettingsSource(file_secret_settings), init_settings
+
+    def public_summary(self) -> dict[str, Any]:
+        """The settings with every secret replaced by '**********' (for API and logs)."""
+        return self.model_dump(mode="json")
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    """The settings file: --config, then $GENOSD_CONFIG, then ./genosd.yaml, /etc/genosd/genosd.yaml."""
+    if explicit is not None:
+        return explicit
+    env_path = os.environ.get("GENOSD_CONFIG")
+    if env_path:
+        return Path(env_path)
+    for candidate in CONFIG_SEARCH_PATH:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def secrets_dirs(extra: list[Path] | None = None) -> list[Path]:
+    """Directories holding one secret per file: systemd's $CREDENTIALS_DIRECTORY, $GENOSD_SECRETS_DIR."""
+    dirs = [
+        Path(p)
+        for key in ("CREDENTIALS_DIRECTORY", "GENOSD_SECRETS_DIR")
+        if (p := os.environ.get(key))
+    ]
+    dirs.extend(extra or [])
+    return [d for d in dirs if d.is_dir()]
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    extra_secrets_dirs: list[Path] | None = None,
+    **overrides: Any,
+) -> GenosdSettings:
+    """Read and validate the settings; any problem raises ConfigError naming file, line and field."""
+    path = find_config_file(config_file)
+    document: YamlDocument | None = None
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError("settings file not found", source=str(path))
+        document = load_yaml(path)
+        if document.data is None:
+            file_values = {}
+        elif isinstance(document.data, dict):
+            file_values = document.data
+        else:
+            raise ConfigError("the settings file must be a mapping of sections", source=str(path))
+    values = {**file_values, **overrides}
+    try:
+        return GenosdSettings(_secrets_dir=secrets_dirs(extra_secrets_dirs) or None, **values)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = describe_validation_error(exc, [document] if document else [])
+        raise ConfigError(
+            "invalid settings", source=str(path) if path else None, problems=problems
+        ) from exc

@@ -1,0 +1,89 @@
+"""Load YAML files keeping line numbers, so validation errors can name file:line:field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from genosd.errors import ConfigError
+
+LinePath = tuple[str | int, ...]
+
+
+class YamlDocument:
+    """A parsed YAML file and the line of every key and item in it."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[LinePath, int]):
+        self.path = path
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The line of the deepest existing node on the way to `loc`."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def where(self, loc: Sequence[str | int]) -> str:
+        """`file:line` for a location inside the document."""
+        line = self.line_of(loc)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def _index_nodes(node: yaml.Node, path: LinePath, lines: dict[LinePath, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _index_nodes(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_nodes(item, (*path, index), lines)
+
+
+def load_yaml(path: Path, *, error: type[ConfigError] = ConfigError) -> YamlDocument:
+    """Parse one YAML file; a syntax error becomes a ConfigError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", source=str(path)) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"invalid YAML: {exc.problem}", source=where) from exc
+    except yaml.YAMLError as exc:
+        raise error(f"invalid YAML: {exc}", source=str(path)) from exc
+    lines: dict[LinePath, int] = {}
+    if node is not None:
+        _index_nodes(node, (), lines)
+    return YamlDocument(path, data, lines)
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    documents: Iterable[YamlDocument] = (),
+    prefix: LinePath = (),
+) -> list[str]:
+    """One line per problem: `file:line: field.path: message` where the file is known."""
+    docs = list(documents)
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = (*prefix, *err["loc"])
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        where = ""
+        for doc in docs:
+            if doc.line_of(loc) is not None and len(loc) > 0 and doc.lines.get(loc[:1]) is not None:
+                where = doc.where(loc) + ": "
+                break
+        problems.append(f"{where}{field}: {err['msg']}")
+    return problems

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+
+from genosd.errors import ConfigError, InventoryError
+from genosd.inventory import load_inventory, parse_filters
+from genosd.settings import load_settings
+
+
+def test_bad_settings_name_file_line_and_field(tmp_path: Path):
+    cfg = tmp_path / "genosd.yaml"
+    cfg.write_text("api:\n  port: 99999\npoller:\n  interval: 0.1\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    text = str(err.value)
+    assert f"{cfg}:2: api.port" in text
+    assert f"{cfg}:4: poller.interval" in text
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path):
+    cfg = tmp_path / "genosd.yaml"
+    cfg.write_text("api:\n  port: 1\n bad: [\n")
+    with pytest.raises(ConfigError, match=r"genosd.yaml:3"):
+        load_settings(cfg)
+
+
+def test_env_overrides_file_and_secrets_dir_supplies_credentials(tmp_path: Path, monkeypatch):
+    cfg = tmp_path / "genosd.yaml"
+    cfg.write_text("api:\n  port: 1000\n")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "credentials__core__community").write_text("s3cret\n")
+    monkeypatch.setenv("GENOSD_API__PORT", "2000")
+    settings = load_settings(cfg, extra_secrets_dirs=[secrets])
+    assert settings.api.port == 2000
+    assert settings.credentials["core"].community.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.public_summary())
+
+
+def _inventory(tmp_path: Path, hosts: str, groups: str = "") -> Path:
+    (tmp_path / "hosts.yaml").write_text(hosts)
+    if groups:
+        (tmp_path / "groups.yaml").write_text(groups)
+    return tmp_path
+
+
+def test_inventory_refuses_inline_secrets(tmp_path: Path):
+    inv = _inventory(
+        tmp_path, "r1:\n  hostname: 10.0.0.1\n  data:\n    snmp:\n      community: public\n"
+    )
+    with pytest.raises(InventoryError, match=r"hosts.yaml:5: r1.data.snmp.community"):
+        load_inventory(inv, load_settings(None))
+
+
+def test_inventory_unknown_snmp_version_names_host_and_line(tmp_path: Path):
+    inv = _inventory(tmp_path, "r1:\n  data:\n    snmp:\n      version: 4\n      credential: x\n")
+    with pytest.raises(InventoryError, match=r"hosts.yaml:4: r1.data.snmp.version"):
+        load_inventory(inv, load_settings(None))
+
+
+def test_inventory_unknown_credential_and_group(tmp_path: Path):
+    inv = _inventory(tmp_path, "r1:\n  groups: [nope]\n  data:\n    snmp: {credential: missing}\n")
+    with pytest.raises(InventoryError, match="unknown group 'nope'"):
+        load_inventory(inv, load_settings(None))
+    inv = _inventory(tmp_path, "r1:\n  data:\n    snmp: {credential: missing}\n")
+    with pytest.raises(InventoryError, match="credential 'missing' is not defined"):
+        load_inventory(inv, load_settings(None))
+
+
+def test_group_data_merges_below_host_data_and_filters_work(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("GENOSD_CREDENTIALS__RO__COMMUNITY", "c1")
+    monkeypatch.setenv("GENOSD_CREDENTIALS__V3__USERNAME", "mon")
+    monkeypatch.setenv("GENOSD_CREDENTIALS__V3__AUTH_PROTOCOL", "SHA")
+    monkeypatch.setenv("GENOSD_CREDENTIALS__V3__AUTH_KEY", "authkey123")
+    inv = _inventory(
+        tmp_path,
+        "r1:\n  groups: [core]\n  data: {snmp: {port: 1161}}\n"
+        "r2:\n  groups: [edge]\n  data: {tags: [pe], snmp: {version: 3, credential: v3}}\n",
+        "core:\n  data: {snmp: {credential: ro, interval: 30}, tags: [bb]}\nedge:\n  groups: [core]\n",
+    )
+    inventory = load_inventory(inv, load_settings(None))
+    r1, r2 = inventory.devices["r1"], inventory.devices["r2"]
+    assert (r1.snmp.port, r1.snmp.interval, r1.snmp.version) == (1161, 30, "2c")
+    assert r2.snmp.version == "3" and r2.snmp.credential.username == "mon"
+    assert r2.groups == ("edge", "core") and r2.tags == ("pe", "bb")
+    assert [d.name for d in inventory.select(parse_filters(["group=core"]))] == ["r1", "r2"]
+    assert [d.name for d in inventory.select(parse_filters(["tag=pe"]))] == ["r2"]
