@@ -36,7 +36,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print data as JSON")]
 
 
 def _fail_config(exc: ConfigError) -> None:
-    console.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
+    console.print(
+        f"[red]configuration error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(EX_CONFIG)
 
 

@@ -153,37 +153,52 @@ def _find_secret_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str
     return found
 
 
+def _without_keys(value: Any, paths: list[tuple[str | int, ...]]) -> Any:
+    """A copy of `value` with the given key paths removed."""
+    if not paths:
+        return value
+    here = {p[0] for p in paths if len(p) == 1}
+    if isinstance(value, dict):
+        return {
+            k: _without_keys(v, [p[1:] for p in paths if len(p) > 1 and p[0] == k])
+            for k, v in value.items()
+            if k not in here
+        }
+    if isinstance(value, list):
+        return [
+            _without_keys(v, [p[1:] for p in paths if len(p) > 1 and p[0] == i])
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
 def _load_elements(doc: YamlDocument, *, single: bool) -> dict[str, _Element]:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise InventoryError("must be a mapping", source=str(doc.path))
     secrets = _find_secret_keys(data, ())
-    if secrets:
-        raise InventoryError(
-            "credentials do not belong in inventory files; name a credential from the settings "
-            "(data.snmp.credential) and keep its secrets in env or the secrets directory",
-            source=str(doc.path),
-            problems=[f"{doc.where(p)}: {'.'.join(map(str, p))}" for p in secrets],
-        )
-    try:
-        if single:
-            return {"defaults": _Element.model_validate(data)}
-        problems: list[str] = []
-        elements: dict[str, _Element] = {}
+    problems = [
+        f"{doc.where(p)}: {'.'.join(map(str, p))}: credentials do not belong in inventory files; "
+        "name a settings credential in data.snmp.credential and keep its secrets in env or "
+        "the secrets directory"
+        for p in secrets
+    ]
+    data = _without_keys(data, secrets)  # so the same key is not reported twice
+    elements: dict[str, _Element] = {}
+    if single:
+        try:
+            elements["defaults"] = _Element.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(describe_validation_error(exc, [doc]))
+    else:
         for name, raw in data.items():
             try:
                 elements[str(name)] = _Element.model_validate(raw if raw is not None else {})
             except ValidationError as exc:
                 problems.extend(describe_validation_error(exc, [doc], prefix=(name,)))
-        if problems:
-            raise InventoryError("invalid inventory", source=str(doc.path), problems=problems)
-        return elements
-    except ValidationError as exc:
-        raise InventoryError(
-            "invalid inventory",
-            source=str(doc.path),
-            problems=describe_validation_error(exc, [doc]),
-        ) from exc
+    if problems:
+        raise InventoryError("invalid inventory", source=str(doc.path), problems=problems)
+    return elements
 
 
 def _group_chain(

@@ -10,7 +10,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -68,11 +76,12 @@ class InfluxSettings(_Section):
     timeout: float = Field(10.0, gt=0, le=300)
     retry_max_delay: float = Field(30.0, ge=0.1, le=3600)
 
-    @model_validator(mode="after")
-    def _url_scheme(self) -> InfluxSettings:
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        return self
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
 
 
 class StoreSettings(_Section):
@@ -204,7 +213,7 @@ def load_settings(
             raise ConfigError("the settings file must be a mapping of sections", source=str(path))
     values = {**file_values, **overrides}
     try:
-        return GenosdSettings(_secrets_dir=secrets_dirs(extra_secrets_dirs) or None, **values)  # type: ignore[call-arg]
+        return GenosdSettings(_secrets_dir=secrets_dirs(extra_secrets_dirs) or None, **values)
     except ValidationError as exc:
         problems = describe_validation_error(exc, [document] if document else [])
         raise ConfigError(

@@ -180,8 +180,10 @@ def _cpu_and_memory(collector: _Collector, walked: dict[str, dict[str, Value]]) 
             total = row.get("jnxOperatingMemory")
             percent = float(row["jnxOperatingBuffer"])
             total_bytes = int(total) * 1024 * 1024 if total else None
-            used = int(total_bytes * percent / 100) if total_bytes else None
-            poll.memory.append(MemorySample(descr or index, "juniper", used, total_bytes, percent))
+            used_bytes = int(total_bytes * percent / 100) if total_bytes else None
+            poll.memory.append(
+                MemorySample(descr or index, "juniper", used_bytes, total_bytes, percent)
+            )
 
 
 async def poll_device(

@@ -235,8 +235,8 @@ class SessionFactory:
             self._engine = None
 
 
-def _oid_key(oid: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in oid.split("."))
+def _index_key(index: str) -> tuple[int, ...]:
+    return tuple(map(int, index.split(".")))
 
 
 async def walk_columns(
@@ -249,6 +249,7 @@ async def walk_columns(
     """
     result: dict[str, dict[str, Value]] = {column: {} for column in columns}
     cursor = {column: column for column in columns}
+    last_index: dict[str, tuple[int, ...]] = {column: () for column in columns}
     active = list(columns)
     seen = 0
     while active:
@@ -264,12 +265,19 @@ async def walk_columns(
             if value is None or not oid.startswith(prefix):
                 finished.add(column)
                 continue
-            if _oid_key(oid) <= _oid_key(cursor[column]):
+            index = oid[len(prefix) :]
+            try:
+                key = _index_key(index)
+            except ValueError:
+                raise DeviceProtocolError(f"agent returned a malformed OID {oid!r}") from None
+            # comparing the index alone is enough: both OIDs share the column prefix
+            if key <= last_index[column]:
                 raise DeviceProtocolError(
                     f"agent returned non-increasing OID {oid} after {cursor[column]}"
                 )
-            result[column][oid[len(prefix) :]] = value
+            result[column][index] = value
             cursor[column] = oid
+            last_index[column] = key
         seen += len(varbinds)
         if seen > MAX_WALK_VARBINDS:
             raise DeviceProtocolError(f"walk exceeded {MAX_WALK_VARBINDS} varbinds")

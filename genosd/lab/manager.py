@@ -94,7 +94,7 @@ class Lab:
             path = self.secrets_dir / name
             path.write_text(value)
             path.chmod(0o600)
-        return keys  # type: ignore[no-any-return]
+        return keys
 
     def _write_inventory(self, port: int) -> None:
         self.inventory_dir.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,8 @@ LAB_SNMP_DEVICES = (
     LabSnmpDevice("lab-junos-r1", "network/router/juniper-mx960-13-3r9-13", "junos", "core"),
     LabSnmpDevice("lab-eos-sw1", "cloud/arista-dcs-7150s-52-cl", "eos", "distribution"),
     LabSnmpDevice("lab-linux-1", "os/linux/unknown-001", "linux", "server", version="3"),
+    # an older device with 32-bit ifTable counters only (no ifXTable HC counters)
+    LabSnmpDevice("lab-ubnt-ap1", "network/wifi/ubiquiti-m5", "airos", "wireless"),
 )
 
 

@@ -28,6 +28,11 @@ class ForwarderMetrics:
         self.latency = Histogram("genosd_sink_write_seconds", "Sink write latency", **kw)  # type: ignore[arg-type]
         self.spool_points = Gauge("genosd_spool_points", "Points waiting in the spool", **kw)  # type: ignore[arg-type]
         self.spool_bytes = Gauge("genosd_spool_bytes", "Bytes waiting in the spool", **kw)  # type: ignore[arg-type]
+        self.spool_dropped = Counter(
+            "genosd_spool_dropped_points",
+            "Unsent points dropped because the spool was full",
+            **kw,  # type: ignore[arg-type]
+        )
 
 
 class Forwarder:
@@ -52,6 +57,7 @@ class Forwarder:
         self.healthy = True
         self.last_error: str | None = None
         self._wake = asyncio.Event()
+        self._dropped_reported = 0
 
     def notify(self) -> None:
         """New points arrived: flush without waiting for the interval."""
@@ -84,27 +90,34 @@ class Forwarder:
         while True:
             try:
                 more = await self.flush_once()
-                if not self.healthy:
-                    log.info("%s reachable again; replaying the spool", self.sink.name)
-                self.healthy, self.last_error, failures = True, None, 0
             except SinkError as exc:
                 failures += 1
                 self.metrics.failures.inc()
                 if self.healthy:
                     log.warning("%s unreachable, spooling to disk: %s", self.sink.name, exc)
                 self.healthy, self.last_error = False, str(exc)
+                self._export_spool_state()
                 delay = min(self.retry_max_delay, 0.5 * 2 ** min(failures, 16))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 continue
-            finally:
-                self.metrics.spool_points.set(self.store.pending_points)
-                self.metrics.spool_bytes.set(self.store.pending_bytes)
+            if not self.healthy:
+                log.info("%s reachable again; replaying the spool", self.sink.name)
+            self.healthy, self.last_error, failures = True, None, 0
+            self._export_spool_state()
             if not more:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
                 # a short pause lets a burst of polls land in one batch
                 await asyncio.sleep(min(0.2, self.flush_interval))
+
+    def _export_spool_state(self) -> None:
+        self.metrics.spool_points.set(self.store.pending_points)
+        self.metrics.spool_bytes.set(self.store.pending_bytes)
+        newly_dropped = self.store.dropped_points - self._dropped_reported
+        if newly_dropped > 0:
+            self.metrics.spool_dropped.inc(newly_dropped)
+            self._dropped_reported += newly_dropped
 
     async def drain(self, timeout: float) -> bool:
         """Try to deliver everything pending before shutdown; False if some points remain."""

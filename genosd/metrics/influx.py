@@ -59,6 +59,7 @@ class InfluxV2Writer:
 
     async def write(self, lines: list[str]) -> None:
         """POST the lines to /api/v2/write."""
+        from influxdb_client import WritePrecision
         from influxdb_client.rest import ApiException
 
         try:
@@ -66,7 +67,7 @@ class InfluxV2Writer:
                 bucket=self._settings.bucket,
                 org=self._settings.org,
                 record="\n".join(lines),
-                write_precision="ns",
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # a str constant, typed as the class
             )
         except ApiException as exc:
             raise _classify(int(exc.status or 0), str(exc.body or exc.reason)) from exc

@@ -70,6 +70,7 @@ class MetricsStore:
         self._db: sqlite3.Connection | None = None
         self.pending_bytes = 0
         self.pending_points = 0
+        self.dropped_points = 0  # dropped by this process because the spool was full
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -138,21 +139,23 @@ class MetricsStore:
                 "WHERE excluded.time_ns >= latest.time_ns",
                 latest,
             )
-            dropped = 0
-            if self.forwarding:
-                self.pending_points += len(rows)
-                self.pending_bytes += added
-                if self.pending_bytes > self.max_bytes:
-                    dropped = self._drop_oldest_locked()
+            dropped = freed = 0
+            if self.forwarding and self.pending_bytes + added > self.max_bytes:
+                dropped, freed = self._drop_oldest_locked(self.pending_bytes + added)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        # the in-memory totals follow the database only once the transaction is committed
+        if self.forwarding:
+            self.pending_points += len(rows) - dropped
+            self.pending_bytes += added - freed
+        self.dropped_points += dropped
         return dropped
 
-    def _drop_oldest_locked(self) -> int:
+    def _drop_oldest_locked(self, pending_bytes: int) -> tuple[int, int]:
         assert self._db is not None
-        excess = self.pending_bytes - self.max_bytes
+        excess = pending_bytes - self.max_bytes
         freed = dropped = 0
         cursor = self._db.execute("SELECT id, size FROM points WHERE pending = 1 ORDER BY id")
         last_id = 0
@@ -164,12 +167,11 @@ class MetricsStore:
             last_id = row_id
         self._db.execute("DELETE FROM points WHERE pending = 1 AND id <= ?", (last_id,))
         self._db.execute(
-            "INSERT INTO counters VALUES ('dropped', ?) ON CONFLICT (name) DO UPDATE SET value = value + ?",
+            "INSERT INTO counters VALUES ('dropped', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + ?",
             (dropped, dropped),
         )
-        self.pending_bytes -= freed
-        self.pending_points -= dropped
-        return dropped
+        return dropped, freed
 
     async def append(self, points: Sequence[Point]) -> None:
         """Commit points to disk; when this returns they survive a crash of the daemon."""

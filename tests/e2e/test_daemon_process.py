@@ -1,8 +1,11 @@
 """The daemon as a real process: systemd notify protocol, SIGHUP reload, SIGTERM, exit 78."""
 
+import contextlib
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_tcp_port
+from tests.servers import free_tcp_port
 
 
 def _genosd(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -44,6 +47,39 @@ def test_bad_config_exits_78_naming_the_line(tmp_path: Path):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 78
     assert b"genosd.yaml:2: api.port" in out
+
+
+def test_check_config_reports_every_problem_with_file_and_line(tmp_path: Path):
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "genosd.yaml").write_text(
+        "inventory_dir: inventory\npoller:\n  interval: 0.5\ninflux:\n  url: influx:8086\n"
+    )
+    (tmp_path / "inventory" / "hosts.yaml").write_text(
+        "r1:\n  hostname: 10.0.0.1\n  data:\n    snmp:\n      version: 4\n      community: x\n"
+    )
+    proc = _genosd("check-config", env={**os.environ, "COLUMNS": "60"}, cwd=tmp_path)
+    out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 78
+    assert (
+        "genosd.yaml:3: poller.interval" in out
+        and "genosd.yaml:5: influx.url: Value error, must start with http" in out
+    )
+    # settings fixed: now the inventory is checked, every problem at once, one line each
+    (tmp_path / "genosd.yaml").write_text("inventory_dir: inventory\n")
+    proc = _genosd("check-config", env={**os.environ, "COLUMNS": "60"}, cwd=tmp_path)
+    lines = proc.communicate(timeout=60)[0].decode().splitlines()
+    assert proc.returncode == 78
+    assert any(
+        line.startswith("  - inventory/hosts.yaml:6: r1.data.snmp.community: ") for line in lines
+    )
+    assert any(
+        line.startswith("  - inventory/hosts.yaml:5: r1.data.snmp.version: ") for line in lines
+    )
+    (tmp_path / "inventory" / "hosts.yaml").write_text(
+        "r1:\n  hostname: 10.0.0.1\n  data:\n    snmp:\n      version: 3\n"
+    )
+    proc = _genosd("check-config", env={**os.environ}, cwd=tmp_path)
+    assert proc.wait(timeout=60) == 0
 
 
 def test_daemon_speaks_sd_notify_reloads_and_stops_cleanly(tmp_path: Path, lab):
@@ -90,3 +126,75 @@ def test_daemon_speaks_sd_notify_reloads_and_stops_cleanly(tmp_path: Path, lab):
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+def _prometheus_value(port: int, name: str) -> float:
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _spooled_per_measurement(spool: Path) -> tuple[dict[str, int], int]:
+    """Points committed to the spool and not yet delivered, by measurement; and the newest time."""
+    db = sqlite3.connect(spool)
+    try:
+        lines = [row[0] for row in db.execute("SELECT line FROM points WHERE pending = 1")]
+    finally:
+        db.close()
+    counts: dict[str, int] = {}
+    for line in lines:
+        measurement = re.split(r"(?<!\\)[, ]", line, maxsplit=1)[0]
+        counts[measurement] = counts.get(measurement, 0) + 1
+    newest = max(int(line.rsplit(" ", 1)[1]) for line in lines)
+    return counts, newest
+
+
+def test_kill_9_with_influxdb_down_loses_nothing_committed(tmp_path: Path, lab, influxdb):
+    influxdb.stop()  # the sink is down from the start: every point must wait in the spool
+    port = free_tcp_port()
+    (tmp_path / "genosd.yaml").write_text(
+        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {lab.inventory_dir}\n"
+        f"influx:\n  url: {influxdb.url}\n  api: v1\n  database: telegraf\n"
+        "  retry_max_delay: 1\n"
+    )
+    env = {**os.environ, "GENOSD_API__PORT": str(port), "GENOSD_SECRETS_DIR": str(lab.secrets_dir)}
+    args = ("run", "--config", str(tmp_path / "genosd.yaml"))
+    proc = _genosd(*args, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if _prometheus_value(port, "genosd_spool_points") >= 100:
+                    break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the daemon never spooled 100 points")
+        assert _prometheus_value(port, "genosd_sink_write_failures_total") >= 1
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").json()["status"] == "ok"
+        proc.kill()  # SIGKILL: no flush, no checkpoint
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    spooled, newest = _spooled_per_measurement(tmp_path / "state" / "metrics.sqlite3")
+    assert sum(spooled.values()) >= 100
+    influxdb.start()
+    proc = _genosd(*args, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        delivered: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            delivered = {
+                m: len(influxdb.query(f'SELECT * FROM "{m}" WHERE time <= {newest}'))
+                for m in spooled
+            }
+            if delivered == spooled:
+                break
+            time.sleep(1)
+        # every point committed before the kill arrived, once (nothing older than the kill is extra)
+        assert delivered == spooled
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

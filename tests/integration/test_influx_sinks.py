@@ -12,6 +12,7 @@ from genosd.metrics.influx import make_sink
 from genosd.metrics.model import Point
 from genosd.metrics.store import MetricsStore
 from genosd.settings import InfluxSettings
+from tests.servers import free_tcp_port
 
 
 def _points(start: int, count: int) -> list[Point]:
@@ -33,6 +34,7 @@ async def _pipeline(tmp_path: Path, settings: InfluxSettings) -> tuple[MetricsSt
     )
     await store.open()
     sink = make_sink(settings)
+    assert sink is not None
     forwarder = Forwarder(
         store,
         sink,
@@ -98,7 +100,26 @@ async def test_spool_survives_a_restart_and_is_bounded(tmp_path):
     assert store.pending_bytes <= 1024 * 1024
     dropped = await store.dropped_total()
     assert dropped > 0 and store.pending_points + dropped == 30_000
+    assert store.dropped_points == dropped
     kept = store.pending_points
+    # the drops reach /metrics through the forwarder, even while its sink is down
+    registry = CollectorRegistry()
+    dead_sink = make_sink(InfluxSettings(url=f"http://127.0.0.1:{free_tcp_port()}", api="v1"))
+    assert dead_sink is not None
+    forwarder = Forwarder(
+        store,
+        dead_sink,
+        batch_size=500,
+        flush_interval=0.2,
+        retry_max_delay=0.5,
+        metrics=ForwarderMetrics(registry),
+    )
+    task = asyncio.create_task(forwarder.run())
+    await _until(lambda: asyncio.sleep(0, result=not forwarder.healthy))
+    task.cancel()
+    assert registry.get_sample_value("genosd_spool_dropped_points_total") == dropped
+    assert registry.get_sample_value("genosd_spool_points") == kept
+    await forwarder.sink.close()
     await store.close()
     reopened = MetricsStore(
         tmp_path / "m.sqlite3", max_bytes=1024 * 1024, retention_hours=1, forwarding=True

@@ -85,6 +85,9 @@ async def test_lab_devices_poll_with_rates_matching_the_simulated_traffic(lab):
     assert all(p.ok for p in polls), [p.error for p in polls]
     by_device = {p.device: p for p in polls}
     assert by_device["lab-junos-r1"].cpu and by_device["lab-ios-sw1"].memory
+    old_device = by_device["lab-ubnt-ap1"].interfaces.values()
+    assert old_device and all("ifInOctets" in r and "ifHCInOctets" not in r for r in old_device)
+    assert any(p.tags["device"] == "lab-ubnt-ap1" and "in_bps" in p.fields for p in points)
     interface_points = [p for p in points if p.measurement == "interface" and "in_bps" in p.fields]
     assert len(interface_points) > 100
     for point in interface_points:

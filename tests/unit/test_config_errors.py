@@ -33,7 +33,8 @@ def test_env_overrides_file_and_secrets_dir_supplies_credentials(tmp_path: Path,
     monkeypatch.setenv("GENOSD_API__PORT", "2000")
     settings = load_settings(cfg, extra_secrets_dirs=[secrets])
     assert settings.api.port == 2000
-    assert settings.credentials["core"].community.get_secret_value() == "s3cret"
+    community = settings.credentials["core"].community
+    assert community is not None and community.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.public_summary())
 
 
@@ -79,9 +80,11 @@ def test_group_data_merges_below_host_data_and_filters_work(tmp_path: Path, monk
         "core:\n  data: {snmp: {credential: ro, interval: 30}, tags: [bb]}\nedge:\n  groups: [core]\n",
     )
     inventory = load_inventory(inv, load_settings(None))
-    r1, r2 = inventory.devices["r1"], inventory.devices["r2"]
-    assert (r1.snmp.port, r1.snmp.interval, r1.snmp.version) == (1161, 30, "2c")
-    assert r2.snmp.version == "3" and r2.snmp.credential.username == "mon"
-    assert r2.groups == ("edge", "core") and r2.tags == ("pe", "bb")
+    r1, r2 = inventory.devices["r1"].snmp, inventory.devices["r2"].snmp
+    assert r1 is not None and r2 is not None
+    assert (r1.port, r1.interval, r1.version) == (1161, 30, "2c")
+    assert r2.version == "3" and r2.credential.username == "mon"
+    r2_device = inventory.devices["r2"]
+    assert r2_device.groups == ("edge", "core") and r2_device.tags == ("pe", "bb")
     assert [d.name for d in inventory.select(parse_filters(["group=core"]))] == ["r1", "r2"]
     assert [d.name for d in inventory.select(parse_filters(["tag=pe"]))] == ["r2"]

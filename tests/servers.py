@@ -1,0 +1,155 @@
+"""Real servers on 127.0.0.1 free ports, for the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from genosd.lab.manager import free_udp_port
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None
+    )
+    if path is None:
+        raise RuntimeError(f"{binary} is not installed: run tests/install-servers.sh")
+    return path
+
+
+@dataclass
+class InfluxV1:
+    """A running influxd 1.x that can be stopped and started again on the same data."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        conf = self.directory / "influxdb.conf"
+        conf.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{free_tcp_port()}"
+[meta]
+  dir = "{self.directory}/meta"
+[data]
+  dir = "{self.directory}/data"
+  wal-dir = "{self.directory}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+"""
+        )
+        self.process = subprocess.Popen(
+            [need("influxd"), "-config", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_http(self.url + "/ping")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def query(self, q: str, db: str = "telegraf") -> list[list]:
+        r = httpx.get(self.url + "/query", params={"db": db, "q": q, "epoch": "ns"}, timeout=10)
+        r.raise_for_status()
+        series = r.json()["results"][0].get("series", [])
+        return [row for s in series for row in s["values"]]
+
+    def create_db(self, db: str = "telegraf") -> None:
+        httpx.post(
+            self.url + "/query", params={"q": f"CREATE DATABASE {db}"}, timeout=10
+        ).raise_for_status()
+
+
+def start_snmpd(directory: Path, extra_config: str = "") -> tuple[subprocess.Popen[bytes], int]:
+    """net-snmp snmpd in the foreground, community 'public', on a free UDP port; waits until it answers."""
+    port = free_udp_port()
+    conf = directory / "snmpd.conf"
+    conf.write_text(
+        f"agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\n{extra_config}"
+    )
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(directory)}
+    process = subprocess.Popen(
+        [need("snmpd"), "-f", "-C", "-c", str(conf), "-Lf", str(directory / "snmpd.log")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = [need("snmpget"), "-v2c", "-cpublic", "-t", "0.5", "-r", "0"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [*probe, f"127.0.0.1:{port}", "1.3.6.1.2.1.1.3.0"], capture_output=True
+        )
+        if done.returncode == 0:
+            return process, port
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("snmpd did not answer within 20 s")
+
+
+def start_http_server(
+    binary: str, args: list[str], health_path: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `binary` with `args` ({port} is filled in) on a free port; wait for `health_path`."""
+    port = free_tcp_port()
+    process = subprocess.Popen(
+        [need(binary), *(arg.format(port=port) for arg in args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + health_path)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, url
+
+
+def start_victoria(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """VictoriaMetrics (speaks /api/v2/write) on a free port; returns the process and its URL."""
+    return start_http_server(
+        "victoria-metrics",
+        [
+            "-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={directory}",
+            "-retentionPeriod=1",
+            "-search.latencyOffset=0s",
+        ],
+        "/health",
+    )
