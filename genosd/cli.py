@@ -7,13 +7,22 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from genosd.errors import EX_CONFIG, ConfigError, GenosdError
+from genosd.cli_admin import audit_app, keys_app
+from genosd.cli_options import (
+    ConfigOption,
+    FilterOption,
+    JsonOption,
+    LabOption,
+    console,
+)
+from genosd.cli_options import fail_config as _fail_config
+from genosd.errors import ConfigError, GenosdError
 
 app = typer.Typer(
     help="genosd: network automation daemon", no_args_is_help=True, add_completion=False
@@ -22,24 +31,8 @@ lab_app = typer.Typer(help="Simulated devices on 127.0.0.1", no_args_is_help=Tru
 inventory_app = typer.Typer(help="Inspect the inventory", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 app.add_typer(inventory_app, name="inventory")
-console = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="settings file (genosd.yaml)")
-]
-LabOption = Annotated[bool, typer.Option("--lab", help="use (and start) the built-in lab")]
-FilterOption = Annotated[
-    list[str] | None,
-    typer.Option("--filter", "-f", help="KEY=VALUE (name, group, tag, platform, site, role)"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print data as JSON")]
-
-
-def _fail_config(exc: ConfigError) -> None:
-    console.print(
-        f"[red]configuration error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(EX_CONFIG)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 def _lab_paths(config: Path | None) -> tuple[Path, list[Path]]:

@@ -6,6 +6,10 @@
     ├── PluginError            a plugin failed to load, validate or run its hooks
     ├── NotFoundError          a named object (device, version, run …) does not exist
     ├── InvalidRequestError    an API body or CLI argument does not validate
+    ├── AccessError            the API caller may not do this
+    │   ├── AuthenticationError  no key, or a malformed, unknown, revoked or expired one (401)
+    │   ├── PermissionDenied     the key's role is too low (403)
+    │   └── RateLimited          the key sent too many requests (429)
     ├── DeviceError            talking to a device failed (turned into per-host results, never raised past a task)
     │   ├── DeviceTimeout
     │   └── DeviceProtocolError  the device answered something that does not fit the protocol or MIB
@@ -51,6 +55,30 @@ class NotFoundError(GenosdError):
 
 class InvalidRequestError(GenosdError):
     """A request body or argument failed validation."""
+
+    def __init__(self, message: str, details: object = None):
+        super().__init__(message)
+        self.details = details
+
+
+class AccessError(GenosdError):
+    """The API caller may not do this."""
+
+
+class AuthenticationError(AccessError):
+    """No usable API key."""
+
+
+class PermissionDenied(AccessError):
+    """The caller's role is too low."""
+
+
+class RateLimited(AccessError):
+    """The caller sent too many requests; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DeviceError(GenosdError):

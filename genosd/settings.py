@@ -44,6 +44,10 @@ class ApiSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(8470, ge=0, le=65535)
+    rate_limit_per_minute: float = Field(
+        1200.0, gt=0, description="steady requests per minute allowed per API key"
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="requests a key may send at once")
 
 
 class PollerSettings(_Section):
@@ -164,7 +168,26 @@ class GenosdSettings(BaseSettings):
 
     def public_summary(self) -> dict[str, Any]:
         """The settings with every secret replaced by '**********' (for API and logs)."""
-        return self.model_dump(mode="json")
+        # SecretStr fields dump masked; free-form sections (plugins) are masked by key name
+        return _mask_secret_keys(self.model_dump(mode="json"))
+
+
+_SECRET_WORDS = ("secret", "token", "password", "community", "key")
+
+
+def _mask_secret_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "**********"
+            if value[k] is not None
+            and not isinstance(value[k], dict | list)
+            and any(word in str(k).lower() for word in _SECRET_WORDS)
+            else _mask_secret_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_keys(v) for v in value]
+    return value
 
 
 def find_config_file(explicit: Path | None) -> Path | None:

@@ -10,14 +10,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from genosd.api import routes
+from genosd import __version__
+from genosd.api import admin, devices, routes
+from genosd.api.access import authorize, error_middleware
+from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
+from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
 from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
 from genosd.metrics.influx import make_sink
 from genosd.metrics.store import MetricsStore
 from genosd.metrics.telegraf import health_point, poll_to_points
+from genosd.statedb import StateDB, state_db_path
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +103,35 @@ async def _pollers(app: web.Application) -> AsyncIterator[None]:
     await state.scheduler.stop()
 
 
+async def _state_db(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    state.statedb = StateDB(state_db_path(state.settings.state_dir))
+    await state.statedb.open()
+    yield
+    await state.statedb.close()
+    state.statedb = None
+
+
+def core_api() -> Api:
+    """Every endpoint of the core, in one table."""
+    api = Api("genosd", __version__)
+    for module in (routes, devices, admin):
+        api.endpoints.extend(module.routes.endpoints)
+    return api
+
+
 def create_app(state: DaemonState) -> web.Application:
     """Build the application; the metrics pipeline starts before the pollers and stops after them."""
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[STATE] = state
+    api_settings = state.settings.api
+    state.limiter = RateLimiter(api_settings.rate_limit_per_minute, api_settings.rate_limit_burst)
+    app.cleanup_ctx.append(_state_db)
     app.cleanup_ctx.append(_metrics_pipeline)
     app.cleanup_ctx.append(_pollers)
-    routes.setup(app)
+    api = core_api()
+    api.install(app, authorize)
+    app[routes.SPEC] = api.openapi()
+    app.router.add_get("/api/v1/openapi.json", routes.openapi)
+    app.router.add_get("/metrics", routes.metrics)
     return app

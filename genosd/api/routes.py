@@ -1,45 +1,111 @@
-"""HTTP routes of the daemon core: health, Prometheus metrics, devices and their latest metrics."""
+"""Core routes: health, the OpenAPI spec, Prometheus /metrics, and the system resource."""
 
 from __future__ import annotations
 
-from typing import Any
+import platform
+import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from genosd import __version__
-from genosd.api.state import STATE
-from genosd.inventory import Device
+from genosd.api.models import (
+    BackendHealth,
+    HealthOut,
+    SettingsOut,
+    SinkHealth,
+    SpoolHealth,
+    SystemOut,
+)
+from genosd.api.spec import Api
+from genosd.api.state import STATE, DaemonState
+from genosd.auth.keys import Role
+
+routes = Api("genosd", __version__)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
-    """The one error body shape: {"error": {"code", "message", "details"}}."""
-    return web.json_response(
-        {"error": {"code": code, "message": message, "details": details}}, status=status
+@routes.route("GET", "/api/v1/health", tag="system", role=None, response=HealthOut)
+async def health(request: web.Request) -> HealthOut:
+    """Liveness and the state of the metrics sink and spool (no key needed)."""
+    state = request.app[STATE]
+    forwarder, store = state.forwarder, state.store
+    return HealthOut(
+        status="ok",
+        version=__version__,
+        devices=len(state.inventory.devices),
+        metrics_sink=None
+        if forwarder is None
+        else SinkHealth(
+            name=forwarder.sink.name, healthy=forwarder.healthy, last_error=forwarder.last_error
+        ),
+        spool=None
+        if store is None
+        else SpoolHealth(pending_points=store.pending_points, pending_bytes=store.pending_bytes),
     )
 
 
-async def health(request: web.Request) -> web.Response:
-    """Liveness plus the state of each backend."""
+def _backends(state: DaemonState) -> list[BackendHealth]:
+    backends = [
+        BackendHealth(
+            name="metrics-store",
+            kind="sqlite",
+            healthy=state.store is not None,
+            detail=None if state.store is None else str(state.store.path),
+        ),
+        BackendHealth(
+            name="state-db",
+            kind="sqlite",
+            healthy=state.statedb is not None and state.statedb.connection is not None,
+            detail=None if state.statedb is None else str(state.statedb.path),
+        ),
+    ]
+    if state.forwarder is not None:
+        backends.append(
+            BackendHealth(
+                name=state.forwarder.sink.name,
+                kind="metrics-sink",
+                healthy=state.forwarder.healthy,
+                detail=state.forwarder.last_error,
+            )
+        )
+    if state.scheduler is not None:
+        down = sum(1 for h in state.scheduler.health.values() if h.status == "down")
+        backends.append(
+            BackendHealth(
+                name="snmp-poller",
+                kind="collector",
+                healthy=time.time() - state.last_poll_progress < 600 or not state.scheduler.health,
+                detail=f"{len(state.scheduler.health)} devices, {down} down",
+            )
+        )
+    return backends
+
+
+@routes.route("GET", "/api/v1/system", tag="system", role=Role.viewer, response=SystemOut)
+async def get_system(request: web.Request) -> SystemOut:
+    """Version, uptime, paths and the health of each backend."""
     state = request.app[STATE]
-    forwarder = state.forwarder
-    store = state.store
-    body = {
-        "status": "ok",
-        "version": __version__,
-        "devices": len(state.inventory.devices),
-        "metrics_sink": None
-        if forwarder is None
-        else {
-            "name": forwarder.sink.name,
-            "healthy": forwarder.healthy,
-            "last_error": forwarder.last_error,
-        },
-        "spool": None
-        if store is None
-        else {"pending_points": store.pending_points, "pending_bytes": store.pending_bytes},
-    }
-    return web.json_response(body)
+    return SystemOut(
+        version=__version__,
+        python=platform.python_version(),
+        started_at=state.started_at,
+        uptime_seconds=time.time() - state.started_at,
+        config_file=str(state.config_file) if state.config_file else None,
+        inventory_dir=str(state.inventory_dir),
+        state_dir=str(state.settings.state_dir),
+        backends=_backends(state),
+    )
+
+
+@routes.route("GET", "/api/v1/system/settings", tag="system", role=Role.admin, response=SettingsOut)
+async def get_settings(request: web.Request) -> SettingsOut:
+    """The effective settings with every secret hidden."""
+    return SettingsOut(settings=request.app[STATE].settings.public_summary())
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI document, generated from the declared endpoints."""
+    return web.json_response(request.app[SPEC])
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -58,85 +124,4 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _device_json(device: Device, request: web.Request) -> dict[str, Any]:
-    state = request.app[STATE]
-    health_record = state.scheduler.health.get(device.name) if state.scheduler else None
-    return {
-        "name": device.name,
-        "hostname": device.hostname,
-        "platform": device.platform,
-        "groups": list(device.groups),
-        "tags": list(device.tags),
-        "site": device.site,
-        "role": device.role,
-        "snmp": None
-        if device.snmp is None
-        else {
-            "version": device.snmp.version,
-            "port": device.snmp.port,
-            "interval": device.snmp.interval,
-        },
-        "status": health_record.status if health_record else "unknown",
-        "last_poll": health_record.last_poll if health_record else None,
-        "last_success": health_record.last_success if health_record else None,
-        "last_error": health_record.last_error if health_record else None,
-    }
-
-
-async def list_devices(request: web.Request) -> web.Response:
-    """Devices, filtered by ?group= ?tag= ?platform= ?site= ?role=, paginated by ?limit= ?offset=."""
-    state = request.app[STATE]
-    filters = {
-        k: v
-        for k, v in request.query.items()
-        if k in ("name", "group", "tag", "platform", "site", "role")
-    }
-    try:
-        limit = int(request.query.get("limit", "100"))
-        offset = int(request.query.get("offset", "0"))
-    except ValueError:
-        return error_response(400, "invalid_request", "limit and offset must be integers")
-    if not 1 <= limit <= 1000 or offset < 0:
-        return error_response(400, "invalid_request", "limit must be 1-1000 and offset >= 0")
-    devices = state.inventory.select(filters)
-    page = devices[offset : offset + limit]
-    return web.json_response(
-        {
-            "items": [_device_json(d, request) for d in page],
-            "total": len(devices),
-            "limit": limit,
-            "offset": offset,
-        }
-    )
-
-
-async def get_device(request: web.Request) -> web.Response:
-    """One device."""
-    state = request.app[STATE]
-    device = state.inventory.devices.get(request.match_info["name"])
-    if device is None:
-        return error_response(404, "not_found", f"no device {request.match_info['name']!r}")
-    return web.json_response(_device_json(device, request))
-
-
-async def device_metrics(request: web.Request) -> web.Response:
-    """The newest value of every series of one device, from the local store."""
-    state = request.app[STATE]
-    name = request.match_info["name"]
-    if name not in state.inventory.devices:
-        return error_response(404, "not_found", f"no device {name!r}")
-    assert state.store is not None
-    series = await state.store.latest(name)
-    measurement = request.query.get("measurement")
-    if measurement:
-        series = [s for s in series if s["measurement"] == measurement]
-    return web.json_response({"device": name, "series": series})
-
-
-def setup(app: web.Application) -> None:
-    """Register the core routes."""
-    app.router.add_get("/api/v1/health", health)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/v1/devices", list_devices)
-    app.router.add_get("/api/v1/devices/{name}", get_device)
-    app.router.add_get("/api/v1/devices/{name}/metrics", device_metrics)
+SPEC = web.AppKey("openapi", dict)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.inventory import Inventory
 from genosd.metrics.forwarder import Forwarder
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.store import MetricsStore
 from genosd.settings import GenosdSettings
+from genosd.statedb import StateDB
 
 
 class DaemonMetrics:
@@ -45,6 +48,9 @@ class DaemonState:
     scheduler: PollScheduler | None = None
     forwarder: Forwarder | None = None
     metrics: DaemonMetrics | None = None
+    statedb: StateDB | None = None
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200.0, 200))
+    started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0
 
 

@@ -1,6 +1,7 @@
 """The daemon as a real process: systemd notify protocol, SIGHUP reload, SIGTERM, exit 78."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -97,6 +98,16 @@ def test_daemon_speaks_sd_notify_reloads_and_stops_cleanly(tmp_path: Path, lab):
         "GENOSD_SECRETS_DIR": str(lab.secrets_dir),
         "WATCHDOG_USEC": "2000000",
     }
+    created = subprocess.run(
+        [
+            *(str(Path(sys.executable).parent / "genosd"), "keys", "create", "--role", "viewer"),
+            *("--config", str(tmp_path / "genosd.yaml"), "--json"),
+        ],
+        capture_output=True,
+        env=env,
+        check=True,
+    )
+    auth = {"Authorization": "Bearer " + json.loads(created.stdout)["secret"]}
     proc = _genosd("run", "--config", str(tmp_path / "genosd.yaml"), env=env, cwd=tmp_path)
     try:
         _receive(sock, "READY=1")
@@ -104,14 +115,16 @@ def test_daemon_speaks_sd_notify_reloads_and_stops_cleanly(tmp_path: Path, lab):
         assert "WATCHDOG=1" in "".join(_receive(sock, "WATCHDOG=1", timeout=10))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            devices = httpx.get(f"http://127.0.0.1:{port}/api/v1/devices").json()["items"]
+            devices = httpx.get(f"http://127.0.0.1:{port}/api/v1/devices", headers=auth).json()[
+                "items"
+            ]
             if devices and all(d["status"] == "up" for d in devices):
                 break
             time.sleep(0.5)
         assert {d["status"] for d in devices} == {"up"}
-        series = httpx.get(f"http://127.0.0.1:{port}/api/v1/devices/lab-ios-sw1/metrics").json()[
-            "series"
-        ]
+        series = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/devices/lab-ios-sw1/metrics", headers=auth
+        ).json()["series"]
         assert {"snmp", "interface", "snmp_cpu", "genosd_poll"} <= {
             s["measurement"] for s in series
         }
@@ -198,3 +211,29 @@ def test_kill_9_with_influxdb_down_loses_nothing_committed(tmp_path: Path, lab, 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_keys_and_audit_from_the_command_line(tmp_path: Path):
+    (tmp_path / "genosd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    genosd = str(Path(sys.executable).parent / "genosd")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [genosd, *args, "--config", str(tmp_path / "genosd.yaml")],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+
+    created = cli("keys", "create", "--role", "operator", "--name", "ci", "--json")
+    key = json.loads(created.stdout)
+    assert created.returncode == 0 and key["secret"].startswith("gnd_")
+    listed = cli("keys", "list", "--json")
+    assert key["secret"] not in listed.stdout
+    assert [k["prefix"] for k in json.loads(listed.stdout)] == [key["prefix"]]
+    assert cli("keys", "revoke", key["prefix"]).returncode == 0
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
+    assert cli("keys", "create", "--role", "root").returncode == 2  # typer: bad choice
+    exported = cli("audit", "export", "--format", "csv").stdout.strip().splitlines()
+    assert [line.split(",")[3] for line in exported[1:]] == ["create_api_key", "revoke_api_key"]
+    assert cli("audit", "verify").returncode == 0

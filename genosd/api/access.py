@@ -1,0 +1,122 @@
+"""Who may call what: API key check, role check, per-key rate limit, and error bodies.
+
+Every endpoint with a role needs `Authorization: Bearer <key>` or `X-API-Key: <key>`. Refusals of
+state-changing requests are written to the audit log ("denied"), so probing leaves a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from genosd import audit
+from genosd.api.spec import Endpoint, ErrorBody, ErrorDetail
+from genosd.api.state import STATE
+from genosd.auth.keys import ApiKey, touch_key, verify_key
+from genosd.errors import (
+    AccessError,
+    AuthenticationError,
+    GenosdError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDenied,
+    RateLimited,
+)
+
+log = logging.getLogger(__name__)
+TOUCH_EVERY = 60.0  # seconds between last_used_at writes for one key
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The API key the caller sent, if any."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("X-API-Key") or None
+
+
+async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
+    """The caller's key if it may call `endpoint`; raises AccessError otherwise."""
+    if endpoint.role is None:
+        return None
+    state = request.app[STATE]
+    assert state.statedb is not None
+    secret = presented_key(request)
+    key: ApiKey | None = None
+    try:
+        if secret is None:
+            raise AuthenticationError("an API key is required (Authorization: Bearer <key>)")
+        key = await state.statedb.run(verify_key, secret)
+        if not key.role.allows(endpoint.role):
+            raise PermissionDenied(
+                f"{endpoint.method} {endpoint.path} needs role {endpoint.role.value}; "
+                f"this key has {key.role.value}"
+            )
+    except AccessError as exc:
+        if endpoint.mutating:
+            reason = str(exc)
+            actor = key.principal if key is not None else f"remote:{request.remote}"
+            await state.statedb.run(
+                lambda db: audit.record(
+                    db,
+                    actor=actor,
+                    action=endpoint.operation_id,
+                    target=request.path,
+                    result="denied",
+                    details={"reason": reason},
+                )
+            )
+        raise
+    state.limiter.check(key.prefix)
+    now = time.time()
+    if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+        await state.statedb.run(touch_key, key.id, now)
+    return key
+
+
+def _error(status: int, code: str, message: str, details: object = None) -> web.Response:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details))
+    return web.json_response(body.model_dump(mode="json"), status=status)
+
+
+_STATUS: list[tuple[type[GenosdError], int, str]] = [
+    (AuthenticationError, 401, "unauthorized"),
+    (PermissionDenied, 403, "forbidden"),
+    (RateLimited, 429, "rate_limited"),
+    (NotFoundError, 404, "not_found"),
+    (InvalidRequestError, 400, "invalid_request"),
+]
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure into the one error body with the right status."""
+    try:
+        return await handler(request)
+    except GenosdError as exc:
+        for kind, status, code in _STATUS:
+            if isinstance(exc, kind):
+                response = _error(status, code, str(exc), getattr(exc, "details", None))
+                if isinstance(exc, AuthenticationError):
+                    response.headers["WWW-Authenticate"] = 'Bearer realm="genosd"'
+                if isinstance(exc, RateLimited):
+                    response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+                return response
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return _error(500, "internal", f"{type(exc).__name__}: {exc}")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        response = _error(exc.status, code, exc.reason)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return _error(500, "internal", "internal error; see the daemon log")

@@ -1,0 +1,250 @@
+"""Request and response bodies of the API; the OpenAPI spec is generated from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genosd.audit import AuditEntry
+from genosd.auth.keys import ApiKey, Role
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Strict):
+    """Pagination shared by every list."""
+
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class Page(BaseModel):
+    """Paging facts of a list answer."""
+
+    total: int
+    limit: int
+    offset: int
+
+
+# ---------------------------------------------------------------- health and system
+
+
+class SinkHealth(BaseModel):
+    """The metrics sink as the forwarder sees it."""
+
+    name: str
+    healthy: bool
+    last_error: str | None
+
+
+class SpoolHealth(BaseModel):
+    """Points waiting for the sink."""
+
+    pending_points: int
+    pending_bytes: int
+
+
+class HealthOut(BaseModel):
+    """Liveness and the state of each backend."""
+
+    status: Literal["ok"]
+    version: str
+    devices: int
+    metrics_sink: SinkHealth | None
+    spool: SpoolHealth | None
+
+
+class BackendHealth(BaseModel):
+    """One backend the daemon uses."""
+
+    name: str
+    kind: str
+    healthy: bool
+    detail: str | None = None
+
+
+class SystemOut(BaseModel):
+    """Version, uptime and backends."""
+
+    version: str
+    python: str
+    started_at: float
+    uptime_seconds: float
+    config_file: str | None
+    inventory_dir: str
+    state_dir: str
+    backends: list[BackendHealth]
+
+
+class SettingsOut(BaseModel):
+    """The effective settings, every secret replaced by '**********'."""
+
+    settings: dict[str, Any]
+
+
+# ---------------------------------------------------------------- devices
+
+
+class DeviceQuery(PageQuery):
+    """Device filters; all given must match."""
+
+    name: str | None = Field(None, max_length=256)
+    group: str | None = Field(None, max_length=256)
+    tag: str | None = Field(None, max_length=256)
+    platform: str | None = Field(None, max_length=256)
+    site: str | None = Field(None, max_length=256)
+    role: str | None = Field(None, max_length=256)
+    status: Literal["up", "down", "unknown"] | None = None
+
+
+class SnmpOut(BaseModel):
+    """How a device is polled."""
+
+    version: str
+    port: int
+    interval: float
+
+
+class DeviceOut(BaseModel):
+    """A device with its polling health."""
+
+    name: str
+    hostname: str
+    platform: str | None
+    groups: list[str]
+    tags: list[str]
+    site: str | None
+    role: str | None
+    snmp: SnmpOut | None
+    status: Literal["up", "down", "unknown"]
+    last_poll: float | None
+    last_success: float | None
+    last_error: str | None
+
+
+class DeviceList(Page):
+    """A page of devices."""
+
+    items: list[DeviceOut]
+
+
+class MetricsQuery(Strict):
+    """Restrict to one measurement."""
+
+    measurement: str | None = Field(None, max_length=128)
+
+
+class SeriesOut(BaseModel):
+    """The newest value of one series."""
+
+    measurement: str
+    time_ns: int
+    tags: dict[str, str]
+    fields: dict[str, Any]
+
+
+class DeviceMetrics(BaseModel):
+    """Latest values of a device, from the local store."""
+
+    device: str
+    series: list[SeriesOut]
+
+
+class PollOut(BaseModel):
+    """The outcome of an on-demand poll."""
+
+    device: str
+    ok: bool
+    error: str | None
+    duration: float
+    requests: int
+    varbinds: int
+    interfaces: int
+    problems: list[str]
+
+
+class GroupOut(BaseModel):
+    """An inventory group and how many devices belong to it (directly or through a child group)."""
+
+    name: str
+    devices: int
+
+
+class GroupList(Page):
+    """A page of groups."""
+
+    items: list[GroupOut]
+
+
+class TagOut(BaseModel):
+    """A tag and how many devices carry it."""
+
+    name: str
+    devices: int
+
+
+class TagList(Page):
+    """A page of tags."""
+
+    items: list[TagOut]
+
+
+# ---------------------------------------------------------------- keys and audit
+
+
+class KeyCreate(Strict):
+    """A new API key."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@+-]+$")
+    role: Role
+    expires_in_days: float | None = Field(None, gt=0, le=3650)
+
+
+class KeyCreated(ApiKey):
+    """A new key: `secret` is shown this once and never stored."""
+
+    secret: str
+
+
+class KeyQuery(PageQuery):
+    """Which keys to list."""
+
+    include_inactive: bool = False
+
+
+class KeyList(Page):
+    """A page of keys."""
+
+    items: list[ApiKey]
+
+
+class AuditQueryIn(PageQuery):
+    """Audit log filters; times are Unix seconds."""
+
+    actor: str | None = Field(None, max_length=256)
+    action: str | None = Field(None, max_length=128)
+    target: str | None = Field(None, max_length=512)
+    result: Literal["ok", "failed", "denied"] | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+class AuditExportQuery(Strict):
+    """Audit export filters and format."""
+
+    format: Literal["json", "csv"] = "json"
+    actor: str | None = Field(None, max_length=256)
+    action: str | None = Field(None, max_length=128)
+    since: float | None = None
+    until: float | None = None
+
+
+class AuditList(Page):
+    """A page of audit entries, newest first."""
+
+    items: list[AuditEntry]

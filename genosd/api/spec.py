@@ -1,0 +1,218 @@
+"""Declared API endpoints: one table drives routing, validation, authorization and the OpenAPI spec.
+
+Each endpoint names its role (None = public), its query and body models and its response model.
+The wrapper validates the request against the models, checks the caller's key and role, rate-limits
+per key, calls the handler and serialises its answer; `openapi()` renders the same table as an
+OpenAPI 3.1 document, so the spec cannot drift from what the server does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from genosd.auth.keys import ApiKey, Role
+from genosd.errors import InvalidRequestError
+
+Handler = Callable[..., Awaitable[Any]]
+Authorizer = Callable[[web.Request, "Endpoint"], Awaitable[ApiKey | None]]
+PRINCIPAL = web.RequestKey("principal", ApiKey)
+
+
+class ErrorDetail(BaseModel):
+    """The inner error object."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: {"error": {"code", "message", "details"}}."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One declared route."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    role: Role | None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media_types: tuple[str, ...] = ("application/json",)
+
+    @property
+    def operation_id(self) -> str:
+        """The handler's name: stable and unique."""
+        return self.handler.__name__
+
+    @property
+    def mutating(self) -> bool:
+        """Whether the endpoint changes state (and is therefore audited)."""
+        return self.method not in ("GET", "HEAD")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic errors as plain data for an error body."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+    ]
+
+
+@dataclass
+class Api:
+    """The endpoint table of one application."""
+
+    title: str
+    version: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        tag: str,
+        role: Role | None,
+        response: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        body: type[BaseModel] | None = None,
+        status: int = 200,
+        media_types: tuple[str, ...] = ("application/json",),
+    ) -> Callable[[Handler], Handler]:
+        """Declare an endpoint; the handler's docstring's first line is its summary."""
+
+        def register(handler: Handler) -> Handler:
+            summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+            self.endpoints.append(
+                Endpoint(method, path, handler, summary, tag, role, query, body, response, status,
+                         media_types)
+            )  # fmt: skip
+            return handler
+
+        return register
+
+    def install(self, app: web.Application, authorize: Authorizer) -> None:
+        """Add every endpoint to the app's router behind validation and `authorize`."""
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _wrap(endpoint, authorize))
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the table."""
+        models: set[type[BaseModel]] = {ErrorBody}
+        for e in self.endpoints:
+            models.update(m for m in (e.body, e.response) if m is not None)
+        keyed: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+            (m, "serialization") for m in sorted(models, key=lambda m: m.__name__)
+        ]
+        _, schema = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+        paths: dict[str, dict[str, Any]] = {}
+        for e in self.endpoints:
+            paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": self.title, "version": self.version},
+            "paths": paths,
+            "components": {
+                "schemas": schema.get("$defs", {}),
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                },
+            },
+        }
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(e: Endpoint) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", e.path)
+    ]
+    if e.query is not None:
+        query_schema = e.query.model_json_schema()
+        required = set(query_schema.get("required", []))
+        for name, prop in query_schema.get("properties", {}).items():
+            parameters.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+    if e.response is not None:
+        content: dict[str, Any] = {"application/json": {"schema": _ref(e.response)}}
+    else:
+        content = {
+            media: {"schema": {} if media == "application/json" else {"type": "string"}}
+            for media in e.media_types
+        }
+    error = {"content": {"application/json": {"schema": _ref(ErrorBody)}}}
+    responses: dict[str, Any] = {str(e.status): {"description": "success", "content": content}}
+    responses["400"] = {"description": "invalid request", **error}
+    if e.role is not None:
+        responses["401"] = {"description": "missing, unknown, revoked or expired API key", **error}
+        responses["403"] = {"description": f"needs role {e.role.value} or higher", **error}
+        responses["429"] = {"description": "rate limit exceeded", **error}
+    if "{" in e.path:
+        responses["404"] = {"description": "not found", **error}
+    operation: dict[str, Any] = {
+        "operationId": e.operation_id,
+        "summary": e.summary,
+        "tags": [e.tag],
+        "parameters": parameters,
+        "responses": responses,
+        "security": [] if e.role is None else [{"bearer": []}, {"apiKey": []}],
+    }
+    if e.role is not None:
+        operation["x-genosd-role"] = e.role.value
+    if e.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(e.body)}},
+        }
+    return operation
+
+
+def _wrap(endpoint: Endpoint, authorize: Authorizer) -> Callable[[web.Request], Awaitable[Any]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        key = await authorize(request, endpoint)
+        if key is not None:
+            request[PRINCIPAL] = key
+        kwargs: dict[str, Any] = {}
+        if endpoint.query is not None:
+            try:
+                kwargs["query"] = endpoint.query.model_validate(dict(request.query))
+            except ValidationError as exc:
+                raise InvalidRequestError("invalid query", validation_details(exc)) from None
+        elif request.query:
+            raise InvalidRequestError(f"unexpected query parameters: {', '.join(request.query)}")
+        if endpoint.body is not None:
+            try:
+                raw = await request.read()
+                kwargs["body"] = endpoint.body.model_validate_json(raw or b"null")
+            except ValidationError as exc:
+                raise InvalidRequestError("invalid body", validation_details(exc)) from None
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        assert endpoint.response is not None and isinstance(result, endpoint.response), (
+            f"{endpoint.operation_id} returned {type(result).__name__}"
+        )
+        return web.json_response(result.model_dump(mode="json"), status=endpoint.status)
+
+    handle.__name__ = endpoint.operation_id
+    return handle

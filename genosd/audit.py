@@ -1,0 +1,155 @@
+"""The audit log: every state-changing action, append-only and hash-chained.
+
+SQLite triggers refuse UPDATE and DELETE on the table. Each row also carries
+chain = SHA-256(previous chain + the row's content), so `verify_chain` finds rows that were edited
+or removed by someone who went around the triggers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Result = Literal["ok", "failed", "denied"]
+_COLUMNS = "id, time, actor, action, target, result, diff_hash, details, chain"
+
+
+class AuditEntry(BaseModel):
+    """One recorded action (also the API's view of it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    time: float
+    actor: str
+    action: str
+    target: str
+    result: str
+    diff_hash: str | None
+    details: dict[str, Any]
+    chain: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return self.model_dump(mode="json")
+
+
+def _link(previous: str, when: float, actor: str, action: str, target: str, result: str,
+          diff_hash: str | None, details: str) -> str:  # fmt: skip
+    content = json.dumps([previous, when, actor, action, target, result, diff_hash, details])
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def record(
+    db: sqlite3.Connection,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    result: Result = "ok",
+    diff_hash: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry; the chain link is computed inside the same transaction as the insert."""
+    text = json.dumps(details or {}, sort_keys=True, default=str)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        last = db.execute("SELECT chain FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        when = time.time()
+        chain = _link(last[0] if last else "", when, actor, action, target, result, diff_hash, text)
+        cursor = db.execute(
+            "INSERT INTO audit (time, actor, action, target, result, diff_hash, details, chain) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (when, actor, action, target, result, diff_hash, text, chain),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return AuditEntry(
+        id=int(cursor.lastrowid or 0), time=when, actor=actor, action=action, target=target,
+        result=result, diff_hash=diff_hash, details=details or {}, chain=chain,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters for reading the log; all optional."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    result: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+def _where(query: AuditQuery) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    for column in ("actor", "action", "target", "result"):
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if query.since is not None:
+        clauses.append("time >= ?")
+        args.append(query.since)
+    if query.until is not None:
+        clauses.append("time < ?")
+        args.append(query.until)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _entry(row: tuple) -> AuditEntry:
+    fields = dict(zip(_COLUMNS.split(", "), row, strict=True))
+    return AuditEntry(**{**fields, "details": json.loads(fields["details"])})
+
+
+def search(
+    db: sqlite3.Connection, query: AuditQuery, *, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    """Matching entries, newest first, and how many match in total."""
+    where, args = _where(query)
+    total = int(db.execute(f"SELECT COUNT(*) FROM audit{where}", args).fetchone()[0])
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM audit{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    ).fetchall()
+    return [_entry(r) for r in rows], total
+
+
+def export(db: sqlite3.Connection, query: AuditQuery, fmt: Literal["json", "csv"]) -> str:
+    """Every matching entry, oldest first, as a JSON array or CSV."""
+    where, args = _where(query)
+    rows = db.execute(f"SELECT {_COLUMNS} FROM audit{where} ORDER BY id", args).fetchall()
+    entries = [_entry(r) for r in rows]
+    if fmt == "json":
+        return json.dumps([e.as_dict() for e in entries], indent=1)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_COLUMNS.split(", "))
+    for e in entries:
+        writer.writerow(
+            [e.id, f"{e.time:.6f}", e.actor, e.action, e.target, e.result, e.diff_hash or "",
+             json.dumps(e.details, sort_keys=True), e.chain]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def verify_chain(db: sqlite3.Connection) -> int | None:
+    """The id of the first entry whose chain link does not match, or None if all do."""
+    previous = ""
+    for row in db.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY id"):
+        entry_id, when, actor, action, target, result, diff_hash, details, chain = row
+        if _link(previous, when, actor, action, target, result, diff_hash, details) != chain:
+            return int(entry_id)
+        previous = chain
+    return None

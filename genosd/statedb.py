@@ -1,0 +1,121 @@
+"""The daemon's state database (API keys, audit log, …): one SQLite file under the state dir.
+
+Each feature owns its tables and registers its schema as a numbered migration. The daemon calls the
+database from one worker thread (StateDB.run) so the event loop never waits on a lock; the CLI uses
+the same file directly, which WAL mode makes safe while the daemon runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MIGRATIONS: list[str] = [
+    # 1: API keys
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        prefix TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at REAL,
+        revoked_at REAL,
+        last_used_at REAL
+    );
+    """,
+    # 2: the audit log, append-only: rows can be added, never changed or removed
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        result TEXT NOT NULL,
+        diff_hash TEXT,
+        details TEXT NOT NULL,
+        chain TEXT NOT NULL
+    );
+    CREATE INDEX audit_time ON audit (time);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the state database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"{path} was written by a newer genosd (schema {version})")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit on its own; run the statements inside our transaction
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return db
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+def state_db_path(state_dir: Path) -> Path:
+    """Where the state database lives."""
+    return state_dir / "genosd.sqlite3"
+
+
+class StateDB:
+    """The state database as the daemon uses it: every call on one worker thread."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genosd-statedb")
+        self.connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        """Open and migrate."""
+        self.connection = await self._submit(connect, self.path)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(connection, *args) on the database thread."""
+        assert self.connection is not None, "StateDB.open() first"
+        return await self._submit(fn, self.connection, *args)
+
+    async def _submit(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def close(self) -> None:
+        """Close the connection and the thread."""
+        if self.connection is not None:
+            await self._submit(self.connection.close)
+            self.connection = None
+        self._executor.shutdown(wait=True)
