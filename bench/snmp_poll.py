@@ -171,22 +171,25 @@ def exporter_auth(version: str) -> dict:
 
 def exporter_config(path: Path, version: str) -> None:
     """A snmp_exporter 0.21 module for the workload (numeric OIDs: Debian ships no MIBs)."""
+    exporter_type = {"text": "DisplayString", "oid": "OctetString", "counter32": "counter",
+                     "counter64": "counter"}  # fmt: skip
     metrics: list[dict[str, object]] = [
-        {"name": c.name, "oid": c.oid.removesuffix(".0"), "type": "gauge"} for c in mib.SYSTEM
+        {
+            "name": c.name,
+            "oid": c.oid.removesuffix(".0"),
+            "type": exporter_type.get(c.kind, "gauge"),
+        }
+        for c in mib.SYSTEM
     ]
-    for metric, column in zip(metrics, mib.SYSTEM, strict=True):
-        if column.kind in ("text", "oid"):
-            metric["type"] = "DisplayString" if column.kind == "text" else "OctetString"
-    for column in WORKLOAD:
-        kind = {"counter64": "counter", "counter32": "counter"}.get(column.kind, "gauge")
-        metrics.append(
-            {
-                "name": column.name,
-                "oid": column.oid,
-                "type": "DisplayString" if column.kind == "text" else kind,
-                "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
-            }
-        )
+    metrics += [
+        {
+            "name": c.name,
+            "oid": c.oid,
+            "type": exporter_type.get(c.kind, "gauge"),
+            "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
+        }
+        for c in WORKLOAD
+    ]
     module = {
         "walk": [c.oid for c in WORKLOAD],
         "get": [c.oid for c in mib.SYSTEM],

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from genosd.statedb import transaction
+
 Result = Literal["ok", "failed", "denied"]
 _COLUMNS = "id, time, actor, action, target, result, diff_hash, details, chain"
 
@@ -60,8 +62,7 @@ def record(
 ) -> AuditEntry:
     """Append one entry; the chain link is computed inside the same transaction as the insert."""
     text = json.dumps(details or {}, sort_keys=True, default=str)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         last = db.execute("SELECT chain FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         when = time.time()
         chain = _link(last[0] if last else "", when, actor, action, target, result, diff_hash, text)
@@ -70,10 +71,6 @@ def record(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (when, actor, action, target, result, diff_hash, text, chain),
         )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return AuditEntry(
         id=int(cursor.lastrowid or 0), time=when, actor=actor, action=action, target=target,
         result=result, diff_hash=diff_hash, details=details or {}, chain=chain,

@@ -20,8 +20,8 @@ from genosd.cli_options import (
     JsonOption,
     LabOption,
     console,
+    fail_config,
 )
-from genosd.cli_options import fail_config as _fail_config
 from genosd.errors import ConfigError, GenosdError
 
 app = typer.Typer(
@@ -63,7 +63,7 @@ def run(config: ConfigOption = None, lab: LabOption = False) -> None:
     try:
         state = _load(config, lab)
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
         return
     logging.getLogger().setLevel(state.settings.log_level)
     from genosd.daemon import serve
@@ -77,7 +77,7 @@ def check_config(config: ConfigOption = None, lab: LabOption = False) -> None:
     try:
         state = _load(config, lab)
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
         return
     console.print(
         f"settings OK ({state.config_file or 'defaults'}); inventory OK ({state.inventory_dir}: "
@@ -99,7 +99,7 @@ def inventory_list(
         state = _load(config, lab)
         devices = state.inventory.select(parse_filters(filter or []))
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
         return
     rows = [
         {
@@ -149,7 +149,7 @@ def poll(
         state = _load(config, lab)
         devices = [d for d in state.inventory.select(parse_filters(filter or [])) if d.snmp]
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
         return
 
     async def _poll_all() -> list[Any]:
@@ -214,7 +214,7 @@ def lab_up(config: ConfigOption = None, json_out: JsonOption = False) -> None:
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
         return
     lab = Lab(settings.state_dir, settings.inventory_dir)
     with console.status("starting the lab (first start indexes the recordings)…"):

@@ -73,13 +73,6 @@ def keys_create(
         )
     except GenosdError as exc:
         fail(str(exc))
-    audit.record(
-        db,
-        actor=_actor(),
-        action="create_api_key",
-        target=f"key:{new.key.prefix}",
-        details={"name": name, "role": role.value, "expires_at": new.key.expires_at},
-    )
     if json_out:
         print(json.dumps({**_key_dict(new.key), "secret": new.secret}))
         return
@@ -118,10 +111,9 @@ def keys_revoke(
     """Revoke a key; the daemon refuses it from the next request on."""
     db = _state_db(config)
     try:
-        revoked = revoke_key(db, key)
+        revoked = revoke_key(db, key, actor=_actor())
     except GenosdError as exc:
         fail(str(exc))
-    audit.record(db, actor=_actor(), action="revoke_api_key", target=f"key:{revoked.prefix}")
     console.print(f"revoked key {revoked.prefix} ({revoked.name})")
 
 

@@ -8,8 +8,9 @@ the same file directly, which WAL mode makes safe while the daemon runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,17 +66,30 @@ def connect(path: Path) -> sqlite3.Connection:
     if version > len(MIGRATIONS):
         raise RuntimeError(f"{path} was written by a newer genosd (schema {version})")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             # executescript would commit on its own; run the statements inside our transaction
             for statement in _statements(script):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); inside an open transaction, join it instead.
+
+    Joining lets a caller make several steps atomic, e.g. creating a key and auditing it.
+    """
+    if db.in_transaction:
+        yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:

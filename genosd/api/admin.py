@@ -43,20 +43,11 @@ async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     actor = request[PRINCIPAL].principal
     expires_in = body.expires_in_days * 86400 if body.expires_in_days else None
 
-    def create(db):  # type: ignore[no-untyped-def]
-        new = create_key(
+    new = await statedb.run(
+        lambda db: create_key(
             db, name=body.name, role=body.role, created_by=actor, expires_in=expires_in
         )
-        audit.record(
-            db,
-            actor=actor,
-            action="create_api_key",
-            target=f"key:{new.key.prefix}",
-            details={"name": body.name, "role": body.role.value, "expires_at": new.key.expires_at},
-        )
-        return new
-
-    new = await statedb.run(create)
+    )
     return KeyCreated(**new.key.model_dump(exclude={"active"}), secret=new.secret)
 
 
@@ -69,12 +60,7 @@ async def revoke_api_key(request: web.Request) -> ApiKey:
     actor = request[PRINCIPAL].principal
     ident = request.match_info["key_id"]
 
-    def revoke(db):  # type: ignore[no-untyped-def]
-        key = revoke_key(db, ident)
-        audit.record(db, actor=actor, action="revoke_api_key", target=f"key:{key.prefix}")
-        return key
-
-    return await statedb.run(revoke)
+    return await statedb.run(lambda db: revoke_key(db, ident, actor=actor))
 
 
 def _audit_query(query: AuditQueryIn | AuditExportQuery) -> audit.AuditQuery:

@@ -15,7 +15,6 @@ from genosd.api import admin, devices, routes
 from genosd.api.access import authorize, error_middleware
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
-from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
 from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
@@ -124,8 +123,6 @@ def create_app(state: DaemonState) -> web.Application:
     """Build the application; the metrics pipeline starts before the pollers and stops after them."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[STATE] = state
-    api_settings = state.settings.api
-    state.limiter = RateLimiter(api_settings.rate_limit_per_minute, api_settings.rate_limit_burst)
     app.cleanup_ctx.append(_state_db)
     app.cleanup_ctx.append(_metrics_pipeline)
     app.cleanup_ctx.append(_pollers)

@@ -117,9 +117,8 @@ async def metrics(request: web.Request) -> web.Response:
             counts[health_record.status] += 1
         for status, count in counts.items():
             state.metrics.devices.labels(status).set(count)
-    if state.store is not None and state.forwarder is not None:
-        state.forwarder.metrics.spool_points.set(state.store.pending_points)
-        state.forwarder.metrics.spool_bytes.set(state.store.pending_bytes)
+    if state.forwarder is not None:
+        state.forwarder.export_spool_state()
     body = generate_latest(state.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -49,9 +49,13 @@ class DaemonState:
     forwarder: Forwarder | None = None
     metrics: DaemonMetrics | None = None
     statedb: StateDB | None = None
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200.0, 200))
+    limiter: RateLimiter = field(init=False)
     started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0
+
+    def __post_init__(self) -> None:
+        api = self.settings.api
+        self.limiter = RateLimiter(api.rate_limit_per_minute, api.rate_limit_burst)
 
 
 STATE = web.AppKey("state", DaemonState)

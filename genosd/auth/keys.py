@@ -16,7 +16,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from genosd import audit
 from genosd.errors import AuthenticationError, InvalidRequestError, NotFoundError
+from genosd.statedb import transaction
 
 KEY_PREFIX = "gnd_"
 
@@ -97,7 +99,7 @@ def create_key(
     created_by: str,
     expires_in: float | None = None,
 ) -> NewKey:
-    """Create a key; the returned secret is not stored anywhere and cannot be shown again."""
+    """Create a key and audit it (one transaction); the secret is returned, never stored."""
     if not name or len(name) > 64 or not name.isprintable():
         raise InvalidRequestError("key name must be 1-64 printable characters")
     if expires_in is not None and expires_in <= 0:
@@ -107,22 +109,31 @@ def create_key(
         prefix = secrets.token_hex(4)
         secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
         try:
-            cursor = db.execute(
-                "INSERT INTO api_keys (prefix, digest, name, role, created_at, created_by, "
-                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    prefix,
-                    _digest(secret),
-                    name,
-                    role.value,
-                    now,
-                    created_by,
-                    now + expires_in if expires_in else None,
-                ),
-            )
+            with transaction(db):
+                cursor = db.execute(
+                    "INSERT INTO api_keys (prefix, digest, name, role, created_at, created_by, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        prefix,
+                        _digest(secret),
+                        name,
+                        role.value,
+                        now,
+                        created_by,
+                        now + expires_in if expires_in else None,
+                    ),
+                )
+                key = find_key(db, str(cursor.lastrowid))
+                audit.record(
+                    db,
+                    actor=created_by,
+                    action="create_api_key",
+                    target=f"key:{prefix}",
+                    details={"name": name, "role": role.value, "expires_at": key.expires_at},
+                )
         except sqlite3.IntegrityError:
             continue
-        return NewKey(find_key(db, str(cursor.lastrowid)), secret)
+        return NewKey(key, secret)
     raise RuntimeError("could not find a free key prefix")
 
 
@@ -168,9 +179,11 @@ def find_key(db: sqlite3.Connection, ident: str) -> ApiKey:
     return _row(row)
 
 
-def revoke_key(db: sqlite3.Connection, ident: str) -> ApiKey:
-    """Revoke a key by id or prefix; revoking twice is harmless."""
-    key = find_key(db, ident)
-    if key.revoked_at is None:
-        db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), key.id))
+def revoke_key(db: sqlite3.Connection, ident: str, *, actor: str) -> ApiKey:
+    """Revoke a key by id or prefix and audit it (one transaction); revoking twice is harmless."""
+    with transaction(db):
+        key = find_key(db, ident)
+        if key.revoked_at is None:
+            db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), key.id))
+        audit.record(db, actor=actor, action="revoke_api_key", target=f"key:{key.prefix}")
     return find_key(db, ident)

@@ -96,14 +96,14 @@ class Forwarder:
                 if self.healthy:
                     log.warning("%s unreachable, spooling to disk: %s", self.sink.name, exc)
                 self.healthy, self.last_error = False, str(exc)
-                self._export_spool_state()
+                self.export_spool_state()
                 delay = min(self.retry_max_delay, 0.5 * 2 ** min(failures, 16))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 continue
             if not self.healthy:
                 log.info("%s reachable again; replaying the spool", self.sink.name)
             self.healthy, self.last_error, failures = True, None, 0
-            self._export_spool_state()
+            self.export_spool_state()
             if not more:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -111,7 +111,8 @@ class Forwarder:
                 # a short pause lets a burst of polls land in one batch
                 await asyncio.sleep(min(0.2, self.flush_interval))
 
-    def _export_spool_state(self) -> None:
+    def export_spool_state(self) -> None:
+        """Copy the spool's size and drops into the Prometheus metrics."""
         self.metrics.spool_points.set(self.store.pending_points)
         self.metrics.spool_bytes.set(self.store.pending_bytes)
         newly_dropped = self.store.dropped_points - self._dropped_reported

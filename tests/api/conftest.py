@@ -54,7 +54,7 @@ class Keys:
         new = create_key(self.db, name=f"test-{role.value}", role=role, created_by="test",
                          expires_in=expires_in)  # fmt: skip
         if revoked:
-            revoke_key(self.db, new.key.prefix)
+            revoke_key(self.db, new.key.prefix, actor="test")
         return new.secret
 
     def expired(self, role: Role) -> str:
