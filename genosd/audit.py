@@ -123,6 +123,19 @@ def search(
     return [_entry(r) for r in rows], total
 
 
+def entries_after(db: sqlite3.Connection, after_id: int, limit: int = 500) -> list[AuditEntry]:
+    """Entries with an id above `after_id`, oldest first (the live feed's cursor)."""
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    ).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def last_id(db: sqlite3.Connection) -> int:
+    """The newest entry's id (0 when the log is empty)."""
+    return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0])
+
+
 def export(db: sqlite3.Connection, query: AuditQuery, fmt: Literal["json", "csv"]) -> str:
     """Every matching entry, oldest first, as a JSON array or CSV."""
     where, args = _where(query)

@@ -22,7 +22,7 @@ from genosd.cli_options import (
     console,
     fail_config,
 )
-from genosd.errors import ConfigError, GenosdError
+from genosd.errors import ConfigError, GenosdError, PluginError
 
 app = typer.Typer(
     help="genosd: network automation daemon", no_args_is_help=True, add_completion=False
@@ -60,9 +60,12 @@ def run(config: ConfigOption = None, lab: LabOption = False) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    from genosd.api.app import load_plugins
+
     try:
         state = _load(config, lab)
-    except ConfigError as exc:
+        load_plugins(state)
+    except (ConfigError, PluginError) as exc:
         fail_config(exc)
         return
     logging.getLogger().setLevel(state.settings.log_level)
@@ -73,15 +76,24 @@ def run(config: ConfigOption = None, lab: LabOption = False) -> None:
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None, lab: LabOption = False) -> None:
-    """Validate settings and inventory; exit 78 naming file, line and field on any problem."""
+    """Validate settings, inventory and plugins; exit 78 naming file, line and field on any problem."""
+    from genosd.api.app import load_plugins
+
     try:
         state = _load(config, lab)
-    except ConfigError as exc:
+        load_plugins(state)
+    except (ConfigError, PluginError) as exc:
         fail_config(exc)
         return
+    broken = [r for r in state.plugins.records.values() if r.state in ("failed", "missing")]
+    if broken:
+        # the daemon would start without them; a config check must still say no
+        fail_config(PluginError("plugins that would be disabled:\n" + "\n".join(
+            f"  - {r.name}: {r.error}" for r in broken)))  # fmt: skip
+    active = ", ".join(r.name for r in state.plugins.active) or "none"
     console.print(
         f"settings OK ({state.config_file or 'defaults'}); inventory OK ({state.inventory_dir}: "
-        f"{len(state.inventory.devices)} devices)"
+        f"{len(state.inventory.devices)} devices); plugins OK ({active})"
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from genosd.errors import EX_CONFIG, ConfigError
+from genosd.errors import EX_CONFIG, ConfigError, PluginError
 
 console = Console(stderr=True)
 
@@ -23,8 +23,8 @@ FilterOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print data as JSON")]
 
 
-def fail_config(exc: ConfigError) -> NoReturn:
-    """Print a configuration error (one problem per line) and exit 78."""
+def fail_config(exc: ConfigError | PluginError) -> NoReturn:
+    """Print a configuration or required-plugin error (one problem per line) and exit 78."""
     console.print(
         f"[red]configuration error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True
     )

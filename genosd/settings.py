@@ -48,6 +48,15 @@ class ApiSettings(_Section):
         1200.0, gt=0, description="steady requests per minute allowed per API key"
     )
     rate_limit_burst: int = Field(200, ge=1, description="requests a key may send at once")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins (besides the API's own) allowed to open the event stream",
+    )
+    ws_heartbeat: float = Field(30.0, ge=1.0, le=3600, description="event-stream heartbeat, s")
+    ws_queue_size: int = Field(
+        1000, ge=10, le=1_000_000, description="events queued per client before it is dropped"
+    )
+    ws_max_clients: int = Field(2000, ge=1, description="event-stream connections at once")
 
 
 class PollerSettings(_Section):

@@ -7,5 +7,5 @@ bash tests/install-servers.sh
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 .venv/bin/ruff check genosd plugins tests bench
 .venv/bin/ruff format --check -q genosd plugins tests bench
-.venv/bin/mypy genosd bench tests
+.venv/bin/mypy genosd plugins bench tests
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -42,7 +42,7 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
     """The caller's key if it may call `endpoint`; raises AccessError otherwise."""
     if endpoint.role is None:
         return None
-    state = request.app[STATE]
+    state = request.config_dict[STATE]  # config_dict: plugin routes live in sub-apps
     assert state.statedb is not None
     secret = presented_key(request)
     key: ApiKey | None = None

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from genosd import __version__
-from genosd.api import admin, devices, routes
+from genosd import __version__, audit
+from genosd.api import admin, devices, events_ws, plugins_api, routes
 from genosd.api.access import authorize, error_middleware
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
@@ -21,9 +21,11 @@ from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
 from genosd.metrics.influx import make_sink
 from genosd.metrics.store import MetricsStore
 from genosd.metrics.telegraf import health_point, poll_to_points
+from genosd.pluginhost.runtime import PluginRuntime
 from genosd.statedb import StateDB, state_db_path
 
 log = logging.getLogger(__name__)
+AUDIT_FEED_INTERVAL = 1.0  # seconds between looks for new audit entries while someone listens
 
 
 async def _metrics_pipeline(app: web.Application) -> AsyncIterator[None]:
@@ -77,12 +79,69 @@ async def handle_poll(state: DaemonState, poll: SnmpPoll) -> None:
     hostname = str(poll.system.get("sysName") or poll.device)
     points.append(health_point(poll, hostname, health.last_success if health else None))
     await state.store.append(points)
+    if state.plugin_runtime is not None:
+        state.plugin_runtime.deliver_points(points)
+    _publish_poll(state, poll)
     state.metrics.polls.labels("ok" if poll.ok else "failed").inc()
     state.metrics.points.inc(len(points))
     state.last_poll_progress = time.time()
     state.metrics.last_poll_progress.set(state.last_poll_progress)
     if state.forwarder is not None:
         state.forwarder.notify()
+
+
+def _publish_poll(state: DaemonState, poll: SnmpPoll) -> None:
+    assert state.scheduler is not None
+    state.events.publish(
+        "poll.result",
+        {"device": poll.device, "ok": poll.ok, "error": poll.error, "duration": poll.duration,
+         "timed_out": poll.timed_out, "requests": poll.requests, "varbinds": poll.varbinds,
+         "interfaces": len(poll.interfaces)},
+    )  # fmt: skip
+    health = state.scheduler.health.get(poll.device)
+    status = health.status if health else "unknown"
+    previous = state.published_status.get(poll.device, "unknown")
+    if status != previous:
+        state.published_status[poll.device] = status
+        state.events.publish(
+            "device.status",
+            {"device": poll.device, "status": status, "previous": previous, "error": poll.error},
+        )
+
+
+async def _audit_feed(app: web.Application) -> AsyncIterator[None]:
+    """Publish new audit entries (from the API or the CLI) on the `audit` topic."""
+    state = app[STATE]
+    assert state.statedb is not None
+    statedb = state.statedb
+
+    async def follow() -> None:
+        cursor: int | None = None  # None while nobody listens: new listeners get new entries only
+        while True:
+            await asyncio.sleep(AUDIT_FEED_INTERVAL)
+            if not state.events.has_subscribers("audit"):
+                cursor = None
+                continue
+            if cursor is None:
+                cursor = await statedb.run(audit.last_id)
+                continue
+            for entry in await statedb.run(audit.entries_after, cursor):
+                cursor = entry.id
+                state.events.publish("audit", entry.as_dict())
+
+    task = asyncio.create_task(follow(), name="audit-feed")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _plugin_runtime(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    state.plugin_runtime = PluginRuntime(state.plugins, state.events)
+    state.plugin_runtime.start()
+    yield
+    await state.plugin_runtime.stop()
 
 
 async def _pollers(app: web.Application) -> AsyncIterator[None]:
@@ -114,21 +173,33 @@ async def _state_db(app: web.Application) -> AsyncIterator[None]:
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (routes, devices, admin):
+    for module in (routes, devices, admin, plugins_api):
         api.endpoints.extend(module.routes.endpoints)
     return api
 
 
+def load_plugins(state: DaemonState) -> None:
+    """Load plugins against this state; PluginError only when a required plugin fails."""
+    state.plugins.load(state.settings.plugins, lambda name: plugins_api.make_context(state, name))
+
+
 def create_app(state: DaemonState) -> web.Application:
-    """Build the application; the metrics pipeline starts before the pollers and stops after them."""
+    """Build the application; each backend starts before what uses it and stops after it."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[STATE] = state
+    if not state.plugins.records:
+        load_plugins(state)
     app.cleanup_ctx.append(_state_db)
+    app.cleanup_ctx.append(_audit_feed)
     app.cleanup_ctx.append(_metrics_pipeline)
+    app.cleanup_ctx.append(_plugin_runtime)
     app.cleanup_ctx.append(_pollers)
     api = core_api()
     api.install(app, authorize)
+    api.endpoints.extend(plugins_api.mount(app, state, authorize))
     app[routes.SPEC] = api.openapi()
     app.router.add_get("/api/v1/openapi.json", routes.openapi)
     app.router.add_get("/metrics", routes.metrics)
+    app.router.add_get("/api/v1/events", events_ws.events)
+    app.on_shutdown.append(events_ws.close_all)
     return app

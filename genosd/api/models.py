@@ -248,3 +248,69 @@ class AuditList(Page):
     """A page of audit entries, newest first."""
 
     items: list[AuditEntry]
+
+
+class PluginQuery(PageQuery):
+    """Filters for the plugin list."""
+
+    name: str | None = None
+    state: Literal["active", "degraded", "failed", "disabled", "missing"] | None = None
+
+
+class JobOut(BaseModel):
+    """A plugin's scheduled job."""
+
+    name: str
+    schedule: str
+    runs: int
+    failures: int
+    last_run: float | None
+    last_duration: float | None
+    last_error: str | None
+    next_run: float | None
+
+
+class SinkOut(BaseModel):
+    """A plugin's sink."""
+
+    name: str
+    topics: list[str]
+    points: bool
+    delivered: int
+    errors: int
+    dropped: int
+    stopped: bool
+    last_error: str | None
+
+
+class ToolOut(BaseModel):
+    """A plugin's tool (for chat and ChatOps) and its argument schema."""
+
+    name: str
+    description: str
+    role: str
+    args_schema: dict[str, Any]
+
+
+class PluginOut(BaseModel):
+    """One plugin: where it comes from, its state and what it contributes."""
+
+    name: str
+    version: str | None
+    source: str
+    state: str
+    required: bool
+    error: str | None
+    hooks: list[str]
+    routes: list[str]
+    topics: list[str]
+    tools: list[ToolOut]
+    tasks: list[str]
+    jobs: list[JobOut]
+    sinks: list[SinkOut]
+
+
+class PluginList(Page):
+    """A page of plugins."""
+
+    items: list[PluginOut]

@@ -54,11 +54,14 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     media_types: tuple[str, ...] = ("application/json",)
+    namespace: str = ""  # plugins' operations are prefixed with the plugin name
 
     @property
     def operation_id(self) -> str:
-        """The handler's name: stable and unique."""
-        return self.handler.__name__
+        """The handler's name (after the plugin's name, for plugin routes): stable and unique."""
+        return (
+            f"{self.namespace}_{self.handler.__name__}" if self.namespace else self.handler.__name__
+        )
 
     @property
     def mutating(self) -> bool:

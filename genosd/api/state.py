@@ -8,13 +8,18 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
+from genosd.events import EventBus
 from genosd.inventory import Inventory
 from genosd.metrics.forwarder import Forwarder
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.store import MetricsStore
+from genosd.pluginhost.manager import PluginHost
+from genosd.pluginhost.runtime import PluginRuntime
 from genosd.settings import GenosdSettings
 from genosd.statedb import StateDB
 
@@ -31,6 +36,24 @@ class DaemonMetrics:
             "Wall time of the last finished poll",
             registry=registry,
         )
+
+
+class EventBusCollector(Collector):
+    """Exports the event bus's counters at scrape time."""
+
+    def __init__(self, bus: EventBus):
+        self.bus = bus
+
+    def collect(self) -> list[Metric]:
+        """Published events, attached subscribers, dropped slow subscribers."""
+        return [
+            CounterMetricFamily("genosd_events_published", "Events published", self.bus.published),
+            GaugeMetricFamily("genosd_event_subscribers", "Attached subscribers",
+                              self.bus.subscribers),
+            CounterMetricFamily("genosd_event_subscribers_dropped",
+                                "Subscribers dropped for not keeping up",
+                                self.bus.dropped_subscribers),
+        ]  # fmt: skip
 
 
 @dataclass
@@ -50,12 +73,19 @@ class DaemonState:
     metrics: DaemonMetrics | None = None
     statedb: StateDB | None = None
     limiter: RateLimiter = field(init=False)
+    events: EventBus = field(init=False)
+    websockets: set[web.WebSocketResponse] = field(default_factory=set)
+    plugins: PluginHost = field(default_factory=PluginHost)
+    plugin_runtime: PluginRuntime | None = None
+    published_status: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0
 
     def __post_init__(self) -> None:
         api = self.settings.api
         self.limiter = RateLimiter(api.rate_limit_per_minute, api.rate_limit_burst)
+        self.events = EventBus(queue_size=api.ws_queue_size)
+        self.registry.register(EventBusCollector(self.events))
 
 
 STATE = web.AppKey("state", DaemonState)

@@ -86,15 +86,18 @@ class PollScheduler:
             loop.task = asyncio.create_task(self._run(loop), name=f"poll:{name}")
 
     async def poll_once(self, device: Device) -> SnmpPoll:
-        """Poll a device right now (outside its schedule) through its loop's session."""
+        """Poll a device now (outside its schedule); the result is recorded and handled as usual."""
         loop = self._loops.get(device.name)
         assert device.snmp is not None
         session = loop.session if loop else self._factory.open(device.snmp)
         try:
-            return await self._poll(device, session)
+            poll = await self._poll(device, session)
         finally:
             if loop is None:
                 session.close()
+        self._record(poll)
+        await self._handler(poll)
+        return poll
 
     async def _poll(self, device: Device, session: SnmpSession) -> SnmpPoll:
         assert device.snmp is not None

@@ -1,0 +1,1 @@
+"""The plugin host: discovery through entry points, per-plugin settings, isolation, runtime."""

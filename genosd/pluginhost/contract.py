@@ -1,0 +1,149 @@
+"""The plugin contract: hook specifications and the plain data types hooks return.
+
+Every hook is optional. Each receives the plugin's validated settings (`config`, an instance of the
+model from `genosd_config_model`, or None) and a `PluginContext`, and returns plain data that the
+host checks before using it. A plugin never gets the daemon's internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from genosd import hookspec
+from genosd.api.spec import Api
+from genosd.auth.keys import Role
+from genosd.events import Topic
+from genosd.metrics.model import Point
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """What a plugin may know about an inventory device."""
+
+    name: str
+    hostname: str
+    platform: str | None
+    groups: tuple[str, ...]
+    tags: tuple[str, ...]
+    site: str | None
+    role: str | None
+
+
+@dataclass
+class PluginContext:
+    """The services the host lends a plugin."""
+
+    name: str
+    data_dir: Path
+    log: logging.Logger
+    publish: Callable[[str, dict[str, Any]], None]
+    devices: Callable[[], list[DeviceView]]
+    shared: dict[str, Any] = field(default_factory=dict)  # objects the plugin's hooks share
+
+    def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The plugin's shared object `key`, made by `factory` the first time."""
+        if key not in self.shared:
+            self.shared[key] = factory()
+        return self.shared[key]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A typed action for the chat assistant and ChatOps: arguments validated by `args`."""
+
+    name: str
+    description: str
+    args: type[BaseModel]
+    run: Callable[[BaseModel], Awaitable[Any]]
+    role: Role = Role.viewer
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work run on a schedule: `every` seconds or a `cron` expression (exactly one)."""
+
+    name: str
+    run: Callable[[], Awaitable[Any]]
+    every: float | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A per-device step usable in playbooks: run(device name, validated args) -> result data."""
+
+    name: str
+    description: str
+    args: type[BaseModel]
+    run: Callable[[str, BaseModel], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Receives events of `topics` and/or committed metric points; must not block for long."""
+
+    name: str
+    topics: tuple[str, ...] = ()
+    on_event: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    on_points: Callable[[list[Point]], Awaitable[None]] | None = None
+    queue_size: int = 1000
+
+
+@dataclass
+class Contributions:
+    """Everything one plugin added, kept together so a failing plugin is removed as a whole."""
+
+    topics: list[Topic] = field(default_factory=list)
+    routes: Api | None = None
+    tools: list[Tool] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    sinks: list[Sink] = field(default_factory=list)
+
+
+class GenosdHookSpecs:
+    """The hooks a plugin may implement (all optional)."""
+
+    @hookspec
+    def genosd_config_model(self) -> type[BaseModel] | None:
+        """The pydantic model that validates the plugin's `plugins.<name>` settings section."""
+        return None
+
+    @hookspec
+    def genosd_topics(self, config: Any) -> list[Topic]:
+        """Event topics the plugin publishes, named `<plugin>.<something>`."""
+        return []
+
+    @hookspec
+    def genosd_routes(self, config: Any, context: PluginContext) -> Api | None:
+        """Endpoints mounted under /api/v1/plugins/<name>/ (paths relative, roles required)."""
+        return None
+
+    @hookspec
+    def genosd_tools(self, config: Any, context: PluginContext) -> list[Tool]:
+        """Tools for the chat assistant and ChatOps."""
+        return []
+
+    @hookspec
+    def genosd_jobs(self, config: Any, context: PluginContext) -> list[Job]:
+        """Scheduled jobs."""
+        return []
+
+    @hookspec
+    def genosd_tasks(self, config: Any, context: PluginContext) -> list[Task]:
+        """Per-device tasks for playbooks."""
+        return []
+
+    @hookspec
+    def genosd_sinks(self, config: Any, context: PluginContext) -> list[Sink]:
+        """Consumers of events and metric points."""
+        return []
