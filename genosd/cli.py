@@ -22,6 +22,7 @@ from genosd.cli_options import (
     console,
     fail_config,
 )
+from genosd.cli_settings import settings_app
 from genosd.errors import ConfigError, GenosdError, PluginError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(settings_app, name="settings")
 
 
 def _lab_paths(config: Path | None) -> tuple[Path, list[Path]]:

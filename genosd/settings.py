@@ -184,13 +184,18 @@ class GenosdSettings(BaseSettings):
 _SECRET_WORDS = ("secret", "token", "password", "community", "key")
 
 
+def is_secret_key(name: str) -> bool:
+    """Whether a free-form settings key (plugin sections) names a secret."""
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
 def _mask_secret_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             k: "**********"
             if value[k] is not None
             and not isinstance(value[k], dict | list)
-            and any(word in str(k).lower() for word in _SECRET_WORDS)
+            and is_secret_key(str(k))
             else _mask_secret_keys(v)
             for k, v in value.items()
         }

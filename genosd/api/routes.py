@@ -20,6 +20,7 @@ from genosd.api.models import (
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import Role
+from genosd.settings_io import render_export
 
 routes = Api("genosd", __version__)
 
@@ -101,6 +102,14 @@ async def get_system(request: web.Request) -> SystemOut:
 async def get_settings(request: web.Request) -> SettingsOut:
     """The effective settings with every secret hidden."""
     return SettingsOut(settings=request.app[STATE].settings.public_summary())
+
+
+@routes.route("GET", "/api/v1/system/settings/export", tag="system", role=Role.admin,
+              media_types=("application/yaml",))  # fmt: skip
+async def export_settings(request: web.Request) -> web.Response:
+    """The settings backup `genosd settings export` writes: non-default values, no secrets."""
+    text = render_export(request.app[STATE].settings)
+    return web.Response(text=text, content_type="application/yaml")
 
 
 async def openapi(request: web.Request) -> web.Response:

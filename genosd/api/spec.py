@@ -144,6 +144,15 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    # a query string cannot carry null: an optional parameter is simply left out
+    options = [o for o in schema.get("anyOf", []) if o != {"type": "null"}]
+    if not options or len(options) == len(schema["anyOf"]):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**rest, **options[0]} if len(options) == 1 else {**rest, "anyOf": options}
+
+
 def _operation(e: Endpoint) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -154,13 +163,18 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             parameters.append(
-                {"name": name, "in": "query", "required": name in required, "schema": prop}
-            )
+                {"name": name, "in": "query", "required": name in required,
+                 "schema": _without_null(prop)}
+            )  # fmt: skip
     if e.response is not None:
         content: dict[str, Any] = {"application/json": {"schema": _ref(e.response)}}
     else:
         content = {
-            media: {"schema": {} if media == "application/json" else {"type": "string"}}
+            media: {
+                "schema": {}
+                if media in ("application/json", "application/yaml")
+                else {"type": "string"}
+            }
             for media in e.media_types
         }
     error = {"content": {"application/json": {"schema": _ref(ErrorBody)}}}
@@ -196,6 +210,11 @@ def _wrap(endpoint: Endpoint, authorize: Authorizer) -> Callable[[web.Request], 
         if key is not None:
             request[PRINCIPAL] = key
         kwargs: dict[str, Any] = {}
+        repeated = sorted(k for k in set(request.query) if len(request.query.getall(k)) > 1)
+        if repeated:
+            raise InvalidRequestError(
+                f"query parameters given more than once: {', '.join(repeated)}"
+            )
         if endpoint.query is not None:
             try:
                 kwargs["query"] = endpoint.query.model_validate(dict(request.query))
@@ -206,7 +225,7 @@ def _wrap(endpoint: Endpoint, authorize: Authorizer) -> Callable[[web.Request], 
         if endpoint.body is not None:
             try:
                 raw = await request.read()
-                kwargs["body"] = endpoint.body.model_validate_json(raw or b"null")
+                kwargs["body"] = endpoint.body.model_validate_json(raw or b"null", strict=True)
             except ValidationError as exc:
                 raise InvalidRequestError("invalid body", validation_details(exc)) from None
         result = await endpoint.handler(request, **kwargs)

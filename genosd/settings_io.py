@@ -1,0 +1,214 @@
+"""Settings backup and restore without secrets: `genosd settings export|import`.
+
+Export writes the effective settings (file + environment) that differ from the built-in defaults,
+with every secret left out and listed in a header comment. Import validates a file like that,
+carries over the secrets of the current settings file where the imported one has none, shows a
+secret-free diff, and replaces the settings file atomically, keeping the previous one as a backup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from genosd import __version__
+from genosd.errors import ConfigError
+from genosd.settings import GenosdSettings, is_secret_key, secrets_dirs
+from genosd.yamlfile import describe_validation_error, load_yaml
+
+Path_ = tuple[str, ...]
+
+
+def _strip(value: Any, path: Path_, omitted: list[str], *, by_name: bool) -> Any:
+    """`value` without secrets; the dotted paths of what was left out go to `omitted`."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            sub = (*path, str(key))
+            if isinstance(item, SecretStr) or (
+                by_name and not isinstance(item, dict | list) and is_secret_key(str(key))
+            ):
+                if item is not None:
+                    omitted.append(".".join(sub))
+                continue
+            out[key] = _strip(item, sub, omitted, by_name=by_name or key == "plugins")
+        return out
+    if isinstance(value, list):
+        return [_strip(v, (*path, str(i)), omitted, by_name=by_name) for i, v in enumerate(value)]
+    return value
+
+
+def without_secrets(settings: GenosdSettings) -> tuple[dict[str, Any], list[str]]:
+    """Non-default settings as plain data minus secrets, and the secret paths left out."""
+    omitted: list[str] = []
+    raw = settings.model_dump(mode="python", exclude_defaults=True)
+    data = _strip(raw, (), omitted, by_name=False)
+    return _plain(data), omitted
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def render_export(settings: GenosdSettings) -> str:
+    """The export file: a header naming what was left out, then YAML."""
+    data, omitted = without_secrets(settings)
+    header = [
+        f"# genosd {__version__} settings export, {time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+        "# Secrets are not exported; provide them again from the secrets directory",
+        "# ($CREDENTIALS_DIRECTORY or GENOSD_SECRETS_DIR, one file per secret) or the environment.",
+    ]
+    header += [f"# omitted secret: {path}" for path in omitted] or ["# omitted secrets: none"]
+    body = yaml.safe_dump(data, sort_keys=True, default_flow_style=False) if data else "{}\n"
+    return "\n".join(header) + "\n" + body
+
+
+def _secret_paths(data: Any, path: Path_ = (), *, by_name: bool = False) -> list[Path_]:
+    """Paths of secret values in raw settings data (typed secrets or secret-looking plugin keys)."""
+    found: list[Path_] = []
+    if isinstance(data, dict):
+        for key, item in data.items():
+            sub = (*path, str(key))
+            secret_field = _is_secret_field(sub) or (by_name and is_secret_key(str(key)))
+            if secret_field and not isinstance(item, dict | list):
+                found.append(sub)
+            else:
+                found += _secret_paths(item, sub, by_name=by_name or sub == ("plugins",))
+    return found
+
+
+def _is_secret_field(path: Path_) -> bool:
+    """Whether the settings model types the value at `path` as a secret."""
+    annotation: Any = GenosdSettings
+    for part in path:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+            annotation = args[0]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return False
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return False
+    return "SecretStr" in str(annotation)
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _set_if_parent(data: dict[str, Any], path: Path_, value: Any) -> bool:
+    parent: Any = data
+    for part in path[:-1]:
+        if not isinstance(parent, dict) or part not in parent:
+            return False  # the section was removed by the import: its secrets go with it
+        parent = parent[part]
+    if not isinstance(parent, dict) or path[-1] in parent:
+        return False
+    parent[path[-1]] = value
+    return True
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What `settings import` would write."""
+
+    target: Path
+    text: str
+    diff: str
+    kept_secrets: list[str]
+    digest: str
+
+
+def _masked_text(data: Any) -> str:
+    masked = data
+    if isinstance(data, dict):
+        masked = yaml.safe_load(yaml.safe_dump(data))
+        for path in _secret_paths(masked):
+            parent = _get(masked, path[:-1])
+            parent[path[-1]] = "**********"
+    return yaml.safe_dump(masked, sort_keys=True, default_flow_style=False)
+
+
+def plan_import(
+    source: Path, target: Path, extra_secrets_dirs: list[Path] | None = None
+) -> ImportPlan:
+    """Validate `source` as settings, keep the target's secrets; raises ConfigError on problems."""
+    document = load_yaml(source)
+    if document.data is None:
+        raise ConfigError("the file is empty", source=str(source))
+    if not isinstance(document.data, dict):
+        raise ConfigError("settings must be a mapping of sections", source=str(source))
+    new: dict[str, Any] = yaml.safe_load(yaml.safe_dump(document.data))
+    current: dict[str, Any] = {}
+    if target.is_file():
+        loaded = load_yaml(target).data
+        current = loaded if isinstance(loaded, dict) else {}
+    kept = []
+    for path in _secret_paths(current):
+        if _set_if_parent(new, path, _get(current, path)):
+            kept.append(".".join(path))
+    try:
+        GenosdSettings(_secrets_dir=secrets_dirs(extra_secrets_dirs) or None, **new)
+    except ValidationError as exc:
+        raise ConfigError(
+            "the imported settings are invalid",
+            source=str(source),
+            problems=describe_validation_error(exc, [document]),
+        ) from exc
+    text = yaml.safe_dump(new, sort_keys=True, default_flow_style=False)
+    diff = "".join(
+        difflib.unified_diff(
+            _masked_text(current).splitlines(keepends=True) if current else [],
+            _masked_text(new).splitlines(keepends=True),
+            fromfile=f"{target} (current)",
+            tofile=f"{target} (imported)",
+        )
+    )
+    digest = hashlib.sha256(diff.encode()).hexdigest()
+    return ImportPlan(target, text, diff, kept, digest)
+
+
+def apply_import(plan: ImportPlan) -> Path | None:
+    """Write the new settings atomically; the previous file is kept as <name>.bak-<time>."""
+    backup = None
+    if plan.target.exists():
+        backup = plan.target.with_name(f"{plan.target.name}.bak-{time.strftime('%Y%m%dT%H%M%S')}")
+        shutil.copy2(plan.target, backup)
+    plan.target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{plan.target.name}.", dir=plan.target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(plan.text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, plan.target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return backup
