@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -79,6 +80,10 @@ async def serve(state: DaemonState) -> None:
     await runner.setup()
     site = web.TCPSite(runner, state.settings.api.host, state.settings.api.port)
     await site.start()
+    # long-lived start-up objects (modules, settings, inventory) go to the permanent generation,
+    # so full collections do not walk them again and again (p99 latency under load)
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -8,6 +8,7 @@ these files: `data.snmp.credential` names an entry of the settings' `credentials
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,13 @@ class Inventory:
 
     def select(self, filters: Mapping[str, str] | None = None) -> list[Device]:
         """Devices matching all filters, in name order."""
-        return [d for _, d in sorted(self.devices.items()) if d.matches(filters or {})]
+        ordered = self.ordered
+        return [d for d in ordered if d.matches(filters)] if filters else list(ordered)
+
+    @functools.cached_property
+    def ordered(self) -> tuple[Device, ...]:
+        """Every device in name order (an inventory is never changed in place)."""
+        return tuple(d for _, d in sorted(self.devices.items()))
 
 
 def _find_secret_keys(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:

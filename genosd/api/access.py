@@ -14,7 +14,7 @@ from aiohttp import web
 
 from genosd import audit
 from genosd.api.spec import Endpoint, ErrorBody, ErrorDetail
-from genosd.api.state import STATE
+from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import ApiKey, touch_key, verify_key
 from genosd.errors import (
     AccessError,
@@ -38,6 +38,16 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("X-API-Key") or None
 
 
+async def resolve_key(state: DaemonState, secret: str) -> ApiKey:
+    """The active key for `secret`, from the short-lived cache or the state database."""
+    key = state.key_cache.get(secret)
+    if key is None:
+        assert state.statedb is not None
+        key = await state.statedb.run(verify_key, secret)
+        state.key_cache.put(secret, key)
+    return key
+
+
 async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
     """The caller's key if it may call `endpoint`; raises AccessError otherwise."""
     if endpoint.role is None:
@@ -49,7 +59,7 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
     try:
         if secret is None:
             raise AuthenticationError("an API key is required (Authorization: Bearer <key>)")
-        key = await state.statedb.run(verify_key, secret)
+        key = await resolve_key(state, secret)
         if not key.role.allows(endpoint.role):
             raise PermissionDenied(
                 f"{endpoint.method} {endpoint.path} needs role {endpoint.role.value}; "

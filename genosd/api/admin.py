@@ -55,12 +55,13 @@ async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
               response=ApiKey)  # fmt: skip
 async def revoke_api_key(request: web.Request) -> ApiKey:
     """Revoke a key (by id or prefix); it stops working at once."""
-    statedb = request.app[STATE].statedb
-    assert statedb is not None
+    state = request.app[STATE]
+    assert state.statedb is not None
     actor = request[PRINCIPAL].principal
     ident = request.match_info["key_id"]
-
-    return await statedb.run(lambda db: revoke_key(db, ident, actor=actor))
+    revoked = await state.statedb.run(lambda db: revoke_key(db, ident, actor=actor))
+    state.key_cache.clear()
+    return revoked
 
 
 def _audit_query(query: AuditQueryIn | AuditExportQuery) -> audit.AuditQuery:

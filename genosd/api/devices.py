@@ -23,15 +23,22 @@ from genosd.api.models import (
 from genosd.api.spec import PRINCIPAL, Api
 from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import Role
+from genosd.collectors.scheduler import DeviceStatus
 from genosd.errors import InvalidRequestError, NotFoundError
 from genosd.inventory import Device
 
 routes = Api("genosd", __version__)
 
 
+def _status(state: DaemonState, device: Device) -> DeviceStatus:
+    health = state.scheduler.health.get(device.name) if state.scheduler else None
+    return health.status if health else "unknown"
+
+
 def _device_out(state: DaemonState, device: Device) -> DeviceOut:
     health = state.scheduler.health.get(device.name) if state.scheduler else None
-    return DeviceOut(
+    # built from the daemon's own validated objects: construct without re-validating (hot path)
+    return DeviceOut.model_construct(
         name=device.name,
         hostname=device.hostname,
         platform=device.platform,
@@ -41,7 +48,7 @@ def _device_out(state: DaemonState, device: Device) -> DeviceOut:
         role=device.role,
         snmp=None
         if device.snmp is None
-        else SnmpOut(
+        else SnmpOut.model_construct(
             version=device.snmp.version, port=device.snmp.port, interval=device.snmp.interval
         ),
         status=health.status if health else "unknown",
@@ -64,11 +71,13 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
     """Devices matching every given filter, in name order."""
     state = request.app[STATE]
     filters = query.model_dump(exclude_none=True, exclude={"limit", "offset", "status"})
-    items = [_device_out(state, d) for d in state.inventory.select(filters)]
+    devices = state.inventory.select(filters)
     if query.status is not None:
-        items = [d for d in items if d.status == query.status]
-    page = items[query.offset : query.offset + query.limit]
-    return DeviceList(items=page, total=len(items), limit=query.limit, offset=query.offset)
+        devices = [d for d in devices if _status(state, d) == query.status]
+    page = [_device_out(state, d) for d in devices[query.offset : query.offset + query.limit]]
+    return DeviceList.model_construct(
+        items=page, total=len(devices), limit=query.limit, offset=query.offset
+    )
 
 
 @routes.route("GET", "/api/v1/devices/{name}", tag="devices", role=Role.viewer,

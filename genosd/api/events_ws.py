@@ -22,10 +22,10 @@ from typing import Annotated, Any, Literal
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from genosd.api.access import presented_key
+from genosd.api.access import presented_key, resolve_key
 from genosd.api.spec import validation_details
 from genosd.api.state import STATE, DaemonState
-from genosd.auth.keys import ApiKey, verify_key
+from genosd.auth.keys import ApiKey
 from genosd.errors import AuthenticationError, PermissionDenied, RateLimited
 from genosd.events import Subscription
 
@@ -103,8 +103,7 @@ class _Stream:
 
     async def authenticate(self, secret: str) -> ApiKey:
         """(Re-)verify the key; raises AuthenticationError."""
-        assert self.state.statedb is not None
-        key = await self.state.statedb.run(verify_key, secret)
+        key = await resolve_key(self.state, secret)
         self.secret, self.key = secret, key
         return key
 

@@ -234,7 +234,11 @@ def _wrap(endpoint: Endpoint, authorize: Authorizer) -> Callable[[web.Request], 
         assert endpoint.response is not None and isinstance(result, endpoint.response), (
             f"{endpoint.operation_id} returned {type(result).__name__}"
         )
-        return web.json_response(result.model_dump(mode="json"), status=endpoint.status)
+        return web.Response(
+            body=result.model_dump_json().encode(),
+            status=endpoint.status,
+            content_type="application/json",
+        )
 
     handle.__name__ = endpoint.operation_id
     return handle

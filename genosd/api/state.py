@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from genosd.auth.keycache import KeyCache
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.events import EventBus
@@ -73,6 +74,7 @@ class DaemonState:
     metrics: DaemonMetrics | None = None
     statedb: StateDB | None = None
     limiter: RateLimiter = field(init=False)
+    key_cache: KeyCache = field(default_factory=KeyCache)
     events: EventBus = field(init=False)
     websockets: set[web.WebSocketResponse] = field(default_factory=set)
     plugins: PluginHost = field(default_factory=PluginHost)

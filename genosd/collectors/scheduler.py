@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from genosd.collectors.snmp import SnmpPoll, poll_device
 from genosd.collectors.snmp_client import SessionFactory, SnmpSession
@@ -20,6 +21,7 @@ from genosd.inventory import Device
 log = logging.getLogger(__name__)
 
 PollHandler = Callable[[SnmpPoll], Awaitable[None]]
+DeviceStatus = Literal["up", "down", "unknown"]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class DeviceHealth:
     last_duration: float | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> DeviceStatus:
         """up, down or unknown (never polled)."""
         if self.last_poll is None:
             return "unknown"
