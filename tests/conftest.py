@@ -47,3 +47,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     the_lab.start()
     yield the_lab
     the_lab.stop()
+
+
+@pytest.fixture
+async def ssh_lab(tmp_path: Path):
+    """Two simulated IOS routers over real SSH (see tests/ssh_lab.py)."""
+    from tests.ssh_lab import Lab
+
+    lab = Lab(tmp_path / "ssh-lab")
+    lab.directory.mkdir()
+    await lab.start()
+    yield lab
+    await lab.close()

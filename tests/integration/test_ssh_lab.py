@@ -4,63 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
-import asyncssh
-import pytest
 from napalm import get_network_driver
 from netmiko import ConnectHandler
 from ntc_templates.parse import parse_output
 from scrapli.driver.core import AsyncIOSXEDriver
 
-from genosd.lab.ios_config import RunningConfig
-from genosd.lab.ios_device import IosDevice, Neighbor
-from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
-from tests.servers import free_tcp_port
-
-BASE = """version 15.6
-service timestamps debug datetime msec
-hostname {name}
-ip domain name lab.genosd.invalid
-interface Loopback0
- ip address 10.255.0.{n} 255.255.255.255
-interface GigabitEthernet0/0
- description to {peer} Gi0/0
- ip address 10.0.12.{n} 255.255.255.252
-interface GigabitEthernet0/1
- shutdown
-line vty 0 4
- transport input ssh
-"""
-
-
-@pytest.fixture
-async def two_routers(tmp_path: Path):
-    """r1 and r2, linked Gi0/0 <-> Gi0/0, each on its own SSH port."""
-    sims, servers = {}, []
-    for n, (name, peer) in enumerate((("r1", "r2"), ("r2", "r1")), start=1):
-        device = IosDevice(name, config=RunningConfig.parse(BASE.format(name=name, peer=peer, n=n)))
-        device.neighbors.append(Neighbor("GigabitEthernet0/0", peer, "GigabitEthernet0/0",
-                                         f"10.255.0.{3 - n}", "5254.0000.000" + str(3 - n)))  # fmt: skip
-        sim = SimulatedDevice(device, "admin", "admin-pass", "enable-pass",
-                              asyncssh.generate_private_key("ssh-ed25519"),
-                              tmp_path / f"{name}.faults.json")  # fmt: skip
-        port = free_tcp_port()
-        servers.append(await start_ssh_device(sim, "127.0.0.1", port))
-        sims[name] = (sim, port)
-    yield sims
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+from tests.ssh_lab import PASSWORD, SECRET, USER
 
 
 def _netmiko(port: int, **extra):
-    return ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=port, username="admin",
-                          password="admin-pass", secret="enable-pass", fast_cli=False, **extra)  # fmt: skip
+    return ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=port, username=USER,
+                          password=PASSWORD, secret=SECRET, fast_cli=False, **extra)  # fmt: skip
 
 
-async def test_netmiko_reads_parses_and_changes_the_running_config(two_routers):
-    sim, port = two_routers["r1"]
+async def test_netmiko_reads_parses_and_changes_the_running_config(ssh_lab):
+    sim, port = ssh_lab.sims["r1"], ssh_lab.ports["r1"]
 
     def session() -> dict:
         with _netmiko(port) as conn:
@@ -99,10 +58,10 @@ async def test_netmiko_reads_parses_and_changes_the_running_config(two_routers):
     assert "up                    up" in out["brief_after"].splitlines()[-2]
 
 
-async def test_scrapli_and_napalm_getters_work_like_on_real_gear(two_routers):
-    _, port = two_routers["r2"]
-    async with AsyncIOSXEDriver(host="127.0.0.1", port=port, auth_username="admin",
-                                auth_password="admin-pass", auth_secondary="enable-pass",
+async def test_scrapli_and_napalm_getters_work_like_on_real_gear(ssh_lab):
+    port = ssh_lab.ports["r2"]
+    async with AsyncIOSXEDriver(host="127.0.0.1", port=port, auth_username=USER,
+                                auth_password=PASSWORD, auth_secondary=SECRET,
                                 auth_strict_key=False, transport="asyncssh") as conn:  # fmt: skip
         response = await conn.send_command("show version")
         assert "r2 uptime is" in response.result
@@ -115,8 +74,8 @@ async def test_scrapli_and_napalm_getters_work_like_on_real_gear(two_routers):
 
     def getters() -> dict:
         driver = get_network_driver("ios")
-        device = driver("127.0.0.1", "admin", "admin-pass",
-                        optional_args={"port": port, "secret": "enable-pass"})  # fmt: skip
+        device = driver("127.0.0.1", USER, PASSWORD,
+                        optional_args={"port": port, "secret": SECRET})  # fmt: skip
         device.open()
         try:
             return {"facts": device.get_facts(), "interfaces": device.get_interfaces(),
@@ -132,8 +91,8 @@ async def test_scrapli_and_napalm_getters_work_like_on_real_gear(two_routers):
     assert got["lldp"]["GigabitEthernet0/0"][0]["hostname"].startswith("r1")
 
 
-async def test_faults_reject_and_drop(two_routers, tmp_path: Path):
-    sim, port = two_routers["r1"]
+async def test_faults_reject_and_drop(ssh_lab):
+    sim, port = ssh_lab.sims["r1"], ssh_lab.ports["r1"]
     assert sim.faults_path is not None
     sim.faults_path.write_text(json.dumps({"reject": ["^ntp server"], "drop": ["^snmp-server"]}))
 
@@ -150,4 +109,4 @@ async def test_faults_reject_and_drop(two_routers, tmp_path: Path):
     assert "% Invalid input detected" in rejected
     assert dropped != "no error"
     assert "ntp server 192.0.2.1" not in sim.device.config.render()
-    assert "snmp-server community" not in sim.device.config.render()
+    assert "snmp-server community x RO" not in sim.device.config.render()

@@ -1,0 +1,1 @@
+"""The configuration lifecycle: backup, history, render, validate, diff, deploy, roll back."""

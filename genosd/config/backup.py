@@ -1,0 +1,168 @@
+"""Backing up running configs over SSH into the git history, one Nornir task per device.
+
+Per device: check the pinned SSH host key, read the running config with netmiko (through Nornir's
+threaded runner, so `concurrency` sessions at most), drop volatile lines, mask secrets, commit if
+the text changed. Every device ends with a result (ok / changed / failed with the reason); one dead
+device never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.exceptions import NornirSubTaskError
+from nornir.core.inventory import (
+    ConnectionOptions,
+    Defaults,
+    Groups,
+    Host,
+    Hosts,
+    Inventory,
+)
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.task import Result, Task
+from nornir.plugins.runners import ThreadedRunner
+from nornir_netmiko.tasks import netmiko_send_command
+
+from genosd.config.history import ConfigHistory, change_message
+from genosd.config.normalize import for_history
+from genosd.config.platforms import platform as platform_of
+from genosd.errors import DeviceError
+from genosd.ssh.hostkeys import KnownHosts, Policy
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Everything needed to open a CLI session on one device."""
+
+    name: str
+    address: str
+    port: int
+    platform: str
+    username: str
+    password: str
+    enable_secret: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What happened to one device."""
+
+    device: str
+    ok: bool
+    changed: bool = False
+    version: str | None = None
+    masked: int = 0
+    lines: int = 0
+    host_key: str | None = None
+    error: str | None = None
+    duration: float = 0.0
+
+
+def _nornir(targets: Iterable[SshTarget], known_hosts: Path, workers: int) -> Nornir:
+    ConnectionPluginRegister.auto_register()
+    hosts = Hosts()
+    for t in targets:
+        extras: dict[str, Any] = {
+            "secret": t.enable_secret or "",
+            "ssh_strict": True,  # paramiko enforces the key pinned in known_hosts
+            "system_host_keys": False,
+            "alt_host_keys": True,
+            "alt_key_file": str(known_hosts),
+            "allow_agent": False,
+            "use_keys": False,
+            "conn_timeout": t.timeout,
+            "auth_timeout": t.timeout,
+            "banner_timeout": t.timeout,
+            "fast_cli": False,
+        }
+        hosts[t.name] = Host(
+            name=t.name, hostname=t.address, port=t.port, username=t.username,
+            password=t.password, platform=platform_of(t.platform).netmiko,
+            data={"target": t},
+            connection_options={"netmiko": ConnectionOptions(extras=extras)},
+        )  # fmt: skip
+    inventory = Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
+    return Nornir(inventory=inventory, runner=ThreadedRunner(num_workers=workers))
+
+
+def _backup_task(
+    task: Task, history: ConfigHistory, known: KnownHosts, policy: Policy, author: str,
+    mask: bool,
+) -> Result:  # fmt: skip
+    target: SshTarget = task.host.data["target"]
+    started = time.monotonic()
+    platform = platform_of(target.platform)
+    command = platform.commands["running_config"]
+    try:
+        key = known.enforce(target.address, target.port, policy, target.timeout)
+        raw = _send(task, command, target.timeout)
+    except (DeviceError, NornirSubTaskError) as exc:
+        cause = exc.result[0].exception if isinstance(exc, NornirSubTaskError) else exc
+        failed = BackupResult(target.name, False, error=_describe(cause or exc),
+                              duration=time.monotonic() - started)  # fmt: skip
+        return Result(host=task.host, failed=True, result=failed)
+    text, masked = for_history(platform, raw, mask=mask)
+    previous = history.current(target.name)
+    version = history.commit(target.name, text, change_message(target.name, previous, text,
+                                                               masked), author)  # fmt: skip
+    return Result(
+        host=task.host,
+        changed=version is not None,
+        result=BackupResult(target.name, True, version is not None, version, masked,
+                            len(text.splitlines()), key.status, None,
+                            time.monotonic() - started),
+    )  # fmt: skip
+
+
+def _send(task: Task, command: str, timeout: float) -> str:
+    raw = task.run(task=netmiko_send_command, command_string=command, read_timeout=timeout,
+                   severity_level=logging.DEBUG).result  # fmt: skip
+    if not isinstance(raw, str) or "% Invalid input" in raw or len(raw.strip()) < 10:
+        raise DeviceError(f"{command!r} returned no usable configuration: {str(raw)[:120]!r}")
+    return raw
+
+
+def backup(
+    targets: list[SshTarget],
+    history: ConfigHistory,
+    known_hosts: KnownHosts,
+    *,
+    policy: Policy = "accept-new",
+    concurrency: int = 20,
+    author: str = "genosd",
+    mask: bool = True,
+) -> list[BackupResult]:
+    """Back up every target (blocking; call it from a worker thread in async code)."""
+    if not targets:
+        return []
+    nr = _nornir(targets, known_hosts.path, min(concurrency, len(targets)))
+    started = time.monotonic()
+    aggregated = nr.run(task=_backup_task, history=history, known=known_hosts, policy=policy,
+                        author=author, mask=mask, on_failed=True)  # fmt: skip
+    nr.close_connections(on_good=True, on_failed=True)
+    results = []
+    for target in targets:
+        multi = aggregated[target.name]
+        if isinstance(multi[0].result, BackupResult):
+            results.append(multi[0].result)
+            continue
+        error = next((r.exception for r in multi if r.exception is not None), None)
+        results.append(BackupResult(target.name, False, error=_describe(error),
+                                    duration=time.monotonic() - started))  # fmt: skip
+    return results
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "failed without an error message"
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first}"[:500]

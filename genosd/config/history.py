@@ -1,0 +1,145 @@
+"""Config history in a git repository (dulwich): one file per device, one commit per change.
+
+The repository lives at `<state_dir>/configs` and is an ordinary git repository: `git log -p
+configs/r1.cfg` works on it, and it can be pushed to a remote. Commits are only made when a
+device's stored text changed, so history is a list of real changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich import porcelain
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+
+from genosd.errors import NotFoundError
+
+DEVICE_DIR = "devices"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a device's config."""
+
+    id: str
+    time: float
+    author: str
+    message: str
+
+
+class ConfigHistory:
+    """The git repository of device configs; safe to use from several threads."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.repo = Repo(str(path))
+        except NotGitRepository:
+            self.repo = Repo.init(str(path))
+
+    @staticmethod
+    def file_of(device: str) -> str:
+        """The repository path of a device's config."""
+        return f"{DEVICE_DIR}/{device}.cfg"
+
+    def current(self, device: str) -> str | None:
+        """The newest stored config of `device`, if any."""
+        head = self._head()
+        return None if head is None else self._read(head, self.file_of(device))
+
+    def commit(self, device: str, text: str, message: str, author: str) -> str | None:
+        """Store `text` for `device`; the new commit id, or None when nothing changed."""
+        with self._lock:
+            if self.current(device) == text:
+                return None
+            path = self.path / self.file_of(device)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            porcelain.add(self.repo, paths=[str(path)])
+            identity = f"{author} <genosd@localhost>".encode()
+            commit_id = porcelain.commit(
+                self.repo, message=message.encode(), author=identity, committer=identity
+            )
+            return commit_id.decode() if isinstance(commit_id, bytes) else str(commit_id)
+
+    def versions(self, device: str, limit: int = 100) -> list[Version]:
+        """Versions of a device's config, newest first."""
+        if self._head() is None:
+            return []
+        walker = self.repo.get_walker(paths=[self.file_of(device).encode()], max_entries=limit)
+        return [self._version(entry.commit) for entry in walker]
+
+    def show(self, device: str, version: str) -> str:
+        """The config of `device` at `version` (a commit id or unique prefix)."""
+        commit = self._commit(version)
+        text = self._read(commit, self.file_of(device))
+        if text is None:
+            raise NotFoundError(f"{device} has no config in version {version}")
+        return text
+
+    def diff(self, device: str, old: str, new: str | None = None) -> str:
+        """Unified diff of a device's config between two versions (`new` defaults to the newest)."""
+        before = self.show(device, old)
+        after = self.show(device, new) if new else self.current(device) or ""
+        return "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True), after.splitlines(keepends=True),
+                fromfile=f"{device}@{old[:10]}", tofile=f"{device}@{(new or 'latest')[:10]}",
+            )
+        )  # fmt: skip
+
+    def _head(self) -> Commit | None:
+        try:
+            commit = self.repo[self.repo.head()]
+        except KeyError:
+            return None
+        return commit if isinstance(commit, Commit) else None
+
+    def _commit(self, version: str) -> Commit:
+        if len(version) < 7 or not all(c in "0123456789abcdef" for c in version):
+            raise NotFoundError(f"no version {version!r} (give at least 7 hex digits)")
+        matches = [sha for sha in self.repo.object_store if sha.decode().startswith(version)]
+        commits = [self.repo[s] for s in matches if isinstance(self.repo[s], Commit)]
+        if len(commits) != 1:
+            raise NotFoundError(f"no single version matches {version!r}")
+        commit = commits[0]
+        assert isinstance(commit, Commit)
+        return commit
+
+    def _read(self, commit: Commit, path: str) -> str | None:
+        tree = self.repo[commit.tree]
+        assert isinstance(tree, Tree)
+        try:
+            _, sha = tree.lookup_path(self.repo.object_store.__getitem__, path.encode())
+        except KeyError:
+            return None
+        blob = self.repo[sha]
+        return blob.data.decode("utf-8") if isinstance(blob, Blob) else None
+
+    @staticmethod
+    def _version(commit: Commit) -> Version:
+        return Version(
+            id=commit.id.decode(),
+            time=float(commit.commit_time),
+            author=commit.author.decode().split(" <")[0],
+            message=commit.message.decode().strip(),
+        )
+
+
+def change_message(device: str, old: str | None, new: str, masked: int) -> str:
+    """A commit message a reviewer can scan: what changed, in numbers."""
+    if old is None:
+        return f"{device}: first backup ({len(new.splitlines())} lines, {masked} secrets masked)"
+    diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0))
+    added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
+    removed = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    return f"{device}: +{added} -{removed} lines ({stamp})"

@@ -1,0 +1,71 @@
+"""Per-platform data (genosd/config/platforms.yaml): driver names, commands, volatile and secret lines."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from genosd.errors import ConfigError
+
+PLATFORMS_FILE = Path(__file__).with_name("platforms.yaml")
+
+
+class Platform(BaseModel):
+    """How genosd talks to one network OS."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    netmiko: str
+    scrapli: str
+    napalm: str
+    hier_config: str
+    commands: dict[str, str]
+    volatile: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+    @field_validator("volatile", "secrets")
+    @classmethod
+    def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return patterns
+
+    @functools.cached_property
+    def volatile_re(self) -> re.Pattern[str] | None:
+        """One regex matching any volatile line."""
+        return re.compile("|".join(f"(?:{p})" for p in self.volatile)) if self.volatile else None
+
+    @functools.cached_property
+    def secret_res(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled secret patterns."""
+        return tuple(re.compile(p) for p in self.secrets)
+
+
+@functools.cache
+def load_platforms(path: Path = PLATFORMS_FILE) -> dict[str, Platform]:
+    """Every known platform by name; a bad file raises ConfigError naming the entry."""
+    data: Any = yaml.safe_load(path.read_text())
+    platforms = {}
+    for name, entry in (data or {}).items():
+        try:
+            platforms[name] = Platform(name=name, **entry)
+        except (ValidationError, TypeError) as exc:
+            raise ConfigError(f"platform {name!r} is invalid: {exc}", source=str(path)) from exc
+    return platforms
+
+
+def platform(name: str | None) -> Platform:
+    """The platform `name`; ConfigError listing the known ones if it is unknown."""
+    known = load_platforms()
+    if name is None or name not in known:
+        raise ConfigError(f"unknown platform {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]

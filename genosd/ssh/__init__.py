@@ -1,0 +1,1 @@
+"""SSH plumbing shared by collection and deploys: host keys, sessions."""

@@ -1,0 +1,77 @@
+"""A small SSH lab for tests: IOS routers on loopback ports, restartable with a new host key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from genosd.config.backup import SshTarget
+from genosd.lab.ios_config import RunningConfig
+from genosd.lab.ios_device import IosDevice, Neighbor
+from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
+from tests.servers import free_tcp_port
+
+BASE = """version 15.6
+service timestamps debug datetime msec
+hostname {name}
+ip domain name lab.genosd.invalid
+enable secret 9 $9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM
+username admin privilege 15 secret 9 $9$oNguEA9um9vRx.$MsDk0DOy1rzBjKAcySWdNjoKcA7GetG9YNnKOs8S67A
+snmp-server community s3cret-community RO
+interface Loopback0
+ ip address 10.255.0.{n} 255.255.255.255
+interface GigabitEthernet0/0
+ description to {peer} Gi0/0
+ ip address 10.0.12.{n} 255.255.255.252
+interface GigabitEthernet0/1
+ shutdown
+line vty 0 4
+ transport input ssh
+"""
+USER, PASSWORD, SECRET = "admin", "admin-pass", "enable-pass"
+
+
+@dataclass
+class Lab:
+    """Routers r1 and r2 linked Gi0/0 <-> Gi0/0."""
+
+    directory: Path
+    sims: dict[str, SimulatedDevice] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    servers: dict[str, asyncssh.SSHAcceptor] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        for n, (name, peer) in enumerate((("r1", "r2"), ("r2", "r1")), start=1):
+            config = RunningConfig.parse(BASE.format(name=name, peer=peer, n=n))
+            device = IosDevice(name, config=config)
+            device.neighbors.append(Neighbor("GigabitEthernet0/0", peer, "GigabitEthernet0/0",
+                                             f"10.255.0.{3 - n}", f"5254.0000.000{3 - n}"))  # fmt: skip
+            self.sims[name] = SimulatedDevice(device, USER, PASSWORD, SECRET,
+                                              asyncssh.generate_private_key("ssh-ed25519"),
+                                              self.directory / f"{name}.faults.json")  # fmt: skip
+            self.ports[name] = free_tcp_port()
+            await self._listen(name)
+
+    async def _listen(self, name: str) -> None:
+        self.servers[name] = await start_ssh_device(self.sims[name], "127.0.0.1", self.ports[name])
+
+    async def replace_host_key(self, name: str) -> None:
+        """Restart one device's SSH server with a new host key (a swapped chassis, or an attack)."""
+        await self.stop(name)
+        self.sims[name].host_key = asyncssh.generate_private_key("ssh-ed25519")
+        await self._listen(name)
+
+    async def stop(self, name: str) -> None:
+        server = self.servers.pop(name)
+        server.close()
+        await server.wait_closed()
+
+    async def close(self) -> None:
+        for name in list(self.servers):
+            await self.stop(name)
+
+    def target(self, name: str, **extra) -> SshTarget:
+        return SshTarget(name, "127.0.0.1", self.ports[name], "ios", USER, PASSWORD, SECRET,
+                         **extra)  # fmt: skip
