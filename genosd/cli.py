@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genosd.cli_admin import audit_app, keys_app
+from genosd.cli_config import config_app, inventory_trust
 from genosd.cli_options import (
     ConfigOption,
     FilterOption,
@@ -35,6 +36,8 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
+app.add_typer(config_app, name="config")
+inventory_app.command("trust")(inventory_trust)
 
 
 def _lab_paths(config: Path | None) -> tuple[Path, list[Path]]:

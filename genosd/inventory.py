@@ -16,8 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from genosd.config.platforms import load_platforms
 from genosd.errors import InventoryError
 from genosd.settings import GenosdSettings, SnmpCredential
+from genosd.ssh.target import SshTarget
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
 
 SECRET_KEYS = frozenset(
@@ -46,10 +48,22 @@ class SnmpOptions(BaseModel):
         return str(value) if isinstance(value, int | float) else value
 
 
+class SshOptions(BaseModel):
+    """The `data.ssh` block of a host, group or the defaults (all fields optional there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    credential: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    timeout: float | None = Field(None, gt=0, le=600)
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     snmp: SnmpOptions | None = None
+    ssh: SshOptions | None = None
     tags: list[str] = []
     site: str | None = None
     role: str | None = None
@@ -96,6 +110,7 @@ class Device:
     site: str | None = None
     role: str | None = None
     snmp: SnmpTarget | None = None
+    ssh: SshTarget | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def matches(self, filters: Mapping[str, str]) -> bool:
@@ -220,6 +235,32 @@ def _group_chain(
     return chain
 
 
+def _merged_ssh(layers: list[_Element]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):
+        if layer.data.ssh is not None:
+            merged.update(layer.data.ssh.model_dump(exclude_none=True))
+    return merged
+
+
+def _ssh_target(
+    name: str, hostname: str, platform: str | None, ssh: dict[str, Any], settings: GenosdSettings
+) -> SshTarget | str | None:
+    """The device's SSH target, None when it has no SSH, or the problem as text."""
+    if not ssh.get("enabled", True) or not ssh.get("credential"):
+        return None
+    credential = settings.ssh_credentials.get(ssh["credential"].lower())
+    if credential is None:
+        return (f"{name}: SSH credential {ssh['credential']!r} is not defined in settings "
+                "(ssh_credentials.<name>, GENOSD_SSH_CREDENTIALS__<NAME>__…, or the secrets dir)")  # fmt: skip
+    if platform not in load_platforms():
+        return f"{name}: platform {platform!r} has no SSH support; known: {', '.join(sorted(load_platforms()))}"
+    enable = credential.enable_secret.get_secret_value() if credential.enable_secret else None
+    return SshTarget(name, hostname, ssh.get("port", 22), platform, credential.username,
+                     credential.password.get_secret_value(), enable,
+                     ssh.get("timeout", settings.ssh.timeout))  # fmt: skip
+
+
 def _merged_snmp(layers: list[_Element]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in reversed(layers):  # lowest precedence first, so later updates win
@@ -302,6 +343,10 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
                 interval=snmp.get("interval", poller.interval),
                 context=snmp.get("context", ""),
             )
+        ssh = _ssh_target(name, hostname, platform, _merged_ssh(layers), settings)
+        if isinstance(ssh, str):
+            problems.append(f"{hosts_doc.where((name,))}: {ssh}")
+            continue
         site = next((layer.data.site for layer in layers if layer.data.site), None)
         role = next((layer.data.role for layer in layers if layer.data.role), None)
         devices[name] = Device(
@@ -313,7 +358,8 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
             site=site,
             role=role,
             snmp=target,
-            data=host.data.model_dump(exclude={"snmp"}),
+            ssh=ssh,
+            data=host.data.model_dump(exclude={"snmp", "ssh"}),
         )
     if problems:
         raise InventoryError("invalid inventory", source=str(directory), problems=problems)

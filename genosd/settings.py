@@ -132,6 +132,25 @@ class SnmpCredential(_Section):
         return self
 
 
+class SshCredential(_Section):
+    """An SSH login referenced from the inventory (`data.ssh.credential`) by name."""
+
+    username: str
+    password: SecretStr
+    enable_secret: SecretStr | None = None
+
+
+class SshSettings(_Section):
+    """SSH collection and config backups."""
+
+    host_key_policy: Literal["accept-new", "strict"] = Field(
+        "accept-new", description="record an unknown host key on first contact, or refuse it"
+    )
+    concurrency: int = Field(20, ge=1, le=500, description="SSH sessions at once per run")
+    timeout: float = Field(30.0, gt=0, le=600, description="connect and command timeout, s")
+    mask_secrets: bool = Field(True, description="mask passwords, keys, communities in backups")
+
+
 def default_state_dir() -> Path:
     """`$STATE_DIRECTORY` under systemd (StateDirectory=genosd), else ./.genosd."""
     systemd_state = os.environ.get("STATE_DIRECTORY")
@@ -161,6 +180,8 @@ class GenosdSettings(BaseSettings):
     influx: InfluxSettings = InfluxSettings()
     store: StoreSettings = StoreSettings()
     credentials: dict[str, SnmpCredential] = {}
+    ssh: SshSettings = SshSettings()
+    ssh_credentials: dict[str, SshCredential] = {}
     plugins: dict[str, dict[str, Any]] = {}
 
     @classmethod

@@ -35,20 +35,7 @@ from genosd.config.normalize import for_history
 from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
 from genosd.ssh.hostkeys import KnownHosts, Policy
-
-
-@dataclass(frozen=True)
-class SshTarget:
-    """Everything needed to open a CLI session on one device."""
-
-    name: str
-    address: str
-    port: int
-    platform: str
-    username: str
-    password: str
-    enable_secret: str | None = None
-    timeout: float = 30.0
+from genosd.ssh.target import SshTarget
 
 
 @dataclass(frozen=True)

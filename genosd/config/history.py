@@ -23,6 +23,11 @@ from genosd.errors import NotFoundError
 DEVICE_DIR = "devices"
 
 
+def history_path(state_dir: Path) -> Path:
+    """Where the config repository lives."""
+    return state_dir / "configs"
+
+
 @dataclass(frozen=True)
 class Version:
     """One stored version of a device's config."""
@@ -104,6 +109,13 @@ class ConfigHistory:
         return commit if isinstance(commit, Commit) else None
 
     def _commit(self, version: str) -> Commit:
+        if len(version) == 40:
+            try:
+                full = self.repo[version.encode()]
+            except KeyError:
+                raise NotFoundError(f"no version {version}") from None
+            if isinstance(full, Commit):
+                return full
         if len(version) < 7 or not all(c in "0123456789abcdef" for c in version):
             raise NotFoundError(f"no version {version!r} (give at least 7 hex digits)")
         matches = [sha for sha in self.repo.object_store if sha.decode().startswith(version)]

@@ -36,6 +36,11 @@ class HostKeyCheck:
     pinned: str | None = None
 
 
+def known_hosts_path(state_dir: Path) -> Path:
+    """The pinned keys of the daemon's devices."""
+    return state_dir / "ssh" / "known_hosts"
+
+
 def entry_name(host: str, port: int) -> str:
     """The known_hosts host field."""
     return host if port == 22 else f"[{host}]:{port}"
