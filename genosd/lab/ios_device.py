@@ -17,6 +17,11 @@ from genosd.lab.ios_config import RunningConfig, is_section
 
 IOS_VERSION = "15.6(2)T"
 SOFTWARE = f"Cisco IOS Software, IOSv Software (VIOS-ADVENTERPRISEK9-M), Version {IOS_VERSION}, RELEASE SOFTWARE (fc2)"
+VERSION_BANNER = (
+    f"{SOFTWARE}\nTechnical Support: http://www.cisco.com/techsupport\n"
+    "Copyright (c) 1986-2016 by Cisco Systems, Inc.\n"
+    "Compiled Tue 22-Mar-16 16:19 by prod_rel_team\n"
+)
 INVALID = "% Invalid input detected at '^' marker.\n"
 SHORT_NAMES = {"GigabitEthernet": "Gi", "Loopback": "Lo", "FastEthernet": "Fa", "Vlan": "Vl"}
 
@@ -69,9 +74,7 @@ class IosDevice:
                  f"{hours} hours, {minutes} minutes"  # fmt: skip
         interfaces = len(self.config.sections("interface GigabitEthernet"))
         return (
-            f"{SOFTWARE}\nTechnical Support: http://www.cisco.com/techsupport\n"
-            "Copyright (c) 1986-2016 by Cisco Systems, Inc.\n"
-            "Compiled Tue 22-Mar-16 16:19 by prod_rel_team\n\n\n"
+            f"{VERSION_BANNER}\n\n"
             "ROM: Bootstrap program is IOSv\n\n"
             f"{self.hostname} uptime is {uptime}\n"
             "System returned to ROM by reload\n"
@@ -191,10 +194,7 @@ class IosDevice:
                 f"Port id: {self._short(n.interface)}\n"
                 f"Port Description: {n.interface}\n"
                 f"System Name: {n.name}.{self.domain}\n\n"
-                f"System Description: \n{SOFTWARE}\n"
-                "Technical Support: http://www.cisco.com/techsupport\n"
-                "Copyright (c) 1986-2016 by Cisco Systems, Inc.\n"
-                "Compiled Tue 22-Mar-16 16:19 by prod_rel_team\n\n"
+                f"System Description: \n{VERSION_BANNER}\n"
                 "Time remaining: 105 seconds\n"
                 "System Capabilities: B,R\n"
                 "Enabled Capabilities: R\n"
@@ -219,10 +219,7 @@ class IosDevice:
                 "Platform: Cisco ,  Capabilities: Router Source-Route-Bridge \n"
                 f"Interface: {n.local_interface},  Port ID (outgoing port): {n.interface}\n"
                 "Holdtime : 155 sec\n\n"
-                f"Version :\n{SOFTWARE}\n"
-                "Technical Support: http://www.cisco.com/techsupport\n"
-                "Copyright (c) 1986-2016 by Cisco Systems, Inc.\n"
-                "Compiled Tue 22-Mar-16 16:19 by prod_rel_team\n\n"
+                f"Version :\n{VERSION_BANNER}\n"
                 "advertisement version: 2\n"
                 "Management address(es): \n"
                 f"  IP address: {n.address}\n\n"
