@@ -6,6 +6,7 @@
     ├── PluginError            a plugin failed to load, validate or run its hooks
     ├── NotFoundError          a named object (device, version, run …) does not exist
     ├── InvalidRequestError    an API body or CLI argument does not validate
+    ├── ConflictError          the request collides with work in progress (409)
     ├── AccessError            the API caller may not do this
     │   ├── AuthenticationError  no key, or a malformed, unknown, revoked or expired one (401)
     │   ├── PermissionDenied     the key's role is too low (403)
@@ -59,6 +60,10 @@ class InvalidRequestError(GenosdError):
     def __init__(self, message: str, details: object = None):
         super().__init__(message)
         self.details = details
+
+
+class ConflictError(GenosdError):
+    """The request collides with work already in progress."""
 
 
 class AccessError(GenosdError):

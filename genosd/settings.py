@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -149,6 +150,16 @@ class SshSettings(_Section):
     concurrency: int = Field(20, ge=1, le=500, description="SSH sessions at once per run")
     timeout: float = Field(30.0, gt=0, le=600, description="connect and command timeout, s")
     mask_secrets: bool = Field(True, description="mask passwords, keys, communities in backups")
+    backup_schedule: str = Field(
+        "0 2 * * *", description="cron expression (local time) for backups; empty disables them"
+    )
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value and not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
 
 
 def default_state_dir() -> Path:

@@ -19,6 +19,7 @@ from genosd.auth.keys import ApiKey, touch_key, verify_key
 from genosd.errors import (
     AccessError,
     AuthenticationError,
+    ConflictError,
     GenosdError,
     InvalidRequestError,
     NotFoundError,
@@ -98,6 +99,7 @@ _STATUS: list[tuple[type[GenosdError], int, str]] = [
     (RateLimited, 429, "rate_limited"),
     (NotFoundError, 404, "not_found"),
     (InvalidRequestError, 400, "invalid_request"),
+    (ConflictError, 409, "conflict"),
 ]
 
 

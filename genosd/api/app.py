@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from genosd import __version__, audit
-from genosd.api import admin, devices, events_ws, plugins_api, routes
+from genosd.api import admin, configs, devices, events_ws, plugins_api, routes
 from genosd.api.access import authorize, error_middleware
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
@@ -144,6 +144,14 @@ async def _plugin_runtime(app: web.Application) -> AsyncIterator[None]:
     await state.plugin_runtime.stop()
 
 
+async def _config_backups(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(configs.backup_schedule(app[STATE]), name="config-backups")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _pollers(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     state.metrics = DaemonMetrics(state.registry)
@@ -173,7 +181,7 @@ async def _state_db(app: web.Application) -> AsyncIterator[None]:
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (routes, devices, admin, plugins_api):
+    for module in (routes, devices, configs, admin, plugins_api):
         api.endpoints.extend(module.routes.endpoints)
     return api
 
@@ -194,6 +202,7 @@ def create_app(state: DaemonState) -> web.Application:
     app.cleanup_ctx.append(_metrics_pipeline)
     app.cleanup_ctx.append(_plugin_runtime)
     app.cleanup_ctx.append(_pollers)
+    app.cleanup_ctx.append(_config_backups)
     api = core_api()
     api.install(app, authorize)
     api.endpoints.extend(plugins_api.mount(app, state, authorize))

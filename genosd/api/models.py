@@ -314,3 +314,75 @@ class PluginList(Page):
     """A page of plugins."""
 
     items: list[PluginOut]
+
+
+class BackupRequest(Strict):
+    """Which devices to back up now (all SSH devices when no filter is given)."""
+
+    name: str | None = None
+    group: str | None = None
+    tag: str | None = None
+    platform: str | None = None
+    site: str | None = None
+    role: str | None = None
+
+
+class BackupResultOut(BaseModel):
+    """What happened to one device in a backup run."""
+
+    device: str
+    ok: bool
+    changed: bool
+    version: str | None
+    masked: int
+    lines: int
+    host_key: str | None
+    error: str | None
+    duration: float
+
+
+class BackupRunOut(BaseModel):
+    """A finished backup run."""
+
+    devices: int
+    changed: int
+    failed: int
+    results: list[BackupResultOut]
+
+
+class ConfigVersionOut(BaseModel):
+    """One stored version of a device's config."""
+
+    id: str
+    time: float
+    author: str
+    message: str
+
+
+class ConfigVersionList(Page):
+    """A device's stored versions, newest first."""
+
+    items: list[ConfigVersionOut]
+
+
+class ConfigTextOut(BaseModel):
+    """A stored config (secrets masked)."""
+
+    device: str
+    version: str
+    text: str
+
+
+class DiffQuery(Strict):
+    """The newer side of a diff (default: the newest version)."""
+
+    to: str | None = None
+
+
+class ConfigDiffOut(BaseModel):
+    """A unified diff between two stored versions."""
+
+    device: str
+    old: str
+    new: str
+    diff: str

@@ -55,6 +55,7 @@ class Endpoint:
     status: int = 200
     media_types: tuple[str, ...] = ("application/json",)
     namespace: str = ""  # plugins' operations are prefixed with the plugin name
+    conflicts: bool = False  # may answer 409 while conflicting work runs
 
     @property
     def operation_id(self) -> str:
@@ -96,6 +97,7 @@ class Api:
         body: type[BaseModel] | None = None,
         status: int = 200,
         media_types: tuple[str, ...] = ("application/json",),
+        conflicts: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; the handler's docstring's first line is its summary."""
 
@@ -103,7 +105,7 @@ class Api:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
             self.endpoints.append(
                 Endpoint(method, path, handler, summary, tag, role, query, body, response, status,
-                         media_types)
+                         media_types, conflicts=conflicts)
             )  # fmt: skip
             return handler
 
@@ -186,6 +188,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         responses["429"] = {"description": "rate limit exceeded", **error}
     if "{" in e.path:
         responses["404"] = {"description": "not found", **error}
+    if e.conflicts:
+        responses["409"] = {"description": "conflicting work is in progress", **error}
     operation: dict[str, Any] = {
         "operationId": e.operation_id,
         "summary": e.summary,

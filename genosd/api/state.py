@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class DaemonState:
     websockets: set[web.WebSocketResponse] = field(default_factory=set)
     plugins: PluginHost = field(default_factory=PluginHost)
     plugin_runtime: PluginRuntime | None = None
+    backup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     published_status: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0

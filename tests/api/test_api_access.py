@@ -16,7 +16,9 @@ def _auth(secret: str | None) -> dict[str, str]:
 
 
 def _concrete(path: str) -> str:
-    return re.sub(r"{(\w+)}", lambda m: {"name": "sw1", "key_id": "999999"}[m[1]], path)
+    return re.sub(
+        r"{(\w+)}", lambda m: {"name": "sw1", "key_id": "999999", "version": "0000000"}[m[1]], path
+    )
 
 
 async def test_every_route_of_the_spec_refuses_bad_keys_and_low_roles(api):
