@@ -200,7 +200,7 @@ class TagList(Page):
 class KeyCreate(Strict):
     """A new API key."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@+-]+$")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
     role: Role
     expires_in_days: float | None = Field(None, gt=0, le=3650)
 

@@ -181,7 +181,14 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         }
     error = {"content": {"application/json": {"schema": _ref(ErrorBody)}}}
     responses: dict[str, Any] = {str(e.status): {"description": "success", "content": content}}
-    responses["400"] = {"description": "invalid request", **error}
+    # the HTTP layer itself answers an over-long request line or header in plain text
+    responses["400"] = {
+        "description": "invalid request",
+        "content": {
+            "application/json": {"schema": _ref(ErrorBody)},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
     if e.role is not None:
         responses["401"] = {"description": "missing, unknown, revoked or expired API key", **error}
         responses["403"] = {"description": f"needs role {e.role.value} or higher", **error}
