@@ -41,12 +41,6 @@ def _ssh_devices(config: Path | None, lab: bool, filters: list[str] | None) -> t
     return state, devices
 
 
-def _history(state: Any) -> Any:
-    from genosd.config.history import ConfigHistory, history_path
-
-    return ConfigHistory(history_path(state.settings.state_dir))
-
-
 @config_app.command("backup")
 def config_backup(
     config: ConfigOption = None,
@@ -56,7 +50,6 @@ def config_backup(
 ) -> None:
     """Back up the running config of every selected SSH device into the git history."""
     from genosd.config.backup import backup
-    from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
 
     state, devices = _ssh_devices(config, lab, filter)
     if not devices:
@@ -64,8 +57,7 @@ def config_backup(
     settings = state.settings.ssh
     with Progress(console=console, transient=True) as progress:
         progress.add_task(f"backing up {len(devices)} devices", total=None)
-        results = backup([d.ssh for d in devices], _history(state),
-                         KnownHosts(known_hosts_path(state.settings.state_dir)),
+        results = backup([d.ssh for d in devices], state.config_history, state.known_hosts,
                          policy=settings.host_key_policy, concurrency=settings.concurrency,
                          author=f"cli:{getpass.getuser()}", mask=settings.mask_secrets)  # fmt: skip
     if json_out:
@@ -87,7 +79,7 @@ def config_versions(
 ) -> None:
     """Stored versions of a device's config, newest first."""
     state, _ = _ssh_devices(config, False, None)
-    versions = _history(state).versions(device)
+    versions = state.config_history.versions(device)
     if json_out:
         print(json.dumps([dataclasses.asdict(v) for v in versions], indent=2))
         return
@@ -107,7 +99,7 @@ def config_show(device: DeviceArg, version: Annotated[str, typer.Argument()] = "
                 config: ConfigOption = None) -> None:  # fmt: skip
     """A device's stored config (the newest, or VERSION)."""
     state, _ = _ssh_devices(config, False, None)
-    history = _history(state)
+    history = state.config_history
     try:
         text = history.show(device, version) if version else history.current(device)
     except GenosdError as exc:
@@ -124,7 +116,7 @@ def config_diff(device: DeviceArg, old: Annotated[str, typer.Argument(help="vers
     """Unified diff of a device's config between two stored versions."""
     state, _ = _ssh_devices(config, False, None)
     try:
-        sys.stdout.write(_history(state).diff(device, old, new or None))
+        sys.stdout.write(state.config_history.diff(device, old, new or None))
     except GenosdError as exc:
         fail(str(exc))
 
@@ -136,10 +128,10 @@ def inventory_trust(
     replace: Annotated[bool, typer.Option("--replace", help="re-pin keys that changed")] = False,
 ) -> None:
     """Record (pin) the SSH host keys of the selected devices."""
-    from genosd.ssh.hostkeys import KnownHosts, fetch_host_key, known_hosts_path
+    from genosd.ssh.hostkeys import fetch_host_key
 
     state, devices = _ssh_devices(config, lab, filter)
-    known = KnownHosts(known_hosts_path(state.settings.state_dir))
+    known = state.known_hosts
     failed = False
     for device in devices:
         target = device.ssh

@@ -72,7 +72,6 @@ class Subscription:
     devices: list[str] = field(default_factory=list)
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     keep_when_full: bool = False  # True: drop the newest event and count it, stay attached
-    delivered: int = 0
     dropped: int = 0
 
     def wants(self, event: Event) -> bool:
@@ -86,9 +85,7 @@ class Subscription:
 
     async def get(self) -> Event:
         """The next event for this subscriber."""
-        event = await self.queue.get()
-        self.delivered += 1
-        return event
+        return await self.queue.get()
 
     def close(self) -> None:
         """Stop receiving events."""

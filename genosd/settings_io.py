@@ -8,6 +8,7 @@ secret-free diff, and replaces the settings file atomically, keeping the previou
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import os
@@ -20,7 +21,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from genosd import __version__
 from genosd.errors import ConfigError
@@ -30,41 +31,15 @@ from genosd.yamlfile import describe_validation_error, load_yaml
 Path_ = tuple[str, ...]
 
 
-def _strip(value: Any, path: Path_, omitted: list[str], *, by_name: bool) -> Any:
-    """`value` without secrets; the dotted paths of what was left out go to `omitted`."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            sub = (*path, str(key))
-            if isinstance(item, SecretStr) or (
-                by_name and not isinstance(item, dict | list) and is_secret_key(str(key))
-            ):
-                if item is not None:
-                    omitted.append(".".join(sub))
-                continue
-            out[key] = _strip(item, sub, omitted, by_name=by_name or key == "plugins")
-        return out
-    if isinstance(value, list):
-        return [_strip(v, (*path, str(i)), omitted, by_name=by_name) for i, v in enumerate(value)]
-    return value
-
-
 def without_secrets(settings: GenosdSettings) -> tuple[dict[str, Any], list[str]]:
     """Non-default settings as plain data minus secrets, and the secret paths left out."""
-    omitted: list[str] = []
-    raw = settings.model_dump(mode="python", exclude_defaults=True)
-    data = _strip(raw, (), omitted, by_name=False)
-    return _plain(data), omitted
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    data: dict[str, Any] = settings.model_dump(mode="json", exclude_defaults=True)
+    omitted = []
+    for path in _secret_paths(data):
+        parent = _get(data, path[:-1])
+        if parent.pop(path[-1]) is not None:
+            omitted.append(".".join(path))
+    return data, omitted
 
 
 def render_export(settings: GenosdSettings) -> str:
@@ -147,7 +122,7 @@ class ImportPlan:
 def _masked_text(data: Any) -> str:
     masked = data
     if isinstance(data, dict):
-        masked = yaml.safe_load(yaml.safe_dump(data))
+        masked = copy.deepcopy(data)
         for path in _secret_paths(masked):
             parent = _get(masked, path[:-1])
             parent[path[-1]] = "**********"
@@ -163,7 +138,7 @@ def plan_import(
         raise ConfigError("the file is empty", source=str(source))
     if not isinstance(document.data, dict):
         raise ConfigError("settings must be a mapping of sections", source=str(source))
-    new: dict[str, Any] = yaml.safe_load(yaml.safe_dump(document.data))
+    new: dict[str, Any] = copy.deepcopy(document.data)
     current: dict[str, Any] = {}
     if target.is_file():
         loaded = load_yaml(target).data

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -109,31 +110,37 @@ def _publish_poll(state: DaemonState, poll: SnmpPoll) -> None:
         )
 
 
-async def _audit_feed(app: web.Application) -> AsyncIterator[None]:
+async def follow_audit(state: DaemonState) -> None:
     """Publish new audit entries (from the API or the CLI) on the `audit` topic."""
-    state = app[STATE]
     assert state.statedb is not None
     statedb = state.statedb
+    cursor: int | None = None  # None while nobody listens: new listeners get new entries only
+    while True:
+        await asyncio.sleep(AUDIT_FEED_INTERVAL)
+        if not state.events.has_subscribers("audit"):
+            cursor = None
+            continue
+        if cursor is None:
+            cursor = await statedb.run(audit.last_id)
+            continue
+        for entry in await statedb.run(audit.entries_after, cursor):
+            cursor = entry.id
+            state.events.publish("audit", entry.as_dict())
 
-    async def follow() -> None:
-        cursor: int | None = None  # None while nobody listens: new listeners get new entries only
-        while True:
-            await asyncio.sleep(AUDIT_FEED_INTERVAL)
-            if not state.events.has_subscribers("audit"):
-                cursor = None
-                continue
-            if cursor is None:
-                cursor = await statedb.run(audit.last_id)
-                continue
-            for entry in await statedb.run(audit.entries_after, cursor):
-                cursor = entry.id
-                state.events.publish("audit", entry.as_dict())
 
-    task = asyncio.create_task(follow(), name="audit-feed")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _background(
+    name: str, loop: Callable[[DaemonState], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs `loop(state)` as a task while the app runs."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(app[STATE]), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
 
 
 async def _plugin_runtime(app: web.Application) -> AsyncIterator[None]:
@@ -142,14 +149,6 @@ async def _plugin_runtime(app: web.Application) -> AsyncIterator[None]:
     state.plugin_runtime.start()
     yield
     await state.plugin_runtime.stop()
-
-
-async def _config_backups(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(configs.backup_schedule(app[STATE]), name="config-backups")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _pollers(app: web.Application) -> AsyncIterator[None]:
@@ -198,11 +197,11 @@ def create_app(state: DaemonState) -> web.Application:
     if not state.plugins.records:
         load_plugins(state)
     app.cleanup_ctx.append(_state_db)
-    app.cleanup_ctx.append(_audit_feed)
+    app.cleanup_ctx.append(_background("audit-feed", follow_audit))
     app.cleanup_ctx.append(_metrics_pipeline)
     app.cleanup_ctx.append(_plugin_runtime)
     app.cleanup_ctx.append(_pollers)
-    app.cleanup_ctx.append(_config_backups)
+    app.cleanup_ctx.append(_background("config-backups", configs.backup_schedule))
     api = core_api()
     api.install(app, authorize)
     api.endpoints.extend(plugins_api.mount(app, state, authorize))

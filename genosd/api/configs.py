@@ -26,10 +26,9 @@ from genosd.api.spec import PRINCIPAL, Api
 from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import Role
 from genosd.config.backup import BackupResult, backup
-from genosd.config.history import ConfigHistory, history_path
+from genosd.config.history import ConfigHistory
 from genosd.errors import ConflictError, NotFoundError
 from genosd.inventory import Device
-from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
 
 log = logging.getLogger(__name__)
 routes = Api("genosd", __version__)
@@ -41,12 +40,12 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
         raise ConflictError("a backup run is already in progress")
     async with state.backup_lock:
         targets = [d.ssh for d in devices if d.ssh is not None]
-        settings, state_dir = state.settings.ssh, state.settings.state_dir
+        settings = state.settings.ssh
         state.events.publish("run", {"kind": "config_backup", "status": "started",
                                      "devices": len(targets), "actor": actor})  # fmt: skip
         results = await asyncio.to_thread(
-            backup, targets, ConfigHistory(history_path(state_dir)),
-            KnownHosts(known_hosts_path(state_dir)), policy=settings.host_key_policy,
+            backup, targets, state.config_history, state.known_hosts,
+            policy=settings.host_key_policy,
             concurrency=settings.concurrency, author=actor, mask=settings.mask_secrets,
         )  # fmt: skip
         for r in results:
@@ -103,7 +102,7 @@ async def backup_now(request: web.Request, body: BackupRequest) -> BackupRunOut:
 def _history(state: DaemonState, name: str) -> ConfigHistory:
     if name not in state.inventory.devices:
         raise NotFoundError(f"no device {name!r}")
-    return ConfigHistory(history_path(state.settings.state_dir))
+    return state.config_history
 
 
 @routes.route("GET", "/api/v1/devices/{name}/configs", tag="configs", role=Role.viewer,

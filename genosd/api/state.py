@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from prometheus_client.registry import Collector
 from genosd.auth.keycache import KeyCache
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
+from genosd.config.history import ConfigHistory, history_path
 from genosd.events import EventBus
 from genosd.inventory import Inventory
 from genosd.metrics.forwarder import Forwarder
@@ -23,6 +25,7 @@ from genosd.metrics.store import MetricsStore
 from genosd.pluginhost.manager import PluginHost
 from genosd.pluginhost.runtime import PluginRuntime
 from genosd.settings import GenosdSettings
+from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
 from genosd.statedb import StateDB
 
 
@@ -84,6 +87,16 @@ class DaemonState:
     published_status: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0
+
+    @functools.cached_property
+    def config_history(self) -> ConfigHistory:
+        """The git repository of device configs (opened once)."""
+        return ConfigHistory(history_path(self.settings.state_dir))
+
+    @functools.cached_property
+    def known_hosts(self) -> KnownHosts:
+        """The pinned SSH host keys."""
+        return KnownHosts(known_hosts_path(self.settings.state_dir))
 
     def __post_init__(self) -> None:
         api = self.settings.api

@@ -7,11 +7,10 @@ Only the SHA-256 digest of a secret is kept in memory, never the secret.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
-from genosd.auth.keys import ApiKey
+from genosd.auth.keys import ApiKey, digest
 
 
 @dataclass
@@ -22,15 +21,10 @@ class KeyCache:
     max_entries: int = 10_000
     _entries: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
 
-    @staticmethod
-    def digest(secret: str) -> str:
-        """The cache key for a presented secret."""
-        return hashlib.sha256(secret.encode()).hexdigest()
-
     def get(self, secret: str, now: float | None = None) -> ApiKey | None:
         """The key verified for this secret within `ttl`, if still active."""
         now = time.monotonic() if now is None else now
-        entry = self._entries.get(self.digest(secret))
+        entry = self._entries.get(digest(secret))
         if entry is None:
             return None
         key, verified_at = entry
@@ -42,7 +36,7 @@ class KeyCache:
         """Remember a successful verification."""
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # bounded; re-verification is cheap
-        self._entries[self.digest(secret)] = (key, time.monotonic() if now is None else now)
+        self._entries[digest(secret)] = (key, time.monotonic() if now is None else now)
 
     def clear(self) -> None:
         """Forget everything (after a revocation)."""

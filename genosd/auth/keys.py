@@ -87,7 +87,8 @@ def _row(row: tuple) -> ApiKey:
     return ApiKey(**dict(zip(_FIELDS, row, strict=True)))
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
+    """The SHA-256 of a key, as stored (the secret itself never is)."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -115,7 +116,7 @@ def create_key(
                     "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         prefix,
-                        _digest(secret),
+                        digest(secret),
                         name,
                         role.value,
                         now,
@@ -147,7 +148,7 @@ def verify_key(db: sqlite3.Connection, secret: str) -> ApiKey:
     ).fetchone()
     # compare a digest even when the prefix is unknown, so timing does not tell prefixes apart
     stored = row[-1] if row else "0" * 64
-    if not hmac.compare_digest(stored, _digest(secret)) or row is None:
+    if not hmac.compare_digest(stored, digest(secret)) or row is None:
         raise AuthenticationError("unknown API key")
     key = _row(row[:-1])
     if key.revoked_at is not None:

@@ -97,9 +97,8 @@ def _backup_task(
                               duration=time.monotonic() - started)  # fmt: skip
         return Result(host=task.host, failed=True, result=failed)
     text, masked = for_history(platform, raw, mask=mask)
-    previous = history.current(target.name)
-    version = history.commit(target.name, text, change_message(target.name, previous, text,
-                                                               masked), author)  # fmt: skip
+    version = history.commit(target.name, text, author,
+                             lambda previous: change_message(target.name, previous, text, masked))  # fmt: skip
     return Result(
         host=task.host,
         changed=version is not None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +61,18 @@ class ConfigHistory:
         head = self._head()
         return None if head is None else self._read(head, self.file_of(device))
 
-    def commit(self, device: str, text: str, message: str, author: str) -> str | None:
-        """Store `text` for `device`; the new commit id, or None when nothing changed."""
+    def commit(
+        self, device: str, text: str, author: str, describe: Callable[[str | None], str]
+    ) -> str | None:
+        """Store `text` for `device`; the new commit id, or None when nothing changed.
+
+        `describe(previous text)` makes the commit message.
+        """
         with self._lock:
-            if self.current(device) == text:
+            previous = self.current(device)
+            if previous == text:
                 return None
+            message = describe(previous)
             path = self.path / self.file_of(device)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
