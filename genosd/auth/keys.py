@@ -172,9 +172,13 @@ def list_keys(db: sqlite3.Connection, *, include_inactive: bool = False) -> list
 
 
 def find_key(db: sqlite3.Connection, ident: str) -> ApiKey:
-    """A key by numeric id or prefix."""
-    column = "id" if ident.isdigit() else "prefix"
-    row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE {column} = ?", (ident,)).fetchone()
+    """A key by its 8-hex-digit prefix or, failing that, its numeric id."""
+    row = None
+    # a prefix can be all digits (token_hex), so an 8-character ident is tried as a prefix first
+    if len(ident) == 8 and all(c in "0123456789abcdef" for c in ident):
+        row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE prefix = ?", (ident,)).fetchone()
+    if row is None and ident.isdigit():
+        row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (int(ident),)).fetchone()
     if row is None:
         raise NotFoundError(f"no API key {ident!r}")
     return _row(row)
@@ -187,4 +191,4 @@ def revoke_key(db: sqlite3.Connection, ident: str, *, actor: str) -> ApiKey:
         if key.revoked_at is None:
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), key.id))
         audit.record(db, actor=actor, action="revoke_api_key", target=f"key:{key.prefix}")
-    return find_key(db, ident)
+    return find_key(db, key.prefix)
