@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from genosd import cli_lifecycle  # noqa: F401 - registers config render|validate|deploy|changes
 from genosd.cli_admin import audit_app, keys_app
 from genosd.cli_config import config_app, inventory_trust
 from genosd.cli_options import (

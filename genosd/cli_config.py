@@ -25,7 +25,9 @@ from genosd.cli_options import (
 )
 from genosd.errors import ConfigError, DeviceError, GenosdError
 
-config_app = typer.Typer(help="Device configurations: backup and history", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Device configurations: backup, history, render, validate, deploy", no_args_is_help=True
+)
 DeviceArg = Annotated[str, typer.Argument(help="device name")]
 
 

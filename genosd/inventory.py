@@ -261,6 +261,26 @@ def _ssh_target(
                      ssh.get("timeout", settings.ssh.timeout))  # fmt: skip
 
 
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merged_data(layers: list[_Element]) -> dict[str, Any]:
+    """`data` merged defaults → groups → host (nearer wins; mappings merge, lists replace)."""
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):
+        merged = _deep_merge(
+            merged, layer.data.model_dump(exclude_unset=True, exclude={"snmp", "ssh"})
+        )
+    return merged
+
+
 def _merged_snmp(layers: list[_Element]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in reversed(layers):  # lowest precedence first, so later updates win
@@ -359,7 +379,7 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
             role=role,
             snmp=target,
             ssh=ssh,
-            data=host.data.model_dump(exclude={"snmp", "ssh"}),
+            data=_merged_data(layers),
         )
     if problems:
         raise InventoryError("invalid inventory", source=str(directory), problems=problems)

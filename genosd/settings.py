@@ -7,6 +7,7 @@ Precedence (highest first): explicit arguments, environment (`GENOSD_API__PORT`)
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,6 +163,61 @@ class SshSettings(_Section):
         return value
 
 
+class PostCheck(_Section):
+    """A show command run after a deploy; a mismatch rolls the change back."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    command: str = Field(min_length=1)
+    platforms: list[str] = Field(default_factory=list, description="empty: every platform")
+    must_match: str | None = Field(None, description="regex the output must contain (multiline)")
+    must_not_match: str | None = Field(None, description="regex the output must not contain")
+
+    @model_validator(mode="after")
+    def _regexes(self) -> PostCheck:
+        if self.must_match is None and self.must_not_match is None:
+            raise ValueError("give must_match or must_not_match")
+        for pattern in (self.must_match, self.must_not_match):
+            if pattern is not None:
+                try:
+                    re.compile(pattern, re.MULTILINE)
+                except re.error as exc:
+                    raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return self
+
+
+class ConfigsSettings(_Section):
+    """Rendering, validating and deploying intended configs."""
+
+    templates_dir: Path = Field(Path("templates"), description="templates/<platform>/<feature>.j2")
+    rules: list[Path] | None = Field(
+        None,
+        description="compliance rule files or directories of *.yaml (default: <templates_dir>/rules)",
+    )
+    approval_ttl: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="seconds a planned change stays approvable"
+    )
+    require_llm_review: bool = Field(
+        False, description="refuse to approve when the LLM review is unavailable"
+    )
+    save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
+    post_checks: list[PostCheck] = Field(default_factory=list)
+
+
+class LlmSettings(_Section):
+    """The Ollama server the AI features use; no url means no LLM (rule checks still run)."""
+
+    url: str | None = Field(None, description="e.g. http://127.0.0.1:11434")
+    timeout: float = Field(120.0, gt=0, le=3600, description="seconds per LLM request")
+    review_model: str = Field("qwen2.5-coder:7b", description="model for config reviews")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+(/.*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
 def default_state_dir() -> Path:
     """`$STATE_DIRECTORY` under systemd (StateDirectory=genosd), else ./.genosd."""
     systemd_state = os.environ.get("STATE_DIRECTORY")
@@ -193,6 +249,8 @@ class GenosdSettings(BaseSettings):
     credentials: dict[str, SnmpCredential] = {}
     ssh: SshSettings = SshSettings()
     ssh_credentials: dict[str, SshCredential] = {}
+    configs: ConfigsSettings = ConfigsSettings()
+    llm: LlmSettings = LlmSettings()
     plugins: dict[str, dict[str, Any]] = {}
 
     @classmethod

@@ -52,6 +52,39 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 3: compliance history and planned config changes (approvals bound to a diff hash)
+    """
+    CREATE TABLE compliance (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        checked_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        score REAL NOT NULL,
+        rules_applied INTEGER NOT NULL,
+        rules_passed INTEGER NOT NULL,
+        findings TEXT NOT NULL
+    );
+    CREATE INDEX compliance_device ON compliance (device, checked_at);
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        commands TEXT NOT NULL,
+        rollback TEXT NOT NULL,
+        diff TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        approved_by TEXT,
+        approved_at REAL,
+        finished_at REAL,
+        result TEXT
+    );
+    CREATE INDEX changes_device ON changes (device, created_at);
+    """,
 ]
 
 

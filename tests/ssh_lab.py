@@ -75,3 +75,52 @@ class Lab:
     def target(self, name: str, **extra) -> SshTarget:
         return SshTarget(name, "127.0.0.1", self.ports[name], "ios", USER, PASSWORD, SECRET,
                          **extra)  # fmt: skip
+
+
+def write_setup(
+    directory: Path, ports: dict[str, int], settings: str = "", configs: str = ""
+) -> tuple[Path, Path]:
+    """Settings, secrets and an inventory whose data describes the lab's intended configs.
+
+    `configs` is appended inside the `configs:` mapping (", post_checks: [...]").
+    Returns (settings file, secrets dir). Rendered with the shipped ios templates, the intent
+    differs from the lab's running configs (AAA, NTP, SNMP location …), so a first plan has work.
+    """
+    inventory = directory / "inventory"
+    inventory.mkdir()
+    hosts = ""
+    for n, (name, port) in enumerate(sorted(ports.items()), start=1):
+        peer = "r2" if name == "r1" else "r1"
+        hosts += f"""{name}:
+  hostname: 127.0.0.1
+  platform: ios
+  data:
+    ssh: {{port: {port}}}
+    site: lab
+    interfaces:
+      Loopback0: {{address: 10.255.0.{n}/32}}
+      GigabitEthernet0/0: {{description: to {peer} Gi0/0, address: 10.0.12.{n}/30}}
+      GigabitEthernet0/1: {{shutdown: true}}
+"""
+    (inventory / "hosts.yaml").write_text(hosts)
+    (inventory / "defaults.yaml").write_text(
+        "data:\n"
+        "  ssh: {credential: lab, timeout: 10}\n"
+        "  snmp: {credential: lab, port: 9, timeout: 0.2, retries: 0, interval: 3600}\n"
+        "  domain: lab.genosd.invalid\n"
+        "  ntp_servers: [10.255.255.1, 10.255.255.2]\n"
+        "  snmp_contact: noc@lab.genosd.invalid\n"
+    )
+    secrets = directory / "secrets"
+    secrets.mkdir()
+    (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
+    (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
+    (secrets / "credentials__lab__community").write_text("s3cret-community")
+    templates = Path(__file__).parent.parent / "templates"
+    config = directory / "genosd.yaml"
+    config.write_text(
+        f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
+        f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
+        f"configs: {{templates_dir: {templates}{configs}}}\n{settings}"
+    )
+    return config, secrets

@@ -10,24 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from nornir.core import Nornir
 from nornir.core.exceptions import NornirSubTaskError
-from nornir.core.inventory import (
-    ConnectionOptions,
-    Defaults,
-    Groups,
-    Host,
-    Hosts,
-    Inventory,
-)
-from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir.core.task import Result, Task
-from nornir.plugins.runners import ThreadedRunner
 from nornir_netmiko.tasks import netmiko_send_command
 
 from genosd.config.history import ConfigHistory, change_message
@@ -35,6 +21,7 @@ from genosd.config.normalize import for_history
 from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
 from genosd.ssh.hostkeys import KnownHosts, Policy
+from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
 
 
@@ -53,33 +40,6 @@ class BackupResult:
     duration: float = 0.0
 
 
-def _nornir(targets: Iterable[SshTarget], known_hosts: Path, workers: int) -> Nornir:
-    ConnectionPluginRegister.auto_register()
-    hosts = Hosts()
-    for t in targets:
-        extras: dict[str, Any] = {
-            "secret": t.enable_secret or "",
-            "ssh_strict": True,  # paramiko enforces the key pinned in known_hosts
-            "system_host_keys": False,
-            "alt_host_keys": True,
-            "alt_key_file": str(known_hosts),
-            "allow_agent": False,
-            "use_keys": False,
-            "conn_timeout": t.timeout,
-            "auth_timeout": t.timeout,
-            "banner_timeout": t.timeout,
-            "fast_cli": False,
-        }
-        hosts[t.name] = Host(
-            name=t.name, hostname=t.address, port=t.port, username=t.username,
-            password=t.password, platform=platform_of(t.platform).netmiko,
-            data={"target": t},
-            connection_options={"netmiko": ConnectionOptions(extras=extras)},
-        )  # fmt: skip
-    inventory = Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
-    return Nornir(inventory=inventory, runner=ThreadedRunner(num_workers=workers))
-
-
 def _backup_task(
     task: Task, history: ConfigHistory, known: KnownHosts, policy: Policy, author: str,
     mask: bool,
@@ -93,7 +53,7 @@ def _backup_task(
         raw = _send(task, command, target.timeout)
     except (DeviceError, NornirSubTaskError) as exc:
         cause = exc.result[0].exception if isinstance(exc, NornirSubTaskError) else exc
-        failed = BackupResult(target.name, False, error=_describe(cause or exc),
+        failed = BackupResult(target.name, False, error=describe_error(cause or exc),
                               duration=time.monotonic() - started)  # fmt: skip
         return Result(host=task.host, failed=True, result=failed)
     text, masked = for_history(platform, raw, mask=mask)
@@ -129,7 +89,7 @@ def backup(
     """Back up every target (blocking; call it from a worker thread in async code)."""
     if not targets:
         return []
-    nr = _nornir(targets, known_hosts.path, min(concurrency, len(targets)))
+    nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
     started = time.monotonic()
     aggregated = nr.run(task=_backup_task, history=history, known=known_hosts, policy=policy,
                         author=author, mask=mask, on_failed=True)  # fmt: skip
@@ -141,14 +101,6 @@ def backup(
             results.append(multi[0].result)
             continue
         error = next((r.exception for r in multi if r.exception is not None), None)
-        results.append(BackupResult(target.name, False, error=_describe(error),
+        results.append(BackupResult(target.name, False, error=describe_error(error),
                                     duration=time.monotonic() - started))  # fmt: skip
     return results
-
-
-def _describe(error: BaseException | None) -> str:
-    if error is None:
-        return "failed without an error message"
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(error).__name__}: {first}"[:500]

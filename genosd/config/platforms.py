@@ -15,6 +15,13 @@ from genosd.errors import ConfigError
 PLATFORMS_FILE = Path(__file__).with_name("platforms.yaml")
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+
+
 class Platform(BaseModel):
     """How genosd talks to one network OS."""
 
@@ -28,16 +35,24 @@ class Platform(BaseModel):
     commands: dict[str, str]
     volatile: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    # feature name -> regexes of the top-level config lines that feature's template owns, in the
+    # order features are rendered; remediation never touches lines no feature owns
+    features: dict[str, tuple[str, ...]] = {}
 
     @field_validator("volatile", "secrets")
     @classmethod
     def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+            _compile(pattern)
         return patterns
+
+    @field_validator("features")
+    @classmethod
+    def _feature_regexes(cls, features: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for patterns in features.values():
+            for pattern in patterns:
+                _compile(pattern)
+        return features
 
     @functools.cached_property
     def volatile_re(self) -> re.Pattern[str] | None:
@@ -48,6 +63,15 @@ class Platform(BaseModel):
     def secret_res(self) -> tuple[re.Pattern[str], ...]:
         """The compiled secret patterns."""
         return tuple(re.compile(p) for p in self.secrets)
+
+    @functools.cached_property
+    def scope_re(self) -> dict[str, re.Pattern[str]]:
+        """Per feature, one regex matching the top-level lines it owns."""
+        return {
+            name: re.compile("|".join(f"(?:{p})" for p in patterns))
+            for name, patterns in self.features.items()
+            if patterns
+        }
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 SECTION_WORDS = (
     "interface ", "router ", "line ", "vlan ", "ip access-list ", "class-map ", "policy-map ",
-    "aaa group ", "ip vrf ", "vrf definition ", "key chain ", "archive",
+    "aaa group ", "tacacs server ", "ip vrf ", "vrf definition ", "key chain ", "archive",
 )  # fmt: skip
 SINGLE_VALUED_TOP = ("hostname ", "ip domain name ", "ip domain-name ", "enable secret ",
                      "snmp-server location ", "snmp-server contact ", "clock timezone ",

@@ -261,7 +261,8 @@ class IosDevice:
                 return render()
         if words[0] in ("terminal", "term") and len(words) >= 2:
             return ""
-        if command in ("write memory", "write", "wr", "copy running-config startup-config"):
+        write = words[0] in ("write", "wr") and all("memory".startswith(w) for w in words[1:2])
+        if (write and len(words) <= 2) or command == "copy running-config startup-config":
             self.startup = self.show_running_config()
             return "Building configuration...\n[OK]\n"
         return None

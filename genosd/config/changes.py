@@ -1,0 +1,175 @@
+"""Planned config changes and their approvals, bound to the SHA-256 of the exact commands.
+
+A plan (dry run) records a change as `pending`. A human approves it by naming the hash they saw;
+the deploy recomputes the commands from the live device and refuses if the hash differs. A change
+is used once: it ends `deployed`, `failed`, `rolled_back`, `stale` (the diff changed) or `rejected`.
+Stored texts are the masked (display) form; the real commands are recomputed at deploy time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from genosd import audit
+from genosd.config.findings import Finding
+from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
+from genosd.statedb import transaction
+
+ChangeStatus = Literal[
+    "pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale", "rejected"
+]
+ChangeKind = Literal["render", "restore"]
+FINISHED = ("deployed", "failed", "rolled_back", "stale", "rejected")
+
+
+class Change(BaseModel):
+    """One planned change as stored."""
+
+    id: int
+    device: str
+    kind: ChangeKind
+    sha256: str
+    commands: list[str]
+    rollback: list[str]
+    diff: list[str]
+    findings: list[Finding]
+    created_at: float
+    created_by: str
+    expires_at: float
+    status: ChangeStatus
+    approved_by: str | None = None
+    approved_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+
+    @property
+    def expired(self) -> bool:
+        """Whether the approval window has passed."""
+        return time.time() >= self.expires_at
+
+
+_COLUMNS = ("id, device, kind, sha256, commands, rollback, diff, findings, created_at, created_by, "
+            "expires_at, status, approved_by, approved_at, finished_at, result")  # fmt: skip
+
+
+def _row(row: tuple) -> Change:
+    names = [c.strip() for c in _COLUMNS.split(",")]
+    values = dict(zip(names, row, strict=True))
+    for name in ("commands", "rollback", "diff", "findings"):
+        values[name] = json.loads(values[name])
+    values["result"] = json.loads(values["result"]) if values["result"] else None
+    return Change.model_validate(values)
+
+
+def create_change(
+    db: sqlite3.Connection, *, device: str, kind: ChangeKind, sha256: str, commands: list[str],
+    rollback: list[str], diff: list[str], findings: list[Finding], actor: str, ttl: float,
+) -> Change:  # fmt: skip
+    """Record a planned change (pending approval) and audit it, in one transaction."""
+    now = time.time()
+    with transaction(db):
+        cursor = db.execute(
+            f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL)",
+            (device, kind, sha256, json.dumps(commands), json.dumps(rollback), json.dumps(diff),
+             json.dumps([f.model_dump() for f in findings]), now, actor, now + ttl),
+        )  # fmt: skip
+        change_id = int(cursor.lastrowid or 0)
+        audit.record(db, actor=actor, action="plan_config_change", target=f"device:{device}",
+                     diff_hash=sha256, details={"change": change_id, "kind": kind,
+                                                "commands": len(commands)})  # fmt: skip
+    return get_change(db, change_id)
+
+
+def get_change(db: sqlite3.Connection, change_id: int) -> Change:
+    """A change by id; NotFoundError if there is none."""
+    row = db.execute(f"SELECT {_COLUMNS} FROM changes WHERE id = ?", (change_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no change {change_id}")
+    return _row(row)
+
+
+def list_changes(
+    db: sqlite3.Connection, *, device: str | None = None, status: str | None = None
+) -> list[Change]:
+    """Changes, newest first, optionally for one device or in one status."""
+    query = f"SELECT {_COLUMNS} FROM changes WHERE 1=1"
+    args: list[Any] = []
+    if device is not None:
+        query, args = query + " AND device = ?", [*args, device]
+    if status is not None:
+        query, args = query + " AND status = ?", [*args, status]
+    return [_row(r) for r in db.execute(query + " ORDER BY id DESC", args).fetchall()]
+
+
+def approve_change(db: sqlite3.Connection, change_id: int, *, sha256: str, actor: str) -> Change:
+    """Approve a pending change; the caller must name the hash it reviewed."""
+    with transaction(db):
+        change = get_change(db, change_id)
+        if change.status != "pending":
+            raise ConflictError(f"change {change_id} is {change.status}, not pending")
+        if change.expired:
+            raise ConflictError(f"change {change_id} expired; plan it again")
+        if sha256 != change.sha256:
+            audit.record(db, actor=actor, action="approve_config_change", target=f"device:{change.device}",
+                         result="denied", diff_hash=sha256, details={"change": change_id,
+                         "reason": "hash does not match the planned diff"})  # fmt: skip
+            raise InvalidRequestError(
+                f"change {change_id}: the hash given does not match the planned diff "
+                f"({change.sha256[:12]}…); review the diff again"
+            )
+        if change.findings and any(f.severity == "critical" for f in change.findings):
+            raise ConflictError(f"change {change_id} has critical findings and cannot be approved")
+        db.execute("UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
+                   "WHERE id = ?", (actor, time.time(), change_id))  # fmt: skip
+        audit.record(db, actor=actor, action="approve_config_change", target=f"device:{change.device}",
+                     diff_hash=change.sha256, details={"change": change_id})  # fmt: skip
+    return get_change(db, change_id)
+
+
+def reject_change(db: sqlite3.Connection, change_id: int, *, actor: str) -> Change:
+    """Reject a pending or approved change so it can never be deployed."""
+    with transaction(db):
+        change = get_change(db, change_id)
+        if change.status not in ("pending", "approved"):
+            raise ConflictError(f"change {change_id} is {change.status}")
+        db.execute("UPDATE changes SET status = 'rejected', finished_at = ? WHERE id = ?",
+                   (time.time(), change_id))  # fmt: skip
+        audit.record(db, actor=actor, action="reject_config_change", target=f"device:{change.device}",
+                     diff_hash=change.sha256, details={"change": change_id})  # fmt: skip
+    return get_change(db, change_id)
+
+
+def start_deploy(db: sqlite3.Connection, change_id: int, *, device: str | None = None) -> Change:
+    """Claim an approved change for deploying (once); ConflictError otherwise."""
+    with transaction(db):
+        change = get_change(db, change_id)
+        if device is not None and change.device != device:
+            raise InvalidRequestError(f"change {change_id} is for {change.device}, not {device}")
+        if change.status != "approved":
+            raise ConflictError(f"change {change_id} is {change.status}, not approved")
+        if change.expired:
+            raise ConflictError(f"change {change_id} expired; plan it again")
+        db.execute("UPDATE changes SET status = 'deploying' WHERE id = ?", (change_id,))
+    return get_change(db, change_id)
+
+
+def finish_change(
+    db: sqlite3.Connection, change_id: int, status: ChangeStatus, result: dict[str, Any], *,
+    actor: str, diff_hash: str,
+) -> Change:  # fmt: skip
+    """Record how a deploy ended and audit it."""
+    with transaction(db):
+        change = get_change(db, change_id)
+        db.execute("UPDATE changes SET status = ?, finished_at = ?, result = ? WHERE id = ?",
+                   (status, time.time(), json.dumps(result, default=str), change_id))  # fmt: skip
+        audit.record(db, actor=actor, action="deploy_config_change", target=f"device:{change.device}",
+                     result="ok" if status == "deployed" else "failed", diff_hash=diff_hash,
+                     details={"change": change_id, "status": status,
+                              "reason": result.get("reason")})  # fmt: skip
+    return get_change(db, change_id)

@@ -1,0 +1,274 @@
+"""Reading running configs and pushing approved changes: verify, post-check, roll back on failure.
+
+A deploy recomputes the commands from the live running config and refuses unless their SHA-256
+is the approved one. After pushing it re-reads the running config, checks it converged to the
+intended one and runs the post-checks; any failure (including a session cut mid-push) rolls the
+device back to the config read before the push and checks that the rollback converged too.
+Blocking (netmiko through Nornir): call from a worker thread in async code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hier_config import HConfig
+from nornir.core.exceptions import NornirSubTaskError
+from nornir.core.task import Result, Task
+
+from genosd.config.normalize import strip_volatile
+from genosd.config.platforms import Platform
+from genosd.config.platforms import platform as platform_of
+from genosd.config.remediation import remediate, scoped
+from genosd.errors import DeviceError
+from genosd.settings import PostCheck
+from genosd.ssh.hostkeys import KnownHosts, Policy
+from genosd.ssh.nornir import describe_error, nornir_for
+from genosd.ssh.target import SshTarget
+
+log = logging.getLogger(__name__)
+
+_CONFIG_ERROR = r"% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
+
+DeployStatus = Literal["deployed", "unchanged", "stale", "failed", "rolled_back"]
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """One device's running config as read (text None and an error when it could not be)."""
+
+    device: str
+    text: str | None
+    error: str | None = None
+
+
+@dataclass
+class DeployOutcome:
+    """How a deploy ended on one device."""
+
+    device: str
+    status: DeployStatus
+    sha256: str = ""
+    reason: str | None = None
+    sent: int = 0
+    post_checks: list[dict[str, Any]] = field(default_factory=list)
+    rollback: str | None = None
+    duration: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the change record and the API."""
+        return {
+            "device": self.device, "status": self.status, "sha256": self.sha256,
+            "reason": self.reason, "sent": self.sent, "post_checks": self.post_checks,
+            "rollback": self.rollback, "duration": round(self.duration, 3),
+        }  # fmt: skip
+
+
+class DeployFailed(DeviceError):
+    """The push, the convergence check or a post-check failed (the device is rolled back)."""
+
+
+def push_lines(tree: HConfig) -> list[str]:
+    """Config-mode lines for a hier_config tree: each section's children, then `exit`."""
+    lines: list[str] = []
+
+    def walk(node: Any) -> None:
+        for child in node.children:
+            lines.append(child.text)
+            if tuple(child.children):
+                walk(child)
+                lines.append("exit")
+
+    walk(tree)
+    return lines
+
+
+def _connection(task: Task) -> Any:
+    return task.host.get_connection("netmiko", task.nornir.config)
+
+
+def _show(task: Task, command: str, timeout: float) -> str:
+    output = _connection(task).send_command(command, read_timeout=timeout)
+    if not isinstance(output, str) or re.search(_CONFIG_ERROR, output):
+        raise DeviceError(f"{command!r} failed: {str(output)[:200]!r}")
+    return output
+
+
+def _running(task: Task, platform: Platform, timeout: float) -> str:
+    text = _show(task, platform.commands["running_config"], timeout)
+    if len(text.strip()) < 10:
+        raise DeviceError("the running config came back empty")
+    return strip_volatile(platform, text)
+
+
+def _send(task: Task, platform: Platform, features: list[str], have: str, want: str,
+          timeout: float) -> int:  # fmt: skip
+    """Push what takes `have` to `want` (over the owned scope); the number of lines sent."""
+    from hier_config import WorkflowRemediation
+
+    flow = WorkflowRemediation(scoped(platform, features, have), scoped(platform, features, want))
+    lines = push_lines(flow.remediation_config)
+    if lines:
+        _connection(task).send_config_set(lines, error_pattern=_CONFIG_ERROR, read_timeout=timeout)
+    return len(lines)
+
+
+def _post_checks(task: Task, platform: Platform, checks: Iterable[PostCheck],
+                 timeout: float) -> list[dict[str, Any]]:  # fmt: skip
+    results = []
+    for check in checks:
+        if check.platforms and platform.name not in check.platforms:
+            continue
+        try:
+            output = _show(task, check.command, timeout)
+        except DeviceError as exc:
+            results.append({"name": check.name, "ok": False, "detail": str(exc)})
+            continue
+        problems = []
+        if check.must_match and not re.search(check.must_match, output, re.MULTILINE):
+            problems.append(f"output lacks /{check.must_match}/")
+        if check.must_not_match and re.search(check.must_not_match, output, re.MULTILINE):
+            problems.append(f"output has /{check.must_not_match}/")
+        results.append({"name": check.name, "ok": not problems, "detail": "; ".join(problems)})
+    return results
+
+
+def _reconnect(task: Task) -> None:
+    # the old session may already be dead; that is why we reconnect
+    with contextlib.suppress(Exception):
+        task.host.close_connection("netmiko")
+
+
+def _rollback(task: Task, platform: Platform, features: list[str], before: str, intended: str,
+              timeout: float) -> str:  # fmt: skip
+    """Put the device back to `before`; 'verified' or a description of what went wrong."""
+    last: BaseException | None = None
+    for attempt in range(3):
+        try:
+            if attempt:
+                _reconnect(task)
+                time.sleep(0.5 * attempt)
+            now = _running(task, platform, timeout)
+            # undo over the scope of both configs: lines the push added and lines it removed
+            _send(task, platform, features, now, before, timeout)
+            left = remediate(platform, features, task.host.name, _running(task, platform, timeout),
+                             before).commands  # fmt: skip
+            if left:
+                return f"failed: {len(left)} line(s) still differ after the rollback: {left[0]!r}"
+            return "verified"
+        except Exception as exc:
+            last = exc
+            _reconnect(task)
+    return f"failed: {describe_error(last)}"
+
+
+def _deploy_task(
+    task: Task, known: KnownHosts, policy: Policy, intended: str, features: list[str],
+    expected_sha: str, checks: list[PostCheck], save: bool,
+) -> Result:  # fmt: skip
+    target: SshTarget = task.host.data["target"]
+    platform = platform_of(target.platform)
+    started = time.monotonic()
+    outcome = DeployOutcome(target.name, "failed")
+    try:
+        known.enforce(target.address, target.port, policy, target.timeout)
+        before = _running(task, platform, target.timeout)
+    except (DeviceError, NornirSubTaskError, OSError, EOFError) as exc:
+        outcome.reason = f"could not read the running config, nothing sent: {describe_error(exc)}"
+        return _done(task, outcome, started)
+    except Exception as exc:
+        outcome.reason = f"could not connect, nothing sent: {describe_error(exc)}"
+        return _done(task, outcome, started)
+    plan = remediate(platform, features, target.name, before, intended)
+    outcome.sha256 = plan.sha256
+    if plan.sha256 != expected_sha:
+        outcome.status = "stale"
+        outcome.reason = ("the diff changed since it was approved (the device or the intended "
+                          "config changed); nothing sent, plan again")  # fmt: skip
+        return _done(task, outcome, started)
+    if plan.empty:
+        outcome.status = "unchanged"
+        return _done(task, outcome, started)
+    try:
+        outcome.sent = _send(task, platform, features, before, intended, target.timeout)
+        after = _running(task, platform, target.timeout)
+        left = remediate(platform, features, target.name, after, intended).commands
+        if left:
+            raise DeployFailed(f"did not converge: {len(left)} line(s) still differ: {left[0]!r}")
+        outcome.post_checks = _post_checks(task, platform, checks, target.timeout)
+        failed = [c["name"] for c in outcome.post_checks if not c["ok"]]
+        if failed:
+            raise DeployFailed(f"post-check(s) failed: {', '.join(failed)}")
+        if save:
+            _connection(task).save_config()
+    except Exception as exc:
+        outcome.reason = str(exc) if isinstance(exc, DeployFailed) else describe_error(exc)
+        log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)
+        outcome.rollback = _rollback(task, platform, features, before, intended, target.timeout)
+        outcome.status = "rolled_back" if outcome.rollback == "verified" else "failed"
+        return _done(task, outcome, started)
+    outcome.status = "deployed"
+    return _done(task, outcome, started)
+
+
+def _done(task: Task, outcome: DeployOutcome, started: float) -> Result:
+    outcome.duration = time.monotonic() - started
+    return Result(
+        host=task.host, result=outcome, failed=outcome.status in ("failed", "rolled_back")
+    )
+
+
+def deploy(
+    target: SshTarget, known_hosts: KnownHosts, *, intended: str, features: list[str],
+    expected_sha: str, post_checks: list[PostCheck], policy: Policy = "strict", save: bool = True,
+) -> DeployOutcome:  # fmt: skip
+    """Push an approved change to one device, verify it, roll back on any failure."""
+    nr = nornir_for([target], known_hosts.path, 1)
+    try:
+        aggregated = nr.run(task=_deploy_task, known=known_hosts, policy=policy, intended=intended,
+                            features=features, expected_sha=expected_sha, checks=post_checks,
+                            save=save, on_failed=True)  # fmt: skip
+    finally:
+        nr.close_connections(on_good=True, on_failed=True)
+    result = aggregated[target.name][0]
+    if isinstance(result.result, DeployOutcome):
+        return result.result
+    return DeployOutcome(target.name, "failed", reason=describe_error(result.exception))
+
+
+def _read_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
+    target: SshTarget = task.host.data["target"]
+    platform = platform_of(target.platform)
+    try:
+        known.enforce(target.address, target.port, policy, target.timeout)
+        text = _running(task, platform, target.timeout)
+    except Exception as exc:
+        return Result(
+            host=task.host, failed=True, result=ReadResult(target.name, None, describe_error(exc))
+        )
+    return Result(host=task.host, result=ReadResult(target.name, text))
+
+
+def read_running(
+    targets: list[SshTarget], known_hosts: KnownHosts, *, policy: Policy = "accept-new",
+    concurrency: int = 20,
+) -> dict[str, ReadResult]:  # fmt: skip
+    """Each target's running config (volatile lines stripped, secrets intact: never store it)."""
+    if not targets:
+        return {}
+    nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
+    try:
+        aggregated = nr.run(task=_read_task, known=known_hosts, policy=policy, on_failed=True)
+    finally:
+        nr.close_connections(on_good=True, on_failed=True)
+    out = {}
+    for target in targets:
+        result = aggregated[target.name][0]
+        out[target.name] = (result.result if isinstance(result.result, ReadResult)
+                            else ReadResult(target.name, None, describe_error(result.exception)))  # fmt: skip
+    return out

@@ -1,0 +1,146 @@
+"""The config lifecycle in one place for the CLI and the API: render, validate, plan, deploy.
+
+Blocking methods (SSH through Nornir) are called from a worker thread by the daemon. Database
+writes (changes, compliance, audit) are left to the caller, which owns the connection.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from genosd.config.backup import BackupResult, backup
+from genosd.config.changes import Change
+from genosd.config.deploy import DeployOutcome, deploy, read_running
+from genosd.config.history import ConfigHistory
+from genosd.config.platforms import platform as platform_of
+from genosd.config.remediation import masked_lines, remediate
+from genosd.config.render import RenderedConfig, Renderer, TemplateError
+from genosd.config.rules import RuleSet, load_rules
+from genosd.config.validate import ValidationReport, llm_review, validate_config
+from genosd.errors import ConfigError, InvalidRequestError
+from genosd.inventory import Device, Inventory
+from genosd.settings import ConfigsSettings, GenosdSettings
+from genosd.ssh.hostkeys import KnownHosts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DevicePlan:
+    """A dry run for one device: what would be sent (masked for display), and the findings."""
+
+    device: str
+    error: str | None = None
+    sha256: str | None = None
+    commands: list[str] = field(default_factory=list)
+    rollback: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    report: ValidationReport | None = None
+    rendered: RenderedConfig | None = None
+
+
+def load_rule_set(configs: ConfigsSettings) -> RuleSet:
+    """The compliance rules: the configured files (which must exist), else <templates_dir>/rules."""
+    if configs.rules is not None:
+        return load_rules(configs.rules)
+    default = configs.templates_dir / "rules"
+    if not default.is_dir():
+        log.warning("no compliance rules: %s does not exist", default)
+        return load_rules([])
+    return load_rules([default])
+
+
+class Lifecycle:
+    """Render, validate, plan and deploy for the devices of one inventory."""
+
+    def __init__(self, settings: GenosdSettings, inventory: Inventory, known_hosts: KnownHosts,
+                 history: ConfigHistory):  # fmt: skip
+        self.settings = settings
+        self.inventory = inventory
+        self.known_hosts = known_hosts
+        self.history = history
+        self.renderer = Renderer(settings.configs.templates_dir)
+
+    @functools.cached_property
+    def rules(self) -> RuleSet:
+        """The compliance rules (loaded on first use; ConfigError if a file is bad)."""
+        return load_rule_set(self.settings.configs)
+
+    def device(self, name: str) -> Device:
+        """A device that can be managed over SSH, or InvalidRequestError saying why not."""
+        from genosd.errors import NotFoundError
+
+        device = self.inventory.devices.get(name)
+        if device is None:
+            raise NotFoundError(f"no device {name!r}")
+        if device.ssh is None:
+            raise InvalidRequestError(f"{name} has no SSH settings (data.ssh.credential)")
+        return device
+
+    def render(self, device: Device) -> RenderedConfig:
+        """The device's intended config (TemplateError on a template problem)."""
+        return self.renderer.render(device)
+
+    def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
+        """Structure and compliance findings for a rendered config."""
+        platform = platform_of(device.platform)
+        return validate_config(device, platform, list(rendered.features), rendered.text, self.rules)
+
+    async def review(self, device: Device, plan: DevicePlan) -> None:
+        """Add the LLM review to a plan's findings (when an LLM is configured)."""
+        if plan.report is None or plan.rendered is None:
+            return
+        await llm_review(plan.report, self.settings.llm, platform_of(device.platform),
+                         plan.rendered.text)  # fmt: skip
+
+    def plan(self, devices: list[Device]) -> list[DevicePlan]:
+        """Dry run: render, validate and diff against the live running config (blocking)."""
+        plans: dict[str, DevicePlan] = {}
+        reachable = []
+        for device in devices:
+            plan = plans[device.name] = DevicePlan(device.name)
+            try:
+                plan.rendered = self.render(device)
+            except TemplateError as exc:
+                plan.error = str(exc)
+                continue
+            plan.report = self.validate(device, plan.rendered)
+            reachable.append(device)
+        ssh = self.settings.ssh
+        running = read_running([d.ssh for d in reachable if d.ssh], self.known_hosts,
+                               policy=ssh.host_key_policy, concurrency=ssh.concurrency)  # fmt: skip
+        for device in reachable:
+            plan, read = plans[device.name], running[device.name]
+            if read.text is None:
+                plan.error = f"could not read the running config: {read.error}"
+                continue
+            assert plan.rendered is not None
+            platform = platform_of(device.platform)
+            features = list(plan.rendered.features)
+            fix = remediate(platform, features, device.name, read.text, plan.rendered.text)
+            plan.sha256 = fix.sha256
+            plan.commands = masked_lines(platform, fix.commands)
+            plan.rollback = masked_lines(platform, fix.rollback)
+            plan.diff = masked_lines(platform, fix.diff)
+        return [plans[d.name] for d in devices]
+
+    def deploy(self, change: Change, actor: str) -> tuple[DeployOutcome, BackupResult | None]:
+        """Push an approved change (blocking), then back the device up as `actor`'s change."""
+        device = self.device(change.device)
+        assert device.ssh is not None
+        if change.kind != "render":
+            raise ConfigError(f"change {change.id}: kind {change.kind} cannot be deployed")
+        rendered = self.render(device)
+        outcome = deploy(device.ssh, self.known_hosts, intended=rendered.text,
+                         features=list(rendered.features), expected_sha=change.sha256,
+                         post_checks=list(self.settings.configs.post_checks),
+                         policy=self.settings.ssh.host_key_policy,
+                         save=self.settings.configs.save_after_deploy)  # fmt: skip
+        saved = None
+        if outcome.status in ("deployed", "rolled_back"):
+            ssh = self.settings.ssh
+            saved = backup([device.ssh], self.history, self.known_hosts,
+                           policy=ssh.host_key_policy, author=actor, mask=ssh.mask_secrets)[0]  # fmt: skip
+        return outcome, saved

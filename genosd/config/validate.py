@@ -1,0 +1,117 @@
+"""Layered validation of a config: structure, compliance rules, then (optionally) an LLM review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from genosd.config.findings import Finding, SeverityName, blocking
+from genosd.config.normalize import mask_secrets
+from genosd.config.platforms import Platform
+from genosd.config.remediation import masked_lines, unowned_lines
+from genosd.config.rules import RuleSet
+from genosd.config.structure import check_structure
+from genosd.inventory import Device
+from genosd.llm import LlmUnavailable, structured_chat
+from genosd.settings import LlmSettings
+
+LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
+
+
+@dataclass
+class ValidationReport:
+    """Every finding for one config, the compliance score and the LLM review's outcome."""
+
+    device: str
+    findings: list[Finding]
+    rules_applied: int
+    rules_passed: int
+    llm: LlmStatus = "not configured"
+    llm_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Percentage of applicable compliance rules passed (100 when none apply)."""
+        if not self.rules_applied:
+            return 100.0
+        return round(100.0 * self.rules_passed / self.rules_applied, 1)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        """Findings that stop an approval."""
+        return blocking(self.findings)
+
+
+def validate_config(
+    device: Device, platform: Platform, features: list[str], text: str, rules: RuleSet
+) -> ValidationReport:
+    """Structure and rule findings for a config (the fast, deterministic layers)."""
+    findings = check_structure(platform, text)
+    for number, line in unowned_lines(platform, features, text):
+        findings.append(Finding(layer="structure", rule="unowned-line", severity="minor", line=number,
+                                text=line, message="no feature owns this line, so it is never "
+                                "deployed (add its prefix to the platform's features)"))  # fmt: skip
+    rule_findings, applied, passed = rules.check(device, text)
+    findings.extend(rule_findings)
+    for finding in findings:  # a finding quotes its line: never a secret
+        if finding.text is not None:
+            finding.text = masked_lines(platform, [finding.text])[0]
+    return ValidationReport(device.name, findings, applied, passed)
+
+
+class LlmFinding(BaseModel):
+    """One problem the model reports (its answer is validated against this)."""
+
+    severity: SeverityName
+    rule: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    message: str = Field(min_length=1, max_length=500)
+    line: int | None = Field(None, ge=1)
+
+
+class LlmReview(BaseModel):
+    """The whole answer: a list of findings (empty when the config looks right)."""
+
+    findings: list[LlmFinding] = Field(max_length=100)
+
+
+REVIEW_PROMPT = """You review network device configurations for {platform} before they are deployed.
+Report security problems, likely mistakes and inconsistencies. Secrets are shown as <masked>; do not
+report them. Each config line is prefixed with its line number and a colon. Answer only with JSON:
+{{"findings": [{{"severity": "info|minor|major|critical", "rule": "short-id", "message": "...",
+"line": N}}]}}. An empty list means no problems."""
+
+
+async def llm_review(
+    report: ValidationReport, settings: LlmSettings, platform: Platform, text: str
+) -> ValidationReport:
+    """Add the LLM's findings; an unusable answer is a finding and status 'unavailable', never a pass."""
+    if settings.url is None:
+        report.llm = "not configured"
+        return report
+    redacted, _ = mask_secrets(platform, text)
+    lines = redacted.splitlines()
+    numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(lines, start=1))
+    messages = [
+        {"role": "system", "content": REVIEW_PROMPT.format(platform=platform.name)},
+        {"role": "user", "content": f"Device {report.device}:\n{numbered}"},
+    ]
+    try:
+        answer = await structured_chat(settings, settings.review_model, messages, LlmReview)
+    except LlmUnavailable as exc:
+        report.llm, report.llm_error = "unavailable", str(exc)
+        report.findings.append(Finding(layer="llm", rule="llm-unavailable", severity="major",
+                                       message=f"LLM review unavailable: {exc}"))  # fmt: skip
+        return report
+    for item in answer.findings:
+        line = item.line if item.line is not None and item.line <= len(lines) else None
+        if item.line is not None and line is None:
+            report.notes.append(f"LLM finding {item.rule} named line {item.line}, past the end")
+        report.findings.append(Finding(
+            layer="llm", rule=f"llm:{item.rule}", severity=item.severity, line=line,
+            text=lines[line - 1] if line else None, message=item.message,
+        ))  # fmt: skip
+    report.llm = "findings" if answer.findings else "passed"
+    return report

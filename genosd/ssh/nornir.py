@@ -1,0 +1,52 @@
+"""Nornir over netmiko for SSH work: one inventory per run, host keys enforced by paramiko."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.plugins.runners import ThreadedRunner
+
+from genosd.config.platforms import platform as platform_of
+from genosd.ssh.target import SshTarget
+
+
+def nornir_for(targets: Iterable[SshTarget], known_hosts: Path, workers: int) -> Nornir:
+    """A Nornir whose hosts are `targets`, netmiko pinned to the keys in `known_hosts`."""
+    ConnectionPluginRegister.auto_register()
+    hosts = Hosts()
+    for t in targets:
+        extras: dict[str, Any] = {
+            "secret": t.enable_secret or "",
+            "ssh_strict": True,  # paramiko enforces the key pinned in known_hosts
+            "system_host_keys": False,
+            "alt_host_keys": True,
+            "alt_key_file": str(known_hosts),
+            "allow_agent": False,
+            "use_keys": False,
+            "conn_timeout": t.timeout,
+            "auth_timeout": t.timeout,
+            "banner_timeout": t.timeout,
+            "fast_cli": False,
+        }
+        hosts[t.name] = Host(
+            name=t.name, hostname=t.address, port=t.port, username=t.username,
+            password=t.password, platform=platform_of(t.platform).netmiko,
+            data={"target": t},
+            connection_options={"netmiko": ConnectionOptions(extras=extras)},
+        )  # fmt: skip
+    inventory = Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
+    return Nornir(inventory=inventory, runner=ThreadedRunner(num_workers=workers))
+
+
+def describe_error(error: BaseException | None) -> str:
+    """One line for a per-device failure: the exception type and its first line."""
+    if error is None:
+        return "failed without an error message"
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first}"[:500]
