@@ -200,6 +200,9 @@ class ConfigsSettings(_Section):
         False, description="refuse to approve when the LLM review is unavailable"
     )
     save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
+    four_eyes: bool = Field(
+        False, description="an API approval must come from someone other than the planner"
+    )
     post_checks: list[PostCheck] = Field(default_factory=list)
 
 

@@ -19,6 +19,7 @@ from genosd.auth.keys import ApiKey, touch_key, verify_key
 from genosd.errors import (
     AccessError,
     AuthenticationError,
+    ConfigError,
     ConflictError,
     GenosdError,
     InvalidRequestError,
@@ -100,6 +101,7 @@ _STATUS: list[tuple[type[GenosdError], int, str]] = [
     (NotFoundError, 404, "not_found"),
     (InvalidRequestError, 400, "invalid_request"),
     (ConflictError, 409, "conflict"),
+    (ConfigError, 422, "config_error"),
 ]
 
 

@@ -12,12 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from genosd import __version__, audit
-from genosd.api import admin, configs, devices, events_ws, plugins_api, routes
+from genosd.api import admin, changes_api, configs, devices, events_ws, plugins_api, routes
 from genosd.api.access import authorize, error_middleware
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
+from genosd.config.compliance import compliance_history
 from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
 from genosd.metrics.influx import make_sink
 from genosd.metrics.store import MetricsStore
@@ -172,6 +173,8 @@ async def _state_db(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     state.statedb = StateDB(state_db_path(state.settings.state_dir))
     await state.statedb.open()
+    latest = await state.statedb.run(lambda db: compliance_history(db, latest_only=True))
+    state.compliance_scores.update({r.device: r.score for r in latest})
     yield
     await state.statedb.close()
     state.statedb = None
@@ -180,7 +183,7 @@ async def _state_db(app: web.Application) -> AsyncIterator[None]:
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (routes, devices, configs, admin, plugins_api):
+    for module in (routes, devices, configs, changes_api, admin, plugins_api):
         api.endpoints.extend(module.routes.endpoints)
     return api
 

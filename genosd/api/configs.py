@@ -26,7 +26,10 @@ from genosd.api.spec import PRINCIPAL, Api
 from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import Role
 from genosd.config.backup import BackupResult, backup
+from genosd.config.compliance import record_compliance
 from genosd.config.history import ConfigHistory
+from genosd.config.platforms import platform as platform_of
+from genosd.config.validate import ValidationReport, check_rules
 from genosd.errors import ConflictError, NotFoundError
 from genosd.inventory import Device
 
@@ -43,11 +46,25 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
         settings = state.settings.ssh
         state.events.publish("run", {"kind": "config_backup", "status": "started",
                                      "devices": len(targets), "actor": actor})  # fmt: skip
+        reports: dict[str, ValidationReport] = {}
+        lifecycle = state.lifecycle
+        rules = await asyncio.to_thread(lambda: lifecycle.rules)
+
+        def inspect(name: str, text: str) -> None:
+            device = state.inventory.devices.get(name)
+            if device is not None and device.platform is not None:
+                reports[name] = check_rules(device, platform_of(device.platform), text, rules)
+
         results = await asyncio.to_thread(
             backup, targets, state.config_history, state.known_hosts,
-            policy=settings.host_key_policy,
-            concurrency=settings.concurrency, author=actor, mask=settings.mask_secrets,
+            policy=settings.host_key_policy, concurrency=settings.concurrency, author=actor,
+            mask=settings.mask_secrets, inspect=inspect,
         )  # fmt: skip
+        assert state.statedb is not None
+        for name, report in reports.items():
+            await state.statedb.run(record_compliance, name, "running", report.score,
+                                    report.rules_applied, report.rules_passed, report.findings)  # fmt: skip
+            state.compliance_scores[name] = report.score
         for r in results:
             if r.error and "CHANGED" in r.error:
                 state.events.publish("alert", {"source": "genosd", "severity": "critical",
@@ -58,7 +75,6 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
         state.events.publish("run", {"kind": "config_backup", "status": "finished", **summary,
                                      "failures": {r.device: r.error for r in results
                                                   if not r.ok}})  # fmt: skip
-        assert state.statedb is not None
         await state.statedb.run(lambda db: audit.record(
             db, actor=actor, action="config_backup", target=f"devices:{len(results)}",
             result="ok" if not summary["failed"] else "failed", details=summary))  # fmt: skip

@@ -386,3 +386,118 @@ class ConfigDiffOut(BaseModel):
     old: str
     new: str
     diff: str
+
+
+class FindingOut(BaseModel):
+    """One validation finding."""
+
+    layer: Literal["structure", "rules", "llm"]
+    rule: str
+    severity: Literal["info", "minor", "major", "critical"]
+    message: str
+    line: int | None = None
+    text: str | None = None
+
+
+class IntendedOut(BaseModel):
+    """A device's intended config (secrets masked) and what validation found in it."""
+
+    device: str
+    platform: str
+    features: list[str]
+    text: str
+    score: float
+    rules_applied: int
+    rules_passed: int
+    llm: Literal["not configured", "passed", "findings", "unavailable"]
+    findings: list[FindingOut]
+
+
+class IntendedQuery(Strict):
+    """Whether to add the (slower) LLM review."""
+
+    llm: bool = False
+
+
+class ComplianceOut(BaseModel):
+    """One compliance check of a device."""
+
+    device: str
+    checked_at: float
+    source: str
+    score: float
+    rules_applied: int
+    rules_passed: int
+    findings: list[FindingOut]
+
+
+class ComplianceList(Page):
+    """Compliance results."""
+
+    items: list[ComplianceOut]
+
+
+class ChangeOut(BaseModel):
+    """A planned change: the commands (secrets masked), the hash to approve, its state."""
+
+    id: int
+    device: str
+    kind: Literal["render", "restore"]
+    sha256: str
+    commands: list[str]
+    rollback: list[str]
+    diff: list[str]
+    findings: list[FindingOut]
+    created_at: float
+    created_by: str
+    expires_at: float
+    status: Literal[
+        "pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale", "rejected"
+    ]
+    approved_by: str | None = None
+    approved_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+
+
+class PlanOut(BaseModel):
+    """A dry run: the change to approve (none when the device already matches)."""
+
+    device: str
+    in_sync: bool
+    change: ChangeOut | None = None
+    score: float
+    llm: Literal["not configured", "passed", "findings", "unavailable"]
+
+
+class ChangeQuery(PageQuery):
+    """Filters for planned changes."""
+
+    device: str | None = None
+    status: (
+        Literal["pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale",
+                "rejected"] | None
+    ) = None  # fmt: skip
+
+
+class ChangeList(Page):
+    """Planned changes, newest first."""
+
+    items: list[ChangeOut]
+
+
+class ApproveIn(Strict):
+    """The hash of the exact diff the approver reviewed."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class DeployOut(BaseModel):
+    """How a deploy ended."""
+
+    change: ChangeOut
+    status: Literal["deployed", "unchanged", "stale", "failed", "rolled_back"]
+    reason: str | None = None
+    sent: int
+    rollback: str | None = None
+    post_checks: list[dict[str, Any]]

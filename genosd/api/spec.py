@@ -56,6 +56,7 @@ class Endpoint:
     media_types: tuple[str, ...] = ("application/json",)
     namespace: str = ""  # plugins' operations are prefixed with the plugin name
     conflicts: bool = False  # may answer 409 while conflicting work runs
+    config_errors: bool = False  # may answer 422 when templates or rule files are invalid
 
     @property
     def operation_id(self) -> str:
@@ -98,6 +99,7 @@ class Api:
         status: int = 200,
         media_types: tuple[str, ...] = ("application/json",),
         conflicts: bool = False,
+        config_errors: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; the handler's docstring's first line is its summary."""
 
@@ -105,7 +107,7 @@ class Api:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
             self.endpoints.append(
                 Endpoint(method, path, handler, summary, tag, role, query, body, response, status,
-                         media_types, conflicts=conflicts)
+                         media_types, conflicts=conflicts, config_errors=config_errors)
             )  # fmt: skip
             return handler
 
@@ -197,6 +199,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         responses["404"] = {"description": "not found", **error}
     if e.conflicts:
         responses["409"] = {"description": "conflicting work is in progress", **error}
+    if e.config_errors:
+        responses["422"] = {"description": "a template or rule file is invalid", **error}
     operation: dict[str, Any] = {
         "operationId": e.operation_id,
         "summary": e.summary,

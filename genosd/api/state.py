@@ -17,6 +17,7 @@ from genosd.auth.keycache import KeyCache
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.config.history import ConfigHistory, history_path
+from genosd.config.lifecycle import Lifecycle
 from genosd.events import EventBus
 from genosd.inventory import Inventory
 from genosd.metrics.forwarder import Forwarder
@@ -41,6 +42,22 @@ class DaemonMetrics:
             "Wall time of the last finished poll",
             registry=registry,
         )
+
+
+class ComplianceCollector(Collector):
+    """Exports the newest compliance score of each device at scrape time."""
+
+    def __init__(self, scores: dict[str, float]):
+        self.scores = scores
+
+    def collect(self) -> list[Metric]:
+        """genosd_compliance_score{device} (0-100)."""
+        family = GaugeMetricFamily("genosd_compliance_score",
+                                   "Percent of compliance rules the device's config passes",
+                                   labels=["device"])  # fmt: skip
+        for device, score in sorted(self.scores.items()):
+            family.add_metric([device], score)
+        return [family]
 
 
 class EventBusCollector(Collector):
@@ -84,6 +101,9 @@ class DaemonState:
     plugins: PluginHost = field(default_factory=PluginHost)
     plugin_runtime: PluginRuntime | None = None
     backup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    deploying: set[str] = field(default_factory=set)
+    compliance_scores: dict[str, float] = field(default_factory=dict)
+    _lifecycle: tuple[int, int, Lifecycle] | None = None
     published_status: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     last_poll_progress: float = 0.0
@@ -98,11 +118,21 @@ class DaemonState:
         """The pinned SSH host keys."""
         return KnownHosts(known_hosts_path(self.settings.state_dir))
 
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Render/validate/deploy over the current settings and inventory (rebuilt after a reload)."""
+        key = (id(self.settings), id(self.inventory))
+        if self._lifecycle is None or self._lifecycle[:2] != key:
+            built = Lifecycle(self.settings, self.inventory, self.known_hosts, self.config_history)
+            self._lifecycle = (*key, built)
+        return self._lifecycle[2]
+
     def __post_init__(self) -> None:
         api = self.settings.api
         self.limiter = RateLimiter(api.rate_limit_per_minute, api.rate_limit_burst)
         self.events = EventBus(queue_size=api.ws_queue_size)
         self.registry.register(EventBusCollector(self.events))
+        self.registry.register(ComplianceCollector(self.compliance_scores))
 
 
 STATE = web.AppKey("state", DaemonState)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nornir.core.exceptions import NornirSubTaskError
@@ -17,12 +18,15 @@ from nornir.core.task import Result, Task
 from nornir_netmiko.tasks import netmiko_send_command
 
 from genosd.config.history import ConfigHistory, change_message
-from genosd.config.normalize import for_history
+from genosd.config.normalize import for_history, strip_volatile
 from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
+
+log = logging.getLogger(__name__)
+Inspector = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class BackupResult:
 
 def _backup_task(
     task: Task, history: ConfigHistory, known: KnownHosts, policy: Policy, author: str,
-    mask: bool,
+    mask: bool, inspect: Inspector | None,
 ) -> Result:  # fmt: skip
     target: SshTarget = task.host.data["target"]
     started = time.monotonic()
@@ -57,6 +61,11 @@ def _backup_task(
                               duration=time.monotonic() - started)  # fmt: skip
         return Result(host=task.host, failed=True, result=failed)
     text, masked = for_history(platform, raw, mask=mask)
+    if inspect is not None:
+        try:
+            inspect(target.name, strip_volatile(platform, raw))
+        except Exception:  # a compliance check must never cost a backup
+            log.exception("%s: inspecting the running config failed", target.name)
     version = history.commit(target.name, text, author,
                              lambda previous: change_message(target.name, previous, text, masked))  # fmt: skip
     return Result(
@@ -85,14 +94,19 @@ def backup(
     concurrency: int = 20,
     author: str = "genosd",
     mask: bool = True,
+    inspect: Inspector | None = None,
 ) -> list[BackupResult]:
-    """Back up every target (blocking; call it from a worker thread in async code)."""
+    """Back up every target (blocking; call it from a worker thread in async code).
+
+    `inspect(device, text)` sees each running config before masking (e.g. for compliance rules);
+    it runs on a worker thread and must not keep the text.
+    """
     if not targets:
         return []
     nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
     started = time.monotonic()
     aggregated = nr.run(task=_backup_task, history=history, known=known_hosts, policy=policy,
-                        author=author, mask=mask, on_failed=True)  # fmt: skip
+                        author=author, mask=mask, inspect=inspect, on_failed=True)  # fmt: skip
     nr.close_connections(on_good=True, on_failed=True)
     results = []
     for target in targets:

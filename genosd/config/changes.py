@@ -107,10 +107,14 @@ def list_changes(
     return [_row(r) for r in db.execute(query + " ORDER BY id DESC", args).fetchall()]
 
 
-def approve_change(db: sqlite3.Connection, change_id: int, *, sha256: str, actor: str) -> Change:
+def approve_change(
+    db: sqlite3.Connection, change_id: int, *, sha256: str, actor: str, four_eyes: bool = False
+) -> Change:
     """Approve a pending change; the caller must name the hash it reviewed."""
     with transaction(db):
         change = get_change(db, change_id)
+        if four_eyes and actor == change.created_by:
+            raise ConflictError(f"change {change_id}: the planner cannot approve it (four_eyes)")
         if change.status != "pending":
             raise ConflictError(f"change {change_id} is {change.status}, not pending")
         if change.expired:

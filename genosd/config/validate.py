@@ -54,12 +54,22 @@ def validate_config(
         findings.append(Finding(layer="structure", rule="unowned-line", severity="minor", line=number,
                                 text=line, message="no feature owns this line, so it is never "
                                 "deployed (add its prefix to the platform's features)"))  # fmt: skip
-    rule_findings, applied, passed = rules.check(device, text)
-    findings.extend(rule_findings)
+    report = check_rules(device, platform, text, rules)
+    report.findings[:0] = _masked(platform, findings)
+    return report
+
+
+def check_rules(device: Device, platform: Platform, text: str, rules: RuleSet) -> ValidationReport:
+    """Compliance rules only (for running configs, which need no structure check)."""
+    findings, applied, passed = rules.check(device, text)
+    return ValidationReport(device.name, _masked(platform, findings), applied, passed)
+
+
+def _masked(platform: Platform, findings: list[Finding]) -> list[Finding]:
     for finding in findings:  # a finding quotes its line: never a secret
         if finding.text is not None:
             finding.text = masked_lines(platform, [finding.text])[0]
-    return ValidationReport(device.name, findings, applied, passed)
+    return findings
 
 
 class LlmFinding(BaseModel):

@@ -1,0 +1,222 @@
+"""Intended configs, compliance, and planned changes: plan → approve (by hash) → deploy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from genosd import __version__
+from genosd.api.models import (
+    ApproveIn,
+    ChangeList,
+    ChangeOut,
+    ChangeQuery,
+    ComplianceList,
+    ComplianceOut,
+    DeployOut,
+    IntendedOut,
+    IntendedQuery,
+    PageQuery,
+    PlanOut,
+)
+from genosd.api.spec import PRINCIPAL, Api
+from genosd.api.state import STATE, DaemonState
+from genosd.auth.keys import Role
+from genosd.config import changes
+from genosd.config.compliance import compliance_history, record_compliance
+from genosd.config.lifecycle import DevicePlan
+from genosd.config.normalize import mask_secrets
+from genosd.config.platforms import platform as platform_of
+from genosd.config.validate import ValidationReport
+from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
+from genosd.statedb import StateDB
+
+log = logging.getLogger(__name__)
+routes = Api("genosd", __version__)
+
+
+def _change_out(change: changes.Change) -> ChangeOut:
+    return ChangeOut.model_validate(change.model_dump())
+
+
+def _db(state: DaemonState) -> StateDB:
+    assert state.statedb is not None, "the state database opens before routes run"
+    return state.statedb
+
+
+@routes.route("GET", "/api/v1/devices/{name}/intended", tag="configs", role=Role.viewer,
+              query=IntendedQuery, response=IntendedOut, config_errors=True)  # fmt: skip
+async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOut:
+    """The device's intended config rendered from templates (secrets masked), with findings."""
+    state = request.app[STATE]
+    lifecycle = state.lifecycle
+    device = lifecycle.device(request.match_info["name"])
+    rendered = await asyncio.to_thread(lifecycle.render, device)
+    plan = DevicePlan(device.name, rendered=rendered,
+                      report=await asyncio.to_thread(lifecycle.validate, device, rendered))  # fmt: skip
+    if query.llm:
+        await lifecycle.review(device, plan)
+    report = plan.report
+    assert report is not None
+    await _record(state, device.name, "intended", report)
+    return IntendedOut(
+        device=device.name, platform=rendered.platform, features=list(rendered.features),
+        text=mask_secrets(platform_of(rendered.platform), rendered.text)[0], score=report.score,
+        rules_applied=report.rules_applied, rules_passed=report.rules_passed, llm=report.llm,
+        findings=[f.model_dump() for f in report.findings],
+    )  # fmt: skip
+
+
+async def _record(state: DaemonState, device: str, source: str, report: ValidationReport) -> None:
+    db = _db(state)
+    await db.run(record_compliance, device, source, report.score, report.rules_applied,
+                 report.rules_passed, report.findings)  # fmt: skip
+    state.compliance_scores[device] = report.score
+
+
+@routes.route("GET", "/api/v1/compliance", tag="configs", role=Role.viewer, query=PageQuery,
+              response=ComplianceList)  # fmt: skip
+async def list_compliance(request: web.Request, query: PageQuery) -> ComplianceList:
+    """The newest compliance result of every device."""
+    db = _db(request.app[STATE])
+    records = await db.run(lambda c: compliance_history(c, latest_only=True))
+    page = records[query.offset : query.offset + query.limit]
+    return ComplianceList(items=[ComplianceOut.model_validate(r.model_dump()) for r in page],
+                          total=len(records), limit=query.limit, offset=query.offset)  # fmt: skip
+
+
+@routes.route("GET", "/api/v1/devices/{name}/compliance", tag="configs", role=Role.viewer,
+              query=PageQuery, response=ComplianceList)  # fmt: skip
+async def device_compliance(request: web.Request, query: PageQuery) -> ComplianceList:
+    """The device's compliance history, newest first."""
+    state = request.app[STATE]
+    name = request.match_info["name"]
+    if name not in state.inventory.devices:
+        raise NotFoundError(f"no device {name!r}")
+    records = await _db(state).run(compliance_history, name)
+    page = records[query.offset : query.offset + query.limit]
+    return ComplianceList(items=[ComplianceOut.model_validate(r.model_dump()) for r in page],
+                          total=len(records), limit=query.limit, offset=query.offset)  # fmt: skip
+
+
+@routes.route("POST", "/api/v1/devices/{name}/plan", tag="changes", role=Role.operator,
+              response=PlanOut, conflicts=True, config_errors=True)  # fmt: skip
+async def plan_change(request: web.Request) -> PlanOut:
+    """Dry run: render, validate and diff against the live device; records a pending change."""
+    state = request.app[STATE]
+    lifecycle = state.lifecycle
+    device = lifecycle.device(request.match_info["name"])
+    if device.name in state.deploying:
+        raise ConflictError(f"{device.name} is being deployed to")
+    [plan] = await asyncio.to_thread(lifecycle.plan, [device])
+    if plan.error is not None:
+        raise ConflictError(f"{device.name}: {plan.error}")
+    await lifecycle.review(device, plan)
+    report = plan.report
+    assert report is not None and plan.sha256 is not None
+    await _record(state, device.name, "intended", report)
+    change = None
+    if plan.commands:
+        actor = request[PRINCIPAL].principal
+        change = await _db(state).run(lambda db: changes.create_change(
+            db, device=device.name, kind="render", sha256=plan.sha256 or "",
+            commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
+            findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl))  # fmt: skip
+    return PlanOut(device=device.name, in_sync=change is None, score=report.score, llm=report.llm,
+                   change=_change_out(change) if change else None)  # fmt: skip
+
+
+@routes.route("GET", "/api/v1/approvals", tag="changes", role=Role.viewer, query=ChangeQuery,
+              response=ChangeList)  # fmt: skip
+async def list_approvals(request: web.Request, query: ChangeQuery) -> ChangeList:
+    """Planned changes and their approval state, newest first."""
+    db = _db(request.app[STATE])
+    found = await db.run(
+        lambda c: changes.list_changes(c, device=query.device, status=query.status)
+    )
+    page = found[query.offset : query.offset + query.limit]
+    return ChangeList(items=[_change_out(c) for c in page], total=len(found), limit=query.limit,
+                      offset=query.offset)  # fmt: skip
+
+
+def _change_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidRequestError(f"change id must be a number, not {raw[:40]!r}")
+    return int(raw)
+
+
+@routes.route("GET", "/api/v1/approvals/{id}", tag="changes", role=Role.viewer,
+              response=ChangeOut)  # fmt: skip
+async def get_approval(request: web.Request) -> ChangeOut:
+    """One planned change with its diff, findings and outcome."""
+    db = _db(request.app[STATE])
+    return _change_out(await db.run(changes.get_change, _change_id(request)))
+
+
+@routes.route("POST", "/api/v1/approvals/{id}/approve", tag="changes", role=Role.operator,
+              body=ApproveIn, response=ChangeOut, conflicts=True)  # fmt: skip
+async def approve(request: web.Request, body: ApproveIn) -> ChangeOut:
+    """Approve a pending change by naming the SHA-256 of the diff you reviewed."""
+    state = request.app[STATE]
+    actor = request[PRINCIPAL].principal
+    change_id = _change_id(request)
+    four_eyes = state.settings.configs.four_eyes
+    change = await _db(state).run(lambda db: changes.approve_change(
+        db, change_id, sha256=body.sha256, actor=actor, four_eyes=four_eyes))  # fmt: skip
+    return _change_out(change)
+
+
+@routes.route("POST", "/api/v1/approvals/{id}/reject", tag="changes", role=Role.operator,
+              response=ChangeOut, conflicts=True)  # fmt: skip
+async def reject(request: web.Request) -> ChangeOut:
+    """Reject a pending or approved change so it can never be deployed."""
+    actor = request[PRINCIPAL].principal
+    change_id = _change_id(request)
+    db = _db(request.app[STATE])
+    return _change_out(await db.run(lambda c: changes.reject_change(c, change_id, actor=actor)))
+
+
+@routes.route("POST", "/api/v1/approvals/{id}/deploy", tag="changes", role=Role.operator,
+              response=DeployOut, conflicts=True, config_errors=True)  # fmt: skip
+async def deploy(request: web.Request) -> DeployOut:
+    """Push an approved change; it is verified, post-checked and rolled back on any failure."""
+    state = request.app[STATE]
+    actor = request[PRINCIPAL].principal
+    change_id = _change_id(request)
+    db = _db(state)
+    change = await db.run(changes.get_change, change_id)
+    if change.device in state.deploying:
+        raise ConflictError(f"{change.device} is being deployed to")
+    state.deploying.add(change.device)
+    try:
+        change = await db.run(changes.start_deploy, change_id)
+        state.events.publish("run", {"kind": "config_deploy", "status": "started",
+                                     "device": change.device, "change": change_id,
+                                     "actor": actor})  # fmt: skip
+        try:
+            outcome, _ = await asyncio.to_thread(state.lifecycle.deploy, change, actor)
+        except Exception as exc:
+            failure = {"reason": f"{type(exc).__name__}: {exc}"}
+            await db.run(lambda c: changes.finish_change(c, change_id, "failed", failure,
+                                                         actor=actor, diff_hash=change.sha256))  # fmt: skip
+            raise
+        status: changes.ChangeStatus = (
+            "deployed" if outcome.status == "unchanged" else outcome.status
+        )
+        finished = await db.run(lambda c: changes.finish_change(
+            c, change_id, status, outcome.as_dict(), actor=actor, diff_hash=outcome.sha256))  # fmt: skip
+    finally:
+        state.deploying.discard(change.device)
+    state.events.publish("run", {"kind": "config_deploy", "status": outcome.status,
+                                 "device": change.device, "change": change_id,
+                                 "reason": outcome.reason, "rollback": outcome.rollback})  # fmt: skip
+    if outcome.status == "failed" and outcome.rollback and outcome.rollback != "verified":
+        state.events.publish("alert", {"source": "genosd", "severity": "critical",
+                                       "kind": "rollback_failed", "device": change.device,
+                                       "message": outcome.rollback})  # fmt: skip
+    return DeployOut(change=_change_out(finished), status=outcome.status, reason=outcome.reason,
+                     sent=outcome.sent, rollback=outcome.rollback,
+                     post_checks=outcome.post_checks)  # fmt: skip

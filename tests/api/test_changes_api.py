@@ -1,0 +1,141 @@
+"""Intended configs, compliance and plan → approve → deploy over the API, against the SSH lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from genosd.api.app import create_app
+from genosd.auth.keys import Role
+from genosd.daemon import build_state
+from tests.api.conftest import Keys
+from tests.api.test_events_ws import _bearer, _next
+from tests.ssh_lab import write_setup
+
+
+async def _start(tmp_path: Path, ports: dict[str, int]) -> tuple[TestClient, Keys]:
+    config, secrets = write_setup(tmp_path, ports, settings="ssh: {backup_schedule: ''}\n")
+    state = build_state(config, None, [secrets])
+    client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
+    await client.start_server()
+    return client, Keys(state.settings.state_dir)
+
+
+async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Path):
+    client, keys = await _start(tmp_path, ssh_lab.ports)
+    try:
+        viewer, operator = keys.make(Role.viewer), keys.make(Role.operator)
+        intended = await client.get("/api/v1/devices/r1/intended", headers=_bearer(viewer))
+        body = await intended.json()
+        assert intended.status == 200, body
+        assert "ntp server 10.255.255.1" in body["text"]
+        assert "s3cret-community" not in body["text"] and "<masked>" in body["text"]
+        assert body["score"] == 100.0 and body["llm"] == "not configured"
+
+        assert (await client.post("/api/v1/devices/r1/plan",
+                                  headers=_bearer(viewer))).status == 403  # fmt: skip
+        planned = await client.post("/api/v1/devices/r1/plan", headers=_bearer(operator))
+        plan = await planned.json()
+        assert planned.status == 200, plan
+        change = plan["change"]
+        assert not plan["in_sync"] and change["status"] == "pending"
+        assert "aaa new-model" in change["commands"]
+        cid = change["id"]
+
+        wrong = await client.post(f"/api/v1/approvals/{cid}/approve", json={"sha256": "a" * 64},
+                                  headers=_bearer(operator))  # fmt: skip
+        assert wrong.status == 400 and "does not match" in (await wrong.json())["error"]["message"]
+        early = await client.post(f"/api/v1/approvals/{cid}/deploy", headers=_bearer(operator))
+        assert early.status == 409
+        approved = await client.post(f"/api/v1/approvals/{cid}/approve",
+                                     json={"sha256": change["sha256"]}, headers=_bearer(operator))  # fmt: skip
+        assert (await approved.json())["status"] == "approved"
+
+        async with client.ws_connect("/api/v1/events", headers=_bearer(viewer)) as ws:
+            await _next(ws, "welcome")
+            await ws.send_json({"type": "subscribe", "topics": ["run"]})
+            await _next(ws, "subscribed")
+            deployed = await client.post(
+                f"/api/v1/approvals/{cid}/deploy", headers=_bearer(operator)
+            )
+            result = await deployed.json()
+            assert deployed.status == 200, result
+            assert result["status"] == "deployed" and result["change"]["status"] == "deployed"
+            started, finished = await _next(ws, "event"), await _next(ws, "event")
+            assert started["data"]["status"] == "started"
+            assert finished["data"]["status"] == "deployed" and finished["data"]["device"] == "r1"
+        assert "ntp server 10.255.255.2" in ssh_lab.sims["r1"].device.show_running_config()
+        again = await client.post(f"/api/v1/approvals/{cid}/deploy", headers=_bearer(operator))
+        assert again.status == 409  # used once
+
+        insync = await (
+            await client.post("/api/v1/devices/r1/plan", headers=_bearer(operator))
+        ).json()
+        assert insync["in_sync"] and insync["change"] is None
+
+        # compliance of running configs comes from backups: r2 still lacks NTP and AAA
+        run = await client.post("/api/v1/configs/backup", json={}, headers=_bearer(operator))
+        assert run.status == 200
+        latest = await (await client.get("/api/v1/compliance", headers=_bearer(viewer))).json()
+        running = {(r["device"], r["source"]): r for r in latest["items"]}
+        assert running[("r1", "running")]["score"] == 100.0
+        r2 = running[("r2", "running")]
+        assert r2["score"] < 100.0
+        assert {"ntp-configured", "aaa-new-model"} <= {f["rule"] for f in r2["findings"]}
+        history = await (await client.get("/api/v1/devices/r1/compliance",
+                                          headers=_bearer(viewer))).json()  # fmt: skip
+        assert [r["source"] for r in history["items"]][:1] == ["running"]
+        assert history["total"] >= 3  # intended (GET), intended (2 plans), running
+        metrics = await (await client.get("/metrics")).text()
+        assert 'genosd_compliance_score{device="r2"}' in metrics
+
+        audit = await (await client.get("/api/v1/audit?limit=1000", headers=_bearer(
+            keys.make(Role.admin)))).json()  # fmt: skip
+        actions = {(e["action"], e["diff_hash"]) for e in audit["items"]}
+        assert ("approve_config_change", change["sha256"]) in actions
+        assert ("deploy_config_change", change["sha256"]) in actions
+        listed = await (await client.get("/api/v1/approvals?status=deployed",
+                                         headers=_bearer(viewer))).json()  # fmt: skip
+        assert [c["id"] for c in listed["items"]] == [cid]
+    finally:
+        await client.close()
+
+
+async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
+    config, secrets = write_setup(tmp_path, ssh_lab.ports, configs=", four_eyes: true",
+                                  settings="ssh: {backup_schedule: ''}\n")  # fmt: skip
+    state = build_state(config, None, [secrets])
+    client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        keys = Keys(state.settings.state_dir)
+        planner, other = keys.make(Role.operator), keys.make(Role.operator)
+        plan = await (await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))).json()
+        change = plan["change"]
+        own = await client.post(f"/api/v1/approvals/{change['id']}/approve",
+                                json={"sha256": change["sha256"]}, headers=_bearer(planner))  # fmt: skip
+        assert own.status == 409 and "four_eyes" in (await own.json())["error"]["message"]
+        rejected = await client.post(f"/api/v1/approvals/{change['id']}/reject",
+                                     headers=_bearer(other))  # fmt: skip
+        assert (await rejected.json())["status"] == "rejected"
+        late = await client.post(f"/api/v1/approvals/{change['id']}/approve",
+                                 json={"sha256": change["sha256"]}, headers=_bearer(other))  # fmt: skip
+        assert late.status == 409
+
+        # a template that needs data the device lacks: 422 naming template, line and variable
+        hosts = state.inventory_dir / "defaults.yaml"
+        hosts.write_text(
+            hosts.read_text().replace("  ntp_servers: [10.255.255.1, 10.255.255.2]\n", "")
+        )
+        from genosd.daemon import _reload
+
+        _reload(state)
+        broken = await client.get("/api/v1/devices/r1/intended", headers=_bearer(other))
+        error = (await broken.json())["error"]
+        assert broken.status == 422 and error["code"] == "config_error"
+        assert "ios/ntp.j2:2" in error["message"] and "ntp_servers" in error["message"]
+        assert (await client.get("/api/v1/approvals/abc", headers=_bearer(other))).status == 400
+        assert (await client.get("/api/v1/approvals/999", headers=_bearer(other))).status == 404
+    finally:
+        await client.close()
