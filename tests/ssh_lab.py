@@ -78,7 +78,11 @@ class Lab:
 
 
 def write_setup(
-    directory: Path, ports: dict[str, int], settings: str = "", configs: str = ""
+    directory: Path,
+    ports: dict[str, int],
+    settings: str = "",
+    configs: str = "",
+    templates: Path | None = None,
 ) -> tuple[Path, Path]:
     """Settings, secrets and an inventory whose data describes the lab's intended configs.
 
@@ -116,7 +120,7 @@ def write_setup(
     (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
     (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
     (secrets / "credentials__lab__community").write_text("s3cret-community")
-    templates = Path(__file__).parent.parent / "templates"
+    templates = templates or Path(__file__).parent.parent / "templates"
     config = directory / "genosd.yaml"
     config.write_text(
         f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
