@@ -1,0 +1,233 @@
+"""Config backup of 200 SSH devices and render+validate of 1,000 configs, each beside a bare baseline.
+
+1. Backup: `--devices` simulated IOS devices (the lab's asyncssh CLI) run in a child process. genosd's
+   `backup()` (Nornir + netmiko, host-key pinning, volatile stripping, masking, a git commit per
+   device) runs against them, and so does a bare baseline in the same run: plain netmiko
+   `send_command("show running-config")` from a thread pool of the same size, keeping nothing.
+2. Render + validate: `--configs` devices with 8 interfaces and 4 VLANs each are rendered with the
+   shipped ios templates in Jinja2's sandbox and validated (structure + the shipped rules). The
+   baseline renders the same templates with a plain (unsandboxed) Jinja2 environment and no checks.
+
+Wall time, configs/s and peak memory (tracemalloc for render, RSS for backup) are printed as a
+Markdown table.  Run from the repository root:
+    .venv/bin/python -m bench.config_lifecycle [--devices 200 --configs 1000 --rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jinja2
+
+FLEET = """
+import asyncio, json, sys
+import asyncssh
+from genosd.lab.ios_config import RunningConfig
+from genosd.lab.ios_device import IosDevice
+from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
+from tests.ssh_lab import BASE, PASSWORD, SECRET, USER
+
+async def main(count):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    servers, ports = [], {}
+    for n in range(count):
+        name = f"r{n:03d}"
+        device = IosDevice(name, config=RunningConfig.parse(BASE.format(name=name, peer="x", n=n % 250)))
+        server = await start_ssh_device(SimulatedDevice(device, USER, PASSWORD, SECRET, key, None),
+                                        "127.0.0.1", 0)
+        servers.append(server)
+        ports[name] = server.sockets[0].getsockname()[1]
+    print(json.dumps(ports), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def _fleet(count: int) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    proc = subprocess.Popen([sys.executable, "-c", FLEET, str(count)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_backup(ports: dict[str, int], workers: int, state: Path) -> dict[str, float]:
+    """genosd backup() of every device; wall time and devices/s."""
+    from genosd.config.backup import backup
+    from genosd.config.history import ConfigHistory
+    from genosd.ssh.hostkeys import KnownHosts
+    from genosd.ssh.target import SshTarget
+    from tests.ssh_lab import PASSWORD, SECRET, USER
+
+    targets = [SshTarget(name, "127.0.0.1", port, "ios", USER, PASSWORD, SECRET, timeout=60)
+               for name, port in ports.items()]  # fmt: skip
+    history, known = ConfigHistory(state / "configs"), KnownHosts(state / "known_hosts")
+    started = time.perf_counter()
+    results = backup(targets, history, known, concurrency=workers, author="bench")
+    wall = time.perf_counter() - started
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[:3]
+    return {"wall": wall, "rate": len(results) / wall}
+
+
+def bench_bare_netmiko(ports: dict[str, int], workers: int) -> dict[str, float]:
+    """The baseline: netmiko show running-config from a thread pool, nothing kept."""
+    from netmiko import ConnectHandler
+
+    from tests.ssh_lab import PASSWORD, SECRET, USER
+
+    def one(port: int) -> int:
+        with ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=port, username=USER,
+                            password=PASSWORD, secret=SECRET, fast_cli=False) as conn:  # fmt: skip
+            return len(conn.send_command("show running-config"))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        sizes = list(pool.map(one, ports.values()))
+    wall = time.perf_counter() - started
+    assert all(sizes)
+    return {"wall": wall, "rate": len(sizes) / wall}
+
+
+def _devices(count: int) -> list:
+    from genosd.inventory import Device
+
+    devices = []
+    for n in range(count):
+        interfaces: dict[str, dict[str, object]] = {
+            "Loopback0": {"address": f"10.255.{n // 250}.{n % 250 + 1}/32"}
+        }
+        for port in range(8):
+            interfaces[f"GigabitEthernet0/{port}"] = (
+                {"description": f"uplink {port}", "address": f"10.{n % 250}.{port}.1/30"}
+                if port < 2 else {"description": f"users {port}", "mode": "access", "vlan": 10})  # fmt: skip
+        data = {"domain": "bench.example", "ntp_servers": ["10.0.0.1", "10.0.0.2"],
+                "snmp_contact": "noc@bench.example", "syslog_servers": ["10.0.0.5"],
+                "vlans": {10: "users", 20: "voice", 30: "printers", 99: "mgmt"},
+                "interfaces": interfaces}  # fmt: skip
+        devices.append(Device(name=f"sw{n:04d}", hostname="192.0.2.1", platform="ios",
+                              groups=("access",), tags=(), site="fra1", role="access", data=data))  # fmt: skip
+    return devices
+
+
+def bench_render_validate(devices: list, templates: Path, trace: bool) -> dict[str, float]:
+    """genosd: sandboxed render + structure + rules for every device."""
+    from genosd.config.platforms import platform
+    from genosd.config.render import Renderer
+    from genosd.config.rules import load_rules
+    from genosd.config.validate import validate_config
+
+    if trace:
+        tracemalloc.start()
+    started = time.perf_counter()
+    renderer, rules, ios = Renderer(templates), load_rules([templates / "rules"]), platform("ios")
+    findings = 0
+    for device in devices:
+        rendered = renderer.render(device)
+        findings += len(validate_config(device, ios, list(rendered.features), rendered.text,
+                                        rules).findings)  # fmt: skip
+    wall = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+    tracemalloc.stop()
+    assert findings == 0, findings
+    return {"wall": wall, "rate": len(devices) / wall, "peak": peak}
+
+
+def bench_bare_jinja(devices: list, templates: Path, trace: bool) -> dict[str, float]:
+    """The baseline: plain Jinja2, same templates and data, no sandbox, no checks."""
+    from genosd.config.render import _ipaddr, template_context
+
+    if trace:
+        tracemalloc.start()
+    started = time.perf_counter()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
+    env.filters["ipaddr"] = _ipaddr
+    features = ["base", "aaa", "snmp", "ntp", "vlans", "interfaces"]
+    size = 0
+    for device in devices:
+        context = template_context(device, {})
+        size += sum(len(env.get_template(f"ios/{f}.j2").render(context)) for f in features)
+    wall = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+    tracemalloc.stop()
+    assert size
+    return {"wall": wall, "rate": len(devices) / wall, "peak": peak}
+
+
+def main() -> None:
+    """Alternate genosd and baseline rounds; print medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--configs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    templates = Path(__file__).parents[1] / "templates"
+
+    devices = _devices(args.configs)
+    render = {"genosd": [], "bare": []}  # type: dict[str, list[dict[str, float]]]
+    # timed rounds run without tracemalloc (it slows Python code several times); one traced
+    # round per side measures the peak allocation
+    for _ in range(args.rounds):
+        render["genosd"].append(bench_render_validate(devices, templates, trace=False))
+        render["bare"].append(bench_bare_jinja(devices, templates, trace=False))
+    peaks = {"genosd": bench_render_validate(devices, templates, trace=True)["peak"],
+             "bare": bench_bare_jinja(devices, templates, trace=True)["peak"]}  # fmt: skip
+
+    proc, ports = _fleet(args.devices)
+    backups = {"genosd": [], "bare": []}  # type: dict[str, list[dict[str, float]]]
+    try:
+        for _ in range(args.rounds):
+            with tempfile.TemporaryDirectory() as state:
+                backups["genosd"].append(bench_backup(ports, args.workers, Path(state)))
+            backups["bare"].append(bench_bare_netmiko(ports, args.workers))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(10)
+
+    def med(rows: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    print(f"\n{args.configs} configs rendered + validated (median of {args.rounds}):\n")
+    print("| | wall s | configs/s | peak MiB (tracemalloc) |\n|---|---:|---:|---:|")
+    for name in ("genosd", "bare"):
+        rows = render[name]
+        print(
+            f"| {name} | {med(rows, 'wall'):.2f} | {med(rows, 'rate'):,.0f} | {peaks[name]:.1f} |"
+        )
+    print(
+        f"| ratio genosd/bare (time) | x{med(render['genosd'], 'wall') / med(render['bare'], 'wall'):.2f} | | |"
+    )
+    print(
+        f"\n{args.devices} devices backed up, {args.workers} sessions at once (median of {args.rounds}):\n"
+    )
+    print("| | wall s | devices/s |\n|---|---:|---:|")
+    for name in ("genosd", "bare"):
+        rows = backups[name]
+        print(f"| {name} | {med(rows, 'wall'):.2f} | {med(rows, 'rate'):.1f} |")
+    print(
+        f"| ratio genosd/bare (time) | x{med(backups['genosd'], 'wall') / med(backups['bare'], 'wall'):.2f} | |"
+    )
+    print(f"\npeak RSS of this process (both backups and renders): {_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
