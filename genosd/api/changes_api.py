@@ -143,7 +143,7 @@ async def list_approvals(request: web.Request, query: ChangeQuery) -> ChangeList
 
 def _change_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidRequestError(f"change id must be a number, not {raw[:40]!r}")
     return int(raw)
 

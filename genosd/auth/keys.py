@@ -177,7 +177,7 @@ def find_key(db: sqlite3.Connection, ident: str) -> ApiKey:
     # a prefix can be all digits (token_hex), so an 8-character ident is tried as a prefix first
     if len(ident) == 8 and all(c in "0123456789abcdef" for c in ident):
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE prefix = ?", (ident,)).fetchone()
-    if row is None and ident.isdigit():
+    if row is None and ident.isascii() and ident.isdigit():
         row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (int(ident),)).fetchone()
     if row is None:
         raise NotFoundError(f"no API key {ident!r}")

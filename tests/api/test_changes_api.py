@@ -136,6 +136,7 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         assert broken.status == 422 and error["code"] == "config_error"
         assert "ios/ntp.j2:2" in error["message"] and "ntp_servers" in error["message"]
         assert (await client.get("/api/v1/approvals/abc", headers=_bearer(other))).status == 400
+        assert (await client.get("/api/v1/approvals/3%C2%B3", headers=_bearer(other))).status == 400
         assert (await client.get("/api/v1/approvals/999", headers=_bearer(other))).status == 404
     finally:
         await client.close()

@@ -26,3 +26,5 @@ def test_all_digit_prefix_is_found_as_a_prefix_and_ids_still_work(tmp_path: Path
         find_key(db, "ffffffff")
     with pytest.raises(NotFoundError):
         find_key(db, "999")
+    with pytest.raises(NotFoundError):  # str.isdigit() is true for "³"; int() is not
+        find_key(db, "3³")
