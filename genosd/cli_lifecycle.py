@@ -181,7 +181,8 @@ def _plan(lifecycle: Any, db: Any, device: Any, json_out: bool) -> None:
         ttl = lifecycle.settings.configs.approval_ttl
         change = create_change(db, device=device.name, kind="render", sha256=plan.sha256,
                                commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-                               findings=report.findings, actor=_actor(), ttl=ttl)  # fmt: skip
+                               findings=report.findings, actor=_actor(), ttl=ttl,
+                               llm=report.llm)  # fmt: skip
     if json_out:
         print(json.dumps({"device": device.name, "change": change.id if change else None,
                           "sha256": plan.sha256, "commands": plan.commands,
@@ -216,7 +217,13 @@ def _deploy(lifecycle: Any, db: Any, device: str, change_id: int, json_out: bool
         change = get_change(db, change_id)
         if change.status == "pending":
             # running --approve after reading the dry run's diff is the approval of that diff
-            change = approve_change(db, change_id, sha256=change.sha256, actor=actor)
+            change = approve_change(
+                db,
+                change_id,
+                sha256=change.sha256,
+                actor=actor,
+                require_llm=lifecycle.settings.configs.require_llm_review,
+            )
         change = start_deploy(db, change_id, device=device)
     except GenosdError as exc:
         fail(str(exc))

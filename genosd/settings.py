@@ -197,7 +197,7 @@ class ConfigsSettings(_Section):
         3600.0, gt=0, le=30 * 86400, description="seconds a planned change stays approvable"
     )
     require_llm_review: bool = Field(
-        False, description="refuse to approve when the LLM review is unavailable"
+        False, description="refuse to approve a change whose LLM review did not run"
     )
     save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
     four_eyes: bool = Field(

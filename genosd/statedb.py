@@ -74,6 +74,7 @@ MIGRATIONS: list[str] = [
         rollback TEXT NOT NULL,
         diff TEXT NOT NULL,
         findings TEXT NOT NULL,
+        llm TEXT NOT NULL,
         created_at REAL NOT NULL,
         created_by TEXT NOT NULL,
         expires_at REAL NOT NULL,

@@ -123,7 +123,8 @@ async def plan_change(request: web.Request) -> PlanOut:
         change = await _db(state).run(lambda db: changes.create_change(
             db, device=device.name, kind="render", sha256=plan.sha256 or "",
             commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-            findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl))  # fmt: skip
+            findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl,
+            llm=report.llm))  # fmt: skip
     return PlanOut(device=device.name, in_sync=change is None, score=report.score, llm=report.llm,
                    change=_change_out(change) if change else None)  # fmt: skip
 
@@ -163,9 +164,10 @@ async def approve(request: web.Request, body: ApproveIn) -> ChangeOut:
     state = request.app[STATE]
     actor = request[PRINCIPAL].principal
     change_id = _change_id(request)
-    four_eyes = state.settings.configs.four_eyes
+    configs = state.settings.configs
     change = await _db(state).run(lambda db: changes.approve_change(
-        db, change_id, sha256=body.sha256, actor=actor, four_eyes=four_eyes))  # fmt: skip
+        db, change_id, sha256=body.sha256, actor=actor, four_eyes=configs.four_eyes,
+        require_llm=configs.require_llm_review))  # fmt: skip
     return _change_out(change)
 
 

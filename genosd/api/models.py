@@ -448,6 +448,7 @@ class ChangeOut(BaseModel):
     rollback: list[str]
     diff: list[str]
     findings: list[FindingOut]
+    llm: Literal["not configured", "passed", "findings", "unavailable"]
     created_at: float
     created_by: str
     expires_at: float

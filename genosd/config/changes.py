@@ -38,6 +38,7 @@ class Change(BaseModel):
     rollback: list[str]
     diff: list[str]
     findings: list[Finding]
+    llm: str
     created_at: float
     created_by: str
     expires_at: float
@@ -53,7 +54,7 @@ class Change(BaseModel):
         return time.time() >= self.expires_at
 
 
-_COLUMNS = ("id, device, kind, sha256, commands, rollback, diff, findings, created_at, created_by, "
+_COLUMNS = ("id, device, kind, sha256, commands, rollback, diff, findings, llm, created_at, created_by, "
             "expires_at, status, approved_by, approved_at, finished_at, result")  # fmt: skip
 
 
@@ -69,15 +70,16 @@ def _row(row: tuple) -> Change:
 def create_change(
     db: sqlite3.Connection, *, device: str, kind: ChangeKind, sha256: str, commands: list[str],
     rollback: list[str], diff: list[str], findings: list[Finding], actor: str, ttl: float,
+    llm: str = "not configured",
 ) -> Change:  # fmt: skip
     """Record a planned change (pending approval) and audit it, in one transaction."""
     now = time.time()
     with transaction(db):
         cursor = db.execute(
             f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL)",
             (device, kind, sha256, json.dumps(commands), json.dumps(rollback), json.dumps(diff),
-             json.dumps([f.model_dump() for f in findings]), now, actor, now + ttl),
+             json.dumps([f.model_dump() for f in findings]), llm, now, actor, now + ttl),
         )  # fmt: skip
         change_id = int(cursor.lastrowid or 0)
         audit.record(db, actor=actor, action="plan_config_change", target=f"device:{device}",
@@ -108,7 +110,13 @@ def list_changes(
 
 
 def approve_change(
-    db: sqlite3.Connection, change_id: int, *, sha256: str, actor: str, four_eyes: bool = False
+    db: sqlite3.Connection,
+    change_id: int,
+    *,
+    sha256: str,
+    actor: str,
+    four_eyes: bool = False,
+    require_llm: bool = False,
 ) -> Change:
     """Approve a pending change; the caller must name the hash it reviewed."""
     with transaction(db):
@@ -127,6 +135,9 @@ def approve_change(
                 f"change {change_id}: the hash given does not match the planned diff "
                 f"({change.sha256[:12]}…); review the diff again"
             )
+        if require_llm and change.llm not in ("passed", "findings"):
+            raise ConflictError(f"change {change_id}: the LLM review is {change.llm} and "
+                                "configs.require_llm_review is set; plan it again")  # fmt: skip
         if change.findings and any(f.severity == "critical" for f in change.findings):
             raise ConflictError(f"change {change_id} has critical findings and cannot be approved")
         db.execute("UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "

@@ -8,9 +8,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
 from genosd.auth.keys import Role
-from genosd.daemon import build_state
+from genosd.daemon import _reload, build_state
 from tests.api.conftest import Keys
 from tests.api.test_events_ws import _bearer, _next
+from tests.ollama_server import FakeOllama
 from tests.ssh_lab import write_setup
 
 
@@ -103,7 +104,7 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
 
 
 async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
-    config, secrets = write_setup(tmp_path, ssh_lab.ports, configs=", four_eyes: true",
+    config, secrets = write_setup(tmp_path, ssh_lab.ports, configs=", four_eyes: true, require_llm_review: true",
                                   settings="ssh: {backup_schedule: ''}\n")  # fmt: skip
     state = build_state(config, None, [secrets])
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
@@ -123,13 +124,36 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
                                  json={"sha256": change["sha256"]}, headers=_bearer(other))  # fmt: skip
         assert late.status == 409
 
+        # require_llm_review: no LLM configured → not approvable; with a model that answers → fine
+        unreviewed = (await (await client.post("/api/v1/devices/r2/plan",
+                                               headers=_bearer(planner))).json())["change"]  # fmt: skip
+        assert unreviewed["llm"] == "not configured"
+        refused = await client.post(f"/api/v1/approvals/{unreviewed['id']}/approve",
+                                    json={"sha256": unreviewed["sha256"]}, headers=_bearer(other))  # fmt: skip
+        assert (
+            refused.status == 409
+            and "require_llm_review" in (await refused.json())["error"]["message"]
+        )
+        fake = FakeOllama()
+        await fake.start()
+        try:
+            fake.responder = lambda body: '{"findings": []}'
+            config.write_text(config.read_text() + f"llm: {{url: '{fake.url}', timeout: 5}}\n")
+            _reload(state)
+            reviewed = (await (await client.post("/api/v1/devices/r2/plan",
+                                                 headers=_bearer(planner))).json())["change"]  # fmt: skip
+            assert reviewed["llm"] == "passed" and fake.requests[-1][0] == "/api/chat"
+            ok = await client.post(f"/api/v1/approvals/{reviewed['id']}/approve",
+                                   json={"sha256": reviewed["sha256"]}, headers=_bearer(other))  # fmt: skip
+            assert ok.status == 200
+        finally:
+            await fake.stop()
+
         # a template that needs data the device lacks: 422 naming template, line and variable
         hosts = state.inventory_dir / "defaults.yaml"
         hosts.write_text(
             hosts.read_text().replace("  ntp_servers: [10.255.255.1, 10.255.255.2]\n", "")
         )
-        from genosd.daemon import _reload
-
         _reload(state)
         broken = await client.get("/api/v1/devices/r1/intended", headers=_bearer(other))
         error = (await broken.json())["error"]
