@@ -154,6 +154,9 @@ class SshSettings(_Section):
     backup_schedule: str = Field(
         "0 2 * * *", description="cron expression (local time) for backups; empty disables them"
     )
+    facts_interval: float = Field(
+        900.0, ge=0, description="seconds between SSH fact collections in the daemon; 0 disables"
+    )
 
     @field_validator("backup_schedule")
     @classmethod

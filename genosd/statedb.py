@@ -86,6 +86,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX changes_device ON changes (device, created_at);
     """,
+    # 4: the newest parsed show outputs (facts) of each SSH device
+    """
+    CREATE TABLE facts (
+        device TEXT PRIMARY KEY,
+        collected_at REAL NOT NULL,
+        facts TEXT NOT NULL,
+        errors TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -12,7 +12,16 @@ from typing import Any
 from aiohttp import web
 
 from genosd import __version__, audit
-from genosd.api import admin, changes_api, configs, devices, events_ws, plugins_api, routes
+from genosd.api import (
+    admin,
+    changes_api,
+    configs,
+    devices,
+    events_ws,
+    facts_api,
+    plugins_api,
+    routes,
+)
 from genosd.api.access import authorize, error_middleware
 from genosd.api.spec import Api
 from genosd.api.state import STATE, DaemonMetrics, DaemonState
@@ -183,7 +192,7 @@ async def _state_db(app: web.Application) -> AsyncIterator[None]:
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (routes, devices, configs, changes_api, admin, plugins_api):
+    for module in (routes, devices, facts_api, configs, changes_api, admin, plugins_api):
         api.endpoints.extend(module.routes.endpoints)
     return api
 
@@ -205,6 +214,7 @@ def create_app(state: DaemonState) -> web.Application:
     app.cleanup_ctx.append(_plugin_runtime)
     app.cleanup_ctx.append(_pollers)
     app.cleanup_ctx.append(_background("config-backups", configs.backup_schedule))
+    app.cleanup_ctx.append(_background("ssh-facts", facts_api.facts_schedule))
     api = core_api()
     api.install(app, authorize)
     api.endpoints.extend(plugins_api.mount(app, state, authorize))

@@ -502,3 +502,23 @@ class DeployOut(BaseModel):
     sent: int
     rollback: str | None = None
     post_checks: list[dict[str, Any]]
+
+
+class FactsOut(BaseModel):
+    """A device's parsed show outputs (TextFSM rows per kind) and the kinds that failed."""
+
+    device: str
+    collected_at: float
+    facts: dict[str, list[dict[str, Any]]]
+    errors: dict[str, str]
+
+
+class FactsRunOut(BaseModel):
+    """A fact collection of one device just now."""
+
+    device: str
+    ok: bool
+    error: str | None = None
+    kinds: list[str]
+    errors: dict[str, str]
+    duration: float

@@ -16,7 +16,9 @@ from tests.ssh_lab import write_setup
 
 
 async def _start(tmp_path: Path, ports: dict[str, int]) -> tuple[TestClient, Keys]:
-    config, secrets = write_setup(tmp_path, ports, settings="ssh: {backup_schedule: ''}\n")
+    config, secrets = write_setup(
+        tmp_path, ports, settings="ssh: {backup_schedule: '', facts_interval: 0}\n"
+    )
     state = build_state(config, None, [secrets])
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
@@ -105,7 +107,7 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
 
 async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
     config, secrets = write_setup(tmp_path, ssh_lab.ports, configs=", four_eyes: true, require_llm_review: true",
-                                  settings="ssh: {backup_schedule: ''}\n")  # fmt: skip
+                                  settings="ssh: {backup_schedule: '', facts_interval: 0}\n")  # fmt: skip
     state = build_state(config, None, [secrets])
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()

@@ -26,7 +26,7 @@ def _setup(tmp_path: Path, ports: dict[str, int]) -> Path:
     config.write_text(
         f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
         f"ssh_credentials: {{lab: {{username: {USER}, password: {PASSWORD}, "
-        f"enable_secret: {SECRET}}}}}\nssh: {{backup_schedule: ''}}\n"
+        f"enable_secret: {SECRET}}}}}\nssh: {{backup_schedule: '', facts_interval: 0}}\n"
     )
     return config
 

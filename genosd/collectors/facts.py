@@ -1,0 +1,160 @@
+"""SSH facts: each platform's show commands, parsed by TextFSM (ntc-templates), stored per device.
+
+Which commands run is data (`commands` in platforms.yaml, every kind but `running_config`); the
+parser is ntc-templates' index for the platform's netmiko name and the command. A command the
+device refuses or that no template parses is an error of that fact, not of the device. Devices
+without SNMP get `interface` points (Telegraf's names) from the parsed `show interfaces`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from nornir.core.task import Result, Task
+from ntc_templates.parse import parse_output
+
+from genosd.config.platforms import Platform
+from genosd.config.platforms import platform as platform_of
+from genosd.errors import DeviceError
+from genosd.metrics.model import FieldValue, Point
+from genosd.ssh.hostkeys import KnownHosts, Policy
+from genosd.ssh.nornir import describe_error, nornir_for
+from genosd.ssh.target import SshTarget
+from genosd.statedb import transaction
+
+log = logging.getLogger(__name__)
+_REFUSED = ("% Invalid input", "% Incomplete command", "% Ambiguous command", "syntax error")
+
+
+@dataclass
+class FactsResult:
+    """One device's facts: parsed rows per kind, and the kinds that failed with why."""
+
+    device: str
+    ok: bool
+    collected_at: float = 0.0
+    facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+
+
+def parse(platform: Platform, command: str, output: str) -> list[dict[str, Any]]:
+    """Rows parsed by the ntc-templates template for this platform and command."""
+    if any(marker in output for marker in _REFUSED):
+        raise DeviceError(f"the device refused {command!r}: {output.strip()[:120]!r}")
+    try:
+        rows = parse_output(platform=platform.netmiko, command=command, data=output)
+    except Exception as exc:
+        raise DeviceError(f"no TextFSM parse of {command!r}: {describe_error(exc)}") from None
+    return [dict(row) for row in rows]
+
+
+def _facts_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
+    target: SshTarget = task.host.data["target"]
+    platform = platform_of(target.platform)
+    started = time.monotonic()
+    result = FactsResult(target.name, False, collected_at=time.time())
+    try:
+        known.enforce(target.address, target.port, policy, target.timeout)
+        connection = task.host.get_connection("netmiko", task.nornir.config)
+    except Exception as exc:
+        result.error = describe_error(exc)
+        result.duration = time.monotonic() - started
+        return Result(host=task.host, failed=True, result=result)
+    for kind, command in platform.commands.items():
+        if kind == "running_config":
+            continue
+        try:
+            output = connection.send_command(command, read_timeout=target.timeout)
+            result.facts[kind] = parse(platform, command, output)
+        except DeviceError as exc:
+            result.errors[kind] = str(exc)
+        except Exception as exc:
+            result.errors[kind] = describe_error(exc)
+            break
+    result.ok = bool(result.facts)
+    if not result.ok:
+        result.error = "no fact could be collected: " + "; ".join(result.errors.values())[:400]
+    result.duration = time.monotonic() - started
+    return Result(host=task.host, failed=not result.ok, result=result)
+
+
+def collect_facts(
+    targets: list[SshTarget], known_hosts: KnownHosts, *, policy: Policy = "accept-new",
+    concurrency: int = 20,
+) -> list[FactsResult]:  # fmt: skip
+    """Facts of every target (blocking; call it from a worker thread in async code)."""
+    if not targets:
+        return []
+    nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
+    try:
+        aggregated = nr.run(task=_facts_task, known=known_hosts, policy=policy, on_failed=True)
+    finally:
+        nr.close_connections(on_good=True, on_failed=True)
+    results = []
+    for target in targets:
+        first = aggregated[target.name][0]
+        results.append(first.result if isinstance(first.result, FactsResult)
+                       else FactsResult(target.name, False, error=describe_error(first.exception)))  # fmt: skip
+    return results
+
+
+def store_facts(db: sqlite3.Connection, result: FactsResult) -> None:
+    """Keep the newest facts of a device (facts that failed this time keep their last value)."""
+    with transaction(db):
+        row = db.execute("SELECT facts FROM facts WHERE device = ?", (result.device,)).fetchone()
+        merged = {**(json.loads(row[0]) if row else {}), **result.facts}
+        db.execute("INSERT OR REPLACE INTO facts (device, collected_at, facts, errors) "
+                   "VALUES (?, ?, ?, ?)", (result.device, result.collected_at, json.dumps(merged),
+                                           json.dumps(result.errors)))  # fmt: skip
+
+
+def stored_facts(db: sqlite3.Connection, device: str) -> FactsResult | None:
+    """The newest stored facts of a device, if any."""
+    row = db.execute("SELECT collected_at, facts, errors FROM facts WHERE device = ?",
+                     (device,)).fetchone()  # fmt: skip
+    if row is None:
+        return None
+    return FactsResult(device, True, row[0], json.loads(row[1]), json.loads(row[2]))
+
+
+def _status(text: str) -> int:
+    return 1 if text == "up" else 2
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def facts_to_points(result: FactsResult, address: str) -> list[Point]:
+    """`interface` points from parsed `show interfaces` (for devices SNMP does not poll)."""
+    points = []
+    when = int(result.collected_at * 1e9)
+    for row in result.facts.get("interfaces", []):
+        name = str(row.get("interface", ""))
+        if not name:
+            continue
+        link = str(row.get("link_status", ""))
+        fields: dict[str, FieldValue] = {
+            "ifOperStatus": _status(str(row.get("protocol_status", ""))),
+            "ifAdminStatus": 2 if "administratively" in link else 1,
+        }
+        for source, target in (("input_errors", "ifInErrors"), ("output_errors", "ifOutErrors"),
+                               ("input_packets", "ifInUcastPkts"),
+                               ("output_packets", "ifOutUcastPkts"),
+                               ("input_rate", "in_bits_per_second"),
+                               ("output_rate", "out_bits_per_second")):  # fmt: skip
+            value = _int(row.get(source))
+            if value is not None:
+                fields[target] = value
+        tags = {"device": result.device, "agent_host": address, "hostname": result.device,
+                "ifName": name, "ifDescr": name,
+                "ifAlias": str(row.get("description", "")), "source": "ssh"}  # fmt: skip
+        points.append(Point("interface", tags, fields, when))
+    return points
