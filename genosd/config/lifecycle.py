@@ -10,6 +10,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 
+from genosd.collectors.facts import stored_facts
 from genosd.config.backup import BackupResult, backup
 from genosd.config.changes import Change
 from genosd.config.deploy import DeployOutcome, deploy, read_running
@@ -23,6 +24,7 @@ from genosd.errors import ConfigError, InvalidRequestError
 from genosd.inventory import Device, Inventory
 from genosd.settings import ConfigsSettings, GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts
+from genosd.statedb import connect, state_db_path
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,18 @@ class Lifecycle:
             raise InvalidRequestError(f"{name} has no SSH settings (data.ssh.credential)")
         return device
 
+    def facts(self, name: str) -> dict[str, list[dict[str, object]]]:
+        """The device's newest stored facts (empty before the first collection)."""
+        db = connect(state_db_path(self.settings.state_dir))  # WAL: safe beside the daemon's
+        try:
+            found = stored_facts(db, name)
+        finally:
+            db.close()
+        return found.facts if found else {}
+
     def render(self, device: Device) -> RenderedConfig:
         """The device's intended config (TemplateError on a template problem)."""
-        return self.renderer.render(device)
+        return self.renderer.render(device, self.facts(device.name))
 
     def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
         """Structure and compliance findings for a rendered config."""

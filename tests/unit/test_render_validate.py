@@ -70,6 +70,16 @@ def test_syntax_errors_and_sandbox_escapes_are_template_errors(tmp_path: Path):
         Renderer(escape).render(_device())
 
 
+def test_templates_see_facts(tmp_path: Path):
+    templates = _templates(
+        tmp_path, "hostname {{ host.name }}\n! serial {{ facts.version[0].serial }}\n"
+    )
+    rendered = Renderer(templates).render(_device(), {"version": [{"serial": "FTX1234"}]})
+    assert "! serial FTX1234" in rendered.text
+    with pytest.raises(TemplateError, match=r"ios/base\.j2:2: .*version"):
+        Renderer(templates).render(_device())  # no facts yet: a clear error, not a blank
+
+
 def test_features_unknown_platform_and_missing_template(tmp_path: Path):
     rendered = Renderer(TEMPLATES).render(_device(features=["ntp", "base"]))
     assert list(rendered.features) == ["base", "ntp"]  # the platform's order, not the list's
