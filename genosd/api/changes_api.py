@@ -110,12 +110,14 @@ async def plan_change(request: web.Request) -> PlanOut:
     device = lifecycle.device(request.match_info["name"])
     if device.name in state.deploying:
         raise ConflictError(f"{device.name} is being deployed to")
+    rendered = await asyncio.to_thread(lifecycle.render, device)  # a template error: 422
     [plan] = await asyncio.to_thread(lifecycle.plan, [device])
-    if plan.error is not None:
-        raise ConflictError(f"{device.name}: {plan.error}")
-    await lifecycle.review(device, plan)
     report = plan.report
-    assert report is not None and plan.sha256 is not None
+    assert report is not None and rendered is not None
+    if plan.error is not None or plan.sha256 is None:  # the device failed: data, not an error
+        return PlanOut(device=device.name, in_sync=False, error=plan.error, score=report.score,
+                       llm=report.llm)  # fmt: skip
+    await lifecycle.review(device, plan)
     await _record(state, device.name, "intended", report)
     change = None
     if plan.commands:

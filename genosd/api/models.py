@@ -462,10 +462,11 @@ class ChangeOut(BaseModel):
 
 
 class PlanOut(BaseModel):
-    """A dry run: the change to approve (none when the device already matches)."""
+    """A dry run: the change to approve (none when the device already matches or failed)."""
 
     device: str
     in_sync: bool
+    error: str | None = None
     change: ChangeOut | None = None
     score: float
     llm: Literal["not configured", "passed", "findings", "unavailable"]

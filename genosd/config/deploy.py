@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hier_config import HConfig
+from hier_config import HConfig, WorkflowRemediation
 from nornir.core.exceptions import NornirSubTaskError
 from nornir.core.task import Result, Task
 
@@ -109,8 +109,6 @@ def _running(task: Task, platform: Platform, timeout: float) -> str:
 def _send(task: Task, platform: Platform, features: list[str], have: str, want: str,
           timeout: float) -> int:  # fmt: skip
     """Push what takes `have` to `want` (over the owned scope); the number of lines sent."""
-    from hier_config import WorkflowRemediation
-
     flow = WorkflowRemediation(scoped(platform, features, have), scoped(platform, features, want))
     lines = push_lines(flow.remediation_config)
     if lines:
@@ -144,7 +142,7 @@ def _reconnect(task: Task) -> None:
         task.host.close_connection("netmiko")
 
 
-def _rollback(task: Task, platform: Platform, features: list[str], before: str, intended: str,
+def _rollback(task: Task, platform: Platform, features: list[str], before: str,
               timeout: float) -> str:  # fmt: skip
     """Put the device back to `before`; 'verified' or a description of what went wrong."""
     last: BaseException | None = None
@@ -209,7 +207,7 @@ def _deploy_task(
     except Exception as exc:
         outcome.reason = str(exc) if isinstance(exc, DeployFailed) else describe_error(exc)
         log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)
-        outcome.rollback = _rollback(task, platform, features, before, intended, target.timeout)
+        outcome.rollback = _rollback(task, platform, features, before, target.timeout)
         outcome.status = "rolled_back" if outcome.rollback == "verified" else "failed"
         return _done(task, outcome, started)
     outcome.status = "deployed"

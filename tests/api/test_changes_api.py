@@ -161,8 +161,18 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         error = (await broken.json())["error"]
         assert broken.status == 422 and error["code"] == "config_error"
         assert "ios/ntp.j2:2" in error["message"] and "ntp_servers" in error["message"]
+        assert (await client.post("/api/v1/devices/r1/plan", headers=_bearer(other))).status == 422
         assert (await client.get("/api/v1/approvals/abc", headers=_bearer(other))).status == 400
         assert (await client.get("/api/v1/approvals/3%C2%B3", headers=_bearer(other))).status == 400
         assert (await client.get("/api/v1/approvals/999", headers=_bearer(other))).status == 404
+
+        # an unreachable device is a failed plan (data), not a server error
+        hosts.write_text(hosts.read_text() + "  ntp_servers: [10.255.255.1]\n")
+        _reload(state)
+        await ssh_lab.stop("r2")
+        down = await client.post("/api/v1/devices/r2/plan", headers=_bearer(other))
+        failed = await down.json()
+        assert down.status == 200 and failed["change"] is None and not failed["in_sync"]
+        assert "could not read the running config" in failed["error"]
     finally:
         await client.close()
