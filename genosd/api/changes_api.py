@@ -11,10 +11,8 @@ from genosd import __version__
 from genosd.api.models import (
     ApproveIn,
     ChangeList,
-    ChangeOut,
     ChangeQuery,
     ComplianceList,
-    ComplianceOut,
     DeployOut,
     IntendedOut,
     IntendedQuery,
@@ -35,10 +33,6 @@ from genosd.statedb import StateDB
 
 log = logging.getLogger(__name__)
 routes = Api("genosd", __version__)
-
-
-def _change_out(change: changes.Change) -> ChangeOut:
-    return ChangeOut.model_validate(change.model_dump())
 
 
 def _db(state: DaemonState) -> StateDB:
@@ -65,7 +59,7 @@ async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOu
         device=device.name, platform=rendered.platform, features=list(rendered.features),
         text=mask_secrets(platform_of(rendered.platform), rendered.text)[0], score=report.score,
         rules_applied=report.rules_applied, rules_passed=report.rules_passed, llm=report.llm,
-        findings=[f.model_dump() for f in report.findings],
+        findings=report.findings,
     )  # fmt: skip
 
 
@@ -83,7 +77,7 @@ async def list_compliance(request: web.Request, query: PageQuery) -> ComplianceL
     db = _db(request.app[STATE])
     records = await db.run(lambda c: compliance_history(c, latest_only=True))
     page = records[query.offset : query.offset + query.limit]
-    return ComplianceList(items=[ComplianceOut.model_validate(r.model_dump()) for r in page],
+    return ComplianceList(items=page,
                           total=len(records), limit=query.limit, offset=query.offset)  # fmt: skip
 
 
@@ -97,7 +91,7 @@ async def device_compliance(request: web.Request, query: PageQuery) -> Complianc
         raise NotFoundError(f"no device {name!r}")
     records = await _db(state).run(compliance_history, name)
     page = records[query.offset : query.offset + query.limit]
-    return ComplianceList(items=[ComplianceOut.model_validate(r.model_dump()) for r in page],
+    return ComplianceList(items=page,
                           total=len(records), limit=query.limit, offset=query.offset)  # fmt: skip
 
 
@@ -128,7 +122,7 @@ async def plan_change(request: web.Request) -> PlanOut:
             findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl,
             llm=report.llm))  # fmt: skip
     return PlanOut(device=device.name, in_sync=change is None, score=report.score, llm=report.llm,
-                   change=_change_out(change) if change else None)  # fmt: skip
+                   change=change)  # fmt: skip
 
 
 @routes.route("GET", "/api/v1/approvals", tag="changes", role=Role.viewer, query=ChangeQuery,
@@ -140,7 +134,7 @@ async def list_approvals(request: web.Request, query: ChangeQuery) -> ChangeList
         lambda c: changes.list_changes(c, device=query.device, status=query.status)
     )
     page = found[query.offset : query.offset + query.limit]
-    return ChangeList(items=[_change_out(c) for c in page], total=len(found), limit=query.limit,
+    return ChangeList(items=page, total=len(found), limit=query.limit,
                       offset=query.offset)  # fmt: skip
 
 
@@ -152,16 +146,16 @@ def _change_id(request: web.Request) -> int:
 
 
 @routes.route("GET", "/api/v1/approvals/{id}", tag="changes", role=Role.viewer,
-              response=ChangeOut)  # fmt: skip
-async def get_approval(request: web.Request) -> ChangeOut:
+              response=changes.Change)  # fmt: skip
+async def get_approval(request: web.Request) -> changes.Change:
     """One planned change with its diff, findings and outcome."""
     db = _db(request.app[STATE])
-    return _change_out(await db.run(changes.get_change, _change_id(request)))
+    return await db.run(changes.get_change, _change_id(request))
 
 
 @routes.route("POST", "/api/v1/approvals/{id}/approve", tag="changes", role=Role.operator,
-              body=ApproveIn, response=ChangeOut, conflicts=True)  # fmt: skip
-async def approve(request: web.Request, body: ApproveIn) -> ChangeOut:
+              body=ApproveIn, response=changes.Change, conflicts=True)  # fmt: skip
+async def approve(request: web.Request, body: ApproveIn) -> changes.Change:
     """Approve a pending change by naming the SHA-256 of the diff you reviewed."""
     state = request.app[STATE]
     actor = request[PRINCIPAL].principal
@@ -170,17 +164,17 @@ async def approve(request: web.Request, body: ApproveIn) -> ChangeOut:
     change = await _db(state).run(lambda db: changes.approve_change(
         db, change_id, sha256=body.sha256, actor=actor, four_eyes=configs.four_eyes,
         require_llm=configs.require_llm_review))  # fmt: skip
-    return _change_out(change)
+    return change
 
 
 @routes.route("POST", "/api/v1/approvals/{id}/reject", tag="changes", role=Role.operator,
-              response=ChangeOut, conflicts=True)  # fmt: skip
-async def reject(request: web.Request) -> ChangeOut:
+              response=changes.Change, conflicts=True)  # fmt: skip
+async def reject(request: web.Request) -> changes.Change:
     """Reject a pending or approved change so it can never be deployed."""
     actor = request[PRINCIPAL].principal
     change_id = _change_id(request)
     db = _db(request.app[STATE])
-    return _change_out(await db.run(lambda c: changes.reject_change(c, change_id, actor=actor)))
+    return await db.run(lambda c: changes.reject_change(c, change_id, actor=actor))
 
 
 @routes.route("POST", "/api/v1/approvals/{id}/deploy", tag="changes", role=Role.operator,
@@ -221,6 +215,6 @@ async def deploy(request: web.Request) -> DeployOut:
         state.events.publish("alert", {"source": "genosd", "severity": "critical",
                                        "kind": "rollback_failed", "device": change.device,
                                        "message": outcome.rollback})  # fmt: skip
-    return DeployOut(change=_change_out(finished), status=outcome.status, reason=outcome.reason,
+    return DeployOut(change=finished, status=outcome.status, reason=outcome.reason,
                      sent=outcome.sent, rollback=outcome.rollback,
                      post_checks=outcome.post_checks)  # fmt: skip

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genosd.audit import AuditEntry
 from genosd.auth.keys import ApiKey, Role
+from genosd.config.changes import Change
+from genosd.config.compliance import ComplianceRecord
+from genosd.config.findings import Finding
 
 
 class Strict(BaseModel):
@@ -388,17 +391,6 @@ class ConfigDiffOut(BaseModel):
     diff: str
 
 
-class FindingOut(BaseModel):
-    """One validation finding."""
-
-    layer: Literal["structure", "rules", "llm"]
-    rule: str
-    severity: Literal["info", "minor", "major", "critical"]
-    message: str
-    line: int | None = None
-    text: str | None = None
-
-
 class IntendedOut(BaseModel):
     """A device's intended config (secrets masked) and what validation found in it."""
 
@@ -410,7 +402,7 @@ class IntendedOut(BaseModel):
     rules_applied: int
     rules_passed: int
     llm: Literal["not configured", "passed", "findings", "unavailable"]
-    findings: list[FindingOut]
+    findings: list[Finding]
 
 
 class IntendedQuery(Strict):
@@ -419,46 +411,10 @@ class IntendedQuery(Strict):
     llm: bool = False
 
 
-class ComplianceOut(BaseModel):
-    """One compliance check of a device."""
-
-    device: str
-    checked_at: float
-    source: str
-    score: float
-    rules_applied: int
-    rules_passed: int
-    findings: list[FindingOut]
-
-
 class ComplianceList(Page):
     """Compliance results."""
 
-    items: list[ComplianceOut]
-
-
-class ChangeOut(BaseModel):
-    """A planned change: the commands (secrets masked), the hash to approve, its state."""
-
-    id: int
-    device: str
-    kind: Literal["render", "restore"]
-    sha256: str
-    commands: list[str]
-    rollback: list[str]
-    diff: list[str]
-    findings: list[FindingOut]
-    llm: Literal["not configured", "passed", "findings", "unavailable"]
-    created_at: float
-    created_by: str
-    expires_at: float
-    status: Literal[
-        "pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale", "rejected"
-    ]
-    approved_by: str | None = None
-    approved_at: float | None = None
-    finished_at: float | None = None
-    result: dict[str, Any] | None = None
+    items: list[ComplianceRecord]
 
 
 class PlanOut(BaseModel):
@@ -467,7 +423,7 @@ class PlanOut(BaseModel):
     device: str
     in_sync: bool
     error: str | None = None
-    change: ChangeOut | None = None
+    change: Change | None = None
     score: float
     llm: Literal["not configured", "passed", "findings", "unavailable"]
 
@@ -485,7 +441,7 @@ class ChangeQuery(PageQuery):
 class ChangeList(Page):
     """Planned changes, newest first."""
 
-    items: list[ChangeOut]
+    items: list[Change]
 
 
 class ApproveIn(Strict):
@@ -497,7 +453,7 @@ class ApproveIn(Strict):
 class DeployOut(BaseModel):
     """How a deploy ended."""
 
-    change: ChangeOut
+    change: Change
     status: Literal["deployed", "unchanged", "stale", "failed", "rolled_back"]
     reason: str | None = None
     sent: int

@@ -24,6 +24,7 @@ ChangeStatus = Literal[
     "pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale", "rejected"
 ]
 ChangeKind = Literal["render", "restore"]
+LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
 FINISHED = ("deployed", "failed", "rolled_back", "stale", "rejected")
 
 
@@ -38,7 +39,7 @@ class Change(BaseModel):
     rollback: list[str]
     diff: list[str]
     findings: list[Finding]
-    llm: str
+    llm: LlmStatus
     created_at: float
     created_by: str
     expires_at: float
@@ -70,7 +71,7 @@ def _row(row: tuple) -> Change:
 def create_change(
     db: sqlite3.Connection, *, device: str, kind: ChangeKind, sha256: str, commands: list[str],
     rollback: list[str], diff: list[str], findings: list[Finding], actor: str, ttl: float,
-    llm: str = "not configured",
+    llm: LlmStatus = "not configured",
 ) -> Change:  # fmt: skip
     """Record a planned change (pending approval) and audit it, in one transaction."""
     now = time.time()

@@ -110,20 +110,12 @@ class Renderer:
             template = self._template(name)
             try:
                 text = template.render(context)
-            except jinja2.UndefinedError as exc:
+            except (jinja2.TemplateError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
+                # Jinja's own errors read well; a Python error in a filter needs its type
+                problem = str(exc) if isinstance(exc, jinja2.TemplateError) else (
+                    f"{type(exc).__name__}: {exc}")  # fmt: skip
                 raise TemplateError(
-                    f"{name}:{_template_line(exc, name)}: {exc.message} (device {device.name})",
-                    source=str(self.templates_dir),
-                ) from None
-            except jinja2.TemplateError as exc:
-                raise TemplateError(
-                    f"{name}:{_template_line(exc, name)}: {exc} (device {device.name})",
-                    source=str(self.templates_dir),
-                ) from None
-            except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
-                raise TemplateError(
-                    f"{name}:{_template_line(exc, name)}: {type(exc).__name__}: {exc} "
-                    f"(device {device.name})",
+                    f"{name}:{_template_line(exc, name)}: {problem} (device {device.name})",
                     source=str(self.templates_dir),
                 ) from None
             if text and not text.endswith("\n"):
