@@ -89,16 +89,11 @@ async def handle_poll(state: DaemonState, poll: SnmpPoll) -> None:
     health = state.scheduler.health.get(poll.device)
     hostname = str(poll.system.get("sysName") or poll.device)
     points.append(health_point(poll, hostname, health.last_success if health else None))
-    await state.store.append(points)
-    if state.plugin_runtime is not None:
-        state.plugin_runtime.deliver_points(points)
+    await state.commit_points(points)
     _publish_poll(state, poll)
     state.metrics.polls.labels("ok" if poll.ok else "failed").inc()
-    state.metrics.points.inc(len(points))
     state.last_poll_progress = time.time()
     state.metrics.last_poll_progress.set(state.last_poll_progress)
-    if state.forwarder is not None:
-        state.forwarder.notify()
 
 
 def _publish_poll(state: DaemonState, poll: SnmpPoll) -> None:

@@ -29,15 +29,9 @@ from genosd.config.normalize import mask_secrets
 from genosd.config.platforms import platform as platform_of
 from genosd.config.validate import ValidationReport
 from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
-from genosd.statedb import StateDB
 
 log = logging.getLogger(__name__)
 routes = Api("genosd", __version__)
-
-
-def _db(state: DaemonState) -> StateDB:
-    assert state.statedb is not None, "the state database opens before routes run"
-    return state.statedb
 
 
 @routes.route("GET", "/api/v1/devices/{name}/intended", tag="configs", role=Role.viewer,
@@ -64,7 +58,7 @@ async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOu
 
 
 async def _record(state: DaemonState, device: str, source: str, report: ValidationReport) -> None:
-    db = _db(state)
+    db = state.db
     await db.run(record_compliance, device, source, report.score, report.rules_applied,
                  report.rules_passed, report.findings)  # fmt: skip
     state.compliance_scores[device] = report.score
@@ -74,7 +68,7 @@ async def _record(state: DaemonState, device: str, source: str, report: Validati
               response=ComplianceList)  # fmt: skip
 async def list_compliance(request: web.Request, query: PageQuery) -> ComplianceList:
     """The newest compliance result of every device."""
-    db = _db(request.app[STATE])
+    db = request.app[STATE].db
     records = await db.run(lambda c: compliance_history(c, latest_only=True))
     page = records[query.offset : query.offset + query.limit]
     return ComplianceList(items=page,
@@ -89,7 +83,7 @@ async def device_compliance(request: web.Request, query: PageQuery) -> Complianc
     name = request.match_info["name"]
     if name not in state.inventory.devices:
         raise NotFoundError(f"no device {name!r}")
-    records = await _db(state).run(compliance_history, name)
+    records = await state.db.run(compliance_history, name)
     page = records[query.offset : query.offset + query.limit]
     return ComplianceList(items=page,
                           total=len(records), limit=query.limit, offset=query.offset)  # fmt: skip
@@ -104,10 +98,11 @@ async def plan_change(request: web.Request) -> PlanOut:
     device = lifecycle.device(request.match_info["name"])
     if device.name in state.deploying:
         raise ConflictError(f"{device.name} is being deployed to")
-    rendered = await asyncio.to_thread(lifecycle.render, device)  # a template error: 422
     [plan] = await asyncio.to_thread(lifecycle.plan, [device])
+    if plan.template_error is not None:
+        raise plan.template_error  # the user's templates, not the device: 422
     report = plan.report
-    assert report is not None and rendered is not None
+    assert report is not None
     if plan.error is not None or plan.sha256 is None:  # the device failed: data, not an error
         return PlanOut(device=device.name, in_sync=False, error=plan.error, score=report.score,
                        llm=report.llm)  # fmt: skip
@@ -116,7 +111,7 @@ async def plan_change(request: web.Request) -> PlanOut:
     change = None
     if plan.commands:
         actor = request[PRINCIPAL].principal
-        change = await _db(state).run(lambda db: changes.create_change(
+        change = await state.db.run(lambda db: changes.create_change(
             db, device=device.name, kind="render", sha256=plan.sha256 or "",
             commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
             findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl,
@@ -129,7 +124,7 @@ async def plan_change(request: web.Request) -> PlanOut:
               response=ChangeList)  # fmt: skip
 async def list_approvals(request: web.Request, query: ChangeQuery) -> ChangeList:
     """Planned changes and their approval state, newest first."""
-    db = _db(request.app[STATE])
+    db = request.app[STATE].db
     found = await db.run(
         lambda c: changes.list_changes(c, device=query.device, status=query.status)
     )
@@ -149,7 +144,7 @@ def _change_id(request: web.Request) -> int:
               response=changes.Change)  # fmt: skip
 async def get_approval(request: web.Request) -> changes.Change:
     """One planned change with its diff, findings and outcome."""
-    db = _db(request.app[STATE])
+    db = request.app[STATE].db
     return await db.run(changes.get_change, _change_id(request))
 
 
@@ -161,7 +156,7 @@ async def approve(request: web.Request, body: ApproveIn) -> changes.Change:
     actor = request[PRINCIPAL].principal
     change_id = _change_id(request)
     configs = state.settings.configs
-    change = await _db(state).run(lambda db: changes.approve_change(
+    change = await state.db.run(lambda db: changes.approve_change(
         db, change_id, sha256=body.sha256, actor=actor, four_eyes=configs.four_eyes,
         require_llm=configs.require_llm_review))  # fmt: skip
     return change
@@ -173,7 +168,7 @@ async def reject(request: web.Request) -> changes.Change:
     """Reject a pending or approved change so it can never be deployed."""
     actor = request[PRINCIPAL].principal
     change_id = _change_id(request)
-    db = _db(request.app[STATE])
+    db = request.app[STATE].db
     return await db.run(lambda c: changes.reject_change(c, change_id, actor=actor))
 
 
@@ -184,7 +179,7 @@ async def deploy(request: web.Request) -> DeployOut:
     state = request.app[STATE]
     actor = request[PRINCIPAL].principal
     change_id = _change_id(request)
-    db = _db(state)
+    db = state.db
     change = await db.run(changes.get_change, change_id)
     if change.device in state.deploying:
         raise ConflictError(f"{change.device} is being deployed to")

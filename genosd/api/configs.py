@@ -60,9 +60,8 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
             policy=settings.host_key_policy, concurrency=settings.concurrency, author=actor,
             mask=settings.mask_secrets, inspect=inspect,
         )  # fmt: skip
-        assert state.statedb is not None
         for name, report in reports.items():
-            await state.statedb.run(record_compliance, name, "running", report.score,
+            await state.db.run(record_compliance, name, "running", report.score,
                                     report.rules_applied, report.rules_passed, report.findings)  # fmt: skip
             state.compliance_scores[name] = report.score
         for r in results:
@@ -75,7 +74,7 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
         state.events.publish("run", {"kind": "config_backup", "status": "finished", **summary,
                                      "failures": {r.device: r.error for r in results
                                                   if not r.ok}})  # fmt: skip
-        await state.statedb.run(lambda db: audit.record(
+        await state.db.run(lambda db: audit.record(
             db, actor=actor, action="config_backup", target=f"devices:{len(results)}",
             result="ok" if not summary["failed"] else "failed", details=summary))  # fmt: skip
         return results

@@ -27,20 +27,14 @@ async def run_facts(state: DaemonState, devices: list[Device]) -> list[FactsResu
     results = await asyncio.to_thread(collect_facts, [d.ssh for d in devices if d.ssh],
                                       state.known_hosts, policy=ssh.host_key_policy,
                                       concurrency=ssh.concurrency)  # fmt: skip
-    assert state.statedb is not None
     points = []
     for result in results:
         if result.facts:
-            await state.statedb.run(store_facts, result)
+            await state.db.run(store_facts, result)
         device = state.inventory.devices.get(result.device)
         if device is not None and device.snmp is None:
             points.extend(facts_to_points(result, device.hostname))
-    if points and state.store is not None:
-        await state.store.append(points)
-        if state.plugin_runtime is not None:
-            state.plugin_runtime.deliver_points(points)
-        if state.forwarder is not None:
-            state.forwarder.notify()
+    await state.commit_points(points)
     return results
 
 
@@ -74,8 +68,7 @@ async def get_facts(request: web.Request) -> FactsOut:
     """The device's newest facts: version, interfaces, addresses, LLDP/CDP neighbours, ARP."""
     state = request.app[STATE]
     device = _device(state, request.match_info["name"])
-    assert state.statedb is not None
-    found = await state.statedb.run(read_stored, device.name)
+    found = await state.db.run(read_stored, device.name)
     if found is None:
         raise NotFoundError(f"no facts collected from {device.name} yet")
     return FactsOut(device=found.device, collected_at=found.collected_at, facts=found.facts,

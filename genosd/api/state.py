@@ -21,6 +21,7 @@ from genosd.config.lifecycle import Lifecycle
 from genosd.events import EventBus
 from genosd.inventory import Inventory
 from genosd.metrics.forwarder import Forwarder
+from genosd.metrics.model import Point
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.store import MetricsStore
 from genosd.pluginhost.manager import PluginHost
@@ -126,6 +127,24 @@ class DaemonState:
             built = Lifecycle(self.settings, self.inventory, self.known_hosts, self.config_history)
             self._lifecycle = (*key, built)
         return self._lifecycle[2]
+
+    @property
+    def db(self) -> StateDB:
+        """The open state database (cleanup_ctx opens it before any route or loop runs)."""
+        assert self.statedb is not None, "the state database is not open"
+        return self.statedb
+
+    async def commit_points(self, points: list[Point]) -> None:
+        """Commit points to the local store, hand them to plugin sinks, wake the forwarder."""
+        if self.store is None or not points:
+            return
+        await self.store.append(points)
+        if self.plugin_runtime is not None:
+            self.plugin_runtime.deliver_points(points)
+        if self.metrics is not None:
+            self.metrics.points.inc(len(points))
+        if self.forwarder is not None:
+            self.forwarder.notify()
 
     def __post_init__(self) -> None:
         api = self.settings.api

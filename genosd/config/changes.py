@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from genosd import audit
-from genosd.config.findings import Finding
+from genosd.config.findings import Finding, blocking
 from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
 from genosd.statedb import transaction
 
@@ -25,7 +25,6 @@ ChangeStatus = Literal[
 ]
 ChangeKind = Literal["render", "restore"]
 LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
-FINISHED = ("deployed", "failed", "rolled_back", "stale", "rejected")
 
 
 class Change(BaseModel):
@@ -139,7 +138,7 @@ def approve_change(
         if require_llm and change.llm not in ("passed", "findings"):
             raise ConflictError(f"change {change_id}: the LLM review is {change.llm} and "
                                 "configs.require_llm_review is set; plan it again")  # fmt: skip
-        if change.findings and any(f.severity == "critical" for f in change.findings):
+        if blocking(change.findings):
             raise ConflictError(f"change {change_id} has critical findings and cannot be approved")
         db.execute("UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
                    "WHERE id = ?", (actor, time.time(), change_id))  # fmt: skip

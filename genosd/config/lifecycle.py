@@ -20,13 +20,14 @@ from genosd.config.remediation import masked_lines, remediate
 from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.rules import RuleSet, load_rules
 from genosd.config.validate import ValidationReport, llm_review, validate_config
-from genosd.errors import ConfigError, InvalidRequestError
+from genosd.errors import ConfigError, InvalidRequestError, NotFoundError
 from genosd.inventory import Device, Inventory
 from genosd.settings import ConfigsSettings, GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
 
 log = logging.getLogger(__name__)
+Facts = dict[str, list[dict[str, object]]]
 
 
 @dataclass
@@ -41,6 +42,7 @@ class DevicePlan:
     diff: list[str] = field(default_factory=list)
     report: ValidationReport | None = None
     rendered: RenderedConfig | None = None
+    template_error: TemplateError | None = None  # the device's templates failed: nothing rendered
 
 
 def load_rule_set(configs: ConfigsSettings) -> RuleSet:
@@ -72,8 +74,6 @@ class Lifecycle:
 
     def device(self, name: str) -> Device:
         """A device that can be managed over SSH, or InvalidRequestError saying why not."""
-        from genosd.errors import NotFoundError
-
         device = self.inventory.devices.get(name)
         if device is None:
             raise NotFoundError(f"no device {name!r}")
@@ -81,18 +81,20 @@ class Lifecycle:
             raise InvalidRequestError(f"{name} has no SSH settings (data.ssh.credential)")
         return device
 
-    def facts(self, name: str) -> dict[str, list[dict[str, object]]]:
-        """The device's newest stored facts (empty before the first collection)."""
+    def facts(self, names: list[str]) -> dict[str, Facts]:
+        """The newest stored facts of each device (empty before its first collection)."""
         db = connect(state_db_path(self.settings.state_dir))  # WAL: safe beside the daemon's
         try:
-            found = stored_facts(db, name)
+            found = {name: stored_facts(db, name) for name in names}
         finally:
             db.close()
-        return found.facts if found else {}
+        return {name: result.facts if result else {} for name, result in found.items()}
 
-    def render(self, device: Device) -> RenderedConfig:
+    def render(self, device: Device, facts: Facts | None = None) -> RenderedConfig:
         """The device's intended config (TemplateError on a template problem)."""
-        return self.renderer.render(device, self.facts(device.name))
+        if facts is None:
+            facts = self.facts([device.name])[device.name]
+        return self.renderer.render(device, facts)
 
     def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
         """Structure and compliance findings for a rendered config."""
@@ -110,12 +112,13 @@ class Lifecycle:
         """Dry run: render, validate and diff against the live running config (blocking)."""
         plans: dict[str, DevicePlan] = {}
         reachable = []
+        facts = self.facts([d.name for d in devices])
         for device in devices:
             plan = plans[device.name] = DevicePlan(device.name)
             try:
-                plan.rendered = self.render(device)
+                plan.rendered = self.render(device, facts[device.name])
             except TemplateError as exc:
-                plan.error = str(exc)
+                plan.error, plan.template_error = str(exc), exc
                 continue
             plan.report = self.validate(device, plan.rendered)
             reachable.append(device)

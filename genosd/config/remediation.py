@@ -85,11 +85,6 @@ def remediate(
     )
 
 
-def converged(platform: Platform, features: list[str], running: str, intended: str) -> list[str]:
-    """Commands still needed to reach `intended` (empty when the device converged)."""
-    return list(remediate(platform, features, "", running, intended).commands)
-
-
 def masked_lines(platform: Platform, lines: tuple[str, ...] | list[str]) -> list[str]:
     """Lines (commands or diff) for display, secrets replaced by <masked>; the hash covers the real text."""
     return [_mask_line(platform, line) for line in lines]

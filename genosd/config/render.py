@@ -7,7 +7,7 @@ error names the template, its line and the missing variable; it never yields a p
 
 from __future__ import annotations
 
-import functools
+import ipaddress
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,8 +42,6 @@ class RenderedConfig:
 
 def _ipaddr(value: str, part: str = "address") -> str:
     """`10.0.0.1/30` → address, netmask, network, prefixlen (the filter templates use most)."""
-    import ipaddress
-
     iface = ipaddress.ip_interface(value)
     return {
         "address": str(iface.ip),
@@ -69,7 +67,6 @@ class Renderer:
         )
         self.env.filters["ipaddr"] = _ipaddr
 
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one Renderer per templates dir, lives as long
     def _template(self, name: str) -> jinja2.Template:
         try:
             return self.env.get_template(name)

@@ -28,7 +28,8 @@ def check_structure(platform: GenosdPlatform, text: str) -> list[Finding]:
     if not text.strip():
         return [Finding(layer="structure", rule="empty", severity="critical",
                         message="the rendered config is empty")]  # fmt: skip
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if "\t" in line:
             findings.append(Finding(layer="structure", rule="tab", severity="major", line=number,
                                     text=line, message="tab character (devices expect spaces)"))  # fmt: skip
@@ -36,10 +37,10 @@ def check_structure(platform: GenosdPlatform, text: str) -> list[Finding]:
             findings.append(Finding(layer="structure", rule="template-debris", severity="critical",
                                     line=number, text=line,
                                     message="template syntax left in the rendered config"))  # fmt: skip
-    first = next((n for n, line in enumerate(text.splitlines(), 1) if line.strip()), 1)
-    if text.splitlines()[first - 1].startswith((" ", "\t")):
+    first = next(n for n, line in enumerate(lines, 1) if line.strip())  # text is not blank
+    if lines[first - 1].startswith((" ", "\t")):
         findings.append(Finding(layer="structure", rule="orphan-child", severity="critical",
-                                line=first, text=text.splitlines()[first - 1],
+                                line=first, text=lines[first - 1],
                                 message="indented line with no parent section"))  # fmt: skip
     try:
         tree = parse(platform, text)

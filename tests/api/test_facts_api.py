@@ -52,7 +52,7 @@ async def test_facts_are_collected_parsed_stored_and_feed_metrics(ssh_lab, tmp_p
         assert [n["neighbor_name"].split(".")[0] for n in facts["cdp"]] == ["r2"]
         assert "refused 'show ip arp'" in body["errors"]["arp"]  # the lab has no ARP table
         # templates see the stored facts
-        stored = await asyncio.to_thread(state.lifecycle.facts, "r1")
+        stored = (await asyncio.to_thread(state.lifecycle.facts, ["r1"]))["r1"]
         assert stored["version"][0]["serial"] == facts["version"][0]["serial"]
 
         ran = await client.post("/api/v1/devices/r2/facts", headers=_bearer(operator))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,14 +13,16 @@ from tests.ssh_lab import write_setup
 REPO_TEMPLATES = Path(__file__).parents[2] / "templates"
 
 
+def _env(secrets: Path) -> dict[str, str]:
+    return {**os.environ, "GENOSD_SECRETS_DIR": str(secrets), "COLUMNS": "200"}
+
+
 async def test_template_edit_reaches_the_device_through_an_approved_deploy(ssh_lab, tmp_path: Path):
     templates = tmp_path / "templates"
     shutil.copytree(REPO_TEMPLATES, templates)
     config, secrets = write_setup(tmp_path, ssh_lab.ports, templates=templates,
                                   settings="ssh: {host_key_policy: strict}\n")  # fmt: skip
-    import os
-
-    env = {**os.environ, "GENOSD_SECRETS_DIR": str(secrets), "COLUMNS": "200"}
+    env = _env(secrets)
     c = ("--config", str(config))
     assert (await _genosd("inventory", "trust", *c, env=env)).returncode == 0
     backed = await _genosd("config", "backup", *c, "--json", env=env)
@@ -68,9 +71,7 @@ async def test_bad_templates_rules_and_platforms_are_clear_config_errors(ssh_lab
     templates = tmp_path / "templates"
     shutil.copytree(REPO_TEMPLATES, templates)
     config, secrets = write_setup(tmp_path, ssh_lab.ports, templates=templates)
-    import os
-
-    env = {**os.environ, "GENOSD_SECRETS_DIR": str(secrets), "COLUMNS": "200"}
+    env = _env(secrets)
     c = ("--config", str(config))
     (templates / "ios" / "vlans.j2").write_text("{% for id in data.vlans %}\nvlan {{ id }\n")
     broken = await _genosd("config", "render", "r1", *c, env=env)
