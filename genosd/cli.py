@@ -16,6 +16,7 @@ from rich.table import Table
 from genosd import cli_lifecycle  # noqa: F401 - registers config render|validate|deploy|changes
 from genosd.cli_admin import audit_app, keys_app
 from genosd.cli_config import config_app, inventory_trust
+from genosd.cli_facts import facts_command
 from genosd.cli_options import (
     ConfigOption,
     FilterOption,
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
 app.add_typer(config_app, name="config")
 inventory_app.command("trust")(inventory_trust)
+app.command("facts")(facts_command)
 
 
 def _lab_paths(config: Path | None) -> tuple[Path, list[Path]]:

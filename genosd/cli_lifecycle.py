@@ -1,4 +1,4 @@
-"""`genosd config render|validate|deploy|changes`: intended configs from templates to devices."""
+"""`genosd config render|validate|deploy|restore|changes`: intended configs from templates to devices."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from genosd.cli_options import (
     fail_config,
 )
 from genosd.errors import ConfigError, GenosdError
+
+if TYPE_CHECKING:
+    from genosd.config.changes import ChangeKind
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -165,26 +168,34 @@ def config_deploy(
 
 
 def _plan(lifecycle: Any, db: Any, device: Any, json_out: bool) -> None:
-    from genosd.config.changes import create_change
-
     with Progress(console=console, transient=True) as progress:
         progress.add_task(f"planning {device.name}", total=None)
         [plan] = lifecycle.plan([device])
         asyncio.run(lifecycle.review(device, plan))
+    _record_plan(lifecycle, db, plan, "render", None, json_out)
+
+
+def _record_plan(
+    lifecycle: Any, db: Any, plan: Any, kind: ChangeKind, source: str | None, json_out: bool
+) -> None:
+    """Record a dry run as a pending change and print it (exit 1 on a failure or critical finding)."""
+    from genosd.config.changes import create_change
+
     if plan.error is not None:
         if json_out:
-            print(json.dumps({"device": device.name, "error": plan.error}))
+            print(json.dumps({"device": plan.device, "error": plan.error}))
         fail(plan.error)
     report = plan.report
     change = None
     if plan.commands:
         ttl = lifecycle.settings.configs.approval_ttl
-        change = create_change(db, device=device.name, kind="render", sha256=plan.sha256,
+        change = create_change(db, device=plan.device, kind=kind, sha256=plan.sha256,
                                commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
                                findings=report.findings, actor=_actor(), ttl=ttl,
-                               llm=report.llm)  # fmt: skip
+                               llm=report.llm, source=source)  # fmt: skip
     if json_out:
-        print(json.dumps({"device": device.name, "change": change.id if change else None,
+        print(json.dumps({"device": plan.device, "kind": kind, "source": source,
+                          "change": change.id if change else None,
                           "sha256": plan.sha256, "commands": plan.commands,
                           "rollback": plan.rollback, "diff": plan.diff, "score": report.score,
                           "llm": report.llm,
@@ -192,15 +203,36 @@ def _plan(lifecycle: Any, db: Any, device: Any, json_out: bool) -> None:
     else:
         _print_plan(plan)
         if change is None:
-            out.print(f"{device.name} already matches its intended config; nothing to deploy")
+            target = f"version {source}" if source else "its intended config"
+            out.print(f"{plan.device} already matches {target}; nothing to deploy")
         elif report.blocking:
             out.print(f"[red]change {change.id} has critical findings and cannot be approved[/red]")
         else:
             out.print(f"dry run: nothing sent. change {change.id}, sha256 {plan.sha256}\n"
-                      f"to deploy exactly this diff: genosd config deploy {device.name} "
+                      f"to deploy exactly this diff: genosd config deploy {plan.device} "
                       f"--approve {change.id}")  # fmt: skip
     if report.blocking:
         raise typer.Exit(1)
+
+
+@config_app.command("restore")
+def config_restore(
+    device: DeviceArg,
+    version: Annotated[str, typer.Argument(help="the stored version (commit id or prefix)")],
+    config: ConfigOption = None,
+    lab: LabOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Dry run of bringing a stored version back: plans a change to approve with `config deploy`."""
+    _, lifecycle, db = _lifecycle(config, lab)
+    try:
+        target = lifecycle.device(device)
+        with Progress(console=console, transient=True) as progress:
+            progress.add_task(f"planning the restore of {device} to {version}", total=None)
+            plan = lifecycle.plan_restore(target, version)
+    except GenosdError as exc:
+        fail(str(exc), 2)
+    _record_plan(lifecycle, db, plan, "restore", version, json_out)
 
 
 def _deploy(lifecycle: Any, db: Any, device: str, change_id: int, json_out: bool) -> None:

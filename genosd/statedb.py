@@ -95,6 +95,10 @@ MIGRATIONS: list[str] = [
         errors TEXT NOT NULL
     );
     """,
+    # 5: a restore change names the stored version it brings back
+    """
+    ALTER TABLE changes ADD COLUMN source TEXT;
+    """,
 ]
 
 

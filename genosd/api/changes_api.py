@@ -108,16 +108,40 @@ async def plan_change(request: web.Request) -> PlanOut:
                        llm=report.llm)  # fmt: skip
     await lifecycle.review(device, plan)
     await _record(state, device.name, "intended", report)
+    return await _pending_change(request, plan, report, "render", None)
+
+
+@routes.route("POST", "/api/v1/devices/{name}/configs/{version}/restore", tag="changes",
+              role=Role.operator, response=PlanOut, conflicts=True, config_errors=True)  # fmt: skip
+async def plan_restore(request: web.Request) -> PlanOut:
+    """Dry run of bringing a stored version back; records a pending change like a plan."""
+    state = request.app[STATE]
+    lifecycle = state.lifecycle
+    device = lifecycle.device(request.match_info["name"])
+    if device.name in state.deploying:
+        raise ConflictError(f"{device.name} is being deployed to")
+    version = request.match_info["version"]
+    plan = await asyncio.to_thread(lifecycle.plan_restore, device, version)
+    if plan.error is not None or plan.report is None:  # the device failed: data, not an error
+        return PlanOut(device=device.name, in_sync=False, error=plan.error, score=0.0,
+                       llm="not configured")  # fmt: skip
+    return await _pending_change(request, plan, plan.report, "restore", version)
+
+
+async def _pending_change(request: web.Request, plan: DevicePlan, report: ValidationReport,
+                          kind: changes.ChangeKind, source: str | None) -> PlanOut:  # fmt: skip
+    """Record a dry run that has commands as a pending change, and answer with it."""
+    state = request.app[STATE]
     change = None
     if plan.commands:
         actor = request[PRINCIPAL].principal
         change = await state.db.run(lambda db: changes.create_change(
-            db, device=device.name, kind="render", sha256=plan.sha256 or "",
+            db, device=plan.device, kind=kind, sha256=plan.sha256 or "",
             commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
             findings=report.findings, actor=actor, ttl=state.settings.configs.approval_ttl,
-            llm=report.llm))  # fmt: skip
-    return PlanOut(device=device.name, in_sync=change is None, score=report.score, llm=report.llm,
-                   change=change)  # fmt: skip
+            llm=report.llm, source=source))  # fmt: skip
+    return PlanOut(device=plan.device, in_sync=change is None, score=report.score,
+                   llm=report.llm, change=change)  # fmt: skip
 
 
 @routes.route("GET", "/api/v1/approvals", tag="changes", role=Role.viewer, query=ChangeQuery,

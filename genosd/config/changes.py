@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from genosd import audit
 from genosd.config.findings import Finding, blocking
+from genosd.config.validate import LlmStatus
 from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
 from genosd.statedb import transaction
 
@@ -24,7 +25,6 @@ ChangeStatus = Literal[
     "pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale", "rejected"
 ]
 ChangeKind = Literal["render", "restore"]
-LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
 
 
 class Change(BaseModel):
@@ -47,6 +47,7 @@ class Change(BaseModel):
     approved_at: float | None = None
     finished_at: float | None = None
     result: dict[str, Any] | None = None
+    source: str | None = None  # a restore: the stored version it brings back
 
     @property
     def expired(self) -> bool:
@@ -55,7 +56,7 @@ class Change(BaseModel):
 
 
 _COLUMNS = ("id, device, kind, sha256, commands, rollback, diff, findings, llm, created_at, created_by, "
-            "expires_at, status, approved_by, approved_at, finished_at, result")  # fmt: skip
+            "expires_at, status, approved_by, approved_at, finished_at, result, source")  # fmt: skip
 
 
 def _row(row: tuple) -> Change:
@@ -70,21 +71,21 @@ def _row(row: tuple) -> Change:
 def create_change(
     db: sqlite3.Connection, *, device: str, kind: ChangeKind, sha256: str, commands: list[str],
     rollback: list[str], diff: list[str], findings: list[Finding], actor: str, ttl: float,
-    llm: LlmStatus = "not configured",
+    llm: LlmStatus = "not configured", source: str | None = None,
 ) -> Change:  # fmt: skip
     """Record a planned change (pending approval) and audit it, in one transaction."""
     now = time.time()
     with transaction(db):
         cursor = db.execute(
             f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL, ?)",
             (device, kind, sha256, json.dumps(commands), json.dumps(rollback), json.dumps(diff),
-             json.dumps([f.model_dump() for f in findings]), llm, now, actor, now + ttl),
+             json.dumps([f.model_dump() for f in findings]), llm, now, actor, now + ttl, source),
         )  # fmt: skip
         change_id = int(cursor.lastrowid or 0)
         audit.record(db, actor=actor, action="plan_config_change", target=f"device:{device}",
                      diff_hash=sha256, details={"change": change_id, "kind": kind,
-                                                "commands": len(commands)})  # fmt: skip
+                                                "commands": len(commands), "source": source})  # fmt: skip
     return get_change(db, change_id)
 
 
@@ -135,7 +136,7 @@ def approve_change(
                 f"change {change_id}: the hash given does not match the planned diff "
                 f"({change.sha256[:12]}…); review the diff again"
             )
-        if require_llm and change.llm not in ("passed", "findings"):
+        if require_llm and change.kind == "render" and change.llm not in ("passed", "findings"):
             raise ConflictError(f"change {change_id}: the LLM review is {change.llm} and "
                                 "configs.require_llm_review is set; plan it again")  # fmt: skip
         if blocking(change.findings):

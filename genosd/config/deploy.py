@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 _CONFIG_ERROR = r"% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
 
+# the config to converge to, or how to derive it from the running config read before the push
+Intended = str | Callable[[str], str]
 DeployStatus = Literal["deployed", "unchanged", "stale", "failed", "rolled_back"]
 
 
@@ -106,7 +108,7 @@ def _running(task: Task, platform: Platform, timeout: float) -> str:
     return strip_volatile(platform, text)
 
 
-def _send(task: Task, platform: Platform, features: list[str], have: str, want: str,
+def _send(task: Task, platform: Platform, features: list[str] | None, have: str, want: str,
           timeout: float) -> int:  # fmt: skip
     """Push what takes `have` to `want` (over the owned scope); the number of lines sent."""
     flow = WorkflowRemediation(scoped(platform, features, have), scoped(platform, features, want))
@@ -142,7 +144,7 @@ def _reconnect(task: Task) -> None:
         task.host.close_connection("netmiko")
 
 
-def _rollback(task: Task, platform: Platform, features: list[str], before: str,
+def _rollback(task: Task, platform: Platform, features: list[str] | None, before: str,
               timeout: float) -> str:  # fmt: skip
     """Put the device back to `before`; 'verified' or a description of what went wrong."""
     last: BaseException | None = None
@@ -166,8 +168,8 @@ def _rollback(task: Task, platform: Platform, features: list[str], before: str,
 
 
 def _deploy_task(
-    task: Task, known: KnownHosts, policy: Policy, intended: str, features: list[str],
-    expected_sha: str, checks: list[PostCheck], save: bool,
+    task: Task, known: KnownHosts, policy: Policy, intended: Intended,
+    features: list[str] | None, expected_sha: str, checks: list[PostCheck], save: bool,
 ) -> Result:  # fmt: skip
     target: SshTarget = task.host.data["target"]
     platform = platform_of(target.platform)
@@ -182,6 +184,8 @@ def _deploy_task(
     except Exception as exc:
         outcome.reason = f"could not connect, nothing sent: {describe_error(exc)}"
         return _done(task, outcome, started)
+    if callable(intended):
+        intended = intended(before)
     plan = remediate(platform, features, target.name, before, intended)
     outcome.sha256 = plan.sha256
     if plan.sha256 != expected_sha:
@@ -222,10 +226,15 @@ def _done(task: Task, outcome: DeployOutcome, started: float) -> Result:
 
 
 def deploy(
-    target: SshTarget, known_hosts: KnownHosts, *, intended: str, features: list[str],
-    expected_sha: str, post_checks: list[PostCheck], policy: Policy = "strict", save: bool = True,
+    target: SshTarget, known_hosts: KnownHosts, *, intended: Intended,
+    features: list[str] | None, expected_sha: str, post_checks: list[PostCheck],
+    policy: Policy = "strict", save: bool = True,
 ) -> DeployOutcome:  # fmt: skip
-    """Push an approved change to one device, verify it, roll back on any failure."""
+    """Push an approved change to one device, verify it, roll back on any failure.
+
+    `intended` is the config to converge to, or a function of the running config read at the
+    start of the deploy (a restore takes its secrets from it); `features` None is the whole config.
+    """
     nr = nornir_for([target], known_hosts.path, 1)
     try:
         aggregated = nr.run(task=_deploy_task, known=known_hosts, policy=policy, intended=intended,

@@ -18,7 +18,7 @@ class Severity(IntEnum):
 
 
 SeverityName = Literal["info", "minor", "major", "critical"]
-Layer = Literal["structure", "rules", "llm"]
+Layer = Literal["structure", "rules", "llm", "restore"]
 
 
 class Finding(BaseModel):

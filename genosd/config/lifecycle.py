@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from genosd.collectors.facts import stored_facts
 from genosd.config.backup import BackupResult, backup
 from genosd.config.changes import Change
-from genosd.config.deploy import DeployOutcome, deploy, read_running
+from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
+from genosd.config.findings import Finding
 from genosd.config.history import ConfigHistory
+from genosd.config.platforms import Platform
 from genosd.config.platforms import platform as platform_of
-from genosd.config.remediation import masked_lines, remediate
+from genosd.config.remediation import Remediation, masked_lines, remediate
 from genosd.config.render import RenderedConfig, Renderer, TemplateError
+from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
-from genosd.config.validate import ValidationReport, llm_review, validate_config
+from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
 from genosd.errors import ConfigError, InvalidRequestError, NotFoundError
 from genosd.inventory import Device, Inventory
 from genosd.settings import ConfigsSettings, GenosdSettings
@@ -133,22 +136,53 @@ class Lifecycle:
             assert plan.rendered is not None
             platform = platform_of(device.platform)
             features = list(plan.rendered.features)
-            fix = remediate(platform, features, device.name, read.text, plan.rendered.text)
-            plan.sha256 = fix.sha256
-            plan.commands = masked_lines(platform, fix.commands)
-            plan.rollback = masked_lines(platform, fix.rollback)
-            plan.diff = masked_lines(platform, fix.diff)
+            _show_fix(plan, platform, remediate(platform, features, device.name, read.text,
+                                                plan.rendered.text))  # fmt: skip
         return [plans[d.name] for d in devices]
+
+    def plan_restore(self, device: Device, version: str) -> DevicePlan:
+        """Dry run of bringing a stored version back (blocking); the whole config is in scope.
+
+        NotFoundError for an unknown version. Secrets come from the live config (history has
+        them masked): a masked line the device no longer has is left out, as a major finding.
+        """
+        stored = self.history.show(device.name, version)
+        plan = DevicePlan(device.name)
+        assert device.ssh is not None
+        ssh = self.settings.ssh
+        read = read_running([device.ssh], self.known_hosts, policy=ssh.host_key_policy)[device.name]
+        if read.text is None:
+            plan.error = f"could not read the running config: {read.error}"
+            return plan
+        platform = platform_of(device.platform)
+        restored = unmask(platform, stored, read.text)
+        plan.report = check_rules(device, platform, restored.text, self.rules)
+        plan.report.findings[:0] = [
+            Finding(layer="restore", rule="secret-not-restorable", severity="major", line=number,
+                    text=line, message="this line's secret is masked in history and the device "
+                    "has no line like it to take it from; the restore leaves it out")
+            for number, line in restored.unresolved
+        ]  # fmt: skip
+        _show_fix(plan, platform, remediate(platform, None, device.name, read.text, restored.text))
+        return plan
 
     def deploy(self, change: Change, actor: str) -> tuple[DeployOutcome, BackupResult | None]:
         """Push an approved change (blocking), then back the device up as `actor`'s change."""
         device = self.device(change.device)
         assert device.ssh is not None
-        if change.kind != "render":
-            raise ConfigError(f"change {change.id}: kind {change.kind} cannot be deployed")
-        rendered = self.render(device)
-        outcome = deploy(device.ssh, self.known_hosts, intended=rendered.text,
-                         features=list(rendered.features), expected_sha=change.sha256,
+        intended: Intended
+        features: list[str] | None
+        if change.kind == "restore":
+            if change.source is None:
+                raise ConfigError(f"change {change.id}: a restore without a stored version")
+            stored = self.history.show(device.name, change.source)
+            platform = platform_of(device.platform)
+            intended, features = (lambda running: unmask(platform, stored, running).text), None
+        else:
+            rendered = self.render(device)
+            intended, features = rendered.text, list(rendered.features)
+        outcome = deploy(device.ssh, self.known_hosts, intended=intended,
+                         features=features, expected_sha=change.sha256,
                          post_checks=list(self.settings.configs.post_checks),
                          policy=self.settings.ssh.host_key_policy,
                          save=self.settings.configs.save_after_deploy)  # fmt: skip
@@ -158,3 +192,11 @@ class Lifecycle:
             saved = backup([device.ssh], self.history, self.known_hosts,
                            policy=ssh.host_key_policy, author=actor, mask=ssh.mask_secrets)[0]  # fmt: skip
         return outcome, saved
+
+
+def _show_fix(plan: DevicePlan, platform: Platform, fix: Remediation) -> None:
+    """Put a remediation into a plan: its hash, and its lines masked for display."""
+    plan.sha256 = fix.sha256
+    plan.commands = masked_lines(platform, fix.commands)
+    plan.rollback = masked_lines(platform, fix.rollback)
+    plan.diff = masked_lines(platform, fix.diff)

@@ -18,9 +18,11 @@ from genosd.config.platforms import Platform
 from genosd.config.structure import hier_platform
 
 
-def scoped(platform: Platform, features: list[str], text: str) -> HConfig:
-    """The config's top-level blocks owned by `features`, as a hier_config tree."""
+def scoped(platform: Platform, features: list[str] | None, text: str) -> HConfig:
+    """The config's top-level blocks owned by `features` (None: all of it), as a hier_config tree."""
     full = get_hconfig(hier_platform(platform), strip_volatile(platform, text))
+    if features is None:
+        return full
     owners = [platform.scope_re[f] for f in features if f in platform.scope_re]
     tree = get_hconfig(hier_platform(platform))
     for child in full.children:
@@ -66,9 +68,9 @@ class Remediation:
 
 
 def remediate(
-    platform: Platform, features: list[str], device: str, running: str, intended: str
+    platform: Platform, features: list[str] | None, device: str, running: str, intended: str
 ) -> Remediation:
-    """Commands from `running` to `intended` over the owned scope, with rollback and diff."""
+    """Commands from `running` to `intended` over the owned scope (None: all), rollback and diff."""
     have = scoped(platform, features, running)
     want = scoped(platform, features, intended)
     flow = WorkflowRemediation(have, want)
@@ -85,6 +87,9 @@ def remediate(
     )
 
 
+NEGATIONS = ("no ", "delete ")  # a removed secret line still quotes the secret
+
+
 def masked_lines(platform: Platform, lines: tuple[str, ...] | list[str]) -> list[str]:
     """Lines (commands or diff) for display, secrets replaced by <masked>; the hash covers the real text."""
     return [_mask_line(platform, line) for line in lines]
@@ -94,6 +99,8 @@ def _mask_line(platform: Platform, line: str) -> str:
     sign = line[0] if line[:1] in ("+", "-") and not line.startswith(("+++", "---")) else ""
     body = line[len(sign) :]
     indent = len(body) - len(body.lstrip())
+    body = body.lstrip()
+    negation = next((n for n in NEGATIONS if body.startswith(n)), "")
     # hier_config indents children by two spaces; the secret patterns expect the device's one
-    probe = (" " if indent else "") + body.lstrip()
-    return sign + " " * indent + mask_secrets(platform, probe)[0].lstrip()
+    probe = (" " if indent else "") + body[len(negation) :]
+    return sign + " " * indent + negation + mask_secrets(platform, probe)[0].lstrip()

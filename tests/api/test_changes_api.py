@@ -176,3 +176,40 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         assert "could not read the running config" in failed["error"]
     finally:
         await client.close()
+
+
+async def test_restore_a_stored_version_through_the_api(ssh_lab, tmp_path: Path):
+    client, keys = await _start(tmp_path, ssh_lab.ports)
+    try:
+        viewer, operator = keys.make(Role.viewer), keys.make(Role.operator)
+        for change in (None, "logging host 192.0.2.50"):  # two stored versions
+            if change:
+                ssh_lab.sims["r1"].device.config_command(None, change)
+            backup = await client.post("/api/v1/configs/backup", json={"name": "r1"},
+                                       headers=_bearer(operator))  # fmt: skip
+            assert backup.status == 200
+        versions = await (await client.get("/api/v1/devices/r1/configs",
+                                           headers=_bearer(viewer))).json()  # fmt: skip
+        old = versions["items"][-1]["id"]
+        url = f"/api/v1/devices/r1/configs/{old}/restore"
+        assert (await client.post(url, headers=_bearer(viewer))).status == 403
+        missing = await client.post("/api/v1/devices/r1/configs/deadbeef/restore",
+                                    headers=_bearer(operator))  # fmt: skip
+        assert missing.status == 404
+
+        planned = await client.post(url, headers=_bearer(operator))
+        plan = await planned.json()
+        assert planned.status == 200, plan
+        change = plan["change"]
+        assert change["kind"] == "restore" and change["source"] == old
+        assert change["commands"] == ["no logging host 192.0.2.50"]
+        approved = await client.post(f"/api/v1/approvals/{change['id']}/approve",
+                                     json={"sha256": change["sha256"]}, headers=_bearer(operator))  # fmt: skip
+        assert approved.status == 200
+        deployed = await client.post(f"/api/v1/approvals/{change['id']}/deploy",
+                                     headers=_bearer(operator))  # fmt: skip
+        result = await deployed.json()
+        assert deployed.status == 200 and result["status"] == "deployed", result
+        assert "logging host" not in ssh_lab.sims["r1"].device.show_running_config()
+    finally:
+        await client.close()

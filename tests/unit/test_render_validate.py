@@ -157,3 +157,12 @@ def test_remediation_is_scoped_hashed_and_masked_for_display():
     shown = masked_lines(ios, list(fix.commands) + list(fix.diff))
     assert "n3w-secret" not in "\n".join(shown) and "<masked>" in "\n".join(shown)
     assert remediate(ios, ["base"], "r1", running, intended).empty
+
+
+def test_removed_secret_lines_are_masked_too():
+    ios = platform("ios")
+    shown = masked_lines(ios, ["no username temp privilege 1 secret 9 $9$tempsecret",
+                               "-snmp-server community old-community RO",
+                               "  no key 7 0822455D0A16"])  # fmt: skip
+    assert shown == ["no username temp privilege 1 secret 9 <masked>",
+                     "-snmp-server community <masked> RO", "  no key 7 <masked>"]  # fmt: skip

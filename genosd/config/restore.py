@@ -1,0 +1,57 @@
+"""Restore: an old stored version as the intended config, its masked secrets taken from the live one.
+
+History keeps configs with secrets masked, so a stored version cannot be pushed as it is. A line
+with `<masked>` is matched, within its parent section, to the live line that masks to the same
+text, and the live line is used: a restore never changes a secret, it keeps the current one. A
+masked line with no live counterpart cannot be restored; it (and its children) is left out and
+reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genosd.config.normalize import MASK, mask_secrets, strip_volatile
+from genosd.config.platforms import Platform
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The config to converge to, and the stored lines whose secret is not on the device."""
+
+    text: str
+    unresolved: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(parent top-level line or '', line) for each line, as the device indents them."""
+    out, parent = [], ""
+    for line in text.split("\n"):
+        if line and not line[0].isspace():
+            parent = line
+            out.append(("", line))
+        else:
+            out.append((parent, line))
+    return out
+
+
+def unmask(platform: Platform, stored: str, running: str) -> Restored:
+    """`stored` (a history version) with each `<masked>` line replaced by its live line."""
+    live: dict[tuple[str, str], str] = {}
+    for parent, line in _sections(strip_volatile(platform, running)):
+        masked_parent = mask_secrets(platform, parent)[0]
+        live.setdefault((masked_parent, mask_secrets(platform, line)[0]), line)
+    kept: list[str] = []
+    unresolved: list[tuple[int, str]] = []
+    dropped_parent = None
+    for number, (parent, line) in enumerate(_sections(strip_volatile(platform, stored)), start=1):
+        if parent and parent == dropped_parent:
+            unresolved.append((number, line))  # a child of a section that cannot be restored
+        elif MASK not in line:
+            kept.append(line)
+        elif (found := live.get((parent, line))) is not None:
+            kept.append(found)
+        else:
+            unresolved.append((number, line))
+            dropped_parent = None if parent else line
+    return Restored("\n".join(kept), unresolved)
