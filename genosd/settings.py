@@ -203,6 +203,10 @@ class ConfigsSettings(_Section):
         False, description="refuse to approve a change whose LLM review did not run"
     )
     save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
+    commit_confirm_minutes: int = Field(
+        5, ge=1, le=60, description="commit-confirmed platforms (Junos) revert by themselves "
+        "after this long unless genosd, having verified the change, confirms it",
+    )  # fmt: skip
     four_eyes: bool = Field(
         False, description="an API approval must come from someone other than the planner"
     )

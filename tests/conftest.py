@@ -59,3 +59,15 @@ async def ssh_lab(tmp_path: Path):
     await lab.start()
     yield lab
     await lab.close()
+
+
+@pytest.fixture
+async def topology_lab(tmp_path: Path):
+    """lab-r1 (IOS), lab-sw1 (EOS) and lab-rj1 (Junos) cabled in a triangle, over real SSH."""
+    from tests.ssh_lab import Lab, topology_devices
+
+    lab = Lab(tmp_path / "topology-lab")
+    lab.directory.mkdir()
+    await lab.start(topology_devices(minute=0.5))
+    yield lab
+    await lab.close()

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
+import yaml
 
 from genosd.config.backup import SshTarget
 from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice, Neighbor
+from genosd.lab.junos_device import JunosDevice
 from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
+from genosd.lab.topology import LAB_DATA, NODES, build_device, inventory_hosts
 from tests.servers import free_tcp_port
 
 BASE = """version 15.6
@@ -42,12 +45,19 @@ class Lab:
     ports: dict[str, int] = field(default_factory=dict)
     servers: dict[str, asyncssh.SSHAcceptor] = field(default_factory=dict)
 
-    async def start(self) -> None:
-        for n, (name, peer) in enumerate((("r1", "r2"), ("r2", "r1")), start=1):
-            config = RunningConfig.parse(BASE.format(name=name, peer=peer, n=n))
-            device = IosDevice(name, config=config)
-            device.neighbors.append(Neighbor("GigabitEthernet0/0", peer, "GigabitEthernet0/0",
-                                             f"10.255.0.{3 - n}", f"5254.0000.000{3 - n}"))  # fmt: skip
+    async def start(self, devices: list[IosDevice | JunosDevice] | None = None) -> None:
+        """Serve `devices` (default: the routers r1 and r2) on free loopback ports."""
+        if devices is None:
+            devices = []
+            for n, (name, peer) in enumerate((("r1", "r2"), ("r2", "r1")), start=1):
+                router = IosDevice(
+                    name, config=RunningConfig.parse(BASE.format(name=name, peer=peer, n=n))
+                )
+                router.neighbors.append(Neighbor("GigabitEthernet0/0", peer, "GigabitEthernet0/0",
+                                                 f"10.255.0.{3 - n}", f"5254.0000.000{3 - n}"))  # fmt: skip
+                devices.append(router)
+        for device in devices:
+            name = device.name
             self.sims[name] = SimulatedDevice(device, USER, PASSWORD, SECRET,
                                               asyncssh.generate_private_key("ssh-ed25519"),
                                               self.directory / f"{name}.faults.json")  # fmt: skip
@@ -73,7 +83,8 @@ class Lab:
             await self.stop(name)
 
     def target(self, name: str, **extra) -> SshTarget:
-        return SshTarget(name, "127.0.0.1", self.ports[name], "ios", USER, PASSWORD, SECRET,
+        platform = self.sims[name].device.platform
+        return SshTarget(name, "127.0.0.1", self.ports[name], platform, USER, PASSWORD, SECRET,
                          **extra)  # fmt: skip
 
 
@@ -128,3 +139,35 @@ def write_setup(
         f"configs: {{templates_dir: {templates}{configs}}}\n{settings}"
     )
     return config, secrets
+
+
+def write_topology_setup(
+    directory: Path, ports: dict[str, int], settings: str = "", configs: str = ""
+) -> tuple[Path, Path]:
+    """Settings, secrets and inventory for the three-platform lab (genosd/lab/topology.py)."""
+    inventory = directory / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yaml").write_text(yaml.safe_dump(inventory_hosts(ports, "lab")))
+    (inventory / "defaults.yaml").write_text(yaml.safe_dump({"data": {**LAB_DATA,
+                                                                      "ssh": {"timeout": 10}}}))  # fmt: skip
+    secrets = directory / "secrets"
+    secrets.mkdir()
+    (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
+    (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
+    templates = Path(__file__).parent.parent / "templates"
+    config = directory / "genosd.yaml"
+    config.write_text(
+        f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
+        f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
+        f"configs: {{templates_dir: {templates}{configs}}}\n{settings}"
+    )
+    return config, secrets
+
+
+def topology_devices(minute: float = 60.0) -> list[IosDevice | JunosDevice]:
+    """The three-platform lab's devices; Junos's commit-confirm minute shortened to `minute` s."""
+    devices = [build_device(node) for node in NODES]
+    for device in devices:
+        if isinstance(device, JunosDevice):
+            device.minute = minute
+    return devices

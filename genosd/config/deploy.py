@@ -33,8 +33,6 @@ from genosd.ssh.target import SshTarget
 
 log = logging.getLogger(__name__)
 
-_CONFIG_ERROR = r"% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
-
 # the config to converge to, or how to derive it from the running config read before the push
 Intended = str | Callable[[str], str]
 DeployStatus = Literal["deployed", "unchanged", "stale", "failed", "rolled_back"]
@@ -94,28 +92,56 @@ def _connection(task: Task) -> Any:
     return task.host.get_connection("netmiko", task.nornir.config)
 
 
-def _show(task: Task, command: str, timeout: float) -> str:
+def _show(task: Task, platform: Platform, command: str, timeout: float) -> str:
     output = _connection(task).send_command(command, read_timeout=timeout)
-    if not isinstance(output, str) or re.search(_CONFIG_ERROR, output):
+    if not isinstance(output, str) or re.search(platform.config_error, output, re.MULTILINE):
         raise DeviceError(f"{command!r} failed: {str(output)[:200]!r}")
     return output
 
 
 def _running(task: Task, platform: Platform, timeout: float) -> str:
-    text = _show(task, platform.commands["running_config"], timeout)
+    text = _show(task, platform, platform.commands["running_config"], timeout)
     if len(text.strip()) < 10:
         raise DeviceError("the running config came back empty")
     return strip_volatile(platform, text)
 
 
 def _send(task: Task, platform: Platform, features: list[str] | None, have: str, want: str,
-          timeout: float) -> int:  # fmt: skip
-    """Push what takes `have` to `want` (over the owned scope); the number of lines sent."""
+          timeout: float, confirm_minutes: int | None = None) -> int:  # fmt: skip
+    """Push what takes `have` to `want` (over the owned scope); the number of lines sent.
+
+    On a commit platform the lines go to the candidate and are committed — `commit confirmed`
+    when `confirm_minutes` is given, so the device reverts by itself unless `_confirm` follows.
+    """
     flow = WorkflowRemediation(scoped(platform, features, have), scoped(platform, features, want))
     lines = push_lines(flow.remediation_config)
-    if lines:
-        _connection(task).send_config_set(lines, error_pattern=_CONFIG_ERROR, read_timeout=timeout)
+    if not lines:
+        return 0
+    conn = _connection(task)
+    committing = platform.commit == "confirmed"
+    conn.send_config_set(lines, error_pattern=platform.config_error, read_timeout=timeout,
+                         exit_config_mode=not committing)  # fmt: skip
+    if committing:
+        conn.commit(confirm=confirm_minutes is not None, confirm_delay=confirm_minutes,
+                    read_timeout=timeout)  # fmt: skip
+        conn.exit_config_mode()
     return len(lines)
+
+
+def _confirm(task: Task, platform: Platform, timeout: float, save: bool) -> None:
+    """Make a verified change permanent: confirm the commit, or write memory."""
+    conn = _connection(task)
+    if platform.commit == "confirmed":
+        conn.commit(read_timeout=timeout)  # a plain commit confirms `commit confirmed`
+        conn.exit_config_mode()
+    elif save:
+        conn.save_config()
+
+
+def _discard_candidate(task: Task, platform: Platform) -> None:
+    """Throw away uncommitted candidate lines a cut session may have left (commit platforms)."""
+    if platform.commit == "confirmed":
+        _connection(task).send_config_set(["rollback 0"], error_pattern=platform.config_error)
 
 
 def _post_checks(task: Task, platform: Platform, checks: Iterable[PostCheck],
@@ -125,7 +151,7 @@ def _post_checks(task: Task, platform: Platform, checks: Iterable[PostCheck],
         if check.platforms and platform.name not in check.platforms:
             continue
         try:
-            output = _show(task, check.command, timeout)
+            output = _show(task, platform, check.command, timeout)
         except DeviceError as exc:
             results.append({"name": check.name, "ok": False, "detail": str(exc)})
             continue
@@ -153,6 +179,7 @@ def _rollback(task: Task, platform: Platform, features: list[str] | None, before
             if attempt:
                 _reconnect(task)
                 time.sleep(0.5 * attempt)
+            _discard_candidate(task, platform)
             now = _running(task, platform, timeout)
             # undo over the scope of both configs: lines the push added and lines it removed
             _send(task, platform, features, now, before, timeout)
@@ -170,6 +197,7 @@ def _rollback(task: Task, platform: Platform, features: list[str] | None, before
 def _deploy_task(
     task: Task, known: KnownHosts, policy: Policy, intended: Intended,
     features: list[str] | None, expected_sha: str, checks: list[PostCheck], save: bool,
+    confirm_minutes: int,
 ) -> Result:  # fmt: skip
     target: SshTarget = task.host.data["target"]
     platform = platform_of(target.platform)
@@ -197,7 +225,8 @@ def _deploy_task(
         outcome.status = "unchanged"
         return _done(task, outcome, started)
     try:
-        outcome.sent = _send(task, platform, features, before, intended, target.timeout)
+        outcome.sent = _send(task, platform, features, before, intended, target.timeout,
+                             confirm_minutes)  # fmt: skip
         after = _running(task, platform, target.timeout)
         left = remediate(platform, features, target.name, after, intended).commands
         if left:
@@ -206,8 +235,7 @@ def _deploy_task(
         failed = [c["name"] for c in outcome.post_checks if not c["ok"]]
         if failed:
             raise DeployFailed(f"post-check(s) failed: {', '.join(failed)}")
-        if save:
-            _connection(task).save_config()
+        _confirm(task, platform, target.timeout, save)
     except Exception as exc:
         outcome.reason = str(exc) if isinstance(exc, DeployFailed) else describe_error(exc)
         log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)
@@ -228,7 +256,7 @@ def _done(task: Task, outcome: DeployOutcome, started: float) -> Result:
 def deploy(
     target: SshTarget, known_hosts: KnownHosts, *, intended: Intended,
     features: list[str] | None, expected_sha: str, post_checks: list[PostCheck],
-    policy: Policy = "strict", save: bool = True,
+    policy: Policy = "strict", save: bool = True, confirm_minutes: int = 5,
 ) -> DeployOutcome:  # fmt: skip
     """Push an approved change to one device, verify it, roll back on any failure.
 
@@ -239,7 +267,7 @@ def deploy(
     try:
         aggregated = nr.run(task=_deploy_task, known=known_hosts, policy=policy, intended=intended,
                             features=features, expected_sha=expected_sha, checks=post_checks,
-                            save=save, on_failed=True)  # fmt: skip
+                            save=save, confirm_minutes=confirm_minutes, on_failed=True)  # fmt: skip
     finally:
         nr.close_connections(on_good=True, on_failed=True)
     result = aggregated[target.name][0]

@@ -185,7 +185,8 @@ class Lifecycle:
                          features=features, expected_sha=change.sha256,
                          post_checks=list(self.settings.configs.post_checks),
                          policy=self.settings.ssh.host_key_policy,
-                         save=self.settings.configs.save_after_deploy)  # fmt: skip
+                         save=self.settings.configs.save_after_deploy,
+                         confirm_minutes=self.settings.configs.commit_confirm_minutes)  # fmt: skip
         saved = None
         if outcome.status in ("deployed", "rolled_back"):
             ssh = self.settings.ssh

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -38,6 +38,17 @@ class Platform(BaseModel):
     # feature name -> regexes of the top-level config lines that feature's template owns, in the
     # order features are rendered; remediation never touches lines no feature owns
     features: dict[str, tuple[str, ...]] = {}
+    # what a device answers to a config command it refuses (a push stops and rolls back)
+    config_error: str = r"% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
+    # "confirmed": changes go to a candidate activated by `commit confirmed N`, which the device
+    # reverts by itself unless genosd confirms it after verifying; "none": applied line by line
+    commit: Literal["none", "confirmed"] = "none"
+
+    @field_validator("config_error")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        _compile(pattern)
+        return pattern
 
     @field_validator("volatile", "secrets")
     @classmethod

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 SECTION_WORDS = (
     "interface ", "router ", "line ", "vlan ", "ip access-list ", "class-map ", "policy-map ",
     "aaa group ", "tacacs server ", "ip vrf ", "vrf definition ", "key chain ", "archive",
+    "management ",  # EOS: management ssh|telnet|api
 )  # fmt: skip
 SINGLE_VALUED_TOP = ("hostname ", "ip domain name ", "ip domain-name ", "enable secret ",
                      "snmp-server location ", "snmp-server contact ", "clock timezone ",
@@ -114,12 +115,13 @@ class RunningConfig:
         """`no <line>` inside a section."""
         block.children = [c for c in block.children if not (c == line or c.startswith(line + " "))]
 
-    def render(self) -> str:
-        """The configuration as IOS prints it (without the volatile header)."""
+    def render(self, indent: int = 1) -> str:
+        """The configuration as IOS prints it (EOS: indent 3), without the volatile header."""
         out: list[str] = []
+        pad = " " * indent
         for block in self.blocks:
             out.append(block.line)
-            out.extend(f" {child}" for child in block.children)
+            out.extend(f"{pad}{child}" for child in block.children)
             if block.children or block.line.startswith(SECTION_WORDS):
                 out.append("!")
         return "\n".join([*out, "end"]) + "\n"

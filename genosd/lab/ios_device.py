@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from genosd.lab.ios_config import RunningConfig, is_section
@@ -35,12 +36,16 @@ class Neighbor:
     interface: str
     address: str
     mac: str
+    description: str = ""  # the neighbour's LLDP system description (its software)
 
 
 @dataclass
 class IosDevice:
     """The state of one simulated device."""
 
+    platform = "ios"  # the platforms.yaml entry (and netmiko family) this device answers like
+    invalid = INVALID
+    saved = "Building configuration...\n[OK]\n"  # the answer to `write memory`
     name: str
     domain: str = "lab.genosd.invalid"
     serial: str = ""
@@ -58,6 +63,16 @@ class IosDevice:
     def hostname(self) -> str:
         """The configured hostname (the prompt)."""
         return self.config.value("hostname ") or self.name
+
+    def submode(self, section: str) -> str:
+        """The prompt's mode for a config section (`interface Gi0/0` → `config-if`)."""
+        word = section.split()[0]
+        return {"interface": "config-if", "router": "config-router", "line": "config-line",
+                "vlan": "config-vlan"}.get(word, f"config-{word}")  # fmt: skip
+
+    def terminal(self, words: list[str]) -> str:
+        """The answer to `terminal length 0` and friends (IOS says nothing)."""
+        return ""
 
     def mac(self, interface: str) -> str:
         """A stable MAC address per interface, in Cisco's dotted form."""
@@ -107,8 +122,10 @@ class IosDevice:
     def _address(children: list[str]) -> ipaddress.IPv4Interface | None:
         for child in children:
             parts = child.split()
-            if len(parts) >= 4 and parts[:2] == ["ip", "address"]:
-                return ipaddress.IPv4Interface(f"{parts[2]}/{parts[3]}")
+            if len(parts) >= 3 and parts[:2] == ["ip", "address"]:
+                # IOS: address and mask; EOS and NX-OS: address/prefix
+                mask = f"/{parts[3]}" if len(parts) >= 4 and "/" not in parts[2] else ""
+                return ipaddress.IPv4Interface(parts[2] + mask)
         return None
 
     def show_ip_interface_brief(self) -> str:
@@ -244,7 +261,22 @@ class IosDevice:
         words = command.split()
         if not words:
             return ""
-        shows = {
+        for key, render in self.shows().items():
+            if len(words) == len(key) and all(
+                full.startswith(word) for word, full in zip(words, key, strict=True)
+            ):
+                return render()
+        if words[0] in ("terminal", "term") and len(words) >= 2:
+            return self.terminal(words)
+        write = words[0] in ("write", "wr") and all("memory".startswith(w) for w in words[1:2])
+        if (write and len(words) <= 2) or command == "copy running-config startup-config":
+            self.startup = self.show_running_config()
+            return self.saved
+        return None
+
+    def shows(self) -> dict[tuple[str, ...], Callable[[], str]]:
+        """The show commands this device knows, by their words."""
+        return {
             ("show", "version"): self.show_version,
             ("show", "hosts"): self.show_hosts,
             ("show", "ip", "interface", "brief"): self.show_ip_interface_brief,
@@ -254,18 +286,6 @@ class IosDevice:
             ("show", "running-config"): self.show_running_config,
             ("show", "startup-config"): lambda: self.startup or "startup-config is not present\n",
         }
-        for key, render in shows.items():
-            if len(words) == len(key) and all(
-                full.startswith(word) for word, full in zip(words, key, strict=True)
-            ):
-                return render()
-        if words[0] in ("terminal", "term") and len(words) >= 2:
-            return ""
-        write = words[0] in ("write", "wr") and all("memory".startswith(w) for w in words[1:2])
-        if (write and len(words) <= 2) or command == "copy running-config startup-config":
-            self.startup = self.show_running_config()
-            return "Building configuration...\n[OK]\n"
-        return None
 
     def config_command(self, section: str | None, command: str) -> tuple[str | None, str]:
         """Apply one config-mode command: (the section now entered or None, output)."""

@@ -22,12 +22,10 @@ from typing import Any
 
 import asyncssh
 
-from genosd.lab.ios_device import INVALID, IosDevice
+from genosd.lab.ios_device import IosDevice
+from genosd.lab.junos_device import SYNTAX, UNKNOWN, JunosDevice
 
 log = logging.getLogger(__name__)
-
-SUBMODES = {"interface": "config-if", "router": "config-router", "line": "config-line",
-            "vlan": "config-vlan"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Faults:
 class SimulatedDevice:
     """One device of the lab: state, credentials, host key and faults file."""
 
-    device: IosDevice
+    device: IosDevice | JunosDevice
     username: str
     password: str
     enable_secret: str
@@ -87,22 +85,29 @@ class _Server(asyncssh.SSHServer):
 
 
 class CliSession:
-    """The modes of one SSH session."""
+    """The modes of one SSH session to an IOS-style device (IOS, EOS)."""
 
     def __init__(self, sim: SimulatedDevice, process: asyncssh.SSHServerProcess[str]):
         self.sim = sim
+        self.device = sim.device
         self.process = process
         self.privileged = True
         self.config = False
         self.section: str | None = None
 
     @property
+    def ios(self) -> IosDevice:
+        """The device, for the IOS-style modes."""
+        assert isinstance(self.device, IosDevice)
+        return self.device
+
+    @property
     def prompt(self) -> str:
-        name = self.sim.device.hostname
+        name = self.device.hostname
         if self.config:
             mode = "config"
             if self.section is not None:
-                mode = SUBMODES.get(self.section.split()[0], "config-" + self.section.split()[0])
+                mode = self.ios.submode(self.section)
             return f"{name}({mode})#"
         return f"{name}{'#' if self.privileged else '>'}"
 
@@ -130,7 +135,7 @@ class CliSession:
             command = line.strip()
             faults = self.sim.faults()
             if command and faults.match("drop", command):
-                log.info("%s: dropping the session at %r (fault)", self.sim.device.name, command)
+                log.info("%s: dropping the session at %r (fault)", self.device.name, command)
                 self.process.channel.abort()
                 return
             if command and faults.match("hang", command):
@@ -144,7 +149,7 @@ class CliSession:
 
     async def execute(self, command: str, faults: Faults) -> bool:
         """Run one command; False when the session ends."""
-        device = self.sim.device
+        device = self.ios
         if command in ("exit", "logout", "quit") and not self.config:
             self.process.exit(0)
             return False
@@ -166,9 +171,9 @@ class CliSession:
         if not self.privileged:
             if command.startswith(("show", "terminal", "term")):
                 output = device.exec_command(command)
-                self.write(output if output is not None else INVALID)
+                self.write(output if output is not None else self.ios.invalid)
             else:
-                self.write(INVALID)
+                self.write(self.ios.invalid)
             return True
         if self.config:
             return self.configure(command, faults)
@@ -177,7 +182,7 @@ class CliSession:
             self.write("Enter configuration commands, one per line.  End with CNTL/Z.\n")
             return True
         output = device.exec_command(command)
-        self.write(output if output is not None else INVALID)
+        self.write(output if output is not None else self.ios.invalid)
         return True
 
     def configure(self, command: str, faults: Faults) -> bool:
@@ -190,21 +195,108 @@ class CliSession:
             self.section = None
             return True
         if command.startswith("do "):
-            output = self.sim.device.exec_command(command[3:])
-            self.write(output if output is not None else INVALID)
+            output = self.ios.exec_command(command[3:])
+            self.write(output if output is not None else self.ios.invalid)
             return True
         if faults.match("reject", command):
-            self.write(INVALID)
+            self.write(self.ios.invalid)
             return True
-        self.section, output = self.sim.device.config_command(self.section, command)
+        self.section, output = self.ios.config_command(self.section, command)
         self.write(output)
         return True
 
 
+class JunosSession(CliSession):
+    """The modes of one SSH session to a Junos device: operational `>` and configuration `#`."""
+
+    @property
+    def junos(self) -> JunosDevice:
+        """The device, for the Junos modes."""
+        assert isinstance(self.device, JunosDevice)
+        return self.device
+
+    @property
+    def prompt(self) -> str:
+        user = f"{self.sim.username}@{self.junos.hostname}"
+        return f"\n[edit]\n{user}# " if self.config else f"{user}> "
+
+    async def execute(self, command: str, faults: Faults) -> bool:
+        """Run one command; False when the session ends."""
+        device = self.junos
+        if self.config:
+            return await self.configure_junos(command, faults)
+        if command in ("exit", "quit", "logout"):
+            self.process.exit(0)
+            return False
+        if command.split()[0] in ("configure", "edit") and len(command.split()) <= 2:
+            device.tick()
+            self.config = True
+            self.write("Entering configuration mode\n")
+            return True
+        output = device.operational(command)
+        self.write(output if output is not None else UNKNOWN)
+        return True
+
+    async def configure_junos(self, command: str, faults: Faults) -> bool:
+        device = self.junos
+        device.tick()
+        words = command.split()
+        if command in ("exit", "quit", "exit configuration-mode"):
+            if device.candidate is not None and device.candidate != device.active:
+                self.write("The configuration has been changed but not committed\n"
+                           "Exit with uncommitted changes? [yes,no] (yes) ")  # fmt: skip
+                answer = await self.read_line()
+                self.write("\n")
+                if answer is None:
+                    return False
+                if answer.strip().lower() in ("no", "n"):
+                    return True
+            self.config = False
+            self.write("Exiting configuration mode\n")
+            return True
+        if faults.match("reject", command):
+            self.write(SYNTAX)
+        elif words[0] == "set" and len(words) > 1:
+            device.set_line(command)
+        elif words[0] == "delete" and len(words) > 1:
+            if not device.delete(command[7:]):
+                self.write("warning: statement not found\n")
+        elif words[0] == "commit":
+            self.write(self.commit(words[1:]))
+        elif words[0] == "rollback":
+            self.write(device.rollback(int(words[1]) if words[1:2] and words[1].isdigit() else 0))
+        elif command in ("show | compare", "show|compare"):
+            self.write(device.compare())
+        elif words[0] == "show":
+            self.write("\n".join(device.candidate or device.active) + "\n")
+        elif words[0] == "run":
+            output = device.operational(command[4:])
+            self.write(output if output is not None else UNKNOWN)
+        elif words[0] in ("top", "up"):
+            pass
+        else:
+            self.write(SYNTAX)
+        return True
+
+    def commit(self, args: list[str]) -> str:
+        device = self.junos
+        if args[:1] == ["check"]:
+            return "configuration check succeeds\n"
+        minutes = None
+        if args[:1] == ["confirmed"]:
+            minutes = int(args[1]) if args[1:2] and args[1].isdigit() else 10
+        output = device.commit(minutes)
+        if "and-quit" in args:
+            self.config = False
+            output += "Exiting configuration mode\n"
+        return output
+
+
 async def _serve_session(sim: SimulatedDevice, process: asyncssh.SSHServerProcess[str]) -> None:
     sim.sessions += 1
+    session = JunosSession if isinstance(sim.device, JunosDevice) else CliSession
     try:
-        await CliSession(sim, process).run()
+        await session(sim, process).run()
     except (asyncssh.ConnectionLost, BrokenPipeError, ConnectionResetError):
         pass
     finally:

@@ -1,0 +1,170 @@
+"""The SSH lab's devices and links: one of each platform, wired in a triangle that LLDP shows.
+
+    lab-r1 (ios)  Gi0/1 ──── Et1  lab-sw1 (eos)
+    lab-r1        Gi0/2 ──── ge-0/0/1  lab-rj1 (junos)
+    lab-sw1       Et2   ──── ge-0/0/0  lab-rj1
+
+Each link is a /30 out of 10.0.0.0/24 and each device has a /32 loopback in 10.255.0.0/24; every
+device's LLDP (and CDP on IOS) lists the far end of each of its links, so the facts of the lab form
+this graph.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from genosd.lab.eos_device import DESCRIPTION as EOS_DESCRIPTION
+from genosd.lab.eos_device import EosDevice
+from genosd.lab.ios_config import RunningConfig
+from genosd.lab.ios_device import SOFTWARE as IOS_DESCRIPTION
+from genosd.lab.ios_device import IosDevice, Neighbor
+from genosd.lab.junos_device import JUNOS_VERSION, JunosDevice, parse_set
+
+Device = IosDevice | JunosDevice
+
+
+@dataclass(frozen=True)
+class LabNode:
+    """One simulated SSH device: its name, platform and loopback number."""
+
+    name: str
+    platform: str
+    number: int
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cable between two device interfaces."""
+
+    a: str
+    a_interface: str
+    b: str
+    b_interface: str
+
+
+NODES = (LabNode("lab-r1", "ios", 1), LabNode("lab-sw1", "eos", 2), LabNode("lab-rj1", "junos", 3))
+LINKS = (
+    Link("lab-r1", "GigabitEthernet0/1", "lab-sw1", "Ethernet1"),
+    Link("lab-r1", "GigabitEthernet0/2", "lab-rj1", "ge-0/0/1"),
+    Link("lab-sw1", "Ethernet2", "lab-rj1", "ge-0/0/0"),
+)
+USERNAME = "genosd"
+ENABLE_SECRET_HASH = "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM"
+DESCRIPTIONS = {"ios": IOS_DESCRIPTION, "eos": EOS_DESCRIPTION,
+                "junos": f"Juniper Networks, Inc. vmx internet router, kernel JUNOS {JUNOS_VERSION}"}  # fmt: skip
+
+
+def loopback(node: LabNode) -> str:
+    """The node's loopback address."""
+    return f"10.255.0.{node.number}"
+
+
+def link_addresses(index: int) -> tuple[ipaddress.IPv4Interface, ipaddress.IPv4Interface]:
+    """The two ends of link `index` (a /30 each)."""
+    net = ipaddress.IPv4Network(f"10.0.0.{index * 4}/30")
+    first, second = list(net.hosts())
+    return (ipaddress.IPv4Interface(f"{first}/30"), ipaddress.IPv4Interface(f"{second}/30"))
+
+
+def interfaces(node: LabNode) -> dict[str, tuple[str, ipaddress.IPv4Interface]]:
+    """Interface → (description, address) of every cabled interface of `node`."""
+    found = {}
+    for index, link in enumerate(LINKS):
+        a, b = link_addresses(index)
+        if link.a == node.name:
+            found[link.a_interface] = (f"to {link.b} {link.b_interface}", a)
+        if link.b == node.name:
+            found[link.b_interface] = (f"to {link.a} {link.a_interface}", b)
+    return found
+
+
+def _ios_like(node: LabNode, community: str | None, indent: str) -> str:
+    secret = f"9 {ENABLE_SECRET_HASH}" if node.platform == "ios" else "sha512 $6$lab"
+    lines = [f"hostname {node.name}", "ip domain name lab.genosd.invalid" if node.platform == "ios"
+             else "ip domain-name lab.genosd.invalid",
+             f"username {USERNAME} privilege 15 secret {secret}"]  # fmt: skip
+    if community:
+        lines.append(f"snmp-server community {community} RO")
+    lo = "Loopback0"
+    lines += [f"interface {lo}", f"{indent}ip address {loopback(node)}"
+              + (" 255.255.255.255" if node.platform == "ios" else "/32")]  # fmt: skip
+    for name, (description, address) in interfaces(node).items():
+        lines += [f"interface {name}", f"{indent}description {description}"]
+        if node.platform == "eos":
+            lines += [f"{indent}no switchport", f"{indent}ip address {address.with_prefixlen}"]
+        else:
+            lines.append(f"{indent}ip address {address.ip} {address.netmask}")
+    if node.platform == "ios":
+        lines += ["line vty 0 4", f"{indent}transport input ssh"]
+    return "\n".join(lines) + "\n"
+
+
+def _junos(node: LabNode, community: str | None) -> str:
+    lines = [f"set system host-name {node.name}", "set system domain-name lab.genosd.invalid",
+             f"set system login user {USERNAME} class super-user",
+             f'set system login user {USERNAME} authentication encrypted-password "$6$lab"',
+             f"set interfaces lo0 unit 0 family inet address {loopback(node)}/32"]  # fmt: skip
+    if community:
+        lines.append(f"set snmp community {community} authorization read-only")
+    for name, (description, address) in interfaces(node).items():
+        lines += [f'set interfaces {name} description "{description}"',
+                  f"set interfaces {name} unit 0 family inet address {address.with_prefixlen}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def build_device(node: LabNode, community: str | None = None) -> Device:
+    """A device in its lab starting state, its LLDP neighbours wired."""
+    device: Device
+    if node.platform == "junos":
+        device = JunosDevice(node.name, active=parse_set(_junos(node, community)))
+    elif node.platform == "eos":
+        device = EosDevice(node.name, config=RunningConfig.parse(_ios_like(node, community, "   ")))
+    else:
+        device = IosDevice(node.name, config=RunningConfig.parse(_ios_like(node, community, " ")))
+    by_name = {n.name: n for n in NODES}
+    for link in LINKS:
+        for here, here_if, there, there_if in ((link.a, link.a_interface, link.b, link.b_interface),
+                                               (link.b, link.b_interface, link.a, link.a_interface)):  # fmt: skip
+            if here == node.name:
+                far = by_name[there]
+                device.neighbors.append(Neighbor(here_if, there, there_if, loopback(far),
+                                                 _chassis(far), DESCRIPTIONS[far.platform]))  # fmt: skip
+    return device
+
+
+def _chassis(node: LabNode) -> str:
+    """The far end's chassis MAC as LLDP shows it."""
+    return f"5254.00ff.{node.number:04x}"
+
+
+def inventory_hosts(ports: dict[str, int], credential: str, snmp_credential: str | None = None
+                    ) -> dict[str, dict[str, object]]:  # fmt: skip
+    """Inventory entries for the SSH lab: SSH port, role, and the data the shipped templates use.
+
+    The data describes the lab as cabled (so a first render keeps every address) plus the
+    standards the templates add (NTP, SNMP contact, AAA), so a first plan has work to do.
+    """
+    hosts: dict[str, dict[str, object]] = {}
+    for node in NODES:
+        lo = "lo0" if node.platform == "junos" else "Loopback0"
+        wanted: dict[str, dict[str, str]] = {lo: {"address": f"{loopback(node)}/32"}}
+        for name, (description, address) in interfaces(node).items():
+            wanted[name] = {"description": description, "address": address.with_prefixlen}
+        data: dict[str, object] = {
+            "ssh": {"credential": credential, "port": ports[node.name]},
+            "role": "switch" if node.platform == "eos" else "router",
+            "site": "lab",
+            "interfaces": wanted,
+        }
+        if snmp_credential is not None:
+            data["snmp"] = {"credential": snmp_credential}
+        hosts[node.name] = {"hostname": "127.0.0.1", "platform": node.platform, "data": data}
+    return hosts
+
+
+LAB_DATA = {  # inventory defaults the shipped templates need
+    "domain": "lab.genosd.invalid",
+    "ntp_servers": ["10.255.255.1", "10.255.255.2"],
+    "snmp_contact": "noc@lab.genosd.invalid",
+}

@@ -1,0 +1,157 @@
+"""The three-platform SSH lab (IOS, EOS, Junos): clients, facts, the LLDP graph, and deploys.
+
+Junos deploys go through `commit confirmed`: genosd confirms only after verifying, and the device
+reverts by itself when nobody confirms (the lab's Junos minute is 0.5 s here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from napalm import get_network_driver
+from netmiko import ConnectHandler
+from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver
+
+from genosd.collectors.facts import collect_facts
+from genosd.config.changes import approve_change, create_change, start_deploy
+from genosd.config.lifecycle import Lifecycle
+from genosd.daemon import build_state
+from genosd.lab.junos_device import JunosDevice
+from genosd.lab.topology import LINKS
+from genosd.ssh.hostkeys import KnownHosts
+from genosd.statedb import connect, state_db_path
+from tests.ssh_lab import PASSWORD, SECRET, USER, write_topology_setup
+
+
+async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_path: Path):
+    targets = [topology_lab.target(name) for name in sorted(topology_lab.sims)]
+    known = KnownHosts(tmp_path / "known_hosts")
+    results = await asyncio.to_thread(collect_facts, targets, known)
+    by_device = {r.device: r for r in results}
+    assert all(r.ok for r in results), [(r.device, r.error, r.errors) for r in results]
+    versions = {name: r.facts["version"][0] for name, r in by_device.items()}
+    assert versions["lab-r1"]["version"] == "15.6(2)T"
+    assert versions["lab-sw1"]["image"] == "4.31.6M"
+    assert versions["lab-rj1"]["junos_version"] == "21.4R3.15"
+    edges = {(name, row["neighbor_name"].split(".")[0]) for name, r in by_device.items()
+             for row in r.facts["lldp"]}  # fmt: skip
+    cabled = {(link.a, link.b) for link in LINKS} | {(link.b, link.a) for link in LINKS}
+    assert edges == cabled
+    addresses = {row["local"] for row in by_device["lab-rj1"].facts["interfaces"] if row["local"]}
+    assert addresses == {"10.255.0.3", "10.0.0.6", "10.0.0.10"}
+    eos = {row["interface"]: row for row in by_device["lab-sw1"].facts["ip_interfaces"]}
+    assert eos["Ethernet1"]["ip_address"] == "10.0.0.2/30"
+
+
+async def test_scrapli_and_napalm_over_ssh_on_eos_and_junos(topology_lab):
+    eos_port, junos_port = topology_lab.ports["lab-sw1"], topology_lab.ports["lab-rj1"]
+    auth = {"auth_username": USER, "auth_password": PASSWORD, "auth_strict_key": False,
+            "transport": "asyncssh", "host": "127.0.0.1"}  # fmt: skip
+    async with AsyncEOSDriver(port=eos_port, auth_secondary=SECRET, **auth) as eos:
+        assert "Software image version: 4.31.6M" in (await eos.send_command("show version")).result
+        assert not (
+            await eos.send_configs(["interface Ethernet2", "description via scrapli"])
+        ).failed
+    assert "description via scrapli" in topology_lab.sims["lab-sw1"].device.show_running_config()
+    async with AsyncJunosDriver(port=junos_port, **auth) as junos:
+        assert "Junos: 21.4R3.15" in (await junos.send_command("show version")).result
+        result = await junos.send_configs(["set system location building 7", "commit"])
+        assert not result.failed and "commit complete" in result.result
+    device = topology_lab.sims["lab-rj1"].device
+    assert "set system location building 7" in device.active
+
+    def napalm_eos() -> dict:
+        driver = get_network_driver("eos")("127.0.0.1", USER, PASSWORD, optional_args={
+            "port": eos_port, "transport": "ssh", "secret": SECRET})  # fmt: skip
+        driver.open()
+        try:
+            return {"facts": driver.get_facts(), "interfaces": driver.get_interfaces(),
+                    "lldp": driver.get_lldp_neighbors()}  # fmt: skip
+        finally:
+            driver.close()
+
+    got = await asyncio.to_thread(napalm_eos)
+    assert got["facts"]["hostname"] == "lab-sw1" and got["facts"]["vendor"] == "Arista"
+    assert got["interfaces"]["Ethernet1"]["is_up"]
+    assert got["lldp"]["Ethernet2"][0]["hostname"].startswith("lab-rj1")
+
+
+async def test_junos_commit_confirmed_reverts_when_nobody_confirms(topology_lab):
+    device = topology_lab.sims["lab-rj1"].device
+    assert isinstance(device, JunosDevice)
+    before = list(device.active)
+
+    def unconfirmed() -> str:
+        with ConnectHandler(device_type="juniper_junos", host="127.0.0.1", username=USER,
+                            password=PASSWORD, port=topology_lab.ports["lab-rj1"]) as session:  # fmt: skip
+            conn: Any = session  # a JuniperSSH; ConnectHandler is typed as the base class
+            conn.send_config_set(["delete interfaces ge-0/0/0"], exit_config_mode=False)
+            output = conn.commit(confirm=True, confirm_delay=1)
+            conn.exit_config_mode()
+            return output
+
+    assert "rolled back in 1 minutes" in await asyncio.to_thread(unconfirmed)
+    assert not [line for line in device.active if "ge-0/0/0" in line]  # applied…
+    await asyncio.sleep(0.8)  # …until the lab's minute (0.5 s) passes without a confirm
+    device.tick()
+    assert device.active == before and device.commits[-1] == "revert"
+
+
+def _lifecycle(tmp_path: Path, ports: dict[str, int], configs: str = "") -> Lifecycle:
+    config, secrets = write_topology_setup(tmp_path, ports, configs=configs)
+    state = build_state(config, None, [secrets])
+    return Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+
+
+async def _deploy(lifecycle: Lifecycle, name: str):
+    db = connect(state_db_path(lifecycle.settings.state_dir))
+    [plan] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device(name)])
+    assert plan.error is None and plan.report is not None and plan.sha256, plan.error
+    change = create_change(db, device=name, kind="render", sha256=plan.sha256,
+                           commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
+                           findings=plan.report.findings, actor="test:planner", ttl=600)  # fmt: skip
+    approve_change(db, change.id, sha256=plan.sha256, actor="test:approver")
+    outcome, _ = await asyncio.to_thread(lifecycle.deploy, start_deploy(db, change.id), "test")
+    return plan, outcome
+
+
+async def test_junos_and_eos_deploys_converge_junos_through_a_confirmed_commit(
+    topology_lab, tmp_path: Path
+):
+    lifecycle = _lifecycle(tmp_path, topology_lab.ports)
+    junos = topology_lab.sims["lab-rj1"].device
+    assert isinstance(junos, JunosDevice)
+    plan, outcome = await _deploy(lifecycle, "lab-rj1")
+    assert "set system ntp server 10.255.255.1" in plan.commands
+    assert "set system services ssh root-login deny" in plan.commands
+    assert outcome.status == "deployed", outcome.reason
+    assert junos.commits == ["commit confirmed 5", "commit"]  # confirmed only once verified
+    assert junos.confirm_deadline is None
+    assert 'set snmp contact "noc@lab.genosd.invalid"' in junos.active
+    [again] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device("lab-rj1")])
+    assert again.commands == [] and again.error is None
+
+    plan, outcome = await _deploy(lifecycle, "lab-sw1")
+    assert "management telnet" in plan.commands and outcome.status == "deployed", outcome.reason
+    running = topology_lab.sims["lab-sw1"].device.show_running_config()
+    assert "ntp server 10.255.255.2" in running and "   idle-timeout 10" in running
+
+
+async def test_a_failed_junos_post_check_is_rolled_back_and_committed(topology_lab, tmp_path):
+    check = (", post_checks: [{name: ntp-synced, command: show version, "
+             "must_match: 'NTP synchronized', platforms: [junos]}]")  # fmt: skip
+    lifecycle = _lifecycle(tmp_path, topology_lab.ports, configs=check)
+    junos = topology_lab.sims["lab-rj1"].device
+    assert isinstance(junos, JunosDevice)
+    before = list(junos.active)
+    started = time.monotonic()
+    _, outcome = await _deploy(lifecycle, "lab-rj1")
+    assert outcome.status == "rolled_back" and outcome.rollback == "verified", outcome.reason
+    assert "ntp-synced" in (outcome.reason or "")
+    assert sorted(junos.active) == sorted(before) and junos.candidate is None
+    assert junos.commits == ["commit confirmed 5", "commit"]  # the rollback is a plain commit
+    assert junos.confirm_deadline is None
+    assert time.monotonic() - started < 30
