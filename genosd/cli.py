@@ -245,6 +245,7 @@ def lab_up(config: ConfigOption = None, json_out: JsonOption = False) -> None:
         console.print(
             f"lab up: snmpsim pid {state.pid} on udp 127.0.0.1:{state.snmp_port}; inventory in {state.inventory_dir}"
         )
+        console.print(_ssh_ports(state))
 
 
 @lab_app.command("down")
@@ -273,6 +274,12 @@ def lab_status(config: ConfigOption = None, json_out: JsonOption = False) -> Non
         raise typer.Exit(3)
     else:
         console.print(f"lab running: snmpsim pid {state.pid} on udp 127.0.0.1:{state.snmp_port}")
+        console.print(_ssh_ports(state))
+
+
+def _ssh_ports(state: Any) -> str:
+    ports = ", ".join(f"{name} tcp {port}" for name, port in sorted(state.ssh_ports.items()))
+    return f"SSH devices (pid {state.ssh_pid}): {ports}"
 
 
 def main() -> None:

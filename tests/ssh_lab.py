@@ -126,11 +126,18 @@ def write_setup(
         "  ntp_servers: [10.255.255.1, 10.255.255.2]\n"
         "  snmp_contact: noc@lab.genosd.invalid\n"
     )
+    config, secrets = _write_settings(directory, inventory, templates, configs, settings)
+    (secrets / "credentials__lab__community").write_text("s3cret-community")
+    return config, secrets
+
+
+def _write_settings(directory: Path, inventory: Path, templates: Path | None, configs: str,
+                    settings: str) -> tuple[Path, Path]:  # fmt: skip
+    """genosd.yaml and the `lab` SSH credential's secrets for a test lab."""
     secrets = directory / "secrets"
     secrets.mkdir()
     (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
     (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
-    (secrets / "credentials__lab__community").write_text("s3cret-community")
     templates = templates or Path(__file__).parent.parent / "templates"
     config = directory / "genosd.yaml"
     config.write_text(
@@ -150,18 +157,7 @@ def write_topology_setup(
     (inventory / "hosts.yaml").write_text(yaml.safe_dump(inventory_hosts(ports, "lab")))
     (inventory / "defaults.yaml").write_text(yaml.safe_dump({"data": {**LAB_DATA,
                                                                       "ssh": {"timeout": 10}}}))  # fmt: skip
-    secrets = directory / "secrets"
-    secrets.mkdir()
-    (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
-    (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
-    templates = Path(__file__).parent.parent / "templates"
-    config = directory / "genosd.yaml"
-    config.write_text(
-        f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
-        f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
-        f"configs: {{templates_dir: {templates}{configs}}}\n{settings}"
-    )
-    return config, secrets
+    return _write_settings(directory, inventory, None, configs, settings)
 
 
 def topology_devices(minute: float = 60.0) -> list[IosDevice | JunosDevice]:

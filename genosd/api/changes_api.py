@@ -29,6 +29,7 @@ from genosd.config.normalize import mask_secrets
 from genosd.config.platforms import platform as platform_of
 from genosd.config.validate import ValidationReport
 from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
+from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
 routes = Api("genosd", __version__)
@@ -93,11 +94,8 @@ async def device_compliance(request: web.Request, query: PageQuery) -> Complianc
               response=PlanOut, conflicts=True, config_errors=True)  # fmt: skip
 async def plan_change(request: web.Request) -> PlanOut:
     """Dry run: render, validate and diff against the live device; records a pending change."""
-    state = request.app[STATE]
+    state, device = _changeable(request)
     lifecycle = state.lifecycle
-    device = lifecycle.device(request.match_info["name"])
-    if device.name in state.deploying:
-        raise ConflictError(f"{device.name} is being deployed to")
     [plan] = await asyncio.to_thread(lifecycle.plan, [device])
     if plan.template_error is not None:
         raise plan.template_error  # the user's templates, not the device: 422
@@ -115,17 +113,22 @@ async def plan_change(request: web.Request) -> PlanOut:
               role=Role.operator, response=PlanOut, conflicts=True, config_errors=True)  # fmt: skip
 async def plan_restore(request: web.Request) -> PlanOut:
     """Dry run of bringing a stored version back; records a pending change like a plan."""
-    state = request.app[STATE]
-    lifecycle = state.lifecycle
-    device = lifecycle.device(request.match_info["name"])
-    if device.name in state.deploying:
-        raise ConflictError(f"{device.name} is being deployed to")
+    state, device = _changeable(request)
     version = request.match_info["version"]
-    plan = await asyncio.to_thread(lifecycle.plan_restore, device, version)
+    plan = await asyncio.to_thread(state.lifecycle.plan_restore, device, version)
     if plan.error is not None or plan.report is None:  # the device failed: data, not an error
         return PlanOut(device=device.name, in_sync=False, error=plan.error, score=0.0,
                        llm="not configured")  # fmt: skip
     return await _pending_change(request, plan, plan.report, "restore", version)
+
+
+def _changeable(request: web.Request) -> tuple[DaemonState, Device]:
+    """The state and the named SSH device, which no deploy is running on (409 otherwise)."""
+    state = request.app[STATE]
+    device = state.lifecycle.device(request.match_info["name"])
+    if device.name in state.deploying:
+        raise ConflictError(f"{device.name} is being deployed to")
+    return state, device
 
 
 async def _pending_change(request: web.Request, plan: DevicePlan, report: ValidationReport,

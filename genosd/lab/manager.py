@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -12,13 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from genosd.errors import GenosdError
 from genosd.lab.snmp import LAB_SNMP_DEVICES, write_lab_recording
+from genosd.lab.topology import LAB_DATA, USERNAME, inventory_hosts
 
 V3_USER = "genosd-lab"
 
@@ -32,6 +34,8 @@ class LabState:
     inventory_dir: str
     secrets_dir: str
     started: float
+    ssh_pid: int = 0
+    ssh_ports: dict[str, int] = field(default_factory=dict)
 
 
 def free_udp_port() -> int:
@@ -90,15 +94,30 @@ class Lab:
                 "credentials__lab-v3__priv_key": keys["priv"],
             }
         )
+        ssh_file = self.root / "ssh-credentials.json"
+        if ssh_file.is_file():
+            ssh = json.loads(ssh_file.read_text())
+        else:
+            ssh = {
+                "password": secrets.token_urlsafe(16),
+                "enable_secret": secrets.token_urlsafe(16),
+            }
+            ssh_file.write_text(json.dumps(ssh))
+            ssh_file.chmod(0o600)
+        files.update({
+            "ssh_credentials__lab-ssh__username": USERNAME,
+            "ssh_credentials__lab-ssh__password": ssh["password"],
+            "ssh_credentials__lab-ssh__enable_secret": ssh["enable_secret"],
+        })  # fmt: skip
         for name, value in files.items():
             path = self.secrets_dir / name
             path.write_text(value)
             path.chmod(0o600)
         return keys
 
-    def _write_inventory(self, port: int) -> None:
+    def _write_inventory(self, port: int, ssh_ports: dict[str, int]) -> None:
         self.inventory_dir.mkdir(parents=True, exist_ok=True)
-        hosts = {}
+        hosts: dict[str, dict[str, object]] = {}
         for device in LAB_SNMP_DEVICES:
             snmp = {"version": device.version, "port": port}
             if device.version == "3":
@@ -111,8 +130,11 @@ class Lab:
                 "groups": ["lab"],
                 "data": {"role": device.role, "tags": [device.platform], "snmp": snmp},
             }
+        for name, entry in inventory_hosts(ssh_ports, "lab-ssh").items():
+            entry["groups"] = ["lab"]
+            hosts[name] = entry
         groups = {"lab": {"data": {"site": "lab", "tags": ["lab"]}}}
-        defaults = {"data": {"snmp": {"interval": 10, "timeout": 2, "retries": 1}}}
+        defaults = {"data": {"snmp": {"interval": 10, "timeout": 2, "retries": 1}, **LAB_DATA}}
         header = "# Written by `genosd lab up`; regenerated on every start.\n"
         for name, content in (("hosts", hosts), ("groups", groups), ("defaults", defaults)):
             (self.inventory_dir / f"{name}.yaml").write_text(
@@ -137,8 +159,29 @@ class Lab:
             "--log-level=error",
         ]
 
+    def _start_ssh(self, timeout: float) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+        """Start the SSH devices detached and wait for their ports."""
+        ports_file = self.root / "ssh" / "ports.json"
+        ports_file.unlink(missing_ok=True)
+        log = open(self.root / "ssh.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [sys.executable, "-m", "genosd.lab.ssh_process", str(self.root)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not ports_file.is_file():
+            if process.poll() is not None:
+                raise GenosdError(f"the SSH lab exited with status {process.returncode} "
+                                  f"(see {self.root / 'ssh.log'})")  # fmt: skip
+            if time.monotonic() > deadline:
+                process.terminate()
+                raise GenosdError(f"the SSH lab did not start within {timeout:.0f}s")
+            time.sleep(0.1)
+        return process, json.loads(ports_file.read_text())
+
     def start(self, *, port: int | None = None, timeout: float = 120.0) -> LabState:
-        """Prepare recordings, start snmpsim detached, wait until it answers, write the inventory."""
+        """Start snmpsim and the SSH devices detached, wait until they answer, write the inventory."""
         running = self.status()
         if running is not None:
             return running
@@ -162,10 +205,12 @@ class Lab:
         )
         try:
             asyncio.run(_wait_for_agent(port, LAB_SNMP_DEVICES[0].name, process, timeout))
+            ssh, state.ssh_ports = self._start_ssh(timeout)
+            state.ssh_pid = ssh.pid
         except BaseException:
             process.terminate()
             raise
-        self._write_inventory(port)
+        self._write_inventory(port, state.ssh_ports)
         self.state_file.write_text(json.dumps(asdict(state)))
         return state
 
@@ -174,15 +219,23 @@ class Lab:
         state = self.status()
         if state is None:
             return False
-        os.killpg(state.pid, signal.SIGTERM)
-        for _ in range(50):
-            if not _process_alive(state.pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.killpg(state.pid, signal.SIGKILL)
+        for pid in (state.pid, state.ssh_pid):
+            if pid and _process_alive(pid):
+                _stop_group(pid)
         self.state_file.unlink(missing_ok=True)
         return True
+
+
+def _stop_group(pid: int) -> None:
+    """SIGTERM a detached process group, SIGKILL it after 5 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _process_alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 async def _wait_for_agent(
