@@ -241,6 +241,9 @@ def _deploy_task(
         log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)
         outcome.rollback = _rollback(task, platform, features, before, target.timeout)
         outcome.status = "rolled_back" if outcome.rollback == "verified" else "failed"
+        if outcome.status == "failed" and platform.commit == "confirmed":
+            outcome.rollback += (f"; an unconfirmed commit reverts by itself within "
+                                 f"{confirm_minutes} min (commit confirmed)")  # fmt: skip
         return _done(task, outcome, started)
     outcome.status = "deployed"
     return _done(task, outcome, started)

@@ -155,3 +155,29 @@ async def test_a_failed_junos_post_check_is_rolled_back_and_committed(topology_l
     assert junos.commits == ["commit confirmed 5", "commit"]  # the rollback is a plain commit
     assert junos.confirm_deadline is None
     assert time.monotonic() - started < 30
+
+
+async def test_junos_reverts_by_itself_when_genosd_loses_it_before_confirming(
+    topology_lab, tmp_path: Path
+):
+    lifecycle = _lifecycle(tmp_path, topology_lab.ports)
+    defaults = lifecycle.settings.inventory_dir / "defaults.yaml"
+    defaults.write_text(defaults.read_text().replace("timeout: 10", "timeout: 3"))
+    state = build_state(lifecycle.settings.state_dir.parent / "genosd.yaml", None,
+                        [tmp_path / "secrets"])  # fmt: skip
+    lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+    junos = topology_lab.sims["lab-rj1"].device
+    assert isinstance(junos, JunosDevice)
+    junos.minute = (
+        4.0  # 5 "minutes" = 20 s: longer than genosd's three rollback attempts (3 s each)
+    )
+    before = list(junos.active)
+    # every plain `commit` cuts the session: genosd can neither confirm nor roll back
+    (topology_lab.directory / "lab-rj1.faults.json").write_text('{"drop": ["^commit$"]}')
+    _, outcome = await _deploy(lifecycle, "lab-rj1")
+    assert outcome.status == "failed" and outcome.rollback is not None
+    assert "reverts by itself within 5 min" in outcome.rollback
+    assert junos.commits == ["commit confirmed 5"] and junos.confirm_deadline is not None
+    await asyncio.sleep(max(0.0, junos.confirm_deadline - time.time()) + 0.1)
+    junos.tick()
+    assert junos.active == before and junos.commits[-1] == "revert"
