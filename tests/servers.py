@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,13 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from genosd.lab.manager import free_udp_port
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from genosd.lab.manager import free_tcp_port, free_udp_port
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:

@@ -38,9 +38,12 @@ def _sections(text: str) -> list[tuple[str, str]]:
 def unmask(platform: Platform, stored: str, running: str) -> Restored:
     """`stored` (a history version) with each `<masked>` line replaced by its live line."""
     live: dict[tuple[str, str], str] = {}
+    masked_parent = ""
     for parent, line in _sections(strip_volatile(platform, running)):
-        masked_parent = mask_secrets(platform, parent)[0]
-        live.setdefault((masked_parent, mask_secrets(platform, line)[0]), line)
+        masked = mask_secrets(platform, line)[0]
+        if not parent:
+            masked_parent = masked  # children follow their parent: mask it once
+        live.setdefault(("" if not parent else masked_parent, masked), line)
     kept: list[str] = []
     unresolved: list[tuple[int, str]] = []
     dropped_parent = None

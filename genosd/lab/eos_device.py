@@ -28,6 +28,7 @@ class EosDevice(IosDevice):
     platform = "eos"
     invalid = "% Invalid input\n"
     saved = "Copy completed successfully.\n"
+    short_names = SHORT_NAMES
 
     def submode(self, section: str) -> str:
         """EOS names the interface in the prompt: `(config-if-Et1)`."""
@@ -42,12 +43,6 @@ class EosDevice(IosDevice):
         if words[1:2] and "length".startswith(words[1]):
             return "Pagination disabled.\n"
         return ""
-
-    def _short(self, interface: str) -> str:
-        for long, short in SHORT_NAMES.items():
-            if interface.startswith(long):
-                return short + interface[len(long) :]
-        return interface
 
     def _uptime(self) -> str:
         up = int(time.time() - self.booted_at)

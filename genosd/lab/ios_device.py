@@ -46,6 +46,7 @@ class IosDevice:
     platform = "ios"  # the platforms.yaml entry (and netmiko family) this device answers like
     invalid = INVALID
     saved = "Building configuration...\n[OK]\n"  # the answer to `write memory`
+    short_names = SHORT_NAMES  # interface name abbreviations (LLDP's Local Intf)
     name: str
     domain: str = "lab.genosd.invalid"
     serial: str = ""
@@ -195,7 +196,7 @@ class IosDevice:
         return "\n".join(out) + "\n"
 
     def _short(self, interface: str) -> str:
-        for long, short in SHORT_NAMES.items():
+        for long, short in self.short_names.items():
             if interface.startswith(long):
                 return short + interface[len(long) :]
         return interface

@@ -14,22 +14,16 @@ import asyncio
 import json
 import logging
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import asyncssh
 
+from genosd.lab.manager import free_tcp_port
 from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
 from genosd.lab.topology import NODES, USERNAME, build_device
 
 log = logging.getLogger("genosd.lab.ssh")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _host_key(path: Path) -> asyncssh.SSHKey:
@@ -52,7 +46,7 @@ async def serve(root: Path) -> None:
         sim = SimulatedDevice(build_device(node), USERNAME, password, secret,
                               _host_key(ssh_dir / f"{node.name}.key"),
                               ssh_dir / f"{node.name}.faults.json")  # fmt: skip
-        ports[node.name] = _free_port()
+        ports[node.name] = free_tcp_port()
         servers.append(await start_ssh_device(sim, "127.0.0.1", ports[node.name]))
     partial = ssh_dir / "ports.json.tmp"
     partial.write_text(json.dumps(ports))
