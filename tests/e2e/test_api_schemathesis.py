@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks, openapi
+from schemathesis.generation.meta import ParameterLocation
 
 from tests.api.conftest import write_setup
 from tests.e2e.test_daemon_process import _genosd
@@ -62,6 +63,26 @@ def daemon(tmp_path: Path, snmpd: int):
     proc.communicate(timeout=30)
 
 
+def _indistinguishable_from_valid(case) -> bool:
+    """A "negative" case the server receives as a valid one: not a test of our validation.
+
+    Only two components can make it so: the auth headers, which the test overrides with the real
+    key, and a query value mutated into a one-element list, which is the same on the wire
+    (`?offset=8`; schemathesis issues #3697, #3931).
+    """
+    if case.meta is None:
+        return False
+    negative = {location for location, info in case.meta.components.items()
+                if info.mode is GenerationMode.NEGATIVE}  # fmt: skip
+    lists = [v for v in (case.query or {}).values() if isinstance(v, list)]
+    wire_same_query = bool(lists) and all(len(v) == 1 and not isinstance(v[0], (list, dict))
+                                          for v in lists)  # fmt: skip
+    harmless = {ParameterLocation.HEADER} | (
+        {ParameterLocation.QUERY} if wire_same_query else set()
+    )
+    return bool(negative) and negative <= harmless
+
+
 def test_no_server_error_and_no_answer_outside_the_spec(daemon):
     base, secret = daemon
     headers = {"Authorization": f"Bearer {secret}"}
@@ -76,6 +97,7 @@ def test_no_server_error_and_no_answer_outside_the_spec(daemon):
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def check(case):
+            assume(not _indistinguishable_from_valid(case))
             response = case.call(base_url=base, headers=headers, timeout=30)
             case.validate_response(response, checks=CHECKS)
 
