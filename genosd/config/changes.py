@@ -16,8 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from genosd import audit
-from genosd.config.findings import Finding, blocking
-from genosd.config.validate import LlmStatus
+from genosd.config.findings import Finding, LlmStatus, blocking
 from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
 from genosd.statedb import transaction
 

@@ -4,6 +4,8 @@ A deploy recomputes the commands from the live running config and refuses unless
 is the approved one. After pushing it re-reads the running config, checks it converged to the
 intended one and runs the post-checks; any failure (including a session cut mid-push) rolls the
 device back to the config read before the push and checks that the rollback converged too.
+On a commit platform (Junos) the push is a `commit confirmed N`, confirmed only after those
+checks, so a device genosd loses mid-deploy reverts by itself.
 Blocking (netmiko through Nornir): call from a worker thread in async code.
 """
 

@@ -19,6 +19,7 @@ class Severity(IntEnum):
 
 SeverityName = Literal["info", "minor", "major", "critical"]
 Layer = Literal["structure", "rules", "llm", "restore"]
+LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
 
 
 class Finding(BaseModel):

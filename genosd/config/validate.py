@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from genosd.config.findings import Finding, SeverityName, blocking
+from genosd.config.findings import Finding, LlmStatus, SeverityName, blocking
 from genosd.config.normalize import mask_secrets
 from genosd.config.platforms import Platform
 from genosd.config.remediation import masked_lines, unowned_lines
@@ -16,8 +15,6 @@ from genosd.config.structure import check_structure
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable, structured_chat
 from genosd.settings import LlmSettings
-
-LlmStatus = Literal["not configured", "passed", "findings", "unavailable"]
 
 
 @dataclass

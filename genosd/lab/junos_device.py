@@ -44,6 +44,7 @@ class JunosDevice:
     neighbors: list[Neighbor] = field(default_factory=list)
     minute: float = 60.0
     confirm_deadline: float | None = None
+    revert_to: list[str] | None = None  # what an unconfirmed `commit confirmed` goes back to
     commits: list[str] = field(default_factory=list)  # "commit", "commit confirmed N", "revert"
     booted_at: float = field(default_factory=time.time)
     last_commit: float = field(default_factory=time.time)
@@ -69,8 +70,9 @@ class JunosDevice:
     def tick(self) -> None:
         """Revert an unconfirmed `commit confirmed` whose time is up."""
         if self.confirm_deadline is not None and time.time() >= self.confirm_deadline:
-            self.confirm_deadline = None
-            self.active = list(self.rollbacks[0])
+            assert self.revert_to is not None
+            self.rollbacks.insert(0, self.active)
+            self.active, self.revert_to, self.confirm_deadline = self.revert_to, None, None
             self.last_commit = time.time()
             self.commits.append("revert")
 
@@ -103,14 +105,13 @@ class JunosDevice:
 
     def commit(self, confirm_minutes: int | None = None) -> str:
         """`commit [confirmed N]`; a plain commit also confirms a pending confirmed one."""
-        confirming = self.confirm_deadline is not None
+        if confirm_minutes is not None and self.revert_to is None:
+            self.revert_to = self.active  # a second confirmed commit keeps the first's target
         if self.candidate is not None and self.candidate != self.active:
             self.rollbacks.insert(0, self.active)
             del self.rollbacks[49:]
             self.active = self.candidate
             self.last_commit = time.time()
-        elif confirm_minutes is not None and not confirming:
-            self.rollbacks.insert(0, list(self.active))
         self.candidate = None
         self.commits.append(
             "commit" if confirm_minutes is None else f"commit confirmed {confirm_minutes}"
@@ -119,7 +120,7 @@ class JunosDevice:
             self.confirm_deadline = time.time() + confirm_minutes * self.minute
             return (f"commit confirmed will be automatically rolled back in {confirm_minutes} "
                     "minutes unless confirmed\ncommit complete\n")  # fmt: skip
-        self.confirm_deadline = None
+        self.confirm_deadline = self.revert_to = None
         return "commit complete\n"
 
     def rollback(self, number: int) -> str:

@@ -71,12 +71,18 @@ class Lab:
         self.secrets_dir = self.root / "secrets"
         self.state_file = self.root / "lab.json"
 
-    def status(self) -> LabState | None:
-        """The running lab, or None."""
+    def _recorded(self) -> LabState | None:
+        """What the last `start` wrote, whether or not its processes still run."""
         if not self.state_file.is_file():
             return None
-        state = LabState(**json.loads(self.state_file.read_text()))
-        return state if _process_alive(state.pid) else None
+        return LabState(**json.loads(self.state_file.read_text()))
+
+    def status(self) -> LabState | None:
+        """The running lab (snmpsim and the SSH devices both alive), or None."""
+        state = self._recorded()
+        if state is None or not all(_process_alive(pid) for pid in (state.pid, state.ssh_pid)):
+            return None
+        return state
 
     def _write_credentials(self) -> dict[str, str]:
         self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -192,6 +198,7 @@ class Lab:
         running = self.status()
         if running is not None:
             return running
+        self.stop()  # half a lab (one process died): stop what is left, then start afresh
         for device in LAB_SNMP_DEVICES:
             write_lab_recording(device, self.root / "data")
         keys = self._write_credentials()
@@ -222,15 +229,15 @@ class Lab:
         return state
 
     def stop(self) -> bool:
-        """Stop the lab's agents; False if it was not running."""
-        state = self.status()
+        """Stop the lab's processes (whichever still run); False if none was running."""
+        state = self._recorded()
         if state is None:
             return False
-        for pid in (state.pid, state.ssh_pid):
-            if pid and _process_alive(pid):
-                _stop_group(pid)
+        alive = [pid for pid in (state.pid, state.ssh_pid) if pid and _process_alive(pid)]
+        for pid in alive:
+            _stop_group(pid)
         self.state_file.unlink(missing_ok=True)
-        return True
+        return bool(alive)
 
 
 def _stop_group(pid: int) -> None:

@@ -138,8 +138,7 @@ def _chassis(node: LabNode) -> str:
     return f"5254.00ff.{node.number:04x}"
 
 
-def inventory_hosts(ports: dict[str, int], credential: str, snmp_credential: str | None = None
-                    ) -> dict[str, dict[str, object]]:  # fmt: skip
+def inventory_hosts(ports: dict[str, int], credential: str) -> dict[str, dict[str, object]]:
     """Inventory entries for the SSH lab: SSH port, role, and the data the shipped templates use.
 
     The data describes the lab as cabled (so a first render keeps every address) plus the
@@ -157,8 +156,6 @@ def inventory_hosts(ports: dict[str, int], credential: str, snmp_credential: str
             "site": "lab",
             "interfaces": wanted,
         }
-        if snmp_credential is not None:
-            data["snmp"] = {"credential": snmp_credential}
         hosts[node.name] = {"hostname": "127.0.0.1", "platform": node.platform, "data": data}
     return hosts
 
