@@ -63,7 +63,7 @@ async def ssh_lab(tmp_path: Path):
 
 @pytest.fixture
 async def topology_lab(tmp_path: Path):
-    """lab-r1 (IOS), lab-sw1 (EOS) and lab-rj1 (Junos) cabled in a triangle, over real SSH."""
+    """lab-r1 (IOS), lab-sw1 (EOS), lab-rj1 (Junos) and lab-nx1 (NX-OS), over real SSH."""
     from tests.ssh_lab import Lab, topology_devices
 
     lab = Lab(tmp_path / "topology-lab")

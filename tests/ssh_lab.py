@@ -151,7 +151,7 @@ def _write_settings(directory: Path, inventory: Path, templates: Path | None, co
 def write_topology_setup(
     directory: Path, ports: dict[str, int], settings: str = "", configs: str = ""
 ) -> tuple[Path, Path]:
-    """Settings, secrets and inventory for the three-platform lab (genosd/lab/topology.py)."""
+    """Settings, secrets and inventory for the four-platform lab (genosd/lab/topology.py)."""
     inventory = directory / "inventory"
     inventory.mkdir()
     (inventory / "hosts.yaml").write_text(yaml.safe_dump(inventory_hosts(ports, "lab")))
@@ -161,7 +161,7 @@ def write_topology_setup(
 
 
 def topology_devices(minute: float = 60.0) -> list[IosDevice | JunosDevice]:
-    """The three-platform lab's devices; Junos's commit-confirm minute shortened to `minute` s."""
+    """The four-platform lab's devices; Junos's commit-confirm minute shortened to `minute` s."""
     devices = [build_device(node) for node in NODES]
     for device in devices:
         if isinstance(device, JunosDevice):

@@ -121,8 +121,16 @@ def _send(task: Task, platform: Platform, features: list[str] | None, have: str,
         return 0
     conn = _connection(task)
     committing = platform.commit == "confirmed"
-    conn.send_config_set(lines, error_pattern=platform.config_error, read_timeout=timeout,
-                         exit_config_mode=not committing)  # fmt: skip
+    try:
+        conn.send_config_set(lines, error_pattern=platform.config_error, read_timeout=timeout,
+                             exit_config_mode=not committing)  # fmt: skip
+    except Exception:
+        # a refused line leaves the session in config mode, where IOS refuses the `show`s the
+        # rollback reads with; a dead session fails here too, and the rollback reconnects
+        with contextlib.suppress(Exception):
+            if not committing:
+                conn.exit_config_mode()
+        raise
     if committing:
         conn.commit(confirm=confirm_minutes is not None, confirm_delay=confirm_minutes,
                     read_timeout=timeout)  # fmt: skip

@@ -29,6 +29,7 @@ class EosDevice(IosDevice):
     invalid = "% Invalid input\n"
     saved = "Copy completed successfully.\n"
     short_names = SHORT_NAMES
+    shows_in_config = True
 
     def submode(self, section: str) -> str:
         """EOS names the interface in the prompt: `(config-if-Et1)`."""

@@ -47,6 +47,7 @@ class IosDevice:
     invalid = INVALID
     saved = "Building configuration...\n[OK]\n"  # the answer to `write memory`
     short_names = SHORT_NAMES  # interface name abbreviations (LLDP's Local Intf)
+    shows_in_config = False  # IOS needs `do show` in config mode; EOS and NX-OS take `show`
     name: str
     domain: str = "lab.genosd.invalid"
     serial: str = ""

@@ -194,8 +194,11 @@ class CliSession:
                 self.config = False
             self.section = None
             return True
-        if command.startswith("do "):
-            output = self.ios.exec_command(command[3:])
+        shown = command.split()[0] in ("show", "sh")
+        if command.startswith("do ") or shown:
+            output = None
+            if not shown or self.ios.shows_in_config:
+                output = self.ios.exec_command(command.removeprefix("do "))
             self.write(output if output is not None else self.ios.invalid)
             return True
         if faults.match("reject", command):

@@ -1,8 +1,10 @@
-"""The SSH lab's devices and links: one of each platform, wired in a triangle that LLDP shows.
+"""The SSH lab's devices and links: one of each platform, cabled so that LLDP shows a small mesh.
 
-    lab-r1 (ios)  Gi0/1 ──── Et1  lab-sw1 (eos)
+    lab-r1 (ios)  Gi0/1 ──── Et1       lab-sw1 (eos)
     lab-r1        Gi0/2 ──── ge-0/0/1  lab-rj1 (junos)
     lab-sw1       Et2   ──── ge-0/0/0  lab-rj1
+    lab-sw1       Et3   ──── Eth1/1    lab-nx1 (nxos)
+    lab-r1        Gi0/3 ──── Eth1/2    lab-nx1
 
 Each link is a /30 out of 10.0.0.0/24 and each device has a /32 loopback in 10.255.0.0/24; every
 device's LLDP (and CDP on IOS) lists the far end of each of its links, so the facts of the lab form
@@ -20,6 +22,8 @@ from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import SOFTWARE as IOS_DESCRIPTION
 from genosd.lab.ios_device import IosDevice, Neighbor
 from genosd.lab.junos_device import JUNOS_VERSION, JunosDevice, parse_set
+from genosd.lab.nxos_device import DESCRIPTION as NXOS_DESCRIPTION
+from genosd.lab.nxos_device import NxosDevice
 
 Device = IosDevice | JunosDevice
 
@@ -43,15 +47,18 @@ class Link:
     b_interface: str
 
 
-NODES = (LabNode("lab-r1", "ios", 1), LabNode("lab-sw1", "eos", 2), LabNode("lab-rj1", "junos", 3))
+NODES = (LabNode("lab-r1", "ios", 1), LabNode("lab-sw1", "eos", 2), LabNode("lab-rj1", "junos", 3),
+         LabNode("lab-nx1", "nxos", 4))  # fmt: skip
 LINKS = (
     Link("lab-r1", "GigabitEthernet0/1", "lab-sw1", "Ethernet1"),
     Link("lab-r1", "GigabitEthernet0/2", "lab-rj1", "ge-0/0/1"),
     Link("lab-sw1", "Ethernet2", "lab-rj1", "ge-0/0/0"),
+    Link("lab-sw1", "Ethernet3", "lab-nx1", "Ethernet1/1"),
+    Link("lab-r1", "GigabitEthernet0/3", "lab-nx1", "Ethernet1/2"),
 )
 USERNAME = "genosd"
 ENABLE_SECRET_HASH = "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM"
-DESCRIPTIONS = {"ios": IOS_DESCRIPTION, "eos": EOS_DESCRIPTION,
+DESCRIPTIONS = {"ios": IOS_DESCRIPTION, "eos": EOS_DESCRIPTION, "nxos": NXOS_DESCRIPTION,
                 "junos": f"Juniper Networks, Inc. vmx internet router, kernel JUNOS {JUNOS_VERSION}"}  # fmt: skip
 
 
@@ -100,6 +107,18 @@ def _ios_like(node: LabNode, community: str | None, indent: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nxos(node: LabNode, community: str | None) -> str:
+    lines = [f"hostname {node.name}", "ip domain-name lab.genosd.invalid", "feature lldp",
+             f"username {USERNAME} password 5 $5$lab role network-admin"]  # fmt: skip
+    if community:
+        lines.append(f"snmp-server community {community} group network-operator")
+    lines += ["interface loopback0", f"  ip address {loopback(node)}/32"]
+    for name, (description, address) in interfaces(node).items():
+        lines += [f"interface {name}", f"  description {description}", "  no switchport",
+                  f"  ip address {address.with_prefixlen}", "  no shutdown"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def _junos(node: LabNode, community: str | None) -> str:
     lines = [f"set system host-name {node.name}", "set system domain-name lab.genosd.invalid",
              f"set system login user {USERNAME} class super-user",
@@ -118,6 +137,8 @@ def build_device(node: LabNode, community: str | None = None) -> Device:
     device: Device
     if node.platform == "junos":
         device = JunosDevice(node.name, active=parse_set(_junos(node, community)))
+    elif node.platform == "nxos":
+        device = NxosDevice(node.name, config=RunningConfig.parse(_nxos(node, community)))
     elif node.platform == "eos":
         device = EosDevice(node.name, config=RunningConfig.parse(_ios_like(node, community, "   ")))
     else:
@@ -146,13 +167,13 @@ def inventory_hosts(ports: dict[str, int], credential: str) -> dict[str, dict[st
     """
     hosts: dict[str, dict[str, object]] = {}
     for node in NODES:
-        lo = "lo0" if node.platform == "junos" else "Loopback0"
+        lo = {"junos": "lo0", "nxos": "loopback0"}.get(node.platform, "Loopback0")
         wanted: dict[str, dict[str, str]] = {lo: {"address": f"{loopback(node)}/32"}}
         for name, (description, address) in interfaces(node).items():
             wanted[name] = {"description": description, "address": address.with_prefixlen}
         data: dict[str, object] = {
             "ssh": {"credential": credential, "port": ports[node.name]},
-            "role": "switch" if node.platform == "eos" else "router",
+            "role": "switch" if node.platform in ("eos", "nxos") else "router",
             "site": "lab",
             "interfaces": wanted,
         }

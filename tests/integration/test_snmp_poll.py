@@ -12,6 +12,7 @@ from genosd.collectors.snmp import poll_device
 from genosd.collectors.snmp_client import SessionFactory
 from genosd.inventory import SnmpTarget, load_inventory
 from genosd.lab.snmp import interface_byte_rate
+from genosd.lab.topology import NODES
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.telegraf import poll_to_points
 from genosd.settings import SnmpCredential, load_settings
@@ -71,7 +72,7 @@ async def test_lab_devices_poll_with_rates_matching_the_simulated_traffic(lab):
     polled = [d for d in inventory.select() if d.snmp is not None]
     assert {d.snmp.version for d in polled if d.snmp} == {"2c", "3"}
     ssh_only = {d.name: d.platform for d in inventory.devices.values() if d.snmp is None}
-    assert ssh_only == {"lab-r1": "ios", "lab-sw1": "eos", "lab-rj1": "junos"}
+    assert ssh_only == {node.name: node.platform for node in NODES}
 
     async def ignore(_):
         return None

@@ -1,4 +1,4 @@
-"""The three-platform SSH lab (IOS, EOS, Junos): clients, facts, the LLDP graph, and deploys.
+"""The four-platform SSH lab (IOS, EOS, Junos, NX-OS): clients, facts, the LLDP graph, and deploys.
 
 Junos deploys go through `commit confirmed`: genosd confirms only after verifying, and the device
 reverts by itself when nobody confirms (the lab's Junos minute is 0.5 s here).
@@ -13,13 +13,14 @@ from typing import Any
 
 from napalm import get_network_driver
 from netmiko import ConnectHandler
-from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver
+from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver, AsyncNXOSDriver
 
 from genosd.collectors.facts import collect_facts
 from genosd.config.changes import approve_change, create_change, start_deploy
 from genosd.config.lifecycle import Lifecycle
 from genosd.daemon import build_state
 from genosd.lab.junos_device import JunosDevice
+from genosd.lab.nxos_device import NxosDevice
 from genosd.lab.topology import LINKS
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
@@ -36,6 +37,9 @@ async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_pat
     assert versions["lab-r1"]["version"] == "15.6(2)T"
     assert versions["lab-sw1"]["image"] == "4.31.6M"
     assert versions["lab-rj1"]["junos_version"] == "21.4R3.15"
+    assert (
+        versions["lab-nx1"]["platform"] == "C9300v" and versions["lab-nx1"]["hostname"] == "lab-nx1"
+    )
     edges = {(name, row["neighbor_name"].split(".")[0]) for name, r in by_device.items()
              for row in r.facts["lldp"]}  # fmt: skip
     cabled = {(link.a, link.b) for link in LINKS} | {(link.b, link.a) for link in LINKS}
@@ -44,6 +48,50 @@ async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_pat
     assert addresses == {"10.255.0.3", "10.0.0.6", "10.0.0.10"}
     eos = {row["interface"]: row for row in by_device["lab-sw1"].facts["ip_interfaces"]}
     assert eos["Ethernet1"]["ip_address"] == "10.0.0.2/30"
+    nxos = {row["interface"]: row for row in by_device["lab-nx1"].facts["interfaces"]}
+    assert nxos["Ethernet1/1"]["ip_address"] == "10.0.0.14"
+    assert nxos["Ethernet1/1"]["description"] == "to lab-sw1 Ethernet3"
+    cdp = {row["neighbor_name"] for row in by_device["lab-nx1"].facts["cdp"]}
+    assert cdp == {"lab-r1"}  # only the Cisco neighbour speaks CDP
+
+
+async def test_netmiko_scrapli_and_napalm_on_nxos(topology_lab):
+    port, sim = topology_lab.ports["lab-nx1"], topology_lab.sims["lab-nx1"]
+    assert isinstance(sim.device, NxosDevice)
+    auth = {"auth_username": USER, "auth_password": PASSWORD, "auth_strict_key": False,
+            "transport": "asyncssh", "host": "127.0.0.1", "port": port}  # fmt: skip
+    async with AsyncNXOSDriver(**auth) as nxos:
+        assert "NXOS: version 10.3(3)" in (await nxos.send_command("show version")).result
+        result = await nxos.send_configs(["interface Ethernet1/2", "shutdown"])
+        assert not result.failed
+        refused = await nxos.send_configs(["feature bogus-thing"])
+        assert refused.failed  # scrapli knows NX-OS's "% Invalid command"
+    assert "  shutdown" in sim.device.show_running_config()
+
+    def netmiko_and_napalm() -> dict:
+        with ConnectHandler(device_type="cisco_nxos", host="127.0.0.1", username=USER,
+                            password=PASSWORD, port=port) as conn:  # fmt: skip
+            conn.send_config_set(["interface Ethernet1/2", "no shutdown"])
+            saved = conn.save_config()
+        driver = get_network_driver("nxos_ssh")("127.0.0.1", USER, PASSWORD,
+                                                optional_args={"port": port})  # fmt: skip
+        driver.open()
+        try:
+            return {"saved": saved, "facts": driver.get_facts(),
+                    "interfaces": driver.get_interfaces(), "lldp": driver.get_lldp_neighbors()}  # fmt: skip
+        finally:
+            driver.close()
+
+    got = await asyncio.to_thread(netmiko_and_napalm)
+    assert "Copy complete" in got["saved"] and sim.device.startup
+    facts = got["facts"]
+    assert (facts["hostname"], facts["fqdn"]) == ("lab-nx1", "lab-nx1.lab.genosd.invalid")
+    assert facts["os_version"] == "10.3(3)" and facts["serial_number"] == sim.device.serial
+    assert facts["model"] == "Nexus9000 C9300v Chassis"
+    assert "Ethernet1/1" in facts["interface_list"]
+    assert got["interfaces"]["Ethernet1/2"]["is_enabled"]  # netmiko's `no shutdown` took
+    assert not got["interfaces"]["Loopback0"]["mac_address"]  # NAPALM canonical names
+    assert got["lldp"]["Ethernet1/1"][0]["hostname"] == "lab-sw1.lab.genosd.invalid"
 
 
 async def test_scrapli_and_napalm_over_ssh_on_eos_and_junos(topology_lab):
@@ -138,6 +186,37 @@ async def test_junos_and_eos_deploys_converge_junos_through_a_confirmed_commit(
     assert "management telnet" in plan.commands and outcome.status == "deployed", outcome.reason
     running = topology_lab.sims["lab-sw1"].device.show_running_config()
     assert "ntp server 10.255.255.2" in running and "   idle-timeout 10" in running
+
+
+async def test_nxos_deploy_converges_and_a_refused_command_rolls_back(topology_lab, tmp_path):
+    nxos = topology_lab.sims["lab-nx1"].device
+    assert isinstance(nxos, NxosDevice)
+    nxos.config_command(None, "feature telnet")  # drift the aaa feature owns: removed by the plan
+    nxos.config_command(None, "snmp-server community legacy ro")  # stored as a group on NX-OS
+    before = sorted(nxos.config.render(indent=2).splitlines())
+    (topology_lab.directory / "lab-nx1.faults.json").write_text('{"reject": ["^ntp server"]}')
+    lifecycle = _lifecycle(tmp_path, topology_lab.ports)
+    plan, outcome = await _deploy(lifecycle, "lab-nx1")
+    assert {
+        "no feature telnet",
+        "ntp server 10.255.255.1",
+        "line vty",
+        "  exec-timeout 10",
+        "no snmp-server community <masked> group network-operator",
+    } <= set(plan.commands)
+    assert outcome.status == "rolled_back" and outcome.rollback == "verified", outcome.reason
+    assert "Invalid command" in (outcome.reason or "")
+    assert sorted(nxos.config.render(indent=2).splitlines()) == before  # the simulator appends
+
+    (topology_lab.directory / "lab-nx1.faults.json").unlink()
+    plan, outcome = await _deploy(lifecycle, "lab-nx1")
+    assert outcome.status == "deployed", outcome.reason
+    running = nxos.show_running_config()
+    assert "feature telnet" not in running and "ntp server 10.255.255.2" in running
+    assert "snmp-server community legacy" not in running and "  no shutdown" in running
+    assert "ntp server 10.255.255.2" in nxos.startup  # saved once verified
+    [again] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device("lab-nx1")])
+    assert again.commands == [] and again.error is None
 
 
 async def test_a_failed_junos_post_check_is_rolled_back_and_committed(topology_lab, tmp_path):

@@ -29,7 +29,7 @@ def _device(platform_name: str = "ios", **data) -> Device:
                   tags=(), site="fra1", role="core", data={**DATA, **data})  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["ios", "eos"])
+@pytest.mark.parametrize("name", ["ios", "eos", "nxos"])
 def test_shipped_templates_render_and_pass_the_shipped_rules(name: str):
     device = _device(name)
     rendered = Renderer(TEMPLATES).render(device)
@@ -41,6 +41,16 @@ def test_shipped_templates_render_and_pass_the_shipped_rules(name: str):
     report = validate_config(device, platform(name), list(rendered.features), text,
                              load_rules([TEMPLATES / "rules"]))  # fmt: skip
     assert report.findings == [] and report.score == 100.0 and report.rules_applied >= 5
+
+
+def test_nxos_rules_catch_telnet_and_a_read_write_community():
+    device = _device("nxos")
+    rendered = Renderer(TEMPLATES).render(device)
+    bad = rendered.text + "feature telnet\nsnmp-server community ops group network-admin\n"
+    report = validate_config(device, platform("nxos"), list(rendered.features), bad,
+                             load_rules([TEMPLATES / "rules"]))  # fmt: skip
+    assert {f.rule for f in report.findings} == {"nxos-no-telnet", "nxos-no-rw-community"}
+    assert report.score < 100.0
 
 
 def test_a_missing_variable_names_template_line_and_variable(tmp_path: Path):
