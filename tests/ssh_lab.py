@@ -9,6 +9,7 @@ import asyncssh
 import yaml
 
 from genosd.config.backup import SshTarget
+from genosd.lab.eos_device import EosDevice
 from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice, Neighbor
 from genosd.lab.junos_device import JunosDevice
@@ -161,9 +162,10 @@ def write_topology_setup(
 
 
 def topology_devices(minute: float = 60.0) -> list[IosDevice | JunosDevice]:
-    """The four-platform lab's devices; Junos's commit-confirm minute shortened to `minute` s."""
+    """The four-platform lab's devices; the minute of Junos's `commit confirmed` and of EOS's
+    `commit timer` shortened to `minute` s."""
     devices = [build_device(node) for node in NODES]
     for device in devices:
-        if isinstance(device, JunosDevice):
+        if isinstance(device, JunosDevice | EosDevice):
             device.minute = minute
     return devices

@@ -4,8 +4,8 @@ A deploy recomputes the commands from the live running config and refuses unless
 is the approved one. After pushing it re-reads the running config, checks it converged to the
 intended one and runs the post-checks; any failure (including a session cut mid-push) rolls the
 device back to the config read before the push and checks that the rollback converged too.
-On a commit platform (Junos) the push is a `commit confirmed N`, confirmed only after those
-checks, so a device genosd loses mid-deploy reverts by itself.
+Where the platform can (Junos `commit confirmed`, an EOS session's `commit timer`) the push is
+confirmed only after those checks, so a device genosd loses mid-deploy reverts by itself.
 Blocking (netmiko through Nornir): call from a worker thread in async code.
 """
 
@@ -23,6 +23,7 @@ from hier_config import HConfig, WorkflowRemediation
 from nornir.core.exceptions import NornirSubTaskError
 from nornir.core.task import Result, Task
 
+from genosd.config.commit import CommitModel, commit_model
 from genosd.config.normalize import strip_volatile
 from genosd.config.platforms import Platform
 from genosd.config.platforms import platform as platform_of
@@ -108,50 +109,19 @@ def _running(task: Task, platform: Platform, timeout: float) -> str:
     return strip_volatile(platform, text)
 
 
-def _send(task: Task, platform: Platform, features: list[str] | None, have: str, want: str,
+def _send(task: Task, model: CommitModel, features: list[str] | None, have: str, want: str,
           timeout: float, confirm_minutes: int | None = None) -> int:  # fmt: skip
     """Push what takes `have` to `want` (over the owned scope); the number of lines sent.
 
-    On a commit platform the lines go to the candidate and are committed — `commit confirmed`
-    when `confirm_minutes` is given, so the device reverts by itself unless `_confirm` follows.
+    With `confirm_minutes` on a platform that can, the device reverts the push by itself unless
+    `model.confirm` follows in time (`commit confirmed`, an EOS session's `commit timer`).
     """
-    flow = WorkflowRemediation(scoped(platform, features, have), scoped(platform, features, want))
+    flow = WorkflowRemediation(scoped(model.platform, features, have),
+                               scoped(model.platform, features, want))  # fmt: skip
     lines = push_lines(flow.remediation_config)
-    if not lines:
-        return 0
-    conn = _connection(task)
-    committing = platform.commit == "confirmed"
-    try:
-        conn.send_config_set(lines, error_pattern=platform.config_error, read_timeout=timeout,
-                             exit_config_mode=not committing)  # fmt: skip
-    except Exception:
-        # a refused line leaves the session in config mode, where IOS refuses the `show`s the
-        # rollback reads with; a dead session fails here too, and the rollback reconnects
-        with contextlib.suppress(Exception):
-            if not committing:
-                conn.exit_config_mode()
-        raise
-    if committing:
-        conn.commit(confirm=confirm_minutes is not None, confirm_delay=confirm_minutes,
-                    read_timeout=timeout)  # fmt: skip
-        conn.exit_config_mode()
+    if lines:
+        model.push(_connection(task), lines, timeout, confirm_minutes)
     return len(lines)
-
-
-def _confirm(task: Task, platform: Platform, timeout: float, save: bool) -> None:
-    """Make a verified change permanent: confirm the commit, or write memory."""
-    conn = _connection(task)
-    if platform.commit == "confirmed":
-        conn.commit(read_timeout=timeout)  # a plain commit confirms `commit confirmed`
-        conn.exit_config_mode()
-    elif save:
-        conn.save_config()
-
-
-def _discard_candidate(task: Task, platform: Platform) -> None:
-    """Throw away uncommitted candidate lines a cut session may have left (commit platforms)."""
-    if platform.commit == "confirmed":
-        _connection(task).send_config_set(["rollback 0"], error_pattern=platform.config_error)
 
 
 def _post_checks(task: Task, platform: Platform, checks: Iterable[PostCheck],
@@ -180,19 +150,20 @@ def _reconnect(task: Task) -> None:
         task.host.close_connection("netmiko")
 
 
-def _rollback(task: Task, platform: Platform, features: list[str] | None, before: str,
+def _rollback(task: Task, model: CommitModel, features: list[str] | None, before: str,
               timeout: float) -> str:  # fmt: skip
     """Put the device back to `before`; 'verified' or a description of what went wrong."""
+    platform = model.platform
     last: BaseException | None = None
     for attempt in range(3):
         try:
             if attempt:
                 _reconnect(task)
                 time.sleep(0.5 * attempt)
-            _discard_candidate(task, platform)
+            model.discard(_connection(task), timeout)
             now = _running(task, platform, timeout)
             # undo over the scope of both configs: lines the push added and lines it removed
-            _send(task, platform, features, now, before, timeout)
+            _send(task, model, features, now, before, timeout)
             left = remediate(platform, features, task.host.name, _running(task, platform, timeout),
                              before).commands  # fmt: skip
             if left:
@@ -234,8 +205,9 @@ def _deploy_task(
     if plan.empty:
         outcome.status = "unchanged"
         return _done(task, outcome, started)
+    model = commit_model(platform, expected_sha)
     try:
-        outcome.sent = _send(task, platform, features, before, intended, target.timeout,
+        outcome.sent = _send(task, model, features, before, intended, target.timeout,
                              confirm_minutes)  # fmt: skip
         after = _running(task, platform, target.timeout)
         left = remediate(platform, features, target.name, after, intended).commands
@@ -245,15 +217,15 @@ def _deploy_task(
         failed = [c["name"] for c in outcome.post_checks if not c["ok"]]
         if failed:
             raise DeployFailed(f"post-check(s) failed: {', '.join(failed)}")
-        _confirm(task, platform, target.timeout, save)
+        model.confirm(_connection(task), target.timeout, save)
     except Exception as exc:
         outcome.reason = str(exc) if isinstance(exc, DeployFailed) else describe_error(exc)
         log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)
-        outcome.rollback = _rollback(task, platform, features, before, target.timeout)
+        outcome.rollback = _rollback(task, model, features, before, target.timeout)
         outcome.status = "rolled_back" if outcome.rollback == "verified" else "failed"
-        if outcome.status == "failed" and platform.commit == "confirmed":
-            outcome.rollback += (f"; an unconfirmed commit reverts by itself within "
-                                 f"{confirm_minutes} min (commit confirmed)")  # fmt: skip
+        if outcome.status == "failed" and model.reverts_by_itself:
+            outcome.rollback += (f"; an unconfirmed push reverts by itself within "
+                                 f"{confirm_minutes} min ({model.how})")  # fmt: skip
         return _done(task, outcome, started)
     outcome.status = "deployed"
     return _done(task, outcome, started)

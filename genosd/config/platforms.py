@@ -40,9 +40,10 @@ class Platform(BaseModel):
     features: dict[str, tuple[str, ...]] = {}
     # what a device answers to a config command it refuses (a push stops and rolls back)
     config_error: str = r"% ?(Invalid input|Incomplete command|Ambiguous command|Unknown command)"
-    # "confirmed": changes go to a candidate activated by `commit confirmed N`, which the device
-    # reverts by itself unless genosd confirms it after verifying; "none": applied line by line
-    commit: Literal["none", "confirmed"] = "none"
+    # how pushed lines go live (genosd/config/commit.py): "none" line by line in config mode;
+    # "confirmed" a candidate activated by `commit confirmed N` (Junos); "session" a configuration
+    # session committed with `commit timer` (EOS) — both revert by themselves unless confirmed
+    commit: Literal["none", "confirmed", "session"] = "none"
 
     @field_validator("config_error")
     @classmethod

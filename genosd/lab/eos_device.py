@@ -2,16 +2,24 @@
 
 The text layouts follow real EOS 4.x captures (ntc-templates' arista_eos fixtures); `| json` gives
 the eAPI models NAPALM's EOS driver reads over SSH (`optional_args={"transport": "ssh"}`).
+
+Configuration sessions work as on EOS: `configure session NAME` edits a copy of the running config,
+`commit` applies it, `commit timer hh:mm:ss` applies it until `configure session NAME commit`
+confirms it (or reverts it when the timer runs out; `minute` seconds per minute, shortened by the
+tests), and `abort` discards a session or rolls a pending one back.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice
 
 EOS_VERSION = "4.31.6M"
@@ -19,6 +27,15 @@ EOS_MODEL = "vEOS-lab"
 DESCRIPTION = f"Arista Networks EOS version {EOS_VERSION} running on an Arista Networks {EOS_MODEL}"
 SHORT_NAMES = {"Ethernet": "Et", "Loopback": "Lo", "Management": "Ma", "Vlan": "Vl",
                "Port-Channel": "Po"}  # fmt: skip
+TIMER = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
+
+
+@dataclass
+class Pending:
+    """A session committed with a timer: the config it replaced and when it reverts."""
+
+    before: RunningConfig
+    deadline: float
 
 
 @dataclass
@@ -30,6 +47,71 @@ class EosDevice(IosDevice):
     saved = "Copy completed successfully.\n"
     short_names = SHORT_NAMES
     shows_in_config = True
+    minute: float = 60.0
+    sessions: dict[str, RunningConfig] = field(default_factory=dict)  # open, not committed
+    pending: dict[str, Pending] = field(default_factory=dict)  # committed with a timer
+    commits: list[str] = field(default_factory=list)  # "commit", "commit timer …", "confirm" …
+
+    def tick(self) -> None:
+        """Revert the sessions whose commit timer ran out."""
+        now = time.time()
+        for name, pending in list(self.pending.items()):
+            if now >= pending.deadline:
+                self.config = pending.before
+                del self.pending[name]
+                self.commits.append("revert")
+
+    def open_session(self, name: str) -> None:
+        """`configure session NAME`: a copy of the running config to edit (or the one open)."""
+        self.sessions.setdefault(name, copy.deepcopy(self.config))
+
+    def session_command(
+        self, name: str, section: str | None, command: str
+    ) -> tuple[str | None, str]:
+        """A config command inside session `name`: it edits the session's copy only."""
+        running, self.config = self.config, self.sessions[name]
+        try:
+            return self.config_command(section, command)
+        finally:
+            self.sessions[name], self.config = self.config, running
+
+    def commit_session(self, name: str, timer: str | None = None) -> str:
+        """`commit [timer hh:mm:ss]` in session `name`."""
+        seconds = 0.0
+        if timer is not None:
+            match = TIMER.match(timer)
+            if match is None:
+                return self.invalid
+            h, m, sec = (int(g) for g in match.groups())
+            seconds = (h * 60 + m + sec / 60) * self.minute
+        before, self.config = self.config, self.sessions.pop(name)
+        self.last_change = time.time()
+        if timer is None:
+            self.commits.append("commit")
+        else:
+            self.pending[name] = Pending(before, time.time() + seconds)
+            self.commits.append(f"commit timer {timer}")
+        return ""
+
+    def session_action(self, name: str, action: str) -> str:
+        """`configure session NAME commit|abort` from exec mode."""
+        if action == "commit" and name in self.pending:
+            del self.pending[name]
+            self.commits.append("confirm")
+            return ""
+        if action == "commit" and name in self.sessions:
+            return self.commit_session(name)
+        if action == "abort" and name in self.pending:
+            self.config = self.pending.pop(name).before
+            self.last_change = time.time()
+            self.commits.append("abort")
+            return ""
+        if action == "abort" and name in self.sessions:
+            del self.sessions[name]
+            return ""
+        if action in ("commit", "abort"):
+            return f"% Session {name} not found\n"
+        return self.invalid
 
     def submode(self, section: str) -> str:
         """EOS names the interface in the prompt: `(config-if-Et1)`."""

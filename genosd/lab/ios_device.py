@@ -76,6 +76,9 @@ class IosDevice:
         """The answer to `terminal length 0` and friends (IOS says nothing)."""
         return ""
 
+    def tick(self) -> None:
+        """Let time-based behaviour (commit timers) happen; IOS has none."""
+
     def mac(self, interface: str) -> str:
         """A stable MAC address per interface, in Cisco's dotted form."""
         digest = hashlib.sha256(f"{self.name}/{interface}".encode()).hexdigest()

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncssh
 
+from genosd.lab.eos_device import EosDevice
 from genosd.lab.ios_device import IosDevice
 from genosd.lab.junos_device import SYNTAX, UNKNOWN, JunosDevice
 
@@ -94,6 +95,7 @@ class CliSession:
         self.privileged = True
         self.config = False
         self.section: str | None = None
+        self.session: str | None = None  # the EOS configuration session being edited
 
     @property
     def ios(self) -> IosDevice:
@@ -108,6 +110,8 @@ class CliSession:
             mode = "config"
             if self.section is not None:
                 mode = self.ios.submode(self.section)
+            if self.session is not None:  # EOS: (config-s-NAME) and (config-s-NAME-if-Et1)
+                mode = f"config-s-{self.session}" + mode.removeprefix("config")
             return f"{name}({mode})#"
         return f"{name}{'#' if self.privileged else '>'}"
 
@@ -143,6 +147,7 @@ class CliSession:
             if not command:
                 self.write("\n" + self.prompt)
                 continue
+            self.device.tick()
             if not await self.execute(command, faults):
                 return
             self.write(self.prompt)
@@ -181,19 +186,32 @@ class CliSession:
             self.config, self.section = True, None
             self.write("Enter configuration commands, one per line.  End with CNTL/Z.\n")
             return True
+        words = command.split()
+        if words[:2] == ["configure", "session"] and isinstance(device, EosDevice):
+            if len(words) == 4:
+                self.write(device.session_action(words[2], words[3]))
+            elif len(words) == 3:
+                device.open_session(words[2])
+                self.config, self.section, self.session = True, None, words[2]
+            else:
+                self.write(device.invalid)
+            return True
         output = device.exec_command(command)
         self.write(output if output is not None else self.ios.invalid)
         return True
 
     def configure(self, command: str, faults: Faults) -> bool:
         if command in ("end", "\x1a"):
-            self.config, self.section = False, None
+            self.config, self.section, self.session = False, None, None
             return True
         if command == "exit":
             if self.section is None:
-                self.config = False
+                self.config, self.session = False, None
             self.section = None
             return True
+        words = command.split()
+        if self.session is not None and words[0] in ("commit", "abort"):
+            return self.end_session(words)
         shown = command.split()[0] in ("show", "sh")
         if command.startswith("do ") or shown:
             output = None
@@ -204,8 +222,27 @@ class CliSession:
         if faults.match("reject", command):
             self.write(self.ios.invalid)
             return True
-        self.section, output = self.ios.config_command(self.section, command)
+        if self.session is not None and isinstance(self.device, EosDevice):
+            self.section, output = self.device.session_command(self.session, self.section, command)
+        else:
+            self.section, output = self.ios.config_command(self.section, command)
         self.write(output)
+        return True
+
+    def end_session(self, words: list[str]) -> bool:
+        """`commit`, `commit timer hh:mm:ss` or `abort` inside an EOS configuration session."""
+        assert isinstance(self.device, EosDevice) and self.session is not None
+        if words == ["abort"]:
+            self.write(self.device.session_action(self.session, "abort"))
+        elif words == ["commit"] or (len(words) == 3 and words[1] == "timer"):
+            output = self.device.commit_session(self.session, words[2] if len(words) == 3 else None)
+            self.write(output)
+            if output:
+                return True  # a malformed timer: still in the session
+        else:
+            self.write(self.device.invalid)
+            return True
+        self.config, self.section, self.session = False, None, None
         return True
 
 

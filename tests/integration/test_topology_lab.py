@@ -1,7 +1,8 @@
 """The four-platform SSH lab (IOS, EOS, Junos, NX-OS): clients, facts, the LLDP graph, and deploys.
 
-Junos deploys go through `commit confirmed`: genosd confirms only after verifying, and the device
-reverts by itself when nobody confirms (the lab's Junos minute is 0.5 s here).
+Junos deploys go through `commit confirmed` and EOS deploys through a configuration session
+committed with `commit timer`: genosd confirms only after verifying, and the device reverts by
+itself when nobody confirms (the lab's minute is 0.5 s here).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from napalm import get_network_driver
 from netmiko import ConnectHandler
 from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver, AsyncNXOSDriver
@@ -19,6 +21,7 @@ from genosd.collectors.facts import collect_facts
 from genosd.config.changes import approve_change, create_change, start_deploy
 from genosd.config.lifecycle import Lifecycle
 from genosd.daemon import build_state
+from genosd.lab.eos_device import EosDevice
 from genosd.lab.junos_device import JunosDevice
 from genosd.lab.nxos_device import NxosDevice
 from genosd.lab.topology import LINKS
@@ -182,10 +185,43 @@ async def test_junos_and_eos_deploys_converge_junos_through_a_confirmed_commit(
     [again] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device("lab-rj1")])
     assert again.commands == [] and again.error is None
 
+    eos = topology_lab.sims["lab-sw1"].device
+    assert isinstance(eos, EosDevice)
     plan, outcome = await _deploy(lifecycle, "lab-sw1")
     assert "management telnet" in plan.commands and outcome.status == "deployed", outcome.reason
-    running = topology_lab.sims["lab-sw1"].device.show_running_config()
+    assert eos.commits == ["commit timer 00:05:00", "confirm"]  # confirmed only once verified
+    assert not eos.pending and not eos.sessions
+    running = eos.show_running_config()
     assert "ntp server 10.255.255.2" in running and "   idle-timeout 10" in running
+    assert "ntp server 10.255.255.2" in eos.startup  # saved after the confirm
+
+
+def _eos_lines(eos: EosDevice) -> list[str]:
+    return eos.config.render(indent=3).splitlines()
+
+
+async def test_an_eos_session_keeps_a_refused_push_off_the_device(topology_lab, tmp_path: Path):
+    eos = topology_lab.sims["lab-sw1"].device
+    assert isinstance(eos, EosDevice)
+    before = _eos_lines(eos)
+    (topology_lab.directory / "lab-sw1.faults.json").write_text('{"reject": ["^ntp server"]}')
+    _, outcome = await _deploy(_lifecycle(tmp_path, topology_lab.ports), "lab-sw1")
+    assert outcome.status == "rolled_back" and outcome.rollback == "verified", outcome.reason
+    assert "Invalid input" in (outcome.reason or "")
+    # the session was aborted: no line of it ever reached the running config
+    assert eos.commits == [] and not eos.sessions and _eos_lines(eos) == before
+
+
+async def test_a_failed_eos_post_check_aborts_the_timed_commit(topology_lab, tmp_path: Path):
+    check = (", post_checks: [{name: ntp-synced, command: show version, "
+             "must_match: 'NTP synchronized', platforms: [eos]}]")  # fmt: skip
+    eos = topology_lab.sims["lab-sw1"].device
+    assert isinstance(eos, EosDevice)
+    before = _eos_lines(eos)
+    _, outcome = await _deploy(_lifecycle(tmp_path, topology_lab.ports, configs=check), "lab-sw1")
+    assert outcome.status == "rolled_back" and outcome.rollback == "verified", outcome.reason
+    assert eos.commits == ["commit timer 00:05:00", "abort"] and not eos.pending
+    assert _eos_lines(eos) == before
 
 
 async def test_nxos_deploy_converges_and_a_refused_command_rolls_back(topology_lab, tmp_path):
@@ -236,27 +272,47 @@ async def test_a_failed_junos_post_check_is_rolled_back_and_committed(topology_l
     assert time.monotonic() - started < 30
 
 
-async def test_junos_reverts_by_itself_when_genosd_loses_it_before_confirming(
-    topology_lab, tmp_path: Path
-):
-    lifecycle = _lifecycle(tmp_path, topology_lab.ports)
+def _short_timeout_lifecycle(tmp_path: Path, ports: dict[str, int]) -> Lifecycle:
+    lifecycle = _lifecycle(tmp_path, ports)
     defaults = lifecycle.settings.inventory_dir / "defaults.yaml"
     defaults.write_text(defaults.read_text().replace("timeout: 10", "timeout: 3"))
     state = build_state(lifecycle.settings.state_dir.parent / "genosd.yaml", None,
                         [tmp_path / "secrets"])  # fmt: skip
-    lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
-    junos = topology_lab.sims["lab-rj1"].device
-    assert isinstance(junos, JunosDevice)
-    junos.minute = (
+    return Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+
+
+# every command that would confirm or undo the push cuts the session: genosd can do neither
+LOST = {
+    "lab-rj1": ('{"drop": ["^commit$"]}', "commit confirmed", ["commit confirmed 5"]),
+    "lab-sw1": ('{"drop": ["^configure session \\\\S+ (commit|abort)$"]}', "commit timer",
+                ["commit timer 00:05:00"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(LOST))
+async def test_a_device_genosd_loses_before_confirming_reverts_by_itself(
+    topology_lab, tmp_path: Path, name: str
+):
+    faults, how, pushed = LOST[name]
+    lifecycle = _short_timeout_lifecycle(tmp_path, topology_lab.ports)
+    device = topology_lab.sims[name].device
+    assert isinstance(device, JunosDevice | EosDevice)
+    device.minute = (
         4.0  # 5 "minutes" = 20 s: longer than genosd's three rollback attempts (3 s each)
     )
-    before = list(junos.active)
-    # every plain `commit` cuts the session: genosd can neither confirm nor roll back
-    (topology_lab.directory / "lab-rj1.faults.json").write_text('{"drop": ["^commit$"]}')
-    _, outcome = await _deploy(lifecycle, "lab-rj1")
-    assert outcome.status == "failed" and outcome.rollback is not None
-    assert "reverts by itself within 5 min" in outcome.rollback
-    assert junos.commits == ["commit confirmed 5"] and junos.confirm_deadline is not None
-    await asyncio.sleep(max(0.0, junos.confirm_deadline - time.time()) + 0.1)
-    junos.tick()
-    assert junos.active == before and junos.commits[-1] == "revert"
+    before = list(device.active) if isinstance(device, JunosDevice) else _eos_lines(device)
+    (topology_lab.directory / f"{name}.faults.json").write_text(faults)
+    _, outcome = await _deploy(lifecycle, name)
+    assert outcome.status == "failed" and outcome.rollback is not None, outcome.reason
+    assert f"reverts by itself within 5 min ({how})" in outcome.rollback
+    assert device.commits == pushed
+    if isinstance(device, JunosDevice):
+        assert device.confirm_deadline is not None
+        deadline = device.confirm_deadline
+    else:
+        [pending] = device.pending.values()
+        deadline = pending.deadline
+    await asyncio.sleep(max(0.0, deadline - time.time()) + 0.1)
+    device.tick()
+    after = list(device.active) if isinstance(device, JunosDevice) else _eos_lines(device)
+    assert after == before and device.commits[-1] == "revert"
