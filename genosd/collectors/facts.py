@@ -22,6 +22,7 @@ from genosd.config.platforms import Platform
 from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
 from genosd.metrics.model import FieldValue, Point
+from genosd.ssh.cli import open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
@@ -62,7 +63,7 @@ def _facts_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
     result = FactsResult(target.name, False, collected_at=time.time())
     try:
         known.enforce(target.address, target.port, policy, target.timeout)
-        connection = task.host.get_connection("netmiko", task.nornir.config)
+        cli = open_cli(task, platform, known)
     except Exception as exc:
         result.error = describe_error(exc)
         result.duration = time.monotonic() - started
@@ -71,7 +72,7 @@ def _facts_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
         if kind == "running_config":
             continue
         try:
-            output = connection.send_command(command, read_timeout=target.timeout)
+            output = cli.show(command, target.timeout)
             result.facts[kind] = parse(platform, command, output)
         except DeviceError as exc:
             result.errors[kind] = str(exc)

@@ -9,18 +9,19 @@ device never stops the others.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nornir.core.exceptions import NornirSubTaskError
 from nornir.core.task import Result, Task
-from nornir_netmiko.tasks import netmiko_send_command
 
 from genosd.config.history import ConfigHistory, change_message
 from genosd.config.normalize import for_history, strip_volatile
+from genosd.config.platforms import Platform
 from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
+from genosd.ssh.cli import Cli, open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
@@ -54,10 +55,9 @@ def _backup_task(
     command = platform.commands["running_config"]
     try:
         key = known.enforce(target.address, target.port, policy, target.timeout)
-        raw = _send(task, command, target.timeout)
-    except (DeviceError, NornirSubTaskError) as exc:
-        cause = exc.result[0].exception if isinstance(exc, NornirSubTaskError) else exc
-        failed = BackupResult(target.name, False, error=describe_error(cause or exc),
+        raw = _read(open_cli(task, platform, known), platform, command, target.timeout)
+    except Exception as exc:  # a device that cannot be read is a failed result, never a crash
+        failed = BackupResult(target.name, False, error=describe_error(exc),
                               duration=time.monotonic() - started)  # fmt: skip
         return Result(host=task.host, failed=True, result=failed)
     text, masked = for_history(platform, raw, mask=mask)
@@ -77,11 +77,11 @@ def _backup_task(
     )  # fmt: skip
 
 
-def _send(task: Task, command: str, timeout: float) -> str:
-    raw = task.run(task=netmiko_send_command, command_string=command, read_timeout=timeout,
-                   severity_level=logging.DEBUG).result  # fmt: skip
-    if not isinstance(raw, str) or "% Invalid input" in raw or len(raw.strip()) < 10:
-        raise DeviceError(f"{command!r} returned no usable configuration: {str(raw)[:120]!r}")
+def _read(cli: Cli, platform: Platform, command: str, timeout: float) -> str:
+    raw = cli.show(command, timeout)
+    head = "\n".join(raw.strip().splitlines()[:3])  # a refusal, not a config line quoting one
+    if re.search(platform.config_error, head, re.MULTILINE) or len(raw.strip()) < 10:
+        raise DeviceError(f"{command!r} returned no usable configuration: {raw[:120]!r}")
     return raw
 
 

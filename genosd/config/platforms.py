@@ -44,6 +44,8 @@ class Platform(BaseModel):
     # "confirmed" a candidate activated by `commit confirmed N` (Junos); "session" a configuration
     # session committed with `commit timer` (EOS) — both revert by themselves unless confirmed
     commit: Literal["none", "confirmed", "session"] = "none"
+    # the library that reads the device (facts, backups); pushes always go through netmiko
+    transport: Literal["netmiko", "scrapli"] = "netmiko"
 
     @field_validator("config_error")
     @classmethod

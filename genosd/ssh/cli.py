@@ -1,0 +1,80 @@
+"""Show commands over the platform's collection transport: netmiko or scrapli, per platform.
+
+`transport` in platforms.yaml picks the library that reads a device (facts, backups); pushes stay
+on netmiko, whose config-mode, commit and save helpers the deploy path uses. Both enforce the key
+pinned in genosd's known_hosts: netmiko through paramiko's `alt_key_file`, scrapli through its
+paramiko transport with `auth_strict_key`, given a file holding just this device's pinned key
+(scrapli looks keys up by address alone, and lab devices share 127.0.0.1 on different ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any, Protocol
+
+from nornir.core.inventory import ConnectionOptions
+from nornir.core.task import Task
+
+from genosd.config.platforms import Platform
+from genosd.errors import DeviceError
+from genosd.ssh.hostkeys import KnownHosts
+from genosd.ssh.target import SshTarget
+
+
+class Cli(Protocol):
+    """An open CLI session that answers show commands."""
+
+    def show(self, command: str, timeout: float) -> str:
+        """The output of `command` (prompt and echo stripped)."""
+        ...
+
+
+class _Netmiko:
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def show(self, command: str, timeout: float) -> str:
+        output = self.connection.send_command(command, read_timeout=timeout)
+        return output if isinstance(output, str) else str(output)
+
+
+class _Scrapli:
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def show(self, command: str, timeout: float) -> str:
+        return str(self.connection.send_command(command, timeout_ops=timeout).result)
+
+
+def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
+    """The task host's session over `platform.transport`, its host key already enforced."""
+    if platform.transport == "netmiko":
+        return _Netmiko(task.host.get_connection("netmiko", task.nornir.config))
+    target: SshTarget = task.host.data["target"]
+    key = known.pinned(target.address, target.port)
+    if key is None:
+        raise DeviceError(f"no pinned SSH host key for {target.address}:{target.port}")
+    fd, path = tempfile.mkstemp(prefix="genosd-key-", text=True)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(f"{target.address} {key}\n")
+        task.host.connection_options["scrapli"] = ConnectionOptions(
+            platform=platform.scrapli,
+            extras={
+                "transport": "paramiko",
+                "auth_strict_key": True,
+                "ssh_known_hosts_file": path,
+                "auth_secondary": target.enable_secret or "",
+                "ssh_config_file": False,
+                "timeout_socket": target.timeout,
+                "timeout_transport": target.timeout,
+                "timeout_ops": target.timeout,
+            },
+        )
+        connection = task.host.get_connection("scrapli", task.nornir.config)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # the key was checked when the session opened
+    return _Scrapli(connection)
