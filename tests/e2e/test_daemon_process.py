@@ -175,14 +175,15 @@ def test_kill_9_with_influxdb_down_loses_nothing_committed(tmp_path: Path, lab, 
     proc = _genosd(*args, env=env, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 90
+        # points reach the spool before the writer's first (failing) attempt: wait for both
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if _prometheus_value(port, "genosd_spool_points") >= 100:
+                if (_prometheus_value(port, "genosd_spool_points") >= 100
+                        and _prometheus_value(port, "genosd_sink_write_failures_total") >= 1):  # fmt: skip
                     break
             time.sleep(0.5)
         else:
-            raise AssertionError("the daemon never spooled 100 points")
-        assert _prometheus_value(port, "genosd_sink_write_failures_total") >= 1
+            raise AssertionError("the daemon never spooled 100 points after a failed write")
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").json()["status"] == "ok"
         proc.kill()  # SIGKILL: no flush, no checkpoint
         proc.wait(timeout=10)
