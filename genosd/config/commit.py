@@ -123,14 +123,16 @@ class ConfigSession(CommitModel):
     def discard(self, conn: Any, timeout: float) -> None:
         """Abort the timed commit: the device puts back the config it replaced."""
         if self.pending is not None:
-            self._exec(conn, f"configure session {self.pending} abort", timeout)
+            # a session the device no longer has already ran out its timer: it reverted by itself
+            self._exec(conn, f"configure session {self.pending} abort", timeout, missing_ok=True)
             self.pending = None
 
-    def _exec(self, conn: Any, command: str, timeout: float) -> None:
+    def _exec(self, conn: Any, command: str, timeout: float, missing_ok: bool = False) -> None:
         # commit and abort leave the session's prompt: wait for any prompt of the device
         prompt = rf"{re.escape(conn.base_prompt)}[^\n]*#"
         output = conn.send_command(command, expect_string=prompt, read_timeout=timeout)
-        if re.search(self.platform.config_error, output) or "not found" in output:
+        missing = "not found" in output
+        if re.search(self.platform.config_error, output) or (missing and not missing_ok):
             raise DeviceError(f"{command!r} failed: {output.strip()[:200]!r}")
 
 

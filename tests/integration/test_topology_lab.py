@@ -19,8 +19,11 @@ from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver, AsyncNXOSDrive
 
 from genosd.collectors.facts import collect_facts
 from genosd.config.changes import approve_change, create_change, start_deploy
+from genosd.config.commit import ConfigSession
 from genosd.config.lifecycle import Lifecycle
+from genosd.config.platforms import platform
 from genosd.daemon import build_state
+from genosd.errors import DeviceError
 from genosd.lab.eos_device import EosDevice
 from genosd.lab.junos_device import JunosDevice
 from genosd.lab.nxos_device import NxosDevice
@@ -316,3 +319,19 @@ async def test_a_device_genosd_loses_before_confirming_reverts_by_itself(
     device.tick()
     after = list(device.active) if isinstance(device, JunosDevice) else _eos_lines(device)
     assert after == before and device.commits[-1] == "revert"
+
+
+async def test_an_eos_session_that_already_reverted_cannot_be_confirmed_only_discarded(
+    topology_lab,
+):
+    def run() -> None:
+        with ConnectHandler(device_type="arista_eos", host="127.0.0.1", username=USER,
+                            password=PASSWORD, port=topology_lab.ports["lab-sw1"]) as conn:  # fmt: skip
+            late = ConfigSession(platform("eos"), "0123456789abcdef")
+            late.pending = "genosd-0123456789-1"  # its timer ran out: EOS no longer has it
+            with pytest.raises(DeviceError, match="not found"):
+                late.confirm(conn, 10, save=False)  # a reverted change is never reported deployed
+            late.discard(conn, 10)  # …but discarding it before a rollback is not an error
+            assert late.pending is None
+
+    await asyncio.to_thread(run)
