@@ -64,7 +64,7 @@ async def main(count, platforms):
 asyncio.run(main(int(sys.argv[1]), sys.argv[2].split(",")))
 """
 # interface names per platform: (loopback, the n-th port)
-PORTS = {
+INTERFACE_NAMES = {
     "ios": ("Loopback0", lambda i: f"GigabitEthernet0/{i}"),
     "eos": ("Loopback0", lambda i: f"Ethernet{i + 1}"),
     "nxos": ("loopback0", lambda i: f"Ethernet1/{i + 1}"),
@@ -132,7 +132,7 @@ def _devices(count: int, platforms: list[str]) -> list:
     devices = []
     for n in range(count):
         platform = platforms[n % len(platforms)]
-        loopback, port_name = PORTS[platform]
+        loopback, port_name = INTERFACE_NAMES[platform]
         interfaces: dict[str, dict[str, object]] = {
             loopback: {"address": f"10.255.{n // 250}.{n % 250 + 1}/32"}
         }
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--platforms", default="ios,eos,nxos,junos")
     args = parser.parse_args()
     platforms = args.platforms.split(",")
-    unknown = set(platforms) - set(PORTS)
+    unknown = set(platforms) - set(INTERFACE_NAMES)
     if unknown:
         parser.error(f"unknown platform(s): {', '.join(sorted(unknown))}")
     templates = Path(__file__).parents[1] / "templates"

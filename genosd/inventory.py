@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genosd.config.platforms import load_platforms
-from genosd.errors import InventoryError
+from genosd.errors import InventoryError, NotFoundError
 from genosd.settings import GenosdSettings, SnmpCredential
 from genosd.ssh.target import SshTarget
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
@@ -150,6 +150,13 @@ class Inventory:
     directory: Path
     devices: dict[str, Device]
     groups: dict[str, list[str]]
+
+    def device(self, name: str) -> Device:
+        """The device called `name`, or NotFoundError."""
+        device = self.devices.get(name)
+        if device is None:
+            raise NotFoundError(f"no device {name!r}")
+        return device
 
     def select(self, filters: Mapping[str, str] | None = None) -> list[Device]:
         """Devices matching all filters, in name order."""

@@ -28,7 +28,7 @@ from genosd.config.lifecycle import DevicePlan
 from genosd.config.normalize import mask_secrets
 from genosd.config.platforms import platform as platform_of
 from genosd.config.validate import ValidationReport
-from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
+from genosd.errors import ConflictError, InvalidRequestError
 from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ async def device_compliance(request: web.Request, query: PageQuery) -> Complianc
     """The device's compliance history, newest first."""
     state = request.app[STATE]
     name = request.match_info["name"]
-    if name not in state.inventory.devices:
-        raise NotFoundError(f"no device {name!r}")
+    state.inventory.device(name)  # 404 for a device the inventory does not have
     records = await state.db.run(compliance_history, name)
     page = records[query.offset : query.offset + query.limit]
     return ComplianceList(items=page,

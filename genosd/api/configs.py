@@ -30,7 +30,7 @@ from genosd.config.compliance import record_compliance
 from genosd.config.history import ConfigHistory
 from genosd.config.platforms import platform as platform_of
 from genosd.config.validate import ValidationReport, check_rules
-from genosd.errors import ConflictError, NotFoundError
+from genosd.errors import ConflictError
 from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,7 @@ async def backup_now(request: web.Request, body: BackupRequest) -> BackupRunOut:
 
 
 def _history(state: DaemonState, name: str) -> ConfigHistory:
-    if name not in state.inventory.devices:
-        raise NotFoundError(f"no device {name!r}")
+    state.inventory.device(name)  # 404 for a device the inventory does not have
     return state.config_history
 
 

@@ -24,7 +24,7 @@ from genosd.api.spec import PRINCIPAL, Api
 from genosd.api.state import STATE, DaemonState
 from genosd.auth.keys import Role
 from genosd.collectors.scheduler import DeviceStatus
-from genosd.errors import InvalidRequestError, NotFoundError
+from genosd.errors import InvalidRequestError
 from genosd.inventory import Device
 
 routes = Api("genosd", __version__)
@@ -58,13 +58,6 @@ def _device_out(state: DaemonState, device: Device) -> DeviceOut:
     )
 
 
-def _device(state: DaemonState, name: str) -> Device:
-    device = state.inventory.devices.get(name)
-    if device is None:
-        raise NotFoundError(f"no device {name!r}")
-    return device
-
-
 @routes.route("GET", "/api/v1/devices", tag="devices", role=Role.viewer, query=DeviceQuery,
               response=DeviceList)  # fmt: skip
 async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
@@ -85,7 +78,7 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
 async def get_device(request: web.Request) -> DeviceOut:
     """One device and its polling health."""
     state = request.app[STATE]
-    return _device_out(state, _device(state, request.match_info["name"]))
+    return _device_out(state, state.inventory.device(request.match_info["name"]))
 
 
 @routes.route("GET", "/api/v1/devices/{name}/metrics", tag="devices", role=Role.viewer,
@@ -93,7 +86,7 @@ async def get_device(request: web.Request) -> DeviceOut:
 async def get_device_metrics(request: web.Request, query: MetricsQuery) -> DeviceMetrics:
     """The newest value of every series of one device, from the local store."""
     state = request.app[STATE]
-    device = _device(state, request.match_info["name"])
+    device = state.inventory.device(request.match_info["name"])
     assert state.store is not None
     series = await state.store.latest(device.name)
     if query.measurement:
@@ -106,7 +99,7 @@ async def get_device_metrics(request: web.Request, query: MetricsQuery) -> Devic
 async def poll_device_now(request: web.Request) -> PollOut:
     """Poll one device now, outside its schedule; the result also feeds the metrics pipeline."""
     state = request.app[STATE]
-    device = _device(state, request.match_info["name"])
+    device = state.inventory.device(request.match_info["name"])
     if device.snmp is None or state.scheduler is None:
         raise InvalidRequestError(f"device {device.name!r} has no SNMP settings")
     poll = await state.scheduler.poll_once(device)

@@ -55,19 +55,12 @@ async def facts_schedule(state: DaemonState) -> None:
         await asyncio.sleep(interval)
 
 
-def _device(state: DaemonState, name: str) -> Device:
-    device = state.inventory.devices.get(name)
-    if device is None:
-        raise NotFoundError(f"no device {name!r}")
-    return device
-
-
 @routes.route("GET", "/api/v1/devices/{name}/facts", tag="devices", role=Role.viewer,
               response=FactsOut)  # fmt: skip
 async def get_facts(request: web.Request) -> FactsOut:
     """The device's newest facts: version, interfaces, addresses, LLDP/CDP neighbours, ARP."""
     state = request.app[STATE]
-    device = _device(state, request.match_info["name"])
+    device = state.inventory.device(request.match_info["name"])
     found = await state.db.run(read_stored, device.name)
     if found is None:
         raise NotFoundError(f"no facts collected from {device.name} yet")
@@ -80,7 +73,7 @@ async def get_facts(request: web.Request) -> FactsOut:
 async def collect_now(request: web.Request) -> FactsRunOut:
     """Collect the device's facts over SSH now."""
     state = request.app[STATE]
-    device = _device(state, request.match_info["name"])
+    device = state.inventory.device(request.match_info["name"])
     if device.ssh is None:
         raise InvalidRequestError(f"{device.name} has no SSH settings (data.ssh.credential)")
     [result] = await run_facts(state, [device])

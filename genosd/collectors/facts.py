@@ -29,7 +29,6 @@ from genosd.ssh.target import SshTarget
 from genosd.statedb import transaction
 
 log = logging.getLogger(__name__)
-_REFUSED = ("% Invalid input", "% Incomplete command", "% Ambiguous command", "syntax error")
 
 
 @dataclass
@@ -47,7 +46,7 @@ class FactsResult:
 
 def parse(platform: Platform, command: str, output: str) -> list[dict[str, Any]]:
     """Rows parsed by the ntc-templates template for this platform and command."""
-    if any(marker in output for marker in _REFUSED):
+    if platform.refused(output):
         raise DeviceError(f"the device refused {command!r}: {output.strip()[:120]!r}")
     try:
         rows = parse_output(platform=platform.netmiko, command=command, data=output)

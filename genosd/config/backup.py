@@ -9,7 +9,6 @@ device never stops the others.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,8 +78,7 @@ def _backup_task(
 
 def _read(cli: Cli, platform: Platform, command: str, timeout: float) -> str:
     raw = cli.show(command, timeout)
-    head = "\n".join(raw.strip().splitlines()[:3])  # a refusal, not a config line quoting one
-    if re.search(platform.config_error, head, re.MULTILINE) or len(raw.strip()) < 10:
+    if platform.refused(raw) or len(raw.strip()) < 10:
         raise DeviceError(f"{command!r} returned no usable configuration: {raw[:120]!r}")
     return raw
 

@@ -132,7 +132,7 @@ class ConfigSession(CommitModel):
         prompt = rf"{re.escape(conn.base_prompt)}[^\n]*#"
         output = conn.send_command(command, expect_string=prompt, read_timeout=timeout)
         missing = "not found" in output
-        if re.search(self.platform.config_error, output) or (missing and not missing_ok):
+        if self.platform.refused(output) or (missing and not missing_ok):
             raise DeviceError(f"{command!r} failed: {output.strip()[:200]!r}")
 
 

@@ -97,7 +97,7 @@ def _connection(task: Task) -> Any:
 
 def _show(task: Task, platform: Platform, command: str, timeout: float) -> str:
     output = _connection(task).send_command(command, read_timeout=timeout)
-    if not isinstance(output, str) or re.search(platform.config_error, output, re.MULTILINE):
+    if not isinstance(output, str) or platform.refused(output):
         raise DeviceError(f"{command!r} failed: {str(output)[:200]!r}")
     return output
 

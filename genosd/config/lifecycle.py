@@ -23,7 +23,7 @@ from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
-from genosd.errors import ConfigError, InvalidRequestError, NotFoundError
+from genosd.errors import ConfigError, InvalidRequestError
 from genosd.inventory import Device, Inventory
 from genosd.settings import ConfigsSettings, GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts
@@ -77,9 +77,7 @@ class Lifecycle:
 
     def device(self, name: str) -> Device:
         """A device that can be managed over SSH, or InvalidRequestError saying why not."""
-        device = self.inventory.devices.get(name)
-        if device is None:
-            raise NotFoundError(f"no device {name!r}")
+        device = self.inventory.device(name)
         if device.ssh is None:
             raise InvalidRequestError(f"{name} has no SSH settings (data.ssh.credential)")
         return device

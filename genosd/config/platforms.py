@@ -69,6 +69,19 @@ class Platform(BaseModel):
         return features
 
     @functools.cached_property
+    def config_error_re(self) -> re.Pattern[str]:
+        """The compiled `config_error`."""
+        return re.compile(self.config_error, re.MULTILINE)
+
+    def refused(self, output: str) -> bool:
+        """Whether a command's output is the device refusing it (not output quoting such words).
+
+        A refusal comes right after the echoed command (IOS puts a `^` marker line first), so
+        only the first lines count: a config line or description saying "syntax error" does not.
+        """
+        return bool(self.config_error_re.search("\n".join(output.strip().splitlines()[:3])))
+
+    @functools.cached_property
     def volatile_re(self) -> re.Pattern[str] | None:
         """One regex matching any volatile line."""
         return re.compile("|".join(f"(?:{p})" for p in self.volatile)) if self.volatile else None

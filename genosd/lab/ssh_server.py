@@ -269,7 +269,6 @@ class JunosSession(CliSession):
             self.process.exit(0)
             return False
         if command.split()[0] in ("configure", "edit") and len(command.split()) <= 2:
-            device.tick()
             self.config = True
             self.write("Entering configuration mode\n")
             return True
@@ -279,7 +278,6 @@ class JunosSession(CliSession):
 
     async def configure_junos(self, command: str, faults: Faults) -> bool:
         device = self.junos
-        device.tick()
         words = command.split()
         if command in ("exit", "quit", "exit configuration-mode"):
             if device.candidate is not None and device.candidate != device.active:

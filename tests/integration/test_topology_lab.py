@@ -59,6 +59,8 @@ async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_pat
     assert nxos["Ethernet1/1"]["description"] == "to lab-sw1 Ethernet3"
     cdp = {row["neighbor_name"] for row in by_device["lab-nx1"].facts["cdp"]}
     assert cdp == {"lab-r1"}  # only the Cisco neighbour speaks CDP
+    # the simulator has no ARP table: NX-OS's refusal is a per-kind error, not an empty table
+    assert "refused 'show ip arp'" in by_device["lab-nx1"].errors["arp"]
 
 
 async def test_netmiko_scrapli_and_napalm_on_nxos(topology_lab):
