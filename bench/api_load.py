@@ -170,17 +170,31 @@ def start_servers(directory: Path, devices: int) -> Servers:
     config = write_daemon_setup(directory, devices, snmp_port, api_port)
     genosd = str(Path(sys.executable).parent / "genosd")
     secrets = {
-        role: json.loads(subprocess.run(
-            [genosd, "keys", "create", "--role", role, "--config", str(config), "--json"],
-            capture_output=True, text=True, check=True).stdout)["secret"]
+        role: json.loads(
+            subprocess.run(
+                [genosd, "keys", "create", "--role", role, "--config", str(config), "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )["secret"]
         for role in ("viewer", "operator")
-    }  # fmt: skip
-    daemon = subprocess.Popen([genosd, "run", "--config", str(config)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    }
+    daemon = subprocess.Popen(
+        [genosd, "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     hello = subprocess.Popen([sys.executable, "-c", HELLO_SERVER, str(hello_port)])
-    servers = Servers(daemon, hello, snmpd, f"http://127.0.0.1:{api_port}",
-                      f"http://127.0.0.1:{hello_port}/hello", secrets["viewer"],
-                      secrets["operator"])  # fmt: skip
+    servers = Servers(
+        daemon,
+        hello,
+        snmpd,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{hello_port}/hello",
+        secrets["viewer"],
+        secrets["operator"],
+    )
     wait_http(f"{servers.base}/api/v1/health")
     wait_http(servers.hello_url)
     return servers
@@ -195,10 +209,12 @@ async def measure(args: argparse.Namespace, s: Servers) -> dict:
     rounds: dict[str, list[dict]] = {"hello": [], "devices_page": [], "devices_all": []}
     for _ in range(args.rounds):
         rounds["hello"].append(await open_loop(hello_url, {}, args.rate, args.seconds))
-        rounds["devices_page"].append(await open_loop(
-            f"{base}/api/v1/devices", auth, args.rate, args.seconds))  # fmt: skip
-        rounds["devices_all"].append(await open_loop(
-            f"{base}/api/v1/devices?limit=1000", auth, args.all_rate, args.seconds))  # fmt: skip
+        rounds["devices_page"].append(
+            await open_loop(f"{base}/api/v1/devices", auth, args.rate, args.seconds)
+        )
+        rounds["devices_all"].append(
+            await open_loop(f"{base}/api/v1/devices?limit=1000", auth, args.all_rate, args.seconds)
+        )
     result["http"] = {name: _median(r) for name, r in rounds.items()}
     result["http"]["devices_all"]["rate"] = args.all_rate
     result["rss_after_http_mib"] = {"genosd": rss_mib(s.daemon.pid), "hello": rss_mib(s.hello.pid)}
@@ -226,8 +242,9 @@ def main() -> None:
     """Command line entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--all-rate", type=float, default=50.0,
-                        help="rate for the 1,000-device page")  # fmt: skip
+    parser.add_argument(
+        "--all-rate", type=float, default=50.0, help="rate for the 1,000-device page"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--devices", type=int, default=1000)

@@ -74,11 +74,17 @@ Fleet = dict[str, tuple[int, str]]  # device -> (SSH port, platform)
 
 
 def _fleet(count: int, platforms: list[str]) -> tuple[subprocess.Popen[str], Fleet]:
-    proc = subprocess.Popen([sys.executable, "-c", FLEET, str(count), ",".join(platforms)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FLEET, str(count), ",".join(platforms)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
-    return proc, {name: (port, platform)
-                  for name, (port, platform) in json.loads(proc.stdout.readline()).items()}  # fmt: skip
+    return proc, {
+        name: (port, platform)
+        for name, (port, platform) in json.loads(proc.stdout.readline()).items()
+    }
 
 
 def _rss_mib() -> float:
@@ -93,8 +99,10 @@ def bench_backup(ports: Fleet, workers: int, state: Path) -> dict[str, float]:
     from genosd.ssh.target import SshTarget
     from tests.ssh_lab import PASSWORD, SECRET, USER
 
-    targets = [SshTarget(name, "127.0.0.1", port, platform, USER, PASSWORD, SECRET, timeout=60)
-               for name, (port, platform) in ports.items()]  # fmt: skip
+    targets = [
+        SshTarget(name, "127.0.0.1", port, platform, USER, PASSWORD, SECRET, timeout=60)
+        for name, (port, platform) in ports.items()
+    ]
     history, known = ConfigHistory(state / "configs"), KnownHosts(state / "known_hosts")
     started = time.perf_counter()
     results = backup(targets, history, known, concurrency=workers, author="bench")
@@ -113,9 +121,15 @@ def bench_bare_netmiko(ports: Fleet, workers: int) -> dict[str, float]:
 
     def one(device: tuple[int, str]) -> int:
         port, platform = device[0], platform_of(device[1])
-        with ConnectHandler(device_type=platform.netmiko, host="127.0.0.1", port=port,
-                            username=USER, password=PASSWORD, secret=SECRET,
-                            fast_cli=False) as conn:  # fmt: skip
+        with ConnectHandler(
+            device_type=platform.netmiko,
+            host="127.0.0.1",
+            port=port,
+            username=USER,
+            password=PASSWORD,
+            secret=SECRET,
+            fast_cli=False,
+        ) as conn:
             return len(conn.send_command(platform.commands["running_config"]))
 
     started = time.perf_counter()
@@ -139,13 +153,29 @@ def _devices(count: int, platforms: list[str]) -> list:
         for port in range(8):
             interfaces[port_name(port)] = (
                 {"description": f"uplink {port}", "address": f"10.{n % 250}.{port}.1/30"}
-                if port < 2 else {"description": f"users {port}", "mode": "access", "vlan": 10})  # fmt: skip
-        data = {"domain": "bench.example", "ntp_servers": ["10.0.0.1", "10.0.0.2"],
-                "snmp_contact": "noc@bench.example", "syslog_servers": ["10.0.0.5"],
-                "vlans": {10: "users", 20: "voice", 30: "printers", 99: "mgmt"},
-                "interfaces": interfaces}  # fmt: skip
-        devices.append(Device(name=f"sw{n:04d}", hostname="192.0.2.1", platform=platform,
-                              groups=("access",), tags=(), site="fra1", role="access", data=data))  # fmt: skip
+                if port < 2
+                else {"description": f"users {port}", "mode": "access", "vlan": 10}
+            )
+        data = {
+            "domain": "bench.example",
+            "ntp_servers": ["10.0.0.1", "10.0.0.2"],
+            "snmp_contact": "noc@bench.example",
+            "syslog_servers": ["10.0.0.5"],
+            "vlans": {10: "users", 20: "voice", 30: "printers", 99: "mgmt"},
+            "interfaces": interfaces,
+        }
+        devices.append(
+            Device(
+                name=f"sw{n:04d}",
+                hostname="192.0.2.1",
+                platform=platform,
+                groups=("access",),
+                tags=(),
+                site="fra1",
+                role="access",
+                data=data,
+            )
+        )
     return devices
 
 
@@ -163,8 +193,11 @@ def bench_render_validate(devices: list, templates: Path, trace: bool) -> dict[s
     findings = 0
     for device in devices:
         rendered = renderer.render(device)
-        findings += len(validate_config(device, platform(device.platform), list(rendered.features),
-                                        rendered.text, rules).findings)  # fmt: skip
+        findings += len(
+            validate_config(
+                device, platform(device.platform), list(rendered.features), rendered.text, rules
+            ).findings
+        )
     wall = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
     tracemalloc.stop()
@@ -179,15 +212,20 @@ def bench_bare_jinja(devices: list, templates: Path, trace: bool) -> dict[str, f
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters["ipaddr"] = _ipaddr
     features = ["base", "aaa", "snmp", "ntp", "vlans", "interfaces"]
     size = 0
     for device in devices:
         context = template_context(device, {})
-        size += sum(len(env.get_template(f"{device.platform}/{f}.j2").render(context))
-                    for f in features)  # fmt: skip
+        size += sum(
+            len(env.get_template(f"{device.platform}/{f}.j2").render(context)) for f in features
+        )
     wall = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
     tracemalloc.stop()
@@ -217,8 +255,10 @@ def main() -> None:
     for _ in range(args.rounds):
         render["genosd"].append(bench_render_validate(devices, templates, trace=False))
         render["bare"].append(bench_bare_jinja(devices, templates, trace=False))
-    peaks = {"genosd": bench_render_validate(devices, templates, trace=True)["peak"],
-             "bare": bench_bare_jinja(devices, templates, trace=True)["peak"]}  # fmt: skip
+    peaks = {
+        "genosd": bench_render_validate(devices, templates, trace=True)["peak"],
+        "bare": bench_bare_jinja(devices, templates, trace=True)["peak"],
+    }
 
     proc, ports = _fleet(args.devices, platforms)
     backups = {"genosd": [], "bare": []}  # type: dict[str, list[dict[str, float]]]

@@ -171,8 +171,12 @@ def exporter_auth(version: str) -> dict:
 
 def exporter_config(path: Path, version: str) -> None:
     """A snmp_exporter 0.21 module for the workload (numeric OIDs: Debian ships no MIBs)."""
-    exporter_type = {"text": "DisplayString", "oid": "OctetString", "counter32": "counter",
-                     "counter64": "counter"}  # fmt: skip
+    exporter_type = {
+        "text": "DisplayString",
+        "oid": "OctetString",
+        "counter32": "counter",
+        "counter64": "counter",
+    }
     metrics: list[dict[str, object]] = [
         {
             "name": c.name,

@@ -44,8 +44,16 @@ class AuditEntry(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _link(previous: str, when: float, actor: str, action: str, target: str, result: str,
-          diff_hash: str | None, details: str) -> str:  # fmt: skip
+def _link(
+    previous: str,
+    when: float,
+    actor: str,
+    action: str,
+    target: str,
+    result: str,
+    diff_hash: str | None,
+    details: str,
+) -> str:
     content = json.dumps([previous, when, actor, action, target, result, diff_hash, details])
     return hashlib.sha256(content.encode()).hexdigest()
 
@@ -72,9 +80,16 @@ def record(
             (when, actor, action, target, result, diff_hash, text, chain),
         )
     return AuditEntry(
-        id=int(cursor.lastrowid or 0), time=when, actor=actor, action=action, target=target,
-        result=result, diff_hash=diff_hash, details=details or {}, chain=chain,
-    )  # fmt: skip
+        id=int(cursor.lastrowid or 0),
+        time=when,
+        actor=actor,
+        action=action,
+        target=target,
+        result=result,
+        diff_hash=diff_hash,
+        details=details or {},
+        chain=chain,
+    )
 
 
 @dataclass(frozen=True)
@@ -148,9 +163,18 @@ def export(db: sqlite3.Connection, query: AuditQuery, fmt: Literal["json", "csv"
     writer.writerow(_COLUMNS.split(", "))
     for e in entries:
         writer.writerow(
-            [e.id, f"{e.time:.6f}", e.actor, e.action, e.target, e.result, e.diff_hash or "",
-             json.dumps(e.details, sort_keys=True), e.chain]
-        )  # fmt: skip
+            [
+                e.id,
+                f"{e.time:.6f}",
+                e.actor,
+                e.action,
+                e.target,
+                e.result,
+                e.diff_hash or "",
+                json.dumps(e.details, sort_keys=True),
+                e.chain,
+            ]
+        )
     return out.getvalue()
 
 

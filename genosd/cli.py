@@ -96,8 +96,12 @@ def check_config(config: ConfigOption = None, lab: LabOption = False) -> None:
     broken = [r for r in state.plugins.records.values() if r.state in ("failed", "missing")]
     if broken:
         # the daemon would start without them; a config check must still say no
-        fail_config(PluginError("plugins that would be disabled:\n" + "\n".join(
-            f"  - {r.name}: {r.error}" for r in broken)))  # fmt: skip
+        fail_config(
+            PluginError(
+                "plugins that would be disabled:\n"
+                + "\n".join(f"  - {r.name}: {r.error}" for r in broken)
+            )
+        )
     active = ", ".join(r.name for r in state.plugins.active) or "none"
     console.print(
         f"settings OK ({state.config_file or 'defaults'}); inventory OK ({state.inventory_dir}: "

@@ -97,9 +97,15 @@ def keys_list(
     for k in keys:
         state = "active" if k.active else ("revoked" if k.revoked_at else "expired")
         table.add_row(
-            str(k.id), k.prefix, k.name, k.role.value, _when(k.created_at),
-            _when(k.expires_at), _when(k.last_used_at), state,
-        )  # fmt: skip
+            str(k.id),
+            k.prefix,
+            k.name,
+            k.role.value,
+            _when(k.created_at),
+            _when(k.expires_at),
+            _when(k.last_used_at),
+            state,
+        )
     Console().print(table)
 
 

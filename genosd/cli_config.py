@@ -59,17 +59,29 @@ def config_backup(
     settings = state.settings.ssh
     with Progress(console=console, transient=True) as progress:
         progress.add_task(f"backing up {len(devices)} devices", total=None)
-        results = backup([d.ssh for d in devices], state.config_history, state.known_hosts,
-                         policy=settings.host_key_policy, concurrency=settings.concurrency,
-                         author=f"cli:{getpass.getuser()}", mask=settings.mask_secrets)  # fmt: skip
+        results = backup(
+            [d.ssh for d in devices],
+            state.config_history,
+            state.known_hosts,
+            policy=settings.host_key_policy,
+            concurrency=settings.concurrency,
+            author=f"cli:{getpass.getuser()}",
+            mask=settings.mask_secrets,
+        )
     if json_out:
         print(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
     else:
         table = Table("device", "result", "version", "lines", "masked", "error")
         for r in results:
             outcome = "changed" if r.changed else ("ok" if r.ok else "[red]failed[/red]")
-            table.add_row(r.device, outcome, (r.version or "")[:10], str(r.lines or ""),
-                          str(r.masked or ""), r.error or "")  # fmt: skip
+            table.add_row(
+                r.device,
+                outcome,
+                (r.version or "")[:10],
+                str(r.lines or ""),
+                str(r.masked or ""),
+                r.error or "",
+            )
         Console().print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
@@ -97,8 +109,9 @@ def config_versions(
 
 
 @config_app.command("show")
-def config_show(device: DeviceArg, version: Annotated[str, typer.Argument()] = "",
-                config: ConfigOption = None) -> None:  # fmt: skip
+def config_show(
+    device: DeviceArg, version: Annotated[str, typer.Argument()] = "", config: ConfigOption = None
+) -> None:
     """A device's stored config (the newest, or VERSION)."""
     state, _ = _ssh_devices(config, False, None)
     history = state.config_history
@@ -112,9 +125,12 @@ def config_show(device: DeviceArg, version: Annotated[str, typer.Argument()] = "
 
 
 @config_app.command("diff")
-def config_diff(device: DeviceArg, old: Annotated[str, typer.Argument(help="version")],
-                new: Annotated[str, typer.Argument(help="version (default: newest)")] = "",
-                config: ConfigOption = None) -> None:  # fmt: skip
+def config_diff(
+    device: DeviceArg,
+    old: Annotated[str, typer.Argument(help="version")],
+    new: Annotated[str, typer.Argument(help="version (default: newest)")] = "",
+    config: ConfigOption = None,
+) -> None:
     """Unified diff of a device's config between two stored versions."""
     state, _ = _ssh_devices(config, False, None)
     try:

@@ -54,8 +54,12 @@ def facts_command(
         ssh = state.settings.ssh
         with Progress(console=console, transient=True) as progress:
             progress.add_task(f"collecting facts from {len(selected)} devices", total=None)
-            results = collect_facts([d.ssh for d in selected if d.ssh], state.known_hosts,
-                                    policy=ssh.host_key_policy, concurrency=ssh.concurrency)  # fmt: skip
+            results = collect_facts(
+                [d.ssh for d in selected if d.ssh],
+                state.known_hosts,
+                policy=ssh.host_key_policy,
+                concurrency=ssh.concurrency,
+            )
         for result in results:
             if result.facts:
                 store_facts(db, result)
@@ -82,8 +86,7 @@ def _summary(results: list[Any]) -> Table:
     for r in results:
         kinds = ", ".join(f"{k} ({len(rows)})" for k, rows in sorted(r.facts.items()))
         errors = "; ".join(f"{k}: {e}" for k, e in sorted(r.errors.items()))
-        table.add_row(r.device, "ok" if r.ok else "[red]failed[/red]", kinds,
-                      r.error or errors)  # fmt: skip
+        table.add_row(r.device, "ok" if r.ok else "[red]failed[/red]", kinds, r.error or errors)
     return table
 
 

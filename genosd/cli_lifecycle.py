@@ -40,8 +40,9 @@ def _lifecycle(config: Path | None, lab: bool) -> tuple[Any, Any, Any]:
 
     try:
         state = _load(config, lab)
-        lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts,
-                              state.config_history)  # fmt: skip
+        lifecycle = Lifecycle(
+            state.settings, state.inventory, state.known_hosts, state.config_history
+        )
         lifecycle.rules  # noqa: B018 - load the rule files now: a bad one is a config error (78)
     except ConfigError as exc:
         fail_config(exc)
@@ -116,14 +117,29 @@ def config_validate(
             asyncio.run(lifecycle.review(device, plan))
         report = plan.report
         assert report is not None
-        record_compliance(db, device.name, "intended", report.score, report.rules_applied,
-                          report.rules_passed, report.findings)  # fmt: skip
-        reports.append({"device": device.name, "score": report.score, "llm": report.llm,
-                        "blocking": len(report.blocking),
-                        "findings": [f.model_dump() for f in report.findings]})  # fmt: skip
+        record_compliance(
+            db,
+            device.name,
+            "intended",
+            report.score,
+            report.rules_applied,
+            report.rules_passed,
+            report.findings,
+        )
+        reports.append(
+            {
+                "device": device.name,
+                "score": report.score,
+                "llm": report.llm,
+                "blocking": len(report.blocking),
+                "findings": [f.model_dump() for f in report.findings],
+            }
+        )
         if not json_out:
-            out.print(f"[bold]{device.name}[/bold]: score {report.score:g}%  "
-                      f"({report.rules_passed}/{report.rules_applied} rules), LLM {report.llm}")  # fmt: skip
+            out.print(
+                f"[bold]{device.name}[/bold]: score {report.score:g}%  "
+                f"({report.rules_passed}/{report.rules_applied} rules), LLM {report.llm}"
+            )
             if report.findings:
                 out.print(_findings_table(report.findings))
     if json_out:
@@ -189,17 +205,39 @@ def _record_plan(
     change = None
     if plan.commands:
         ttl = lifecycle.settings.configs.approval_ttl
-        change = create_change(db, device=plan.device, kind=kind, sha256=plan.sha256,
-                               commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-                               findings=report.findings, actor=_actor(), ttl=ttl,
-                               llm=report.llm, source=source)  # fmt: skip
+        change = create_change(
+            db,
+            device=plan.device,
+            kind=kind,
+            sha256=plan.sha256,
+            commands=plan.commands,
+            rollback=plan.rollback,
+            diff=plan.diff,
+            findings=report.findings,
+            actor=_actor(),
+            ttl=ttl,
+            llm=report.llm,
+            source=source,
+        )
     if json_out:
-        print(json.dumps({"device": plan.device, "kind": kind, "source": source,
-                          "change": change.id if change else None,
-                          "sha256": plan.sha256, "commands": plan.commands,
-                          "rollback": plan.rollback, "diff": plan.diff, "score": report.score,
-                          "llm": report.llm,
-                          "findings": [f.model_dump() for f in report.findings]}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "device": plan.device,
+                    "kind": kind,
+                    "source": source,
+                    "change": change.id if change else None,
+                    "sha256": plan.sha256,
+                    "commands": plan.commands,
+                    "rollback": plan.rollback,
+                    "diff": plan.diff,
+                    "score": report.score,
+                    "llm": report.llm,
+                    "findings": [f.model_dump() for f in report.findings],
+                },
+                indent=2,
+            )
+        )
     else:
         _print_plan(plan)
         if change is None:
@@ -208,9 +246,11 @@ def _record_plan(
         elif report.blocking:
             out.print(f"[red]change {change.id} has critical findings and cannot be approved[/red]")
         else:
-            out.print(f"dry run: nothing sent. change {change.id}, sha256 {plan.sha256}\n"
-                      f"to deploy exactly this diff: genosd config deploy {plan.device} "
-                      f"--approve {change.id}")  # fmt: skip
+            out.print(
+                f"dry run: nothing sent. change {change.id}, sha256 {plan.sha256}\n"
+                f"to deploy exactly this diff: genosd config deploy {plan.device} "
+                f"--approve {change.id}"
+            )
     if report.blocking:
         raise typer.Exit(1)
 
@@ -264,18 +304,29 @@ def _deploy(lifecycle: Any, db: Any, device: str, change_id: int, json_out: bool
         try:
             outcome, saved = lifecycle.deploy(change, actor)
         except GenosdError as exc:
-            finish_change(db, change_id, "failed", {"reason": str(exc)}, actor=actor,
-                          diff_hash=change.sha256)  # fmt: skip
+            finish_change(
+                db, change_id, "failed", {"reason": str(exc)}, actor=actor, diff_hash=change.sha256
+            )
             fail(str(exc))
     status: ChangeStatus = "deployed" if outcome.status == "unchanged" else outcome.status
     finish_change(db, change_id, status, outcome.as_dict(), actor=actor, diff_hash=outcome.sha256)
     if json_out:
-        print(json.dumps({**outcome.as_dict(), "change": change_id,
-                          "backup": asdict(saved) if saved else None}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    **outcome.as_dict(),
+                    "change": change_id,
+                    "backup": asdict(saved) if saved else None,
+                },
+                indent=2,
+            )
+        )
     else:
         colour = "green" if outcome.status in ("deployed", "unchanged") else "red"
-        out.print(f"[{colour}]{device}: {outcome.status}[/{colour}]"
-                  + (f": {outcome.reason}" if outcome.reason else ""))  # fmt: skip
+        out.print(
+            f"[{colour}]{device}: {outcome.status}[/{colour}]"
+            + (f": {outcome.reason}" if outcome.reason else "")
+        )
         if outcome.rollback:
             out.print(f"rollback: {outcome.rollback}")
         for check in outcome.post_checks:
@@ -300,6 +351,13 @@ def config_changes(
         return
     table = Table("id", "device", "status", "lines", "sha256", "planned by", "approved by")
     for c in changes:
-        table.add_row(str(c.id), c.device, c.status, str(len(c.commands)), c.sha256[:12],
-                      c.created_by, c.approved_by or "")  # fmt: skip
+        table.add_row(
+            str(c.id),
+            c.device,
+            c.status,
+            str(len(c.commands)),
+            c.sha256[:12],
+            c.created_by,
+            c.approved_by or "",
+        )
     out.print(table)

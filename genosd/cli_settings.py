@@ -75,10 +75,18 @@ def settings_import(
     ) as exc:  # the plan validated; this is only reached if the file moved under us
         fail(f"written, but the result does not load: {exc}")
     db = connect(state_db_path(settings.state_dir))
-    audit.record(db, actor=f"cli:{getpass.getuser()}", action="import_settings",
-                 target=f"file:{target}", diff_hash=plan.digest,
-                 details={"source": str(source), "backup": str(backup) if backup else None,
-                          "kept_secrets": plan.kept_secrets})  # fmt: skip
+    audit.record(
+        db,
+        actor=f"cli:{getpass.getuser()}",
+        action="import_settings",
+        target=f"file:{target}",
+        diff_hash=plan.digest,
+        details={
+            "source": str(source),
+            "backup": str(backup) if backup else None,
+            "kept_secrets": plan.kept_secrets,
+        },
+    )
     console.print(
         f"wrote {target}"
         + (f" (previous kept as {backup})" if backup else "")

@@ -258,14 +258,23 @@ def _ssh_target(
         return None
     credential = settings.ssh_credentials.get(ssh["credential"].lower())
     if credential is None:
-        return (f"{name}: SSH credential {ssh['credential']!r} is not defined in settings "
-                "(ssh_credentials.<name>, GENOSD_SSH_CREDENTIALS__<NAME>__…, or the secrets dir)")  # fmt: skip
+        return (
+            f"{name}: SSH credential {ssh['credential']!r} is not defined in settings "
+            "(ssh_credentials.<name>, GENOSD_SSH_CREDENTIALS__<NAME>__…, or the secrets dir)"
+        )
     if platform not in load_platforms():
         return f"{name}: platform {platform!r} has no SSH support; known: {', '.join(sorted(load_platforms()))}"
     enable = credential.enable_secret.get_secret_value() if credential.enable_secret else None
-    return SshTarget(name, hostname, ssh.get("port", 22), platform, credential.username,
-                     credential.password.get_secret_value(), enable,
-                     ssh.get("timeout", settings.ssh.timeout))  # fmt: skip
+    return SshTarget(
+        name,
+        hostname,
+        ssh.get("port", 22),
+        platform,
+        credential.username,
+        credential.password.get_secret_value(),
+        enable,
+        ssh.get("timeout", settings.ssh.timeout),
+    )
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

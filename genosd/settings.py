@@ -204,10 +204,13 @@ class ConfigsSettings(_Section):
     )
     save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
     commit_confirm_minutes: int = Field(
-        5, ge=1, le=60, description="Junos (commit confirmed) and EOS (a session's commit "
+        5,
+        ge=1,
+        le=60,
+        description="Junos (commit confirmed) and EOS (a session's commit "
         "timer) revert a push by themselves after this long unless genosd, having verified the "
         "change, confirms it",
-    )  # fmt: skip
+    )
     four_eyes: bool = Field(
         False, description="an API approval must come from someone other than the planner"
     )

@@ -106,9 +106,16 @@ class FakeOllama:
 
     @staticmethod
     def _stats() -> dict[str, Any]:
-        return {"done": True, "done_reason": "stop", "total_duration": 1_000_000,
-                "load_duration": 1000, "prompt_eval_count": 10, "eval_count": 5,
-                "prompt_eval_duration": 1000, "eval_duration": 1000}  # fmt: skip
+        return {
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1_000_000,
+            "load_duration": 1000,
+            "prompt_eval_count": 10,
+            "eval_count": 5,
+            "prompt_eval_duration": 1000,
+            "eval_duration": 1000,
+        }
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -116,12 +123,26 @@ class FakeOllama:
         return web.json_response({"version": "0.12.6"})
 
     async def _tags(self, request: web.Request) -> web.Response:
-        return web.json_response({"models": [
-            {"name": m, "model": m, "modified_at": _now(), "size": 4_683_087_332,
-             "digest": hashlib.sha256(m.encode()).hexdigest(),
-             "details": {"format": "gguf", "family": "qwen2", "parameter_size": "7.6B",
-                         "quantization_level": "Q4_K_M"}}
-            for m in self.models]})  # fmt: skip
+        return web.json_response(
+            {
+                "models": [
+                    {
+                        "name": m,
+                        "model": m,
+                        "modified_at": _now(),
+                        "size": 4_683_087_332,
+                        "digest": hashlib.sha256(m.encode()).hexdigest(),
+                        "details": {
+                            "format": "gguf",
+                            "family": "qwen2",
+                            "parameter_size": "7.6B",
+                            "quantization_level": "Q4_K_M",
+                        },
+                    }
+                    for m in self.models
+                ]
+            }
+        )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request, "/api/chat")
@@ -132,21 +153,32 @@ class FakeOllama:
             message["tool_calls"] = [{"function": call} for call in self.tool_calls]
         final = {"model": body["model"], "created_at": _now(), "message": message, **self._stats()}
         words = [w + " " for w in content.split(" ")] if content else []
-        pieces = [{"model": body["model"], "created_at": _now(), "done": False,
-                   "message": {"role": "assistant", "content": w}} for w in words]  # fmt: skip
+        pieces = [
+            {
+                "model": body["model"],
+                "created_at": _now(),
+                "done": False,
+                "message": {"role": "assistant", "content": w},
+            }
+            for w in words
+        ]
         if stream:
-            final["message"] = {"role": "assistant", "content": "", **(
-                {"tool_calls": message["tool_calls"]} if "tool_calls" in message else {})}  # fmt: skip
+            final["message"] = {
+                "role": "assistant",
+                "content": "",
+                **({"tool_calls": message["tool_calls"]} if "tool_calls" in message else {}),
+            }
         return await self._reply(request, stream, final, pieces)
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request, "/api/generate")
         stream = body.get("stream", True)
         content = self._content(body)
-        final = {"model": body["model"], "created_at": _now(), "response": content,
-                 **self._stats()}  # fmt: skip
-        pieces = [{"model": body["model"], "created_at": _now(), "response": w + " ",
-                   "done": False} for w in content.split(" ")]  # fmt: skip
+        final = {"model": body["model"], "created_at": _now(), "response": content, **self._stats()}
+        pieces = [
+            {"model": body["model"], "created_at": _now(), "response": w + " ", "done": False}
+            for w in content.split(" ")
+        ]
         if stream:
             final["response"] = ""
         return await self._reply(request, stream, final, pieces)
@@ -164,10 +196,15 @@ class FakeOllama:
     async def _embed(self, request: web.Request) -> web.Response:
         body = await self._body(request, "/api/embed")
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        return web.json_response({"model": body["model"],
-                                  "embeddings": [self.vector(t) for t in inputs],
-                                  "total_duration": 1000, "load_duration": 10,
-                                  "prompt_eval_count": len(inputs)})  # fmt: skip
+        return web.json_response(
+            {
+                "model": body["model"],
+                "embeddings": [self.vector(t) for t in inputs],
+                "total_duration": 1000,
+                "load_duration": 10,
+                "prompt_eval_count": len(inputs),
+            }
+        )
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await self._body(request, "/api/embeddings")

@@ -54,14 +54,26 @@ class Lab:
                 router = IosDevice(
                     name, config=RunningConfig.parse(BASE.format(name=name, peer=peer, n=n))
                 )
-                router.neighbors.append(Neighbor("GigabitEthernet0/0", peer, "GigabitEthernet0/0",
-                                                 f"10.255.0.{3 - n}", f"5254.0000.000{3 - n}"))  # fmt: skip
+                router.neighbors.append(
+                    Neighbor(
+                        "GigabitEthernet0/0",
+                        peer,
+                        "GigabitEthernet0/0",
+                        f"10.255.0.{3 - n}",
+                        f"5254.0000.000{3 - n}",
+                    )
+                )
                 devices.append(router)
         for device in devices:
             name = device.name
-            self.sims[name] = SimulatedDevice(device, USER, PASSWORD, SECRET,
-                                              asyncssh.generate_private_key("ssh-ed25519"),
-                                              self.directory / f"{name}.faults.json")  # fmt: skip
+            self.sims[name] = SimulatedDevice(
+                device,
+                USER,
+                PASSWORD,
+                SECRET,
+                asyncssh.generate_private_key("ssh-ed25519"),
+                self.directory / f"{name}.faults.json",
+            )
             self.ports[name] = free_tcp_port()
             await self._listen(name)
 
@@ -85,8 +97,9 @@ class Lab:
 
     def target(self, name: str, **extra) -> SshTarget:
         platform = self.sims[name].device.platform
-        return SshTarget(name, "127.0.0.1", self.ports[name], platform, USER, PASSWORD, SECRET,
-                         **extra)  # fmt: skip
+        return SshTarget(
+            name, "127.0.0.1", self.ports[name], platform, USER, PASSWORD, SECRET, **extra
+        )
 
 
 def write_setup(
@@ -132,8 +145,9 @@ def write_setup(
     return config, secrets
 
 
-def _write_settings(directory: Path, inventory: Path, templates: Path | None, configs: str,
-                    settings: str) -> tuple[Path, Path]:  # fmt: skip
+def _write_settings(
+    directory: Path, inventory: Path, templates: Path | None, configs: str, settings: str
+) -> tuple[Path, Path]:
     """genosd.yaml and the `lab` SSH credential's secrets for a test lab."""
     secrets = directory / "secrets"
     secrets.mkdir()
@@ -156,8 +170,9 @@ def write_topology_setup(
     inventory = directory / "inventory"
     inventory.mkdir()
     (inventory / "hosts.yaml").write_text(yaml.safe_dump(inventory_hosts(ports, "lab")))
-    (inventory / "defaults.yaml").write_text(yaml.safe_dump({"data": {**LAB_DATA,
-                                                                      "ssh": {"timeout": 10}}}))  # fmt: skip
+    (inventory / "defaults.yaml").write_text(
+        yaml.safe_dump({"data": {**LAB_DATA, "ssh": {"timeout": 10}}})
+    )
     return _write_settings(directory, inventory, None, configs, settings)
 
 

@@ -23,8 +23,7 @@ from genosd.auth.keys import ApiKey, Role, create_key, list_keys, revoke_key
 routes = Api("genosd", __version__)
 
 
-@routes.route("GET", "/api/v1/keys", tag="keys", role=Role.admin, query=KeyQuery,
-              response=KeyList)  # fmt: skip
+@routes.route("GET", "/api/v1/keys", tag="keys", role=Role.admin, query=KeyQuery, response=KeyList)
 async def list_api_keys(request: web.Request, query: KeyQuery) -> KeyList:
     """API keys, newest first; secrets are never shown again."""
     statedb = request.app[STATE].statedb
@@ -34,8 +33,15 @@ async def list_api_keys(request: web.Request, query: KeyQuery) -> KeyList:
     return KeyList(items=page, total=len(keys), limit=query.limit, offset=query.offset)
 
 
-@routes.route("POST", "/api/v1/keys", tag="keys", role=Role.admin, body=KeyCreate,
-              response=KeyCreated, status=201)  # fmt: skip
+@routes.route(
+    "POST",
+    "/api/v1/keys",
+    tag="keys",
+    role=Role.admin,
+    body=KeyCreate,
+    response=KeyCreated,
+    status=201,
+)
 async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     """Create a key; its secret is in this answer only."""
     statedb = request.app[STATE].statedb
@@ -51,8 +57,7 @@ async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     return KeyCreated(**new.key.model_dump(exclude={"active"}), secret=new.secret)
 
 
-@routes.route("DELETE", "/api/v1/keys/{key_id}", tag="keys", role=Role.admin,
-              response=ApiKey)  # fmt: skip
+@routes.route("DELETE", "/api/v1/keys/{key_id}", tag="keys", role=Role.admin, response=ApiKey)
 async def revoke_api_key(request: web.Request) -> ApiKey:
     """Revoke a key (by id or prefix); it stops working at once."""
     state = request.app[STATE]
@@ -75,8 +80,9 @@ def _audit_query(query: AuditQueryIn | AuditExportQuery) -> audit.AuditQuery:
     )
 
 
-@routes.route("GET", "/api/v1/audit", tag="audit", role=Role.admin, query=AuditQueryIn,
-              response=AuditList)  # fmt: skip
+@routes.route(
+    "GET", "/api/v1/audit", tag="audit", role=Role.admin, query=AuditQueryIn, response=AuditList
+)
 async def list_audit(request: web.Request, query: AuditQueryIn) -> AuditList:
     """Audit entries matching the filters, newest first."""
     statedb = request.app[STATE].statedb
@@ -92,8 +98,14 @@ async def list_audit(request: web.Request, query: AuditQueryIn) -> AuditList:
     )
 
 
-@routes.route("GET", "/api/v1/audit/export", tag="audit", role=Role.admin,
-              query=AuditExportQuery, media_types=("application/json", "text/csv"))  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/audit/export",
+    tag="audit",
+    role=Role.admin,
+    query=AuditExportQuery,
+    media_types=("application/json", "text/csv"),
+)
 async def export_audit(request: web.Request, query: AuditExportQuery) -> web.Response:
     """The whole matching audit log, oldest first, as a JSON or CSV download."""
     statedb = request.app[STATE].statedb

@@ -100,10 +100,17 @@ def _publish_poll(state: DaemonState, poll: SnmpPoll) -> None:
     assert state.scheduler is not None
     state.events.publish(
         "poll.result",
-        {"device": poll.device, "ok": poll.ok, "error": poll.error, "duration": poll.duration,
-         "timed_out": poll.timed_out, "requests": poll.requests, "varbinds": poll.varbinds,
-         "interfaces": len(poll.interfaces)},
-    )  # fmt: skip
+        {
+            "device": poll.device,
+            "ok": poll.ok,
+            "error": poll.error,
+            "duration": poll.duration,
+            "timed_out": poll.timed_out,
+            "requests": poll.requests,
+            "varbinds": poll.varbinds,
+            "interfaces": len(poll.interfaces),
+        },
+    )
     health = state.scheduler.health.get(poll.device)
     status = health.status if health else "unknown"
     previous = state.published_status.get(poll.device, "unknown")

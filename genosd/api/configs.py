@@ -44,8 +44,10 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
     async with state.backup_lock:
         targets = [d.ssh for d in devices if d.ssh is not None]
         settings = state.settings.ssh
-        state.events.publish("run", {"kind": "config_backup", "status": "started",
-                                     "devices": len(targets), "actor": actor})  # fmt: skip
+        state.events.publish(
+            "run",
+            {"kind": "config_backup", "status": "started", "devices": len(targets), "actor": actor},
+        )
         reports: dict[str, ValidationReport] = {}
         lifecycle = state.lifecycle
         rules = await asyncio.to_thread(lambda: lifecycle.rules)
@@ -56,27 +58,63 @@ async def run_backup(state: DaemonState, devices: list[Device], actor: str) -> l
                 reports[name] = check_rules(device, platform_of(device.platform), text, rules)
 
         results = await asyncio.to_thread(
-            backup, targets, state.config_history, state.known_hosts,
-            policy=settings.host_key_policy, concurrency=settings.concurrency, author=actor,
-            mask=settings.mask_secrets, inspect=inspect,
-        )  # fmt: skip
+            backup,
+            targets,
+            state.config_history,
+            state.known_hosts,
+            policy=settings.host_key_policy,
+            concurrency=settings.concurrency,
+            author=actor,
+            mask=settings.mask_secrets,
+            inspect=inspect,
+        )
         for name, report in reports.items():
-            await state.db.run(record_compliance, name, "running", report.score,
-                                    report.rules_applied, report.rules_passed, report.findings)  # fmt: skip
+            await state.db.run(
+                record_compliance,
+                name,
+                "running",
+                report.score,
+                report.rules_applied,
+                report.rules_passed,
+                report.findings,
+            )
             state.compliance_scores[name] = report.score
         for r in results:
             if r.error and "CHANGED" in r.error:
-                state.events.publish("alert", {"source": "genosd", "severity": "critical",
-                                               "kind": "ssh_host_key_changed", "device": r.device,
-                                               "message": r.error})  # fmt: skip
-        summary = {"devices": len(results), "changed": sum(r.changed for r in results),
-                   "failed": sum(not r.ok for r in results)}  # fmt: skip
-        state.events.publish("run", {"kind": "config_backup", "status": "finished", **summary,
-                                     "failures": {r.device: r.error for r in results
-                                                  if not r.ok}})  # fmt: skip
-        await state.db.run(lambda db: audit.record(
-            db, actor=actor, action="config_backup", target=f"devices:{len(results)}",
-            result="ok" if not summary["failed"] else "failed", details=summary))  # fmt: skip
+                state.events.publish(
+                    "alert",
+                    {
+                        "source": "genosd",
+                        "severity": "critical",
+                        "kind": "ssh_host_key_changed",
+                        "device": r.device,
+                        "message": r.error,
+                    },
+                )
+        summary = {
+            "devices": len(results),
+            "changed": sum(r.changed for r in results),
+            "failed": sum(not r.ok for r in results),
+        }
+        state.events.publish(
+            "run",
+            {
+                "kind": "config_backup",
+                "status": "finished",
+                **summary,
+                "failures": {r.device: r.error for r in results if not r.ok},
+            },
+        )
+        await state.db.run(
+            lambda db: audit.record(
+                db,
+                actor=actor,
+                action="config_backup",
+                target=f"devices:{len(results)}",
+                result="ok" if not summary["failed"] else "failed",
+                details=summary,
+            )
+        )
         return results
 
 
@@ -99,8 +137,15 @@ async def backup_schedule(state: DaemonState) -> None:
             log.exception("scheduled backup failed")
 
 
-@routes.route("POST", "/api/v1/configs/backup", tag="configs", role=Role.operator,
-              body=BackupRequest, response=BackupRunOut, conflicts=True)  # fmt: skip
+@routes.route(
+    "POST",
+    "/api/v1/configs/backup",
+    tag="configs",
+    role=Role.operator,
+    body=BackupRequest,
+    response=BackupRunOut,
+    conflicts=True,
+)
 async def backup_now(request: web.Request, body: BackupRequest) -> BackupRunOut:
     """Back up the selected SSH devices now (blocks until the run is done)."""
     state = request.app[STATE]
@@ -119,19 +164,34 @@ def _history(state: DaemonState, name: str) -> ConfigHistory:
     return state.config_history
 
 
-@routes.route("GET", "/api/v1/devices/{name}/configs", tag="configs", role=Role.viewer,
-              query=PageQuery, response=ConfigVersionList)  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/devices/{name}/configs",
+    tag="configs",
+    role=Role.viewer,
+    query=PageQuery,
+    response=ConfigVersionList,
+)
 async def list_config_versions(request: web.Request, query: PageQuery) -> ConfigVersionList:
     """Stored versions of the device's config, newest first."""
     history = _history(request.app[STATE], request.match_info["name"])
     versions = await asyncio.to_thread(history.versions, request.match_info["name"], 10_000)
     page = versions[query.offset : query.offset + query.limit]
-    return ConfigVersionList(items=[ConfigVersionOut(**dataclasses.asdict(v)) for v in page],
-                             total=len(versions), limit=query.limit, offset=query.offset)  # fmt: skip
+    return ConfigVersionList(
+        items=[ConfigVersionOut(**dataclasses.asdict(v)) for v in page],
+        total=len(versions),
+        limit=query.limit,
+        offset=query.offset,
+    )
 
 
-@routes.route("GET", "/api/v1/devices/{name}/configs/{version}", tag="configs", role=Role.viewer,
-              response=ConfigTextOut)  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/devices/{name}/configs/{version}",
+    tag="configs",
+    role=Role.viewer,
+    response=ConfigTextOut,
+)
 async def get_config_version(request: web.Request) -> ConfigTextOut:
     """One stored version (secrets were masked before storage)."""
     name, version = request.match_info["name"], request.match_info["version"]
@@ -139,8 +199,14 @@ async def get_config_version(request: web.Request) -> ConfigTextOut:
     return ConfigTextOut(device=name, version=version, text=text)
 
 
-@routes.route("GET", "/api/v1/devices/{name}/configs/{version}/diff", tag="configs",
-              role=Role.viewer, query=DiffQuery, response=ConfigDiffOut)  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/devices/{name}/configs/{version}/diff",
+    tag="configs",
+    role=Role.viewer,
+    query=DiffQuery,
+    response=ConfigDiffOut,
+)
 async def diff_config_versions(request: web.Request, query: DiffQuery) -> ConfigDiffOut:
     """Unified diff from {version} to `to` (default: the newest version)."""
     name, version = request.match_info["name"], request.match_info["version"]

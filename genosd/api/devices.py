@@ -58,8 +58,14 @@ def _device_out(state: DaemonState, device: Device) -> DeviceOut:
     )
 
 
-@routes.route("GET", "/api/v1/devices", tag="devices", role=Role.viewer, query=DeviceQuery,
-              response=DeviceList)  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/devices",
+    tag="devices",
+    role=Role.viewer,
+    query=DeviceQuery,
+    response=DeviceList,
+)
 async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
     """Devices matching every given filter, in name order."""
     state = request.app[STATE]
@@ -73,16 +79,21 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
     )
 
 
-@routes.route("GET", "/api/v1/devices/{name}", tag="devices", role=Role.viewer,
-              response=DeviceOut)  # fmt: skip
+@routes.route("GET", "/api/v1/devices/{name}", tag="devices", role=Role.viewer, response=DeviceOut)
 async def get_device(request: web.Request) -> DeviceOut:
     """One device and its polling health."""
     state = request.app[STATE]
     return _device_out(state, state.inventory.device(request.match_info["name"]))
 
 
-@routes.route("GET", "/api/v1/devices/{name}/metrics", tag="devices", role=Role.viewer,
-              query=MetricsQuery, response=DeviceMetrics)  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/devices/{name}/metrics",
+    tag="devices",
+    role=Role.viewer,
+    query=MetricsQuery,
+    response=DeviceMetrics,
+)
 async def get_device_metrics(request: web.Request, query: MetricsQuery) -> DeviceMetrics:
     """The newest value of every series of one device, from the local store."""
     state = request.app[STATE]
@@ -94,8 +105,9 @@ async def get_device_metrics(request: web.Request, query: MetricsQuery) -> Devic
     return DeviceMetrics(device=device.name, series=[SeriesOut(**s) for s in series])
 
 
-@routes.route("POST", "/api/v1/devices/{name}/poll", tag="devices", role=Role.operator,
-              response=PollOut)  # fmt: skip
+@routes.route(
+    "POST", "/api/v1/devices/{name}/poll", tag="devices", role=Role.operator, response=PollOut
+)
 async def poll_device_now(request: web.Request) -> PollOut:
     """Poll one device now, outside its schedule; the result also feeds the metrics pipeline."""
     state = request.app[STATE]
@@ -127,8 +139,9 @@ async def poll_device_now(request: web.Request) -> PollOut:
     )
 
 
-@routes.route("GET", "/api/v1/groups", tag="devices", role=Role.viewer, query=PageQuery,
-              response=GroupList)  # fmt: skip
+@routes.route(
+    "GET", "/api/v1/groups", tag="devices", role=Role.viewer, query=PageQuery, response=GroupList
+)
 async def list_groups(request: web.Request, query: PageQuery) -> GroupList:
     """Inventory groups and their member counts."""
     state = request.app[STATE]
@@ -140,8 +153,9 @@ async def list_groups(request: web.Request, query: PageQuery) -> GroupList:
     return GroupList(items=page, total=len(items), limit=query.limit, offset=query.offset)
 
 
-@routes.route("GET", "/api/v1/tags", tag="devices", role=Role.viewer, query=PageQuery,
-              response=TagList)  # fmt: skip
+@routes.route(
+    "GET", "/api/v1/tags", tag="devices", role=Role.viewer, query=PageQuery, response=TagList
+)
 async def list_tags(request: web.Request, query: PageQuery) -> TagList:
     """Tags in use and how many devices carry each."""
     state = request.app[STATE]

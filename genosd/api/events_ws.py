@@ -114,11 +114,15 @@ class _Stream:
             role=key.role.value,
             heartbeat=self.state.settings.api.ws_heartbeat,
             topics=[
-                {"name": t.name, "role": t.role.value, "description": t.description,
-                 "allowed": key.role.allows(t.role)}
+                {
+                    "name": t.name,
+                    "role": t.role.value,
+                    "description": t.description,
+                    "allowed": key.role.allows(t.role),
+                }
                 for t in self.state.events.topics.values()
             ],
-        )  # fmt: skip
+        )
 
     async def handle(self, message: ClientMessage) -> None:
         """Apply one client message (after its key was re-checked)."""
@@ -131,8 +135,11 @@ class _Stream:
             topics = self.state.events.topics
             unknown = [t for t in message.topics if t not in topics]
             if unknown:
-                await self.error("unknown_topic", f"unknown topics: {', '.join(unknown)}",
-                                 {"known": sorted(topics)})  # fmt: skip
+                await self.error(
+                    "unknown_topic",
+                    f"unknown topics: {', '.join(unknown)}",
+                    {"known": sorted(topics)},
+                )
                 return
             denied = [t for t in message.topics if not self.key.role.allows(topics[t].role)]
             if denied:

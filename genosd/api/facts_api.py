@@ -24,9 +24,13 @@ routes = Api("genosd", __version__)
 async def run_facts(state: DaemonState, devices: list[Device]) -> list[FactsResult]:
     """Collect, store, and write `interface` points for devices that SNMP does not poll."""
     ssh = state.settings.ssh
-    results = await asyncio.to_thread(collect_facts, [d.ssh for d in devices if d.ssh],
-                                      state.known_hosts, policy=ssh.host_key_policy,
-                                      concurrency=ssh.concurrency)  # fmt: skip
+    results = await asyncio.to_thread(
+        collect_facts,
+        [d.ssh for d in devices if d.ssh],
+        state.known_hosts,
+        policy=ssh.host_key_policy,
+        concurrency=ssh.concurrency,
+    )
     points = []
     for result in results:
         if result.facts:
@@ -55,8 +59,9 @@ async def facts_schedule(state: DaemonState) -> None:
         await asyncio.sleep(interval)
 
 
-@routes.route("GET", "/api/v1/devices/{name}/facts", tag="devices", role=Role.viewer,
-              response=FactsOut)  # fmt: skip
+@routes.route(
+    "GET", "/api/v1/devices/{name}/facts", tag="devices", role=Role.viewer, response=FactsOut
+)
 async def get_facts(request: web.Request) -> FactsOut:
     """The device's newest facts: version, interfaces, addresses, LLDP/CDP neighbours, ARP."""
     state = request.app[STATE]
@@ -64,12 +69,14 @@ async def get_facts(request: web.Request) -> FactsOut:
     found = await state.db.run(read_stored, device.name)
     if found is None:
         raise NotFoundError(f"no facts collected from {device.name} yet")
-    return FactsOut(device=found.device, collected_at=found.collected_at, facts=found.facts,
-                    errors=found.errors)  # fmt: skip
+    return FactsOut(
+        device=found.device, collected_at=found.collected_at, facts=found.facts, errors=found.errors
+    )
 
 
-@routes.route("POST", "/api/v1/devices/{name}/facts", tag="devices", role=Role.operator,
-              response=FactsRunOut)  # fmt: skip
+@routes.route(
+    "POST", "/api/v1/devices/{name}/facts", tag="devices", role=Role.operator, response=FactsRunOut
+)
 async def collect_now(request: web.Request) -> FactsRunOut:
     """Collect the device's facts over SSH now."""
     state = request.app[STATE]
@@ -77,6 +84,11 @@ async def collect_now(request: web.Request) -> FactsRunOut:
     if device.ssh is None:
         raise InvalidRequestError(f"{device.name} has no SSH settings (data.ssh.credential)")
     [result] = await run_facts(state, [device])
-    return FactsRunOut(device=result.device, ok=result.ok, error=result.error,
-                       kinds=sorted(result.facts), errors=result.errors,
-                       duration=round(result.duration, 3))  # fmt: skip
+    return FactsRunOut(
+        device=result.device,
+        ok=result.ok,
+        error=result.error,
+        kinds=sorted(result.facts),
+        errors=result.errors,
+        duration=round(result.duration, 3),
+    )

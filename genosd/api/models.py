@@ -433,9 +433,18 @@ class ChangeQuery(PageQuery):
 
     device: str | None = None
     status: (
-        Literal["pending", "approved", "deploying", "deployed", "failed", "rolled_back", "stale",
-                "rejected"] | None
-    ) = None  # fmt: skip
+        Literal[
+            "pending",
+            "approved",
+            "deploying",
+            "deployed",
+            "failed",
+            "rolled_back",
+            "stale",
+            "rejected",
+        ]
+        | None
+    ) = None
 
 
 class ChangeList(Page):

@@ -58,10 +58,11 @@ def mount(app: web.Application, state: DaemonState, authorize: Authorizer) -> li
         prefix = f"{PLUGIN_PREFIX}/{record.name}"
         app.add_subapp(prefix, sub)
         endpoints.extend(
-            dataclasses.replace(e, path=prefix + e.path, tag=f"plugin:{record.name}",
-                                namespace=record.name)
+            dataclasses.replace(
+                e, path=prefix + e.path, tag=f"plugin:{record.name}", namespace=record.name
+            )
             for e in api.endpoints
-        )  # fmt: skip
+        )
     return endpoints
 
 
@@ -72,35 +73,69 @@ def _out(state: DaemonState, record: PluginRecord) -> PluginOut:
     sinks = [s for s in (runtime.sinks if runtime else []) if s.plugin == record.name]
     api = contributions.routes
     return PluginOut(
-        name=record.name, version=record.version, source=record.source, state=record.state,
-        required=record.required, error=record.error, hooks=record.hooks,
-        routes=[f"{e.method} {PLUGIN_PREFIX}/{record.name}{e.path}"
-                for e in (api.endpoints if api else [])],
+        name=record.name,
+        version=record.version,
+        source=record.source,
+        state=record.state,
+        required=record.required,
+        error=record.error,
+        hooks=record.hooks,
+        routes=[
+            f"{e.method} {PLUGIN_PREFIX}/{record.name}{e.path}"
+            for e in (api.endpoints if api else [])
+        ],
         topics=[t.name for t in contributions.topics],
-        tools=[ToolOut(name=t.name, description=t.description, role=t.role.value,
-                       args_schema=t.args.model_json_schema()) for t in contributions.tools],
+        tools=[
+            ToolOut(
+                name=t.name,
+                description=t.description,
+                role=t.role.value,
+                args_schema=t.args.model_json_schema(),
+            )
+            for t in contributions.tools
+        ],
         tasks=[t.name for t in contributions.tasks],
-        jobs=[JobOut(name=s.job.name, schedule=s.job.cron or f"every {s.job.every:g}s",
-                     runs=s.runs, failures=s.failures, last_run=s.last_run,
-                     last_duration=s.last_duration, last_error=s.last_error,
-                     next_run=s.next_run) for s in jobs],
-        sinks=[SinkOut(name=s.sink.name, topics=list(s.sink.topics),
-                       points=s.sink.on_points is not None, delivered=s.delivered,
-                       errors=s.errors, dropped=s.dropped, stopped=s.stopped,
-                       last_error=s.last_error) for s in sinks],
-    )  # fmt: skip
+        jobs=[
+            JobOut(
+                name=s.job.name,
+                schedule=s.job.cron or f"every {s.job.every:g}s",
+                runs=s.runs,
+                failures=s.failures,
+                last_run=s.last_run,
+                last_duration=s.last_duration,
+                last_error=s.last_error,
+                next_run=s.next_run,
+            )
+            for s in jobs
+        ],
+        sinks=[
+            SinkOut(
+                name=s.sink.name,
+                topics=list(s.sink.topics),
+                points=s.sink.on_points is not None,
+                delivered=s.delivered,
+                errors=s.errors,
+                dropped=s.dropped,
+                stopped=s.stopped,
+                last_error=s.last_error,
+            )
+            for s in sinks
+        ],
+    )
 
 
-@routes.route("GET", PLUGIN_PREFIX, tag="plugins", role=Role.viewer, query=PluginQuery,
-              response=PluginList)  # fmt: skip
+@routes.route(
+    "GET", PLUGIN_PREFIX, tag="plugins", role=Role.viewer, query=PluginQuery, response=PluginList
+)
 async def list_plugins(request: web.Request, query: PluginQuery) -> PluginList:
     """Installed and configured plugins: state, error, and what each contributes."""
     state = request.app[STATE]
     records = [
-        r for r in state.plugins.records.values()
+        r
+        for r in state.plugins.records.values()
         if (query.name is None or r.name == query.name)
         and (query.state is None or r.state == query.state)
-    ]  # fmt: skip
+    ]
     items = [_out(state, r) for r in sorted(records, key=lambda r: r.name)]
     page = items[query.offset : query.offset + query.limit]
     return PluginList(items=page, total=len(items), limit=query.limit, offset=query.offset)

@@ -104,8 +104,13 @@ async def get_settings(request: web.Request) -> SettingsOut:
     return SettingsOut(settings=request.app[STATE].settings.public_summary())
 
 
-@routes.route("GET", "/api/v1/system/settings/export", tag="system", role=Role.admin,
-              media_types=("application/yaml",))  # fmt: skip
+@routes.route(
+    "GET",
+    "/api/v1/system/settings/export",
+    tag="system",
+    role=Role.admin,
+    media_types=("application/yaml",),
+)
 async def export_settings(request: web.Request) -> web.Response:
     """The settings backup `genosd settings export` writes: non-default values, no secrets."""
     text = render_export(request.app[STATE].settings)

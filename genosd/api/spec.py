@@ -106,9 +106,22 @@ class Api:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
             self.endpoints.append(
-                Endpoint(method, path, handler, summary, tag, role, query, body, response, status,
-                         media_types, conflicts=conflicts, config_errors=config_errors)
-            )  # fmt: skip
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    tag,
+                    role,
+                    query,
+                    body,
+                    response,
+                    status,
+                    media_types,
+                    conflicts=conflicts,
+                    config_errors=config_errors,
+                )
+            )
             return handler
 
         return register
@@ -167,9 +180,13 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             parameters.append(
-                {"name": name, "in": "query", "required": name in required,
-                 "schema": _without_null(prop)}
-            )  # fmt: skip
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "schema": _without_null(prop),
+                }
+            )
     if e.response is not None:
         content: dict[str, Any] = {"application/json": {"schema": _ref(e.response)}}
     else:

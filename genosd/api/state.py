@@ -53,9 +53,11 @@ class ComplianceCollector(Collector):
 
     def collect(self) -> list[Metric]:
         """genosd_compliance_score{device} (0-100)."""
-        family = GaugeMetricFamily("genosd_compliance_score",
-                                   "Percent of compliance rules the device's config passes",
-                                   labels=["device"])  # fmt: skip
+        family = GaugeMetricFamily(
+            "genosd_compliance_score",
+            "Percent of compliance rules the device's config passes",
+            labels=["device"],
+        )
         for device, score in sorted(self.scores.items()):
             family.add_metric([device], score)
         return [family]
@@ -71,12 +73,15 @@ class EventBusCollector(Collector):
         """Published events, attached subscribers, dropped slow subscribers."""
         return [
             CounterMetricFamily("genosd_events_published", "Events published", self.bus.published),
-            GaugeMetricFamily("genosd_event_subscribers", "Attached subscribers",
-                              self.bus.subscribers),
-            CounterMetricFamily("genosd_event_subscribers_dropped",
-                                "Subscribers dropped for not keeping up",
-                                self.bus.dropped_subscribers),
-        ]  # fmt: skip
+            GaugeMetricFamily(
+                "genosd_event_subscribers", "Attached subscribers", self.bus.subscribers
+            ),
+            CounterMetricFamily(
+                "genosd_event_subscribers_dropped",
+                "Subscribers dropped for not keeping up",
+                self.bus.dropped_subscribers,
+            ),
+        ]
 
 
 @dataclass

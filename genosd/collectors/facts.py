@@ -86,9 +86,12 @@ def _facts_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
 
 
 def collect_facts(
-    targets: list[SshTarget], known_hosts: KnownHosts, *, policy: Policy = "accept-new",
+    targets: list[SshTarget],
+    known_hosts: KnownHosts,
+    *,
+    policy: Policy = "accept-new",
     concurrency: int = 20,
-) -> list[FactsResult]:  # fmt: skip
+) -> list[FactsResult]:
     """Facts of every target (blocking; call it from a worker thread in async code)."""
     if not targets:
         return []
@@ -100,8 +103,11 @@ def collect_facts(
     results = []
     for target in targets:
         first = aggregated[target.name][0]
-        results.append(first.result if isinstance(first.result, FactsResult)
-                       else FactsResult(target.name, False, error=describe_error(first.exception)))  # fmt: skip
+        results.append(
+            first.result
+            if isinstance(first.result, FactsResult)
+            else FactsResult(target.name, False, error=describe_error(first.exception))
+        )
     return results
 
 
@@ -110,15 +116,18 @@ def store_facts(db: sqlite3.Connection, result: FactsResult) -> None:
     with transaction(db):
         row = db.execute("SELECT facts FROM facts WHERE device = ?", (result.device,)).fetchone()
         merged = {**(json.loads(row[0]) if row else {}), **result.facts}
-        db.execute("INSERT OR REPLACE INTO facts (device, collected_at, facts, errors) "
-                   "VALUES (?, ?, ?, ?)", (result.device, result.collected_at, json.dumps(merged),
-                                           json.dumps(result.errors)))  # fmt: skip
+        db.execute(
+            "INSERT OR REPLACE INTO facts (device, collected_at, facts, errors) "
+            "VALUES (?, ?, ?, ?)",
+            (result.device, result.collected_at, json.dumps(merged), json.dumps(result.errors)),
+        )
 
 
 def stored_facts(db: sqlite3.Connection, device: str) -> FactsResult | None:
     """The newest stored facts of a device, if any."""
-    row = db.execute("SELECT collected_at, facts, errors FROM facts WHERE device = ?",
-                     (device,)).fetchone()  # fmt: skip
+    row = db.execute(
+        "SELECT collected_at, facts, errors FROM facts WHERE device = ?", (device,)
+    ).fetchone()
     if row is None:
         return None
     return FactsResult(device, True, row[0], json.loads(row[1]), json.loads(row[2]))
@@ -145,16 +154,25 @@ def facts_to_points(result: FactsResult, address: str) -> list[Point]:
             "ifOperStatus": _status(str(row.get("protocol_status", ""))),
             "ifAdminStatus": 2 if "administratively" in link else 1,
         }
-        for source, target in (("input_errors", "ifInErrors"), ("output_errors", "ifOutErrors"),
-                               ("input_packets", "ifInUcastPkts"),
-                               ("output_packets", "ifOutUcastPkts"),
-                               ("input_rate", "in_bits_per_second"),
-                               ("output_rate", "out_bits_per_second")):  # fmt: skip
+        for source, target in (
+            ("input_errors", "ifInErrors"),
+            ("output_errors", "ifOutErrors"),
+            ("input_packets", "ifInUcastPkts"),
+            ("output_packets", "ifOutUcastPkts"),
+            ("input_rate", "in_bits_per_second"),
+            ("output_rate", "out_bits_per_second"),
+        ):
             value = _int(row.get(source))
             if value is not None:
                 fields[target] = value
-        tags = {"device": result.device, "agent_host": address, "hostname": result.device,
-                "ifName": name, "ifDescr": name,
-                "ifAlias": str(row.get("description", "")), "source": "ssh"}  # fmt: skip
+        tags = {
+            "device": result.device,
+            "agent_host": address,
+            "hostname": result.device,
+            "ifName": name,
+            "ifDescr": name,
+            "ifAlias": str(row.get("description", "")),
+            "source": "ssh",
+        }
         points.append(Point("interface", tags, fields, when))
     return points

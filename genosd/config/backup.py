@@ -45,9 +45,14 @@ class BackupResult:
 
 
 def _backup_task(
-    task: Task, history: ConfigHistory, known: KnownHosts, policy: Policy, author: str,
-    mask: bool, inspect: Inspector | None,
-) -> Result:  # fmt: skip
+    task: Task,
+    history: ConfigHistory,
+    known: KnownHosts,
+    policy: Policy,
+    author: str,
+    mask: bool,
+    inspect: Inspector | None,
+) -> Result:
     target: SshTarget = task.host.data["target"]
     started = time.monotonic()
     platform = platform_of(target.platform)
@@ -56,8 +61,9 @@ def _backup_task(
         key = known.enforce(target.address, target.port, policy, target.timeout)
         raw = _read(open_cli(task, platform, known), platform, command, target.timeout)
     except Exception as exc:  # a device that cannot be read is a failed result, never a crash
-        failed = BackupResult(target.name, False, error=describe_error(exc),
-                              duration=time.monotonic() - started)  # fmt: skip
+        failed = BackupResult(
+            target.name, False, error=describe_error(exc), duration=time.monotonic() - started
+        )
         return Result(host=task.host, failed=True, result=failed)
     text, masked = for_history(platform, raw, mask=mask)
     if inspect is not None:
@@ -65,15 +71,27 @@ def _backup_task(
             inspect(target.name, strip_volatile(platform, raw))
         except Exception:  # a compliance check must never cost a backup
             log.exception("%s: inspecting the running config failed", target.name)
-    version = history.commit(target.name, text, author,
-                             lambda previous: change_message(target.name, previous, text, masked))  # fmt: skip
+    version = history.commit(
+        target.name,
+        text,
+        author,
+        lambda previous: change_message(target.name, previous, text, masked),
+    )
     return Result(
         host=task.host,
         changed=version is not None,
-        result=BackupResult(target.name, True, version is not None, version, masked,
-                            len(text.splitlines()), key.status, None,
-                            time.monotonic() - started),
-    )  # fmt: skip
+        result=BackupResult(
+            target.name,
+            True,
+            version is not None,
+            version,
+            masked,
+            len(text.splitlines()),
+            key.status,
+            None,
+            time.monotonic() - started,
+        ),
+    )
 
 
 def _read(cli: Cli, platform: Platform, command: str, timeout: float) -> str:
@@ -103,8 +121,16 @@ def backup(
         return []
     nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
     started = time.monotonic()
-    aggregated = nr.run(task=_backup_task, history=history, known=known_hosts, policy=policy,
-                        author=author, mask=mask, inspect=inspect, on_failed=True)  # fmt: skip
+    aggregated = nr.run(
+        task=_backup_task,
+        history=history,
+        known=known_hosts,
+        policy=policy,
+        author=author,
+        mask=mask,
+        inspect=inspect,
+        on_failed=True,
+    )
     nr.close_connections(on_good=True, on_failed=True)
     results = []
     for target in targets:
@@ -113,6 +139,9 @@ def backup(
             results.append(multi[0].result)
             continue
         error = next((r.exception for r in multi if r.exception is not None), None)
-        results.append(BackupResult(target.name, False, error=describe_error(error),
-                                    duration=time.monotonic() - started))  # fmt: skip
+        results.append(
+            BackupResult(
+                target.name, False, error=describe_error(error), duration=time.monotonic() - started
+            )
+        )
     return results

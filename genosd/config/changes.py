@@ -54,8 +54,10 @@ class Change(BaseModel):
         return time.time() >= self.expires_at
 
 
-_COLUMNS = ("id, device, kind, sha256, commands, rollback, diff, findings, llm, created_at, created_by, "
-            "expires_at, status, approved_by, approved_at, finished_at, result, source")  # fmt: skip
+_COLUMNS = (
+    "id, device, kind, sha256, commands, rollback, diff, findings, llm, created_at, created_by, "
+    "expires_at, status, approved_by, approved_at, finished_at, result, source"
+)
 
 
 def _row(row: tuple) -> Change:
@@ -68,23 +70,55 @@ def _row(row: tuple) -> Change:
 
 
 def create_change(
-    db: sqlite3.Connection, *, device: str, kind: ChangeKind, sha256: str, commands: list[str],
-    rollback: list[str], diff: list[str], findings: list[Finding], actor: str, ttl: float,
-    llm: LlmStatus = "not configured", source: str | None = None,
-) -> Change:  # fmt: skip
+    db: sqlite3.Connection,
+    *,
+    device: str,
+    kind: ChangeKind,
+    sha256: str,
+    commands: list[str],
+    rollback: list[str],
+    diff: list[str],
+    findings: list[Finding],
+    actor: str,
+    ttl: float,
+    llm: LlmStatus = "not configured",
+    source: str | None = None,
+) -> Change:
     """Record a planned change (pending approval) and audit it, in one transaction."""
     now = time.time()
     with transaction(db):
         cursor = db.execute(
             f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL, ?)",
-            (device, kind, sha256, json.dumps(commands), json.dumps(rollback), json.dumps(diff),
-             json.dumps([f.model_dump() for f in findings]), llm, now, actor, now + ttl, source),
-        )  # fmt: skip
+            (
+                device,
+                kind,
+                sha256,
+                json.dumps(commands),
+                json.dumps(rollback),
+                json.dumps(diff),
+                json.dumps([f.model_dump() for f in findings]),
+                llm,
+                now,
+                actor,
+                now + ttl,
+                source,
+            ),
+        )
         change_id = int(cursor.lastrowid or 0)
-        audit.record(db, actor=actor, action="plan_config_change", target=f"device:{device}",
-                     diff_hash=sha256, details={"change": change_id, "kind": kind,
-                                                "commands": len(commands), "source": source})  # fmt: skip
+        audit.record(
+            db,
+            actor=actor,
+            action="plan_config_change",
+            target=f"device:{device}",
+            diff_hash=sha256,
+            details={
+                "change": change_id,
+                "kind": kind,
+                "commands": len(commands),
+                "source": source,
+            },
+        )
     return get_change(db, change_id)
 
 
@@ -128,22 +162,38 @@ def approve_change(
         if change.expired:
             raise ConflictError(f"change {change_id} expired; plan it again")
         if sha256 != change.sha256:
-            audit.record(db, actor=actor, action="approve_config_change", target=f"device:{change.device}",
-                         result="denied", diff_hash=sha256, details={"change": change_id,
-                         "reason": "hash does not match the planned diff"})  # fmt: skip
+            audit.record(
+                db,
+                actor=actor,
+                action="approve_config_change",
+                target=f"device:{change.device}",
+                result="denied",
+                diff_hash=sha256,
+                details={"change": change_id, "reason": "hash does not match the planned diff"},
+            )
             raise InvalidRequestError(
                 f"change {change_id}: the hash given does not match the planned diff "
                 f"({change.sha256[:12]}…); review the diff again"
             )
         if require_llm and change.kind == "render" and change.llm not in ("passed", "findings"):
-            raise ConflictError(f"change {change_id}: the LLM review is {change.llm} and "
-                                "configs.require_llm_review is set; plan it again")  # fmt: skip
+            raise ConflictError(
+                f"change {change_id}: the LLM review is {change.llm} and "
+                "configs.require_llm_review is set; plan it again"
+            )
         if blocking(change.findings):
             raise ConflictError(f"change {change_id} has critical findings and cannot be approved")
-        db.execute("UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
-                   "WHERE id = ?", (actor, time.time(), change_id))  # fmt: skip
-        audit.record(db, actor=actor, action="approve_config_change", target=f"device:{change.device}",
-                     diff_hash=change.sha256, details={"change": change_id})  # fmt: skip
+        db.execute(
+            "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? WHERE id = ?",
+            (actor, time.time(), change_id),
+        )
+        audit.record(
+            db,
+            actor=actor,
+            action="approve_config_change",
+            target=f"device:{change.device}",
+            diff_hash=change.sha256,
+            details={"change": change_id},
+        )
     return get_change(db, change_id)
 
 
@@ -153,10 +203,18 @@ def reject_change(db: sqlite3.Connection, change_id: int, *, actor: str) -> Chan
         change = get_change(db, change_id)
         if change.status not in ("pending", "approved"):
             raise ConflictError(f"change {change_id} is {change.status}")
-        db.execute("UPDATE changes SET status = 'rejected', finished_at = ? WHERE id = ?",
-                   (time.time(), change_id))  # fmt: skip
-        audit.record(db, actor=actor, action="reject_config_change", target=f"device:{change.device}",
-                     diff_hash=change.sha256, details={"change": change_id})  # fmt: skip
+        db.execute(
+            "UPDATE changes SET status = 'rejected', finished_at = ? WHERE id = ?",
+            (time.time(), change_id),
+        )
+        audit.record(
+            db,
+            actor=actor,
+            action="reject_config_change",
+            target=f"device:{change.device}",
+            diff_hash=change.sha256,
+            details={"change": change_id},
+        )
     return get_change(db, change_id)
 
 
@@ -175,16 +233,28 @@ def start_deploy(db: sqlite3.Connection, change_id: int, *, device: str | None =
 
 
 def finish_change(
-    db: sqlite3.Connection, change_id: int, status: ChangeStatus, result: dict[str, Any], *,
-    actor: str, diff_hash: str,
-) -> Change:  # fmt: skip
+    db: sqlite3.Connection,
+    change_id: int,
+    status: ChangeStatus,
+    result: dict[str, Any],
+    *,
+    actor: str,
+    diff_hash: str,
+) -> Change:
     """Record how a deploy ended and audit it."""
     with transaction(db):
         change = get_change(db, change_id)
-        db.execute("UPDATE changes SET status = ?, finished_at = ?, result = ? WHERE id = ?",
-                   (status, time.time(), json.dumps(result, default=str), change_id))  # fmt: skip
-        audit.record(db, actor=actor, action="deploy_config_change", target=f"device:{change.device}",
-                     result="ok" if status == "deployed" else "failed", diff_hash=diff_hash,
-                     details={"change": change_id, "status": status,
-                              "reason": result.get("reason")})  # fmt: skip
+        db.execute(
+            "UPDATE changes SET status = ?, finished_at = ?, result = ? WHERE id = ?",
+            (status, time.time(), json.dumps(result, default=str), change_id),
+        )
+        audit.record(
+            db,
+            actor=actor,
+            action="deploy_config_change",
+            target=f"device:{change.device}",
+            result="ok" if status == "deployed" else "failed",
+            diff_hash=diff_hash,
+            details={"change": change_id, "status": status, "reason": result.get("reason")},
+        )
     return get_change(db, change_id)

@@ -32,8 +32,9 @@ class CommitModel:
     ) -> None:
         """Send `lines`; with `confirm_minutes`, so that they revert unless confirmed in time."""
         try:
-            conn.send_config_set(lines, error_pattern=self.platform.config_error,
-                                 read_timeout=timeout)  # fmt: skip
+            conn.send_config_set(
+                lines, error_pattern=self.platform.config_error, read_timeout=timeout
+            )
         except Exception:
             # a refused line leaves the session in config mode, where IOS refuses the `show`s
             # the rollback reads with; a dead session fails here too, and the rollback reconnects
@@ -60,10 +61,15 @@ class CommitConfirmed(CommitModel):
         self, conn: Any, lines: list[str], timeout: float, confirm_minutes: int | None
     ) -> None:
         """Load the candidate and commit it (confirmed when `confirm_minutes` is given)."""
-        conn.send_config_set(lines, error_pattern=self.platform.config_error, read_timeout=timeout,
-                             exit_config_mode=False)  # fmt: skip
-        conn.commit(confirm=confirm_minutes is not None, confirm_delay=confirm_minutes,
-                    read_timeout=timeout)  # fmt: skip
+        conn.send_config_set(
+            lines,
+            error_pattern=self.platform.config_error,
+            read_timeout=timeout,
+            exit_config_mode=False,
+        )
+        conn.commit(
+            confirm=confirm_minutes is not None, confirm_delay=confirm_minutes, read_timeout=timeout
+        )
         conn.exit_config_mode()
 
     def confirm(self, conn: Any, timeout: float, save: bool) -> None:
@@ -73,8 +79,9 @@ class CommitConfirmed(CommitModel):
 
     def discard(self, conn: Any, timeout: float) -> None:
         """Throw away candidate lines a cut session may have left."""
-        conn.send_config_set(["rollback 0"], error_pattern=self.platform.config_error,
-                             read_timeout=timeout)  # fmt: skip
+        conn.send_config_set(
+            ["rollback 0"], error_pattern=self.platform.config_error, read_timeout=timeout
+        )
 
 
 class ConfigSession(CommitModel):
@@ -99,9 +106,13 @@ class ConfigSession(CommitModel):
         """Edit a new session, then commit it (with a timer when `confirm_minutes` is given)."""
         session = f"genosd-{self.change[:10]}-{next(self._numbers)}"
         try:
-            conn.send_config_set(lines, config_mode_command=f"configure session {session}",
-                                 error_pattern=self.platform.config_error, read_timeout=timeout,
-                                 exit_config_mode=False)  # fmt: skip
+            conn.send_config_set(
+                lines,
+                config_mode_command=f"configure session {session}",
+                error_pattern=self.platform.config_error,
+                read_timeout=timeout,
+                exit_config_mode=False,
+            )
         except Exception:
             with contextlib.suppress(Exception):
                 self._exec(conn, "abort", timeout)  # leaves the session: nothing changed
@@ -109,8 +120,9 @@ class ConfigSession(CommitModel):
         if confirm_minutes is None:
             self._exec(conn, "commit", timeout)
             return
-        self._exec(conn, f"commit timer {confirm_minutes // 60:02d}:{confirm_minutes % 60:02d}:00",
-                   timeout)  # fmt: skip
+        self._exec(
+            conn, f"commit timer {confirm_minutes // 60:02d}:{confirm_minutes % 60:02d}:00", timeout
+        )
         self.pending = session
 
     def confirm(self, conn: Any, timeout: float, save: bool) -> None:
@@ -137,8 +149,10 @@ class ConfigSession(CommitModel):
 
 
 MODELS: dict[str, type[CommitModel]] = {
-    "none": CommitModel, "confirmed": CommitConfirmed, "session": ConfigSession,
-}  # fmt: skip
+    "none": CommitModel,
+    "confirmed": CommitConfirmed,
+    "session": ConfigSession,
+}
 
 
 def commit_model(platform: Platform, change: str) -> CommitModel:

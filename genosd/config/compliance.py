@@ -14,15 +14,29 @@ from genosd.statedb import transaction
 
 
 def record_compliance(
-    db: sqlite3.Connection, device: str, source: str, score: float, applied: int, passed: int,
+    db: sqlite3.Connection,
+    device: str,
+    source: str,
+    score: float,
+    applied: int,
+    passed: int,
     findings: list[Finding],
-) -> None:  # fmt: skip
+) -> None:
     """Append one compliance result to the device's history."""
     with transaction(db):
-        db.execute("INSERT INTO compliance (device, checked_at, source, score, rules_applied, "
-                   "rules_passed, findings) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (device, time.time(), source, score, applied, passed,
-                    json.dumps([f.model_dump() for f in findings])))  # fmt: skip
+        db.execute(
+            "INSERT INTO compliance (device, checked_at, source, score, rules_applied, "
+            "rules_passed, findings) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                device,
+                time.time(),
+                source,
+                score,
+                applied,
+                passed,
+                json.dumps([f.model_dump() for f in findings]),
+            ),
+        )
 
 
 class ComplianceRecord(BaseModel):
@@ -41,8 +55,10 @@ def compliance_history(
     db: sqlite3.Connection, device: str | None = None, *, latest_only: bool = False
 ) -> list[ComplianceRecord]:
     """Compliance results, newest first (latest_only: the newest per device)."""
-    query = ("SELECT device, checked_at, source, score, rules_applied, rules_passed, findings "
-             "FROM compliance")  # fmt: skip
+    query = (
+        "SELECT device, checked_at, source, score, rules_applied, rules_passed, findings "
+        "FROM compliance"
+    )
     args: list[Any] = []
     where = []
     if device is not None:

@@ -66,10 +66,15 @@ class DeployOutcome:
     def as_dict(self) -> dict[str, Any]:
         """For the change record and the API."""
         return {
-            "device": self.device, "status": self.status, "sha256": self.sha256,
-            "reason": self.reason, "sent": self.sent, "post_checks": self.post_checks,
-            "rollback": self.rollback, "duration": round(self.duration, 3),
-        }  # fmt: skip
+            "device": self.device,
+            "status": self.status,
+            "sha256": self.sha256,
+            "reason": self.reason,
+            "sent": self.sent,
+            "post_checks": self.post_checks,
+            "rollback": self.rollback,
+            "duration": round(self.duration, 3),
+        }
 
 
 class DeployFailed(DeviceError):
@@ -109,23 +114,32 @@ def _running(task: Task, platform: Platform, timeout: float) -> str:
     return strip_volatile(platform, text)
 
 
-def _send(task: Task, model: CommitModel, features: list[str] | None, have: str, want: str,
-          timeout: float, confirm_minutes: int | None = None) -> int:  # fmt: skip
+def _send(
+    task: Task,
+    model: CommitModel,
+    features: list[str] | None,
+    have: str,
+    want: str,
+    timeout: float,
+    confirm_minutes: int | None = None,
+) -> int:
     """Push what takes `have` to `want` (over the owned scope); the number of lines sent.
 
     With `confirm_minutes` on a platform that can, the device reverts the push by itself unless
     `model.confirm` follows in time (`commit confirmed`, an EOS session's `commit timer`).
     """
-    flow = WorkflowRemediation(scoped(model.platform, features, have),
-                               scoped(model.platform, features, want))  # fmt: skip
+    flow = WorkflowRemediation(
+        scoped(model.platform, features, have), scoped(model.platform, features, want)
+    )
     lines = push_lines(flow.remediation_config)
     if lines:
         model.push(_connection(task), lines, timeout, confirm_minutes)
     return len(lines)
 
 
-def _post_checks(task: Task, platform: Platform, checks: Iterable[PostCheck],
-                 timeout: float) -> list[dict[str, Any]]:  # fmt: skip
+def _post_checks(
+    task: Task, platform: Platform, checks: Iterable[PostCheck], timeout: float
+) -> list[dict[str, Any]]:
     results = []
     for check in checks:
         if check.platforms and platform.name not in check.platforms:
@@ -150,8 +164,9 @@ def _reconnect(task: Task) -> None:
         task.host.close_connection("netmiko")
 
 
-def _rollback(task: Task, model: CommitModel, features: list[str] | None, before: str,
-              timeout: float) -> str:  # fmt: skip
+def _rollback(
+    task: Task, model: CommitModel, features: list[str] | None, before: str, timeout: float
+) -> str:
     """Put the device back to `before`; 'verified' or a description of what went wrong."""
     platform = model.platform
     last: BaseException | None = None
@@ -164,8 +179,9 @@ def _rollback(task: Task, model: CommitModel, features: list[str] | None, before
             now = _running(task, platform, timeout)
             # undo over the scope of both configs: lines the push added and lines it removed
             _send(task, model, features, now, before, timeout)
-            left = remediate(platform, features, task.host.name, _running(task, platform, timeout),
-                             before).commands  # fmt: skip
+            left = remediate(
+                platform, features, task.host.name, _running(task, platform, timeout), before
+            ).commands
             if left:
                 return f"failed: {len(left)} line(s) still differ after the rollback: {left[0]!r}"
             return "verified"
@@ -176,10 +192,16 @@ def _rollback(task: Task, model: CommitModel, features: list[str] | None, before
 
 
 def _deploy_task(
-    task: Task, known: KnownHosts, policy: Policy, intended: Intended,
-    features: list[str] | None, expected_sha: str, checks: list[PostCheck], save: bool,
+    task: Task,
+    known: KnownHosts,
+    policy: Policy,
+    intended: Intended,
+    features: list[str] | None,
+    expected_sha: str,
+    checks: list[PostCheck],
+    save: bool,
     confirm_minutes: int,
-) -> Result:  # fmt: skip
+) -> Result:
     target: SshTarget = task.host.data["target"]
     platform = platform_of(target.platform)
     started = time.monotonic()
@@ -199,16 +221,19 @@ def _deploy_task(
     outcome.sha256 = plan.sha256
     if plan.sha256 != expected_sha:
         outcome.status = "stale"
-        outcome.reason = ("the diff changed since it was approved (the device or the intended "
-                          "config changed); nothing sent, plan again")  # fmt: skip
+        outcome.reason = (
+            "the diff changed since it was approved (the device or the intended "
+            "config changed); nothing sent, plan again"
+        )
         return _done(task, outcome, started)
     if plan.empty:
         outcome.status = "unchanged"
         return _done(task, outcome, started)
     model = commit_model(platform, expected_sha)
     try:
-        outcome.sent = _send(task, model, features, before, intended, target.timeout,
-                             confirm_minutes)  # fmt: skip
+        outcome.sent = _send(
+            task, model, features, before, intended, target.timeout, confirm_minutes
+        )
         after = _running(task, platform, target.timeout)
         left = remediate(platform, features, target.name, after, intended).commands
         if left:
@@ -224,8 +249,10 @@ def _deploy_task(
         outcome.rollback = _rollback(task, model, features, before, target.timeout)
         outcome.status = "rolled_back" if outcome.rollback == "verified" else "failed"
         if outcome.status == "failed" and model.reverts_by_itself:
-            outcome.rollback += (f"; an unconfirmed push reverts by itself within "
-                                 f"{confirm_minutes} min ({model.how})")  # fmt: skip
+            outcome.rollback += (
+                f"; an unconfirmed push reverts by itself within "
+                f"{confirm_minutes} min ({model.how})"
+            )
         return _done(task, outcome, started)
     outcome.status = "deployed"
     return _done(task, outcome, started)
@@ -239,10 +266,17 @@ def _done(task: Task, outcome: DeployOutcome, started: float) -> Result:
 
 
 def deploy(
-    target: SshTarget, known_hosts: KnownHosts, *, intended: Intended,
-    features: list[str] | None, expected_sha: str, post_checks: list[PostCheck],
-    policy: Policy = "strict", save: bool = True, confirm_minutes: int = 5,
-) -> DeployOutcome:  # fmt: skip
+    target: SshTarget,
+    known_hosts: KnownHosts,
+    *,
+    intended: Intended,
+    features: list[str] | None,
+    expected_sha: str,
+    post_checks: list[PostCheck],
+    policy: Policy = "strict",
+    save: bool = True,
+    confirm_minutes: int = 5,
+) -> DeployOutcome:
     """Push an approved change to one device, verify it, roll back on any failure.
 
     `intended` is the config to converge to, or a function of the running config read at the
@@ -250,9 +284,18 @@ def deploy(
     """
     nr = nornir_for([target], known_hosts.path, 1)
     try:
-        aggregated = nr.run(task=_deploy_task, known=known_hosts, policy=policy, intended=intended,
-                            features=features, expected_sha=expected_sha, checks=post_checks,
-                            save=save, confirm_minutes=confirm_minutes, on_failed=True)  # fmt: skip
+        aggregated = nr.run(
+            task=_deploy_task,
+            known=known_hosts,
+            policy=policy,
+            intended=intended,
+            features=features,
+            expected_sha=expected_sha,
+            checks=post_checks,
+            save=save,
+            confirm_minutes=confirm_minutes,
+            on_failed=True,
+        )
     finally:
         nr.close_connections(on_good=True, on_failed=True)
     result = aggregated[target.name][0]
@@ -275,9 +318,12 @@ def _read_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
 
 
 def read_running(
-    targets: list[SshTarget], known_hosts: KnownHosts, *, policy: Policy = "accept-new",
+    targets: list[SshTarget],
+    known_hosts: KnownHosts,
+    *,
+    policy: Policy = "accept-new",
     concurrency: int = 20,
-) -> dict[str, ReadResult]:  # fmt: skip
+) -> dict[str, ReadResult]:
     """Each target's running config (volatile lines stripped, secrets intact: never store it)."""
     if not targets:
         return {}
@@ -289,6 +335,9 @@ def read_running(
     out = {}
     for target in targets:
         result = aggregated[target.name][0]
-        out[target.name] = (result.result if isinstance(result.result, ReadResult)
-                            else ReadResult(target.name, None, describe_error(result.exception)))  # fmt: skip
+        out[target.name] = (
+            result.result
+            if isinstance(result.result, ReadResult)
+            else ReadResult(target.name, None, describe_error(result.exception))
+        )
     return out

@@ -104,10 +104,12 @@ class ConfigHistory:
         after = self.show(device, new) if new else self.current(device) or ""
         return "".join(
             difflib.unified_diff(
-                before.splitlines(keepends=True), after.splitlines(keepends=True),
-                fromfile=f"{device}@{old[:10]}", tofile=f"{device}@{(new or 'latest')[:10]}",
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=f"{device}@{old[:10]}",
+                tofile=f"{device}@{(new or 'latest')[:10]}",
             )
-        )  # fmt: skip
+        )
 
     def _head(self) -> Commit | None:
         try:

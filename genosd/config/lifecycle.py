@@ -62,8 +62,13 @@ def load_rule_set(configs: ConfigsSettings) -> RuleSet:
 class Lifecycle:
     """Render, validate, plan and deploy for the devices of one inventory."""
 
-    def __init__(self, settings: GenosdSettings, inventory: Inventory, known_hosts: KnownHosts,
-                 history: ConfigHistory):  # fmt: skip
+    def __init__(
+        self,
+        settings: GenosdSettings,
+        inventory: Inventory,
+        known_hosts: KnownHosts,
+        history: ConfigHistory,
+    ):
         self.settings = settings
         self.inventory = inventory
         self.known_hosts = known_hosts
@@ -106,8 +111,9 @@ class Lifecycle:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
         if plan.report is None or plan.rendered is None:
             return
-        await llm_review(plan.report, self.settings.llm, platform_of(device.platform),
-                         plan.rendered.text)  # fmt: skip
+        await llm_review(
+            plan.report, self.settings.llm, platform_of(device.platform), plan.rendered.text
+        )
 
     def plan(self, devices: list[Device]) -> list[DevicePlan]:
         """Dry run: render, validate and diff against the live running config (blocking)."""
@@ -124,8 +130,12 @@ class Lifecycle:
             plan.report = self.validate(device, plan.rendered)
             reachable.append(device)
         ssh = self.settings.ssh
-        running = read_running([d.ssh for d in reachable if d.ssh], self.known_hosts,
-                               policy=ssh.host_key_policy, concurrency=ssh.concurrency)  # fmt: skip
+        running = read_running(
+            [d.ssh for d in reachable if d.ssh],
+            self.known_hosts,
+            policy=ssh.host_key_policy,
+            concurrency=ssh.concurrency,
+        )
         for device in reachable:
             plan, read = plans[device.name], running[device.name]
             if read.text is None:
@@ -134,8 +144,11 @@ class Lifecycle:
             assert plan.rendered is not None
             platform = platform_of(device.platform)
             features = list(plan.rendered.features)
-            _show_fix(plan, platform, remediate(platform, features, device.name, read.text,
-                                                plan.rendered.text))  # fmt: skip
+            _show_fix(
+                plan,
+                platform,
+                remediate(platform, features, device.name, read.text, plan.rendered.text),
+            )
         return [plans[d.name] for d in devices]
 
     def plan_restore(self, device: Device, version: str) -> DevicePlan:
@@ -156,11 +169,17 @@ class Lifecycle:
         restored = unmask(platform, stored, read.text)
         plan.report = check_rules(device, platform, restored.text, self.rules)
         plan.report.findings[:0] = [
-            Finding(layer="restore", rule="secret-not-restorable", severity="major", line=number,
-                    text=line, message="this line's secret is masked in history and the device "
-                    "has no line like it to take it from; the restore leaves it out")
+            Finding(
+                layer="restore",
+                rule="secret-not-restorable",
+                severity="major",
+                line=number,
+                text=line,
+                message="this line's secret is masked in history and the device "
+                "has no line like it to take it from; the restore leaves it out",
+            )
             for number, line in restored.unresolved
-        ]  # fmt: skip
+        ]
         _show_fix(plan, platform, remediate(platform, None, device.name, read.text, restored.text))
         return plan
 
@@ -179,17 +198,28 @@ class Lifecycle:
         else:
             rendered = self.render(device)
             intended, features = rendered.text, list(rendered.features)
-        outcome = deploy(device.ssh, self.known_hosts, intended=intended,
-                         features=features, expected_sha=change.sha256,
-                         post_checks=list(self.settings.configs.post_checks),
-                         policy=self.settings.ssh.host_key_policy,
-                         save=self.settings.configs.save_after_deploy,
-                         confirm_minutes=self.settings.configs.commit_confirm_minutes)  # fmt: skip
+        outcome = deploy(
+            device.ssh,
+            self.known_hosts,
+            intended=intended,
+            features=features,
+            expected_sha=change.sha256,
+            post_checks=list(self.settings.configs.post_checks),
+            policy=self.settings.ssh.host_key_policy,
+            save=self.settings.configs.save_after_deploy,
+            confirm_minutes=self.settings.configs.commit_confirm_minutes,
+        )
         saved = None
         if outcome.status in ("deployed", "rolled_back"):
             ssh = self.settings.ssh
-            saved = backup([device.ssh], self.history, self.known_hosts,
-                           policy=ssh.host_key_policy, author=actor, mask=ssh.mask_secrets)[0]  # fmt: skip
+            saved = backup(
+                [device.ssh],
+                self.history,
+                self.known_hosts,
+                policy=ssh.host_key_policy,
+                author=actor,
+                mask=ssh.mask_secrets,
+            )[0]
         return outcome, saved
 
 

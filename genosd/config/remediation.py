@@ -37,9 +37,11 @@ def unowned_lines(platform: Platform, features: list[str], text: str) -> list[tu
     return [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line[0].isspace() and not line.startswith(("!", "#", "end"))
+        if line.strip()
+        and not line[0].isspace()
+        and not line.startswith(("!", "#", "end"))
         and not any(owner.search(line) for owner in owners)
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,11 @@ class Renderer:
                 text = template.render(context)
             except (jinja2.TemplateError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
                 # Jinja's own errors read well; a Python error in a filter needs its type
-                problem = str(exc) if isinstance(exc, jinja2.TemplateError) else (
-                    f"{type(exc).__name__}: {exc}")  # fmt: skip
+                problem = (
+                    str(exc)
+                    if isinstance(exc, jinja2.TemplateError)
+                    else (f"{type(exc).__name__}: {exc}")
+                )
                 raise TemplateError(
                     f"{name}:{_template_line(exc, name)}: {problem} (device {device.name})",
                     source=str(self.templates_dir),

@@ -167,8 +167,14 @@ def _check(rule: Rule, lines: list[_Line]) -> list[Finding]:
 
 def _finding(rule: Rule, line: _Line | None, problem: str) -> Finding:
     message = f"{rule.description}: {problem}" if rule.description else problem
-    return Finding(layer="rules", rule=rule.id, severity=rule.severity, message=message,
-                   line=line.number if line else None, text=line.text if line else None)  # fmt: skip
+    return Finding(
+        layer="rules",
+        rule=rule.id,
+        severity=rule.severity,
+        message=message,
+        line=line.number if line else None,
+        text=line.text if line else None,
+    )
 
 
 def load_rules(paths: Iterable[Path]) -> RuleSet:
@@ -193,8 +199,10 @@ def load_rules(paths: Iterable[Path]) -> RuleSet:
             continue
         for index, rule in enumerate(parsed.rules):
             if rule.id in seen:
-                problems.append(f"{doc.where(('rules', index, 'id'))}: rules.{index}.id: duplicate "
-                                f"rule id {rule.id!r} (first in {seen[rule.id]})")  # fmt: skip
+                problems.append(
+                    f"{doc.where(('rules', index, 'id'))}: rules.{index}.id: duplicate "
+                    f"rule id {rule.id!r} (first in {seen[rule.id]})"
+                )
                 continue
             seen[rule.id] = doc.where(("rules", index, "id"))
             rules.append(rule)

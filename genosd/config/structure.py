@@ -26,29 +26,69 @@ def check_structure(platform: GenosdPlatform, text: str) -> list[Finding]:
     """Findings for a config that does not parse, is empty, or carries template debris."""
     findings: list[Finding] = []
     if not text.strip():
-        return [Finding(layer="structure", rule="empty", severity="critical",
-                        message="the rendered config is empty")]  # fmt: skip
+        return [
+            Finding(
+                layer="structure",
+                rule="empty",
+                severity="critical",
+                message="the rendered config is empty",
+            )
+        ]
     lines = text.splitlines()
     for number, line in enumerate(lines, start=1):
         if "\t" in line:
-            findings.append(Finding(layer="structure", rule="tab", severity="major", line=number,
-                                    text=line, message="tab character (devices expect spaces)"))  # fmt: skip
+            findings.append(
+                Finding(
+                    layer="structure",
+                    rule="tab",
+                    severity="major",
+                    line=number,
+                    text=line,
+                    message="tab character (devices expect spaces)",
+                )
+            )
         if _LEFTOVER.search(line):
-            findings.append(Finding(layer="structure", rule="template-debris", severity="critical",
-                                    line=number, text=line,
-                                    message="template syntax left in the rendered config"))  # fmt: skip
+            findings.append(
+                Finding(
+                    layer="structure",
+                    rule="template-debris",
+                    severity="critical",
+                    line=number,
+                    text=line,
+                    message="template syntax left in the rendered config",
+                )
+            )
     first = next(n for n, line in enumerate(lines, 1) if line.strip())  # text is not blank
     if lines[first - 1].startswith((" ", "\t")):
-        findings.append(Finding(layer="structure", rule="orphan-child", severity="critical",
-                                line=first, text=lines[first - 1],
-                                message="indented line with no parent section"))  # fmt: skip
+        findings.append(
+            Finding(
+                layer="structure",
+                rule="orphan-child",
+                severity="critical",
+                line=first,
+                text=lines[first - 1],
+                message="indented line with no parent section",
+            )
+        )
     try:
         tree = parse(platform, text)
     except Exception as exc:
-        findings.append(Finding(layer="structure", rule="parse", severity="critical",
-                                message=f"does not parse as {platform.name}: {exc}"))  # fmt: skip
+        findings.append(
+            Finding(
+                layer="structure",
+                rule="parse",
+                severity="critical",
+                message=f"does not parse as {platform.name}: {exc}",
+            )
+        )
         return findings
     if not tuple(tree.children):
-        findings.append(Finding(layer="structure", rule="parse", severity="critical",
-                                message=f"no {platform.name} config lines found"))  # fmt: skip
+        findings.append(
+            Finding(
+                layer="structure",
+                rule="parse",
+                severity="critical",
+                message=f"no {platform.name} config lines found",
+            )
+        )
     return findings

@@ -48,9 +48,17 @@ def validate_config(
     """Structure and rule findings for a config (the fast, deterministic layers)."""
     findings = check_structure(platform, text)
     for number, line in unowned_lines(platform, features, text):
-        findings.append(Finding(layer="structure", rule="unowned-line", severity="minor", line=number,
-                                text=line, message="no feature owns this line, so it is never "
-                                "deployed (add its prefix to the platform's features)"))  # fmt: skip
+        findings.append(
+            Finding(
+                layer="structure",
+                rule="unowned-line",
+                severity="minor",
+                line=number,
+                text=line,
+                message="no feature owns this line, so it is never "
+                "deployed (add its prefix to the platform's features)",
+            )
+        )
     report = check_rules(device, platform, text, rules)
     report.findings[:0] = _masked(platform, findings)
     return report
@@ -109,16 +117,28 @@ async def llm_review(
         answer = await structured_chat(settings, settings.review_model, messages, LlmReview)
     except LlmUnavailable as exc:
         report.llm, report.llm_error = "unavailable", str(exc)
-        report.findings.append(Finding(layer="llm", rule="llm-unavailable", severity="major",
-                                       message=f"LLM review unavailable: {exc}"))  # fmt: skip
+        report.findings.append(
+            Finding(
+                layer="llm",
+                rule="llm-unavailable",
+                severity="major",
+                message=f"LLM review unavailable: {exc}",
+            )
+        )
         return report
     for item in answer.findings:
         line = item.line if item.line is not None and item.line <= len(lines) else None
         if item.line is not None and line is None:
             report.notes.append(f"LLM finding {item.rule} named line {item.line}, past the end")
-        report.findings.append(Finding(
-            layer="llm", rule=f"llm:{item.rule}", severity=item.severity, line=line,
-            text=lines[line - 1] if line else None, message=item.message,
-        ))  # fmt: skip
+        report.findings.append(
+            Finding(
+                layer="llm",
+                rule=f"llm:{item.rule}",
+                severity=item.severity,
+                line=line,
+                text=lines[line - 1] if line else None,
+                message=item.message,
+            )
+        )
     report.llm = "findings" if answer.findings else "passed"
     return report

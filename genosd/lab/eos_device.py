@@ -25,8 +25,13 @@ from genosd.lab.ios_device import IosDevice
 EOS_VERSION = "4.31.6M"
 EOS_MODEL = "vEOS-lab"
 DESCRIPTION = f"Arista Networks EOS version {EOS_VERSION} running on an Arista Networks {EOS_MODEL}"
-SHORT_NAMES = {"Ethernet": "Et", "Loopback": "Lo", "Management": "Ma", "Vlan": "Vl",
-               "Port-Channel": "Po"}  # fmt: skip
+SHORT_NAMES = {
+    "Ethernet": "Et",
+    "Loopback": "Lo",
+    "Management": "Ma",
+    "Vlan": "Vl",
+    "Port-Channel": "Po",
+}
 TIMER = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
 
 
@@ -166,20 +171,28 @@ class EosDevice(IosDevice):
         for name, children in self.interfaces():
             shut = "shutdown" in children
             loopback = name.startswith("Loopback")
-            state = "administratively down, line protocol is down (disabled)" if shut else \
-                    "up, line protocol is up (connected)"  # fmt: skip
+            state = (
+                "administratively down, line protocol is down (disabled)"
+                if shut
+                else "up, line protocol is up (connected)"
+            )
             block = [f"{name} is {state}"]
             mac = self.mac(name)
-            block.append("  Hardware is Loopback" if loopback else
-                         f"  Hardware is Ethernet, address is {mac} (bia {mac})")  # fmt: skip
+            block.append(
+                "  Hardware is Loopback"
+                if loopback
+                else f"  Hardware is Ethernet, address is {mac} (bia {mac})"
+            )
             description = next((c[12:] for c in children if c.startswith("description ")), None)
             if description:
                 block.append(f"  Description: {description}")
             address = self._address(children)
             if address:
-                block += [f"  Internet address is {address.with_prefixlen}",
-                          "  Broadcast address is 255.255.255.255",
-                          "  Address determined by manual configuration"]  # fmt: skip
+                block += [
+                    f"  Internet address is {address.with_prefixlen}",
+                    "  Broadcast address is 255.255.255.255",
+                    "  Address determined by manual configuration",
+                ]
             else:
                 block.append("  No Internet protocol address assigned")
             if loopback:
@@ -189,7 +202,9 @@ class EosDevice(IosDevice):
             block += [
                 "  IP MTU 1500 bytes , BW 1000000 kbit",
                 "  Full-duplex, 1Gb/s, auto negotiation: off, uni-link: unknown",
-                "  Down 1 minutes, 2 seconds" if shut else "  Up 2 days, 3 hours, 4 minutes, 5 seconds",
+                "  Down 1 minutes, 2 seconds"
+                if shut
+                else "  Up 2 days, 3 hours, 4 minutes, 5 seconds",
                 "  1 link status changes since last clear",
                 '  Last clearing of "show interface" counters never',
                 "  5 minutes input rate 1000 bps (0.0% with framing overhead), 1 packets/sec",
@@ -204,7 +219,7 @@ class EosDevice(IosDevice):
                 "     0 output errors, 0 collisions",
                 "     0 late collision, 0 deferred, 0 output discards",
                 "     0 PAUSE output",
-            ]  # fmt: skip
+            ]
             out.append("\n".join(block))
         return "\n".join(out) + "\n"
 
@@ -283,11 +298,17 @@ class EosDevice(IosDevice):
 
     def _version_json(self) -> dict[str, Any]:
         return {
-            "modelName": EOS_MODEL, "internalVersion": f"{EOS_VERSION}-39953990.4316M",
-            "systemMacAddress": self.mac("system"), "serialNumber": self.serial,
-            "version": EOS_VERSION, "architecture": "x86_64", "bootupTimestamp": self.booted_at,
-            "memTotal": 4002196, "memFree": 2631664, "hardwareRevision": "",
-        }  # fmt: skip
+            "modelName": EOS_MODEL,
+            "internalVersion": f"{EOS_VERSION}-39953990.4316M",
+            "systemMacAddress": self.mac("system"),
+            "serialNumber": self.serial,
+            "version": EOS_VERSION,
+            "architecture": "x86_64",
+            "bootupTimestamp": self.booted_at,
+            "memTotal": 4002196,
+            "memFree": 2631664,
+            "hardwareRevision": "",
+        }
 
     def _interfaces_json(self) -> dict[str, Any]:
         interfaces = {}
@@ -296,22 +317,34 @@ class EosDevice(IosDevice):
             address = self._address(children)
             description = next((c[12:] for c in children if c.startswith("description ")), "")
             interfaces[name] = {
-                "name": name, "description": description,
+                "name": name,
+                "description": description,
                 "lineProtocolStatus": "down" if shut else "up",
                 "interfaceStatus": "disabled" if shut else "connected",
                 "lastStatusChangeTimestamp": self.booted_at,
                 "bandwidth": 8_000_000_000 if name.startswith("Loopback") else 1_000_000_000,
                 "mtu": 65535 if name.startswith("Loopback") else 1500,
                 "physicalAddress": "" if name.startswith("Loopback") else self.mac(name),
-                "interfaceAddress": [{"primaryIp": {
-                    "address": str(address.ip) if address else "0.0.0.0",
-                    "maskLen": address.network.prefixlen if address else 0}}],
-            }  # fmt: skip
+                "interfaceAddress": [
+                    {
+                        "primaryIp": {
+                            "address": str(address.ip) if address else "0.0.0.0",
+                            "maskLen": address.network.prefixlen if address else 0,
+                        }
+                    }
+                ],
+            }
         return {"interfaces": interfaces}
 
     def _lldp_json(self) -> dict[str, Any]:
-        return {"lldpNeighbors": [
-            {"port": n.local_interface, "neighborDevice": f"{n.name}.{self.domain}",
-             "neighborPort": n.interface, "ttl": 120}
-            for n in self._up_neighbors()
-        ]}  # fmt: skip
+        return {
+            "lldpNeighbors": [
+                {
+                    "port": n.local_interface,
+                    "neighborDevice": f"{n.name}.{self.domain}",
+                    "neighborPort": n.interface,
+                    "ttl": 120,
+                }
+                for n in self._up_neighbors()
+            ]
+        }

@@ -11,16 +11,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SECTION_WORDS = (
-    "interface ", "router ", "line ", "vlan ", "ip access-list ", "class-map ", "policy-map ",
-    "aaa group ", "tacacs server ", "ip vrf ", "vrf definition ", "key chain ", "archive",
+    "interface ",
+    "router ",
+    "line ",
+    "vlan ",
+    "ip access-list ",
+    "class-map ",
+    "policy-map ",
+    "aaa group ",
+    "tacacs server ",
+    "ip vrf ",
+    "vrf definition ",
+    "key chain ",
+    "archive",
     "management ",  # EOS: management ssh|telnet|api
-)  # fmt: skip
-SINGLE_VALUED_TOP = ("hostname ", "ip domain name ", "ip domain-name ", "enable secret ",
-                     "snmp-server location ", "snmp-server contact ", "clock timezone ",
-                     "logging source-interface ", "ntp source ", "banner motd ")  # fmt: skip
-SINGLE_VALUED_CHILD = ("description ", "ip address ", "switchport mode ", "switchport access vlan ",
-                       "mtu ", "speed ", "duplex ", "transport input ", "exec-timeout ",
-                       "login ", "name ", "password ")  # fmt: skip
+)
+SINGLE_VALUED_TOP = (
+    "hostname ",
+    "ip domain name ",
+    "ip domain-name ",
+    "enable secret ",
+    "snmp-server location ",
+    "snmp-server contact ",
+    "clock timezone ",
+    "logging source-interface ",
+    "ntp source ",
+    "banner motd ",
+)
+SINGLE_VALUED_CHILD = (
+    "description ",
+    "ip address ",
+    "switchport mode ",
+    "switchport access vlan ",
+    "mtu ",
+    "speed ",
+    "duplex ",
+    "transport input ",
+    "exec-timeout ",
+    "login ",
+    "name ",
+    "password ",
+)
 
 
 @dataclass

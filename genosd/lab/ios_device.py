@@ -69,8 +69,12 @@ class IosDevice:
     def submode(self, section: str) -> str:
         """The prompt's mode for a config section (`interface Gi0/0` → `config-if`)."""
         word = section.split()[0]
-        return {"interface": "config-if", "router": "config-router", "line": "config-line",
-                "vlan": "config-vlan"}.get(word, f"config-{word}")  # fmt: skip
+        return {
+            "interface": "config-if",
+            "router": "config-router",
+            "line": "config-line",
+            "vlan": "config-vlan",
+        }.get(word, f"config-{word}")
 
     def terminal(self, words: list[str]) -> str:
         """The answer to `terminal length 0` and friends (IOS says nothing)."""
@@ -90,8 +94,11 @@ class IosDevice:
         """`show version`."""
         up = int(time.time() - self.booted_at)
         days, hours, minutes = up // 86400, up % 86400 // 3600, up % 3600 // 60
-        uptime = f"{days} days, {hours} hours, {minutes} minutes" if days else \
-                 f"{hours} hours, {minutes} minutes"  # fmt: skip
+        uptime = (
+            f"{days} days, {hours} hours, {minutes} minutes"
+            if days
+            else f"{hours} hours, {minutes} minutes"
+        )
         interfaces = len(self.config.sections("interface GigabitEthernet"))
         return (
             f"{VERSION_BANNER}\n\n"
@@ -159,8 +166,11 @@ class IosDevice:
             loopback = name.startswith("Loopback")
             mac = self.mac(name)
             block = [f"{name} is {state} "]
-            block.append("  Hardware is Loopback" if loopback else
-                         f"  Hardware is iGbE, address is {mac} (bia {mac})")  # fmt: skip
+            block.append(
+                "  Hardware is Loopback"
+                if loopback
+                else f"  Hardware is iGbE, address is {mac} (bia {mac})"
+            )
             if description:
                 block.append(f"  Description: {description}")
             if address:
@@ -169,10 +179,11 @@ class IosDevice:
             block += [
                 f"  MTU {1514 if loopback else 1500} bytes, BW {bw} Kbit/sec, DLY 10 usec, ",
                 "     reliability 255/255, txload 1/255, rxload 1/255",
-                "  Encapsulation LOOPBACK, loopback not set" if loopback else
-                "  Encapsulation ARPA, loopback not set",
+                "  Encapsulation LOOPBACK, loopback not set"
+                if loopback
+                else "  Encapsulation ARPA, loopback not set",
                 "  Keepalive set (10 sec)",
-            ]  # fmt: skip
+            ]
             if not loopback:
                 block += [
                     "  Full Duplex, 1Gbps, media type is RJ45",

@@ -57,8 +57,9 @@ class JunosDevice:
     def hostname(self) -> str:
         """The committed `system host-name`."""
         prefix = "set system host-name "
-        return next((line[len(prefix) :] for line in self.active if line.startswith(prefix)),
-                    self.name)  # fmt: skip
+        return next(
+            (line[len(prefix) :] for line in self.active if line.startswith(prefix)), self.name
+        )
 
     def mac(self, interface: str) -> str:
         """A stable MAC address per interface."""
@@ -118,8 +119,10 @@ class JunosDevice:
         )
         if confirm_minutes is not None:
             self.confirm_deadline = time.time() + confirm_minutes * self.minute
-            return (f"commit confirmed will be automatically rolled back in {confirm_minutes} "
-                    "minutes unless confirmed\ncommit complete\n")  # fmt: skip
+            return (
+                f"commit confirmed will be automatically rolled back in {confirm_minutes} "
+                "minutes unless confirmed\ncommit complete\n"
+            )
         self.confirm_deadline = self.revert_to = None
         return "commit complete\n"
 
@@ -149,10 +152,12 @@ class JunosDevice:
 
     def show_version(self) -> str:
         """`show version`."""
-        return (f"Hostname: {self.hostname}\nModel: {MODEL}\nJunos: {JUNOS_VERSION}\n"
-                f"JUNOS OS Kernel 64-bit  [20220712.4a2c5b4_builder_stable_12]\n"
-                f"JUNOS Packet Forwarding Engine Support (MX Common) [{JUNOS_VERSION}]\n"
-                f"JUNOS Routing Software Suite [{JUNOS_VERSION}]\n")  # fmt: skip
+        return (
+            f"Hostname: {self.hostname}\nModel: {MODEL}\nJunos: {JUNOS_VERSION}\n"
+            f"JUNOS OS Kernel 64-bit  [20220712.4a2c5b4_builder_stable_12]\n"
+            f"JUNOS Packet Forwarding Engine Support (MX Common) [{JUNOS_VERSION}]\n"
+            f"JUNOS Routing Software Suite [{JUNOS_VERSION}]\n"
+        )
 
     def interfaces(self) -> dict[str, dict[str, str]]:
         """Per configured interface: description, address, disabled (from the active config)."""
@@ -177,8 +182,11 @@ class JunosDevice:
         for index, (name, data) in enumerate(sorted(self.interfaces().items()), start=1):
             down = "disabled" in data
             mac = self.mac(name)
-            state = "Administratively down, Physical link is Down" if down else \
-                    "Enabled, Physical link is Up"  # fmt: skip
+            state = (
+                "Administratively down, Physical link is Down"
+                if down
+                else "Enabled, Physical link is Up"
+            )
             block = [
                 f"Physical interface: {name}, {state}",
                 f"  Interface index: {147 + index}, SNMP ifIndex: {525 + index}",
@@ -205,7 +213,7 @@ class JunosDevice:
                 f"    Flags: {'Down' if down else 'Up'} SNMP-Traps 0x4004000 Encapsulation: ENET2",
                 "    Input packets : 12345",
                 "    Output packets: 12345",
-            ]  # fmt: skip
+            ]
             if "address" in data:
                 network = ipaddress.IPv4Interface(data["address"]).network
                 local = data["address"].split("/")[0]
@@ -222,8 +230,10 @@ class JunosDevice:
     def show_lldp_neighbors(self) -> str:
         """`show lldp neighbors`."""
         disabled = {n for n, d in self.interfaces().items() if "disabled" in d}
-        lines = ["Local Interface    Parent Interface    Chassis Id          Port info          "
-                 "System Name"]  # fmt: skip
+        lines = [
+            "Local Interface    Parent Interface    Chassis Id          Port info          "
+            "System Name"
+        ]
         for n in self.neighbors:
             if n.local_interface in disabled:
                 continue
@@ -238,10 +248,13 @@ class JunosDevice:
             ("show", "lldp", "neighbors"): self.show_lldp_neighbors,
             ("show", "configuration"): self.show_configuration,
             ("show", "system", "commit"): lambda: (
-                "0   " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.last_commit))
+                "0   "
+                + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.last_commit))
                 + " by admin via cli"
-                + (" commit confirmed, rollback pending" if self.confirm_deadline else "") + "\n"),
-        }  # fmt: skip
+                + (" commit confirmed, rollback pending" if self.confirm_deadline else "")
+                + "\n"
+            ),
+        }
 
     def operational(self, command: str) -> str | None:
         """The output of an operational-mode command; None when it does not exist."""
@@ -249,9 +262,11 @@ class JunosDevice:
         base = command.split("|")[0].split()
         if base[:2] == ["set", "cli"]:
             setting = " ".join(base[2:])
-            return {"screen-width 511": "Screen width set to 511\n",
-                    "screen-length 0": "Screen length set to 0\n",
-                    "complete-on-space off": "Disabling complete-on-space\n"}.get(setting, "")  # fmt: skip
+            return {
+                "screen-width 511": "Screen width set to 511\n",
+                "screen-length 0": "Screen length set to 0\n",
+                "complete-on-space off": "Disabling complete-on-space\n",
+            }.get(setting, "")
         for key, render in self.shows().items():
             if len(base) == len(key) and all(
                 full.startswith(word) for word, full in zip(base, key, strict=True)

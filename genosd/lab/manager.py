@@ -117,11 +117,13 @@ class Lab:
             }
             ssh_file.write_text(json.dumps(ssh))
             ssh_file.chmod(0o600)
-        files.update({
-            "ssh_credentials__lab-ssh__username": USERNAME,
-            "ssh_credentials__lab-ssh__password": ssh["password"],
-            "ssh_credentials__lab-ssh__enable_secret": ssh["enable_secret"],
-        })  # fmt: skip
+        files.update(
+            {
+                "ssh_credentials__lab-ssh__username": USERNAME,
+                "ssh_credentials__lab-ssh__password": ssh["password"],
+                "ssh_credentials__lab-ssh__enable_secret": ssh["enable_secret"],
+            }
+        )
         for name, value in files.items():
             path = self.secrets_dir / name
             path.write_text(value)
@@ -179,14 +181,19 @@ class Lab:
         log = open(self.root / "ssh.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
             [sys.executable, "-m", "genosd.lab.ssh_process", str(self.root)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while not ports_file.is_file():
             if process.poll() is not None:
-                raise GenosdError(f"the SSH lab exited with status {process.returncode} "
-                                  f"(see {self.root / 'ssh.log'})")  # fmt: skip
+                raise GenosdError(
+                    f"the SSH lab exited with status {process.returncode} "
+                    f"(see {self.root / 'ssh.log'})"
+                )
             if time.monotonic() > deadline:
                 process.terminate()
                 raise GenosdError(f"the SSH lab did not start within {timeout:.0f}s")

@@ -21,14 +21,41 @@ from genosd.lab.ios_device import IosDevice, Neighbor
 NXOS_VERSION = "10.3(3)"
 MODEL = "C9300v"
 DESCRIPTION = f"Cisco Nexus Operating System (NX-OS) Software {NXOS_VERSION}"
-SHORT_NAMES = {"Ethernet": "Eth", "loopback": "Lo", "port-channel": "Po", "Vlan": "Vlan",
-               "mgmt": "mgmt"}  # fmt: skip
+SHORT_NAMES = {
+    "Ethernet": "Eth",
+    "loopback": "Lo",
+    "port-channel": "Po",
+    "Vlan": "Vlan",
+    "mgmt": "mgmt",
+}
 # the kept negations of interface defaults, and what each replaces
 KEPT_NEGATIONS = {"no shutdown": "shutdown", "no switchport": "switchport"}
 SNMP_GROUPS = {"ro": "network-operator", "rw": "network-admin"}
-FEATURES = frozenset({"bash-shell", "bfd", "bgp", "dhcp", "hsrp", "interface-vlan", "lacp", "lldp",
-                      "netconf", "nv overlay", "nxapi", "ospf", "pim", "scp-server", "ssh",
-                      "tacacs+", "telnet", "udld", "vn-segment-vlan-based", "vpc", "vrrp"})  # fmt: skip
+FEATURES = frozenset(
+    {
+        "bash-shell",
+        "bfd",
+        "bgp",
+        "dhcp",
+        "hsrp",
+        "interface-vlan",
+        "lacp",
+        "lldp",
+        "netconf",
+        "nv overlay",
+        "nxapi",
+        "ospf",
+        "pim",
+        "scp-server",
+        "ssh",
+        "tacacs+",
+        "telnet",
+        "udld",
+        "vn-segment-vlan-based",
+        "vpc",
+        "vrrp",
+    }
+)
 
 
 @dataclass
@@ -43,8 +70,10 @@ class NxosDevice(IosDevice):
 
     def _uptime(self) -> str:
         up = int(time.time() - self.booted_at)
-        return (f"{up // 86400} day(s), {up % 86400 // 3600} hour(s), "
-                f"{up % 3600 // 60} minute(s), {up % 60} second(s)")  # fmt: skip
+        return (
+            f"{up // 86400} day(s), {up % 86400 // 3600} hour(s), "
+            f"{up % 3600 // 60} minute(s), {up % 60} second(s)"
+        )
 
     def show_version(self) -> str:
         """`show version`."""
@@ -102,8 +131,11 @@ class NxosDevice(IosDevice):
                 out.append("\n".join(block))
                 continue
             mac = self.mac(name)
-            block = [first, f"admin state is {state}, Dedicated Interface",
-                     f"  Hardware: 100/1000/10000 Ethernet, address: {mac} (bia {mac})"]  # fmt: skip
+            block = [
+                first,
+                f"admin state is {state}, Dedicated Interface",
+                f"  Hardware: 100/1000/10000 Ethernet, address: {mac} (bia {mac})",
+            ]
             if description:
                 block.append(f"  Description: {description}")
             if address:
@@ -153,40 +185,53 @@ class NxosDevice(IosDevice):
     def show_interface_status(self) -> str:
         """`show interface status` (NAPALM's get_facts lists interfaces from it)."""
         rule = "-" * 80
-        lines = [rule, "Port          Name               Status    Vlan      Duplex  Speed   Type",
-                 rule]  # fmt: skip
+        lines = [
+            rule,
+            "Port          Name               Status    Vlan      Duplex  Speed   Type",
+            rule,
+        ]
         for name, children in self.interfaces():
             description = next((c[12:] for c in children if c.startswith("description ")), "--")
             status = "disabled" if self._state(children) == "down" else "connected"
             vlan = "routed" if "no switchport" in children or name.startswith("loopback") else "1"
-            lines.append(f"{self._short(name):<14}{description[:18]:<19}{status:<10}{vlan:<10}"
-                         f"{'full':<8}{'1000':<8}10Gbase-SR")  # fmt: skip
+            lines.append(
+                f"{self._short(name):<14}{description[:18]:<19}{status:<10}{vlan:<10}"
+                f"{'full':<8}{'1000':<8}10Gbase-SR"
+            )
         return "\n".join(lines) + "\n"
 
     def show_ip_interface_brief(self) -> str:
         """`show ip interface brief`."""
-        lines = ['IP Interface Status for VRF "default"(1)',
-                 "Interface            IP Address      Interface Status"]  # fmt: skip
+        lines = [
+            'IP Interface Status for VRF "default"(1)',
+            "Interface            IP Address      Interface Status",
+        ]
         for name, children in self.interfaces():
             address = self._address(children)
             if address is None:
                 continue
             state = self._state(children)
-            lines.append(f"{self._short(name):<21}{address.ip!s:<16}"
-                         f"protocol-{state}/link-{state}/admin-{state}       ")  # fmt: skip
+            lines.append(
+                f"{self._short(name):<21}{address.ip!s:<16}"
+                f"protocol-{state}/link-{state}/admin-{state}       "
+            )
         return "\n".join(lines) + "\n"
 
     def show_hosts(self) -> str:
         """`show hosts` (NAPALM reads the domain here)."""
         domain = self.config.value("ip domain-name ") or self.domain
-        return (f"DNS lookup enabled\nDefault domain for vrf:default is {domain}\n"
-                "Name/address lookup uses domain service\nName servers are 255.255.255.255\n\n"
-                "Vrf          Use-vrf      Host                     Address\n")  # fmt: skip
+        return (
+            f"DNS lookup enabled\nDefault domain for vrf:default is {domain}\n"
+            "Name/address lookup uses domain service\nName servers are 255.255.255.255\n\n"
+            "Vrf          Use-vrf      Host                     Address\n"
+        )
 
     def show_inventory(self) -> str:
         """`show inventory`."""
-        return (f'NAME: "Chassis",  DESCR: "Nexus9000 {MODEL} Chassis"\n'
-                f"PID: N9K-{MODEL}         ,  VID:     ,  SN: {self.serial}\n\n")  # fmt: skip
+        return (
+            f'NAME: "Chassis",  DESCR: "Nexus9000 {MODEL} Chassis"\n'
+            f"PID: N9K-{MODEL}         ,  VID:     ,  SN: {self.serial}\n\n"
+        )
 
     def _neighbors_detail(self, neighbor: Neighbor) -> str:
         return (
@@ -237,8 +282,14 @@ class NxosDevice(IosDevice):
         """`show running-config`: NX-OS's header, then blocks with a blank line before sections."""
         changed = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(self.last_change))
         now = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
-        out = ["", "!Command: show running-config", f"!Running configuration last done at: {changed}",
-               f"!Time: {now}", "", f"version {NXOS_VERSION} Bios:version  "]  # fmt: skip
+        out = [
+            "",
+            "!Command: show running-config",
+            f"!Running configuration last done at: {changed}",
+            f"!Time: {now}",
+            "",
+            f"version {NXOS_VERSION} Bios:version  ",
+        ]
         for block in self.config.blocks:
             if block.children or block.line.startswith(SECTION_WORDS):
                 out.append("")
@@ -275,10 +326,20 @@ class NxosDevice(IosDevice):
     def json_models(self) -> dict[str, Callable[[], dict[str, Any]]]:
         """NX-API-style answers, by command."""
         return {
-            "show inventory": lambda: {"TABLE_inv": {"ROW_inv": [{
-                "name": "Chassis", "desc": f"Nexus9000 {MODEL} Chassis", "productid": f"N9K-{MODEL}",
-                "vendorid": "", "serialnum": self.serial}]}},
-        }  # fmt: skip
+            "show inventory": lambda: {
+                "TABLE_inv": {
+                    "ROW_inv": [
+                        {
+                            "name": "Chassis",
+                            "desc": f"Nexus9000 {MODEL} Chassis",
+                            "productid": f"N9K-{MODEL}",
+                            "vendorid": "",
+                            "serialnum": self.serial,
+                        }
+                    ]
+                }
+            },
+        }
 
     def config_command(self, section: str | None, command: str) -> tuple[str | None, str]:
         """As IOS, but `no shutdown`/`no switchport` stay as lines, `ro` becomes a group, and

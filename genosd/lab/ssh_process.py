@@ -43,9 +43,14 @@ async def serve(root: Path) -> None:
     secret = (root / "secrets" / "ssh_credentials__lab-ssh__enable_secret").read_text().strip()
     servers, ports = [], {}
     for node in NODES:
-        sim = SimulatedDevice(build_device(node), USERNAME, password, secret,
-                              _host_key(ssh_dir / f"{node.name}.key"),
-                              ssh_dir / f"{node.name}.faults.json")  # fmt: skip
+        sim = SimulatedDevice(
+            build_device(node),
+            USERNAME,
+            password,
+            secret,
+            _host_key(ssh_dir / f"{node.name}.key"),
+            ssh_dir / f"{node.name}.faults.json",
+        )
         ports[node.name] = free_tcp_port()
         servers.append(await start_ssh_device(sim, "127.0.0.1", ports[node.name]))
     partial = ssh_dir / "ports.json.tmp"

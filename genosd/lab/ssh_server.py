@@ -281,8 +281,10 @@ class JunosSession(CliSession):
         words = command.split()
         if command in ("exit", "quit", "exit configuration-mode"):
             if device.candidate is not None and device.candidate != device.active:
-                self.write("The configuration has been changed but not committed\n"
-                           "Exit with uncommitted changes? [yes,no] (yes) ")  # fmt: skip
+                self.write(
+                    "The configuration has been changed but not committed\n"
+                    "Exit with uncommitted changes? [yes,no] (yes) "
+                )
                 answer = await self.read_line()
                 self.write("\n")
                 if answer is None:

@@ -47,8 +47,12 @@ class Link:
     b_interface: str
 
 
-NODES = (LabNode("lab-r1", "ios", 1), LabNode("lab-sw1", "eos", 2), LabNode("lab-rj1", "junos", 3),
-         LabNode("lab-nx1", "nxos", 4))  # fmt: skip
+NODES = (
+    LabNode("lab-r1", "ios", 1),
+    LabNode("lab-sw1", "eos", 2),
+    LabNode("lab-rj1", "junos", 3),
+    LabNode("lab-nx1", "nxos", 4),
+)
 LINKS = (
     Link("lab-r1", "GigabitEthernet0/1", "lab-sw1", "Ethernet1"),
     Link("lab-r1", "GigabitEthernet0/2", "lab-rj1", "ge-0/0/1"),
@@ -58,8 +62,12 @@ LINKS = (
 )
 USERNAME = "genosd"
 ENABLE_SECRET_HASH = "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM"
-DESCRIPTIONS = {"ios": IOS_DESCRIPTION, "eos": EOS_DESCRIPTION, "nxos": NXOS_DESCRIPTION,
-                "junos": f"Juniper Networks, Inc. vmx internet router, kernel JUNOS {JUNOS_VERSION}"}  # fmt: skip
+DESCRIPTIONS = {
+    "ios": IOS_DESCRIPTION,
+    "eos": EOS_DESCRIPTION,
+    "nxos": NXOS_DESCRIPTION,
+    "junos": f"Juniper Networks, Inc. vmx internet router, kernel JUNOS {JUNOS_VERSION}",
+}
 
 
 def loopback(node: LabNode) -> str:
@@ -88,14 +96,21 @@ def interfaces(node: LabNode) -> dict[str, tuple[str, ipaddress.IPv4Interface]]:
 
 def _ios_like(node: LabNode, community: str | None, indent: str) -> str:
     secret = f"9 {ENABLE_SECRET_HASH}" if node.platform == "ios" else "sha512 $6$lab"
-    lines = [f"hostname {node.name}", "ip domain name lab.genosd.invalid" if node.platform == "ios"
-             else "ip domain-name lab.genosd.invalid",
-             f"username {USERNAME} privilege 15 secret {secret}"]  # fmt: skip
+    lines = [
+        f"hostname {node.name}",
+        "ip domain name lab.genosd.invalid"
+        if node.platform == "ios"
+        else "ip domain-name lab.genosd.invalid",
+        f"username {USERNAME} privilege 15 secret {secret}",
+    ]
     if community:
         lines.append(f"snmp-server community {community} RO")
     lo = "Loopback0"
-    lines += [f"interface {lo}", f"{indent}ip address {loopback(node)}"
-              + (" 255.255.255.255" if node.platform == "ios" else "/32")]  # fmt: skip
+    lines += [
+        f"interface {lo}",
+        f"{indent}ip address {loopback(node)}"
+        + (" 255.255.255.255" if node.platform == "ios" else "/32"),
+    ]
     for name, (description, address) in interfaces(node).items():
         lines += [f"interface {name}", f"{indent}description {description}"]
         if node.platform == "eos":
@@ -108,27 +123,41 @@ def _ios_like(node: LabNode, community: str | None, indent: str) -> str:
 
 
 def _nxos(node: LabNode, community: str | None) -> str:
-    lines = [f"hostname {node.name}", "ip domain-name lab.genosd.invalid", "feature lldp",
-             f"username {USERNAME} password 5 $5$lab role network-admin"]  # fmt: skip
+    lines = [
+        f"hostname {node.name}",
+        "ip domain-name lab.genosd.invalid",
+        "feature lldp",
+        f"username {USERNAME} password 5 $5$lab role network-admin",
+    ]
     if community:
         lines.append(f"snmp-server community {community} group network-operator")
     lines += ["interface loopback0", f"  ip address {loopback(node)}/32"]
     for name, (description, address) in interfaces(node).items():
-        lines += [f"interface {name}", f"  description {description}", "  no switchport",
-                  f"  ip address {address.with_prefixlen}", "  no shutdown"]  # fmt: skip
+        lines += [
+            f"interface {name}",
+            f"  description {description}",
+            "  no switchport",
+            f"  ip address {address.with_prefixlen}",
+            "  no shutdown",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _junos(node: LabNode, community: str | None) -> str:
-    lines = [f"set system host-name {node.name}", "set system domain-name lab.genosd.invalid",
-             f"set system login user {USERNAME} class super-user",
-             f'set system login user {USERNAME} authentication encrypted-password "$6$lab"',
-             f"set interfaces lo0 unit 0 family inet address {loopback(node)}/32"]  # fmt: skip
+    lines = [
+        f"set system host-name {node.name}",
+        "set system domain-name lab.genosd.invalid",
+        f"set system login user {USERNAME} class super-user",
+        f'set system login user {USERNAME} authentication encrypted-password "$6$lab"',
+        f"set interfaces lo0 unit 0 family inet address {loopback(node)}/32",
+    ]
     if community:
         lines.append(f"set snmp community {community} authorization read-only")
     for name, (description, address) in interfaces(node).items():
-        lines += [f'set interfaces {name} description "{description}"',
-                  f"set interfaces {name} unit 0 family inet address {address.with_prefixlen}"]  # fmt: skip
+        lines += [
+            f'set interfaces {name} description "{description}"',
+            f"set interfaces {name} unit 0 family inet address {address.with_prefixlen}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -145,12 +174,22 @@ def build_device(node: LabNode, community: str | None = None) -> Device:
         device = IosDevice(node.name, config=RunningConfig.parse(_ios_like(node, community, " ")))
     by_name = {n.name: n for n in NODES}
     for link in LINKS:
-        for here, here_if, there, there_if in ((link.a, link.a_interface, link.b, link.b_interface),
-                                               (link.b, link.b_interface, link.a, link.a_interface)):  # fmt: skip
+        for here, here_if, there, there_if in (
+            (link.a, link.a_interface, link.b, link.b_interface),
+            (link.b, link.b_interface, link.a, link.a_interface),
+        ):
             if here == node.name:
                 far = by_name[there]
-                device.neighbors.append(Neighbor(here_if, there, there_if, loopback(far),
-                                                 _chassis(far), DESCRIPTIONS[far.platform]))  # fmt: skip
+                device.neighbors.append(
+                    Neighbor(
+                        here_if,
+                        there,
+                        there_if,
+                        loopback(far),
+                        _chassis(far),
+                        DESCRIPTIONS[far.platform],
+                    )
+                )
     return device
 
 

@@ -111,9 +111,13 @@ class PluginHost:
             if name not in self.records:
                 required = isinstance(section, dict) and section.get("required") is True
                 self.records[name] = PluginRecord(
-                    name, None, "settings", "missing", required,
+                    name,
+                    None,
+                    "settings",
+                    "missing",
+                    required,
                     error=f"plugins.{name} is configured but no installed plugin has that name",
-                )  # fmt: skip
+                )
         self._check_unique_tools()
         broken = [r for r in self.records.values() if r.required and r.state != "active"]
         if broken:

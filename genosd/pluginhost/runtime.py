@@ -128,13 +128,15 @@ class PluginRuntime:
             except Exception as exc:
                 status.failures += 1
                 status.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("plugin %s job %s failed: %s", status.plugin, status.job.name,
-                            status.last_error)  # fmt: skip
+                log.warning(
+                    "plugin %s job %s failed: %s", status.plugin, status.job.name, status.last_error
+                )
             status.last_duration = time.time() - started
 
     async def _run_event_sink(self, status: SinkStatus) -> None:
-        sub = self.bus.subscribe(status.sink.queue_size, set(status.sink.topics),
-                                 keep_when_full=True)  # fmt: skip
+        sub = self.bus.subscribe(
+            status.sink.queue_size, set(status.sink.topics), keep_when_full=True
+        )
         handler = status.sink.on_event
         assert handler is not None
         try:
@@ -152,8 +154,9 @@ class PluginRuntime:
             batch = await status.points.get()
             await self._call(status, handler, batch)
 
-    async def _call(self, status: SinkStatus, handler: Callable[..., Awaitable[None]],
-                    *args: Any) -> None:  # fmt: skip
+    async def _call(
+        self, status: SinkStatus, handler: Callable[..., Awaitable[None]], *args: Any
+    ) -> None:
         try:
             async with asyncio.timeout(CALL_TIMEOUT):
                 await handler(*args)
@@ -173,10 +176,19 @@ class PluginRuntime:
         status.stopped = True
         record: PluginRecord = self.host.records[status.plugin]
         record.state = "degraded"
-        record.error = f"sink {status.sink.name} stopped after {status.consecutive_errors} " \
-                       f"consecutive errors; last: {status.last_error}"  # fmt: skip
+        record.error = (
+            f"sink {status.sink.name} stopped after {status.consecutive_errors} "
+            f"consecutive errors; last: {status.last_error}"
+        )
         log.error("plugin %s: %s", status.plugin, record.error)
         with contextlib.suppress(ValueError):
-            self.bus.publish("alert", {"source": "genosd", "severity": "warning",
-                                       "kind": "plugin_degraded", "plugin": status.plugin,
-                                       "message": record.error})  # fmt: skip
+            self.bus.publish(
+                "alert",
+                {
+                    "source": "genosd",
+                    "severity": "warning",
+                    "kind": "plugin_degraded",
+                    "plugin": status.plugin,
+                    "message": record.error,
+                },
+            )

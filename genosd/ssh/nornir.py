@@ -34,11 +34,15 @@ def nornir_for(targets: Iterable[SshTarget], known_hosts: Path, workers: int) ->
             "fast_cli": False,
         }
         hosts[t.name] = Host(
-            name=t.name, hostname=t.address, port=t.port, username=t.username,
-            password=t.password, platform=platform_of(t.platform).netmiko,
+            name=t.name,
+            hostname=t.address,
+            port=t.port,
+            username=t.username,
+            password=t.password,
+            platform=platform_of(t.platform).netmiko,
             data={"target": t},
             connection_options={"netmiko": ConnectionOptions(extras=extras)},
-        )  # fmt: skip
+        )
     inventory = Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
     return Nornir(inventory=inventory, runner=ThreadedRunner(num_workers=workers))
 

@@ -13,8 +13,15 @@ from pydantic import BaseModel
 from genosd.metrics.model import Point
 
 Publish = Callable[[str, dict[str, Any]], None]
-OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent",
-               7: "lowerLayerDown"}  # fmt: skip
+OPER_STATUS = {
+    1: "up",
+    2: "down",
+    3: "testing",
+    4: "unknown",
+    5: "dormant",
+    6: "notPresent",
+    7: "lowerLayerDown",
+}
 
 
 class Flap(BaseModel):
@@ -72,12 +79,24 @@ class FlapDetector:
         if port.alerted_at is not None and when - port.alerted_at < self.hold_down:
             return
         port.alerted_at = when
-        data = {"device": device, "interface": interface, "changes": len(port.changes),
-                "window": self.window, "status": OPER_STATUS.get(status, str(status))}  # fmt: skip
+        data = {
+            "device": device,
+            "interface": interface,
+            "changes": len(port.changes),
+            "window": self.window,
+            "status": OPER_STATUS.get(status, str(status)),
+        }
         self.publish("flapdetect.flap", data)
-        self.publish("alert", {**data, "severity": "warning", "kind": "interface_flap",
-                               "message": f"{device} {interface} changed state "
-                                          f"{len(port.changes)} times in {self.window:g}s"})  # fmt: skip
+        self.publish(
+            "alert",
+            {
+                **data,
+                "severity": "warning",
+                "kind": "interface_flap",
+                "message": f"{device} {interface} changed state "
+                f"{len(port.changes)} times in {self.window:g}s",
+            },
+        )
 
     def _expire(self, port: _Port, now: float) -> None:
         while port.changes and now - port.changes[0] > self.window:
@@ -92,10 +111,15 @@ class FlapDetector:
     def flapping(self, device: str | None = None) -> list[Flap]:
         """Ports at or over the threshold now, most changes first."""
         out = [
-            Flap(device=d, interface=i, changes=len(p.changes),
-                 status=OPER_STATUS.get(p.status, str(p.status)), last_change=p.changes[-1],
-                 alerted_at=p.alerted_at)
+            Flap(
+                device=d,
+                interface=i,
+                changes=len(p.changes),
+                status=OPER_STATUS.get(p.status, str(p.status)),
+                last_change=p.changes[-1],
+                alerted_at=p.alerted_at,
+            )
             for (d, i), p in self.ports.items()
             if len(p.changes) >= self.threshold and (device is None or d == device)
-        ]  # fmt: skip
+        ]
         return sorted(out, key=lambda f: (-f.changes, f.device, f.interface))

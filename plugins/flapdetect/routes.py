@@ -29,8 +29,9 @@ def flap_routes(detector: FlapDetector) -> Api:
     """GET /flaps (viewer), bound to this detector."""
     api = Api("flapdetect", "1")
 
-    @api.route("GET", "/flaps", tag="flapdetect", role=Role.viewer, query=FlapsQuery,
-               response=FlapList)  # fmt: skip
+    @api.route(
+        "GET", "/flaps", tag="flapdetect", role=Role.viewer, query=FlapsQuery, response=FlapList
+    )
     async def list_flaps(request: web.Request, query: FlapsQuery) -> FlapList:
         """Interfaces that changed state at least `threshold` times within the window."""
         items = detector.flapping(query.device)

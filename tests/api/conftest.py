@@ -51,8 +51,9 @@ class Keys:
         self.db = connect(state_db_path(state_dir))
 
     def make(self, role: Role, *, expires_in: float | None = None, revoked: bool = False) -> str:
-        new = create_key(self.db, name=f"test-{role.value}", role=role, created_by="test",
-                         expires_in=expires_in)  # fmt: skip
+        new = create_key(
+            self.db, name=f"test-{role.value}", role=role, created_by="test", expires_in=expires_in
+        )
         if revoked:
             revoke_key(self.db, new.key.prefix, actor="test")
         return new.secret

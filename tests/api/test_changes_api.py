@@ -36,8 +36,7 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
         assert "s3cret-community" not in body["text"] and "<masked>" in body["text"]
         assert body["score"] == 100.0 and body["llm"] == "not configured"
 
-        assert (await client.post("/api/v1/devices/r1/plan",
-                                  headers=_bearer(viewer))).status == 403  # fmt: skip
+        assert (await client.post("/api/v1/devices/r1/plan", headers=_bearer(viewer))).status == 403
         planned = await client.post("/api/v1/devices/r1/plan", headers=_bearer(operator))
         plan = await planned.json()
         assert planned.status == 200, plan
@@ -46,13 +45,17 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
         assert "aaa new-model" in change["commands"]
         cid = change["id"]
 
-        wrong = await client.post(f"/api/v1/approvals/{cid}/approve", json={"sha256": "a" * 64},
-                                  headers=_bearer(operator))  # fmt: skip
+        wrong = await client.post(
+            f"/api/v1/approvals/{cid}/approve", json={"sha256": "a" * 64}, headers=_bearer(operator)
+        )
         assert wrong.status == 400 and "does not match" in (await wrong.json())["error"]["message"]
         early = await client.post(f"/api/v1/approvals/{cid}/deploy", headers=_bearer(operator))
         assert early.status == 409
-        approved = await client.post(f"/api/v1/approvals/{cid}/approve",
-                                     json={"sha256": change["sha256"]}, headers=_bearer(operator))  # fmt: skip
+        approved = await client.post(
+            f"/api/v1/approvals/{cid}/approve",
+            json={"sha256": change["sha256"]},
+            headers=_bearer(operator),
+        )
         assert (await approved.json())["status"] == "approved"
 
         async with client.ws_connect("/api/v1/events", headers=_bearer(viewer)) as ws:
@@ -86,28 +89,35 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
         r2 = running[("r2", "running")]
         assert r2["score"] < 100.0
         assert {"ntp-configured", "aaa-new-model"} <= {f["rule"] for f in r2["findings"]}
-        history = await (await client.get("/api/v1/devices/r1/compliance",
-                                          headers=_bearer(viewer))).json()  # fmt: skip
+        history = await (
+            await client.get("/api/v1/devices/r1/compliance", headers=_bearer(viewer))
+        ).json()
         assert [r["source"] for r in history["items"]][:1] == ["running"]
         assert history["total"] >= 3  # intended (GET), intended (2 plans), running
         metrics = await (await client.get("/metrics")).text()
         assert 'genosd_compliance_score{device="r2"}' in metrics
 
-        audit = await (await client.get("/api/v1/audit?limit=1000", headers=_bearer(
-            keys.make(Role.admin)))).json()  # fmt: skip
+        audit = await (
+            await client.get("/api/v1/audit?limit=1000", headers=_bearer(keys.make(Role.admin)))
+        ).json()
         actions = {(e["action"], e["diff_hash"]) for e in audit["items"]}
         assert ("approve_config_change", change["sha256"]) in actions
         assert ("deploy_config_change", change["sha256"]) in actions
-        listed = await (await client.get("/api/v1/approvals?status=deployed",
-                                         headers=_bearer(viewer))).json()  # fmt: skip
+        listed = await (
+            await client.get("/api/v1/approvals?status=deployed", headers=_bearer(viewer))
+        ).json()
         assert [c["id"] for c in listed["items"]] == [cid]
     finally:
         await client.close()
 
 
 async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
-    config, secrets = write_setup(tmp_path, ssh_lab.ports, configs=", four_eyes: true, require_llm_review: true",
-                                  settings="ssh: {backup_schedule: '', facts_interval: 0}\n")  # fmt: skip
+    config, secrets = write_setup(
+        tmp_path,
+        ssh_lab.ports,
+        configs=", four_eyes: true, require_llm_review: true",
+        settings="ssh: {backup_schedule: '', facts_interval: 0}\n",
+    )
     state = build_state(config, None, [secrets])
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
@@ -116,22 +126,33 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         planner, other = keys.make(Role.operator), keys.make(Role.operator)
         plan = await (await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))).json()
         change = plan["change"]
-        own = await client.post(f"/api/v1/approvals/{change['id']}/approve",
-                                json={"sha256": change["sha256"]}, headers=_bearer(planner))  # fmt: skip
+        own = await client.post(
+            f"/api/v1/approvals/{change['id']}/approve",
+            json={"sha256": change["sha256"]},
+            headers=_bearer(planner),
+        )
         assert own.status == 409 and "four_eyes" in (await own.json())["error"]["message"]
-        rejected = await client.post(f"/api/v1/approvals/{change['id']}/reject",
-                                     headers=_bearer(other))  # fmt: skip
+        rejected = await client.post(
+            f"/api/v1/approvals/{change['id']}/reject", headers=_bearer(other)
+        )
         assert (await rejected.json())["status"] == "rejected"
-        late = await client.post(f"/api/v1/approvals/{change['id']}/approve",
-                                 json={"sha256": change["sha256"]}, headers=_bearer(other))  # fmt: skip
+        late = await client.post(
+            f"/api/v1/approvals/{change['id']}/approve",
+            json={"sha256": change["sha256"]},
+            headers=_bearer(other),
+        )
         assert late.status == 409
 
         # require_llm_review: no LLM configured → not approvable; with a model that answers → fine
-        unreviewed = (await (await client.post("/api/v1/devices/r2/plan",
-                                               headers=_bearer(planner))).json())["change"]  # fmt: skip
+        unreviewed = (
+            await (await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))).json()
+        )["change"]
         assert unreviewed["llm"] == "not configured"
-        refused = await client.post(f"/api/v1/approvals/{unreviewed['id']}/approve",
-                                    json={"sha256": unreviewed["sha256"]}, headers=_bearer(other))  # fmt: skip
+        refused = await client.post(
+            f"/api/v1/approvals/{unreviewed['id']}/approve",
+            json={"sha256": unreviewed["sha256"]},
+            headers=_bearer(other),
+        )
         assert (
             refused.status == 409
             and "require_llm_review" in (await refused.json())["error"]["message"]
@@ -142,11 +163,17 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
             fake.responder = lambda body: '{"findings": []}'
             config.write_text(config.read_text() + f"llm: {{url: '{fake.url}', timeout: 5}}\n")
             _reload(state)
-            reviewed = (await (await client.post("/api/v1/devices/r2/plan",
-                                                 headers=_bearer(planner))).json())["change"]  # fmt: skip
+            reviewed = (
+                await (
+                    await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))
+                ).json()
+            )["change"]
             assert reviewed["llm"] == "passed" and fake.requests[-1][0] == "/api/chat"
-            ok = await client.post(f"/api/v1/approvals/{reviewed['id']}/approve",
-                                   json={"sha256": reviewed["sha256"]}, headers=_bearer(other))  # fmt: skip
+            ok = await client.post(
+                f"/api/v1/approvals/{reviewed['id']}/approve",
+                json={"sha256": reviewed["sha256"]},
+                headers=_bearer(other),
+            )
             assert ok.status == 200
         finally:
             await fake.stop()
@@ -185,16 +212,19 @@ async def test_restore_a_stored_version_through_the_api(ssh_lab, tmp_path: Path)
         for change in (None, "logging host 192.0.2.50"):  # two stored versions
             if change:
                 ssh_lab.sims["r1"].device.config_command(None, change)
-            backup = await client.post("/api/v1/configs/backup", json={"name": "r1"},
-                                       headers=_bearer(operator))  # fmt: skip
+            backup = await client.post(
+                "/api/v1/configs/backup", json={"name": "r1"}, headers=_bearer(operator)
+            )
             assert backup.status == 200
-        versions = await (await client.get("/api/v1/devices/r1/configs",
-                                           headers=_bearer(viewer))).json()  # fmt: skip
+        versions = await (
+            await client.get("/api/v1/devices/r1/configs", headers=_bearer(viewer))
+        ).json()
         old = versions["items"][-1]["id"]
         url = f"/api/v1/devices/r1/configs/{old}/restore"
         assert (await client.post(url, headers=_bearer(viewer))).status == 403
-        missing = await client.post("/api/v1/devices/r1/configs/deadbeef/restore",
-                                    headers=_bearer(operator))  # fmt: skip
+        missing = await client.post(
+            "/api/v1/devices/r1/configs/deadbeef/restore", headers=_bearer(operator)
+        )
         assert missing.status == 404
 
         planned = await client.post(url, headers=_bearer(operator))
@@ -203,11 +233,15 @@ async def test_restore_a_stored_version_through_the_api(ssh_lab, tmp_path: Path)
         change = plan["change"]
         assert change["kind"] == "restore" and change["source"] == old
         assert change["commands"] == ["no logging host 192.0.2.50"]
-        approved = await client.post(f"/api/v1/approvals/{change['id']}/approve",
-                                     json={"sha256": change["sha256"]}, headers=_bearer(operator))  # fmt: skip
+        approved = await client.post(
+            f"/api/v1/approvals/{change['id']}/approve",
+            json={"sha256": change["sha256"]},
+            headers=_bearer(operator),
+        )
         assert approved.status == 200
-        deployed = await client.post(f"/api/v1/approvals/{change['id']}/deploy",
-                                     headers=_bearer(operator))  # fmt: skip
+        deployed = await client.post(
+            f"/api/v1/approvals/{change['id']}/deploy", headers=_bearer(operator)
+        )
         result = await deployed.json()
         assert deployed.status == 200 and result["status"] == "deployed", result
         assert "logging host" not in ssh_lab.sims["r1"].device.show_running_config()

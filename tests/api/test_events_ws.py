@@ -43,8 +43,9 @@ async def test_header_key_subscribe_and_device_events(api):
         assert welcome["role"] == "viewer"
         allowed = {t["name"]: t["allowed"] for t in welcome["topics"]}
         assert allowed["poll.result"] and allowed["device.status"] and not allowed["audit"]
-        await ws.send_json({"type": "subscribe", "topics": ["poll.result", "device.status"],
-                            "devices": ["sw*"]})  # fmt: skip
+        await ws.send_json(
+            {"type": "subscribe", "topics": ["poll.result", "device.status"], "devices": ["sw*"]}
+        )
         subscribed = await _next(ws, "subscribed")
         assert subscribed["topics"] == ["device.status", "poll.result"]
         for name in ("r1", "sw1"):  # r1 is unreachable and filtered out by the device glob
@@ -54,8 +55,12 @@ async def test_header_key_subscribe_and_device_events(api):
         by_topic = {e["topic"]: e["data"] for e in events}
         assert by_topic["poll.result"]["device"] == "sw1" and by_topic["poll.result"]["ok"]
         assert by_topic["poll.result"]["varbinds"] > 0
-        assert by_topic["device.status"] == {"device": "sw1", "status": "up",
-                                             "previous": "unknown", "error": None}  # fmt: skip
+        assert by_topic["device.status"] == {
+            "device": "sw1",
+            "status": "up",
+            "previous": "unknown",
+            "error": None,
+        }
         assert events[0]["seq"] < events[1]["seq"]
         await ws.send_json({"type": "ping"})
         assert (await _next(ws, "pong"))["type"] == "pong"
@@ -117,14 +122,14 @@ async def test_revoked_key_loses_the_stream_on_next_message_or_heartbeat(api):
         await _next(ws2, "welcome")
         assert (await _next(ws1, "heartbeat", timeout=5))["type"] == "heartbeat"
         # revoked through the API: refused at the very next message
-        revoked = await client.delete(f"/api/v1/keys/{first.split('_')[1]}",
-                                      headers=_bearer(admin))  # fmt: skip
+        revoked = await client.delete(f"/api/v1/keys/{first.split('_')[1]}", headers=_bearer(admin))
         assert revoked.status == 200
         await ws1.send_json({"type": "ping"})
         assert await _closed(ws1) == 4401
         # revoked by another process (the CLI): gone within the key cache's TTL plus a heartbeat
-        keys.db.execute("UPDATE api_keys SET revoked_at = 1 WHERE prefix = ?",
-                        (second.split("_")[1],))  # fmt: skip
+        keys.db.execute(
+            "UPDATE api_keys SET revoked_at = 1 WHERE prefix = ?", (second.split("_")[1],)
+        )
         keys.db.commit()
         assert await _closed(ws2, timeout=6) == 4401
 

@@ -16,13 +16,17 @@ from tests.ssh_lab import write_setup
 
 
 async def test_facts_are_collected_parsed_stored_and_feed_metrics(ssh_lab, tmp_path: Path):
-    config, secrets = write_setup(tmp_path, ssh_lab.ports,
-                                  settings="ssh: {backup_schedule: '', facts_interval: 3600}\n")  # fmt: skip
+    config, secrets = write_setup(
+        tmp_path, ssh_lab.ports, settings="ssh: {backup_schedule: '', facts_interval: 3600}\n"
+    )
     hosts = tmp_path / "inventory" / "hosts.yaml"
     # r2 has no SNMP: its interface metrics come from SSH facts
-    hosts.write_text(hosts.read_text().replace(
-        f"    ssh: {{port: {ssh_lab.ports['r2']}}}\n",
-        f"    ssh: {{port: {ssh_lab.ports['r2']}}}\n    snmp: {{enabled: false}}\n"))  # fmt: skip
+    hosts.write_text(
+        hosts.read_text().replace(
+            f"    ssh: {{port: {ssh_lab.ports['r2']}}}\n",
+            f"    ssh: {{port: {ssh_lab.ports['r2']}}}\n    snmp: {{enabled: false}}\n",
+        )
+    )
     state = build_state(config, None, [secrets])
     assert state.inventory.devices["r2"].snmp is None
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
@@ -59,16 +63,27 @@ async def test_facts_are_collected_parsed_stored_and_feed_metrics(ssh_lab, tmp_p
         run = await ran.json()
         assert ran.status == 200 and run["ok"], run
         assert {"version", "interfaces", "lldp"} <= set(run["kinds"])
-        series = (await (await client.get("/api/v1/devices/r2/metrics?measurement=interface",
-                                          headers=_bearer(viewer))).json())["series"]  # fmt: skip
+        series = (
+            await (
+                await client.get(
+                    "/api/v1/devices/r2/metrics?measurement=interface", headers=_bearer(viewer)
+                )
+            ).json()
+        )["series"]
         gi1 = next(s for s in series if s["tags"]["ifName"] == "GigabitEthernet0/1")
         assert gi1["tags"]["source"] == "ssh"
         assert gi1["fields"]["ifOperStatus"] == 2 and gi1["fields"]["ifAdminStatus"] == 2
         assert gi1["fields"]["ifInErrors"] == 0
-        r1 = (await (await client.get("/api/v1/devices/r1/metrics?measurement=interface",
-                                      headers=_bearer(viewer))).json())["series"]  # fmt: skip
+        r1 = (
+            await (
+                await client.get(
+                    "/api/v1/devices/r1/metrics?measurement=interface", headers=_bearer(viewer)
+                )
+            ).json()
+        )["series"]
         assert all(s["tags"].get("source") != "ssh" for s in r1)  # SNMP devices: no SSH points
-        assert (await client.post("/api/v1/devices/r1/facts",
-                                  headers=_bearer(viewer))).status == 403  # fmt: skip
+        assert (
+            await client.post("/api/v1/devices/r1/facts", headers=_bearer(viewer))
+        ).status == 403
     finally:
         await client.close()

@@ -48,9 +48,15 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
     plugins = await _plugins(client, viewer)
     states = {name: p["state"] for name, p in plugins.items()}
     assert states == {
-        "badconfig": "failed", "badsink": "active", "flapdetect": "active", "good": "active",
-        "importerror": "failed", "nosuch": "missing", "raises": "failed", "unknownhook": "failed",
-    }  # fmt: skip
+        "badconfig": "failed",
+        "badsink": "active",
+        "flapdetect": "active",
+        "good": "active",
+        "importerror": "failed",
+        "nosuch": "missing",
+        "raises": "failed",
+        "unknownhook": "failed",
+    }
     assert plugins["importerror"]["error"] == (
         "import failed: ImportError: No module named 'pysnmp_turbo'"
     )
@@ -145,8 +151,9 @@ async def test_flapdetect_alerts_on_a_flapping_port_through_the_running_app(api)
         await ws.send_json({"type": "subscribe", "topics": ["alert"], "devices": ["sw1"]})
         await _next(ws, "subscribed")
         for n, status in enumerate((1, 2, 1, 2)):  # three changes within the window
-            runtime.deliver_points([interface(status, now + n * 60),
-                                    interface(1, now + n * 60, "Gi0/2")])  # fmt: skip
+            runtime.deliver_points(
+                [interface(status, now + n * 60), interface(1, now + n * 60, "Gi0/2")]
+            )
         alert = await _next(ws, "event")
     assert alert["data"]["kind"] == "interface_flap" and alert["data"]["source"] == "flapdetect"
     assert alert["data"]["interface"] == "Gi0/1" and alert["data"]["changes"] == 3

@@ -41,8 +41,10 @@ def daemon(tmp_path: Path, snmpd: int):
     genosd = str(Path(sys.executable).parent / "genosd")
     created = subprocess.run(
         [genosd, "keys", "create", "--role", "admin", "--config", str(config), "--json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
 
     secret = json.loads(created.stdout)["secret"]
@@ -72,11 +74,15 @@ def _indistinguishable_from_valid(case) -> bool:
     """
     if case.meta is None:
         return False
-    negative = {location for location, info in case.meta.components.items()
-                if info.mode is GenerationMode.NEGATIVE}  # fmt: skip
+    negative = {
+        location
+        for location, info in case.meta.components.items()
+        if info.mode is GenerationMode.NEGATIVE
+    }
     lists = [v for v in (case.query or {}).values() if isinstance(v, list)]
-    wire_same_query = bool(lists) and all(len(v) == 1 and not isinstance(v[0], (list, dict))
-                                          for v in lists)  # fmt: skip
+    wire_same_query = bool(lists) and all(
+        len(v) == 1 and not isinstance(v[0], (list, dict)) for v in lists
+    )
     harmless = {ParameterLocation.HEADER} | (
         {ParameterLocation.QUERY} if wire_same_query else set()
     )
@@ -94,8 +100,12 @@ def test_no_server_error_and_no_answer_outside_the_spec(daemon):
     for operation, mode in [(op, m) for op in operations for m in GenerationMode]:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             assume(not _indistinguishable_from_valid(case))
             response = case.call(base_url=base, headers=headers, timeout=30)

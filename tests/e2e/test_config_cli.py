@@ -33,9 +33,11 @@ def _setup(tmp_path: Path, ports: dict[str, int]) -> tuple[Path, dict[str, str]]
     (secrets / "ssh_credentials__lab__password").write_text(PASSWORD)
     (secrets / "ssh_credentials__lab__enable_secret").write_text(SECRET)
     config = tmp_path / "genosd.yaml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
-                      f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
-                      "ssh: {host_key_policy: strict}\n")  # fmt: skip
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
+        f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
+        "ssh: {host_key_policy: strict}\n"
+    )
     return config, {**os.environ, "GENOSD_SECRETS_DIR": str(secrets), "COLUMNS": "200"}
 
 
@@ -52,11 +54,19 @@ async def test_trust_backup_versions_show_diff(ssh_lab, tmp_path: Path):
     first = await _genosd("config", "backup", *c, "--json", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert [(r["device"], r["changed"]) for r in json.loads(first.stdout)] == [
-        ("r1", True), ("r2", True)]  # fmt: skip
+        ("r1", True),
+        ("r2", True),
+    ]
 
     def change() -> None:
-        with ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=ssh_lab.ports["r2"],
-                            username=USER, password=PASSWORD, secret=SECRET) as conn:  # fmt: skip
+        with ConnectHandler(
+            device_type="cisco_ios",
+            host="127.0.0.1",
+            port=ssh_lab.ports["r2"],
+            username=USER,
+            password=PASSWORD,
+            secret=SECRET,
+        ) as conn:
             conn.send_config_set(["ntp server 192.0.2.10"])
 
     await asyncio.to_thread(change)

@@ -178,8 +178,10 @@ def test_kill_9_with_influxdb_down_loses_nothing_committed(tmp_path: Path, lab, 
         # points reach the spool before the writer's first (failing) attempt: wait for both
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if (_prometheus_value(port, "genosd_spool_points") >= 100
-                        and _prometheus_value(port, "genosd_sink_write_failures_total") >= 1):  # fmt: skip
+                if (
+                    _prometheus_value(port, "genosd_spool_points") >= 100
+                    and _prometheus_value(port, "genosd_sink_write_failures_total") >= 1
+                ):
                     break
             time.sleep(0.5)
         else:

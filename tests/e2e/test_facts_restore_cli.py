@@ -47,8 +47,9 @@ async def test_restore_cli_plans_then_deploys_the_old_version(ssh_lab, tmp_path:
     plan = json.loads(dry.stdout)
     assert plan["kind"] == "restore" and plan["commands"] == ["no logging host 192.0.2.60"]
     assert "logging host 192.0.2.60" in ssh_lab.sims["r1"].device.show_running_config()
-    deployed = await _genosd("config", "deploy", "r1", *c, "--approve", str(plan["change"]),
-                             "--json", env=env)  # fmt: skip
+    deployed = await _genosd(
+        "config", "deploy", "r1", *c, "--approve", str(plan["change"]), "--json", env=env
+    )
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert json.loads(deployed.stdout)["status"] == "deployed"
     assert "logging host" not in ssh_lab.sims["r1"].device.show_running_config()

@@ -18,8 +18,10 @@ async def test_lab_ssh_devices_answer_facts_backup_and_plan(lab, tmp_path: Path)
     assert state is not None and set(state.ssh_ports) == SSH_DEVICES
     config = tmp_path / "genosd.yaml"
     templates = Path(__file__).parents[2] / "templates"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\ninventory_dir: {lab.inventory_dir}\n"
-                      f"configs: {{templates_dir: {templates}}}\n")  # fmt: skip
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {lab.inventory_dir}\n"
+        f"configs: {{templates_dir: {templates}}}\n"
+    )
     env = {**os.environ, "GENOSD_SECRETS_DIR": str(lab.secrets_dir), "COLUMNS": "200"}
     c = ("--config", str(config))
 
@@ -28,8 +30,11 @@ async def test_lab_ssh_devices_answer_facts_backup_and_plan(lab, tmp_path: Path)
     results = {r["device"]: r for r in json.loads(facts.stdout)}
     assert set(results) == SSH_DEVICES  # the SNMP-only devices have no SSH
     assert results["lab-nx1"]["facts"]["version"][0]["platform"] == "C9300v"
-    edges = {(name, row["neighbor_name"].split(".")[0])
-             for name, r in results.items() for row in r["facts"]["lldp"]}  # fmt: skip
+    edges = {
+        (name, row["neighbor_name"].split(".")[0])
+        for name, r in results.items()
+        for row in r["facts"]["lldp"]
+    }
     assert edges == CABLED and len(edges) == 10
 
     backup = await _genosd("config", "backup", *c, "--json", env=env)

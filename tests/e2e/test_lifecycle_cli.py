@@ -20,8 +20,9 @@ def _env(secrets: Path) -> dict[str, str]:
 async def test_template_edit_reaches_the_device_through_an_approved_deploy(ssh_lab, tmp_path: Path):
     templates = tmp_path / "templates"
     shutil.copytree(REPO_TEMPLATES, templates)
-    config, secrets = write_setup(tmp_path, ssh_lab.ports, templates=templates,
-                                  settings="ssh: {host_key_policy: strict}\n")  # fmt: skip
+    config, secrets = write_setup(
+        tmp_path, ssh_lab.ports, templates=templates, settings="ssh: {host_key_policy: strict}\n"
+    )
     env = _env(secrets)
     c = ("--config", str(config))
     assert (await _genosd("inventory", "trust", *c, env=env)).returncode == 0
@@ -48,8 +49,9 @@ async def test_template_edit_reaches_the_device_through_an_approved_deploy(ssh_l
     assert "ntp source Loopback0" in plan["commands"] and plan["change"] is not None
     assert ssh_lab.sims["r1"].device.show_running_config() == before  # a dry run sends nothing
 
-    deployed = await _genosd("config", "deploy", "r1", *c, "--approve", str(plan["change"]),
-                             "--json", env=env)  # fmt: skip
+    deployed = await _genosd(
+        "config", "deploy", "r1", *c, "--approve", str(plan["change"]), "--json", env=env
+    )
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     outcome = json.loads(deployed.stdout)
     assert outcome["status"] == "deployed" and outcome["sha256"] == plan["sha256"]

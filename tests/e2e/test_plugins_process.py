@@ -31,16 +31,25 @@ def test_daemon_runs_with_broken_plugins_and_check_config_names_them(tmp_path: P
     out, _ = check.communicate(timeout=60)
     assert check.returncode == 78, out
     text = out.decode()
-    for expected in ("importerror: import failed: ImportError", "plugins.badconfig.threshold",
-                     "raises: hook genosd_tools raised RuntimeError", "unknownhook"):  # fmt: skip
+    for expected in (
+        "importerror: import failed: ImportError",
+        "plugins.badconfig.threshold",
+        "raises: hook genosd_tools raised RuntimeError",
+        "unknownhook",
+    ):
         assert expected in text, text
     genosd = str(Path(sys.executable).parent / "genosd")
-    created = subprocess.run([genosd, "keys", "create", "--role", "viewer", "--config",
-                              str(config), "--json"], capture_output=True, env=env, check=True)  # fmt: skip
+    created = subprocess.run(
+        [genosd, "keys", "create", "--role", "viewer", "--config", str(config), "--json"],
+        capture_output=True,
+        env=env,
+        check=True,
+    )
     auth = {"Authorization": "Bearer " + json.loads(created.stdout)["secret"]}
     port = free_tcp_port()
-    proc = _genosd("run", "--config", str(config), env={**env, "GENOSD_API__PORT": str(port)},
-                   cwd=tmp_path)  # fmt: skip
+    proc = _genosd(
+        "run", "--config", str(config), env={**env, "GENOSD_API__PORT": str(port)}, cwd=tmp_path
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

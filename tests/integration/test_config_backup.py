@@ -15,8 +15,15 @@ from tests.ssh_lab import PASSWORD, SECRET, USER
 
 
 def _configure(port: int, commands: list[str]) -> None:
-    with ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=port, username=USER,
-                        password=PASSWORD, secret=SECRET, fast_cli=False) as conn:  # fmt: skip
+    with ConnectHandler(
+        device_type="cisco_ios",
+        host="127.0.0.1",
+        port=port,
+        username=USER,
+        password=PASSWORD,
+        secret=SECRET,
+        fast_cli=False,
+    ) as conn:
         conn.send_config_set(commands)
 
 
@@ -27,7 +34,9 @@ async def test_backup_history_and_diffs(ssh_lab, tmp_path: Path):
 
     first = await asyncio.to_thread(backup, targets, history, known)
     assert [(r.device, r.ok, r.changed, r.host_key) for r in first] == [
-        ("r1", True, True, "recorded"), ("r2", True, True, "recorded")]  # fmt: skip
+        ("r1", True, True, "recorded"),
+        ("r2", True, True, "recorded"),
+    ]
     stored = history.current("r1")
     assert stored is not None and "hostname r1" in stored
     for secret in ("s3cret-community", "$9$nhEmQVczB7", "$9$oNguEA9um9vR"):
@@ -43,8 +52,9 @@ async def test_backup_history_and_diffs(ssh_lab, tmp_path: Path):
     assert [(r.ok, r.changed, r.host_key) for r in second] == [(True, False, "known")] * 2
     assert len(history.versions("r1")) == 1
 
-    await asyncio.to_thread(_configure, ssh_lab.ports["r1"],
-                            ["interface GigabitEthernet0/0", "description core uplink"])  # fmt: skip
+    await asyncio.to_thread(
+        _configure, ssh_lab.ports["r1"], ["interface GigabitEthernet0/0", "description core uplink"]
+    )
     third = await asyncio.to_thread(backup, targets, history, known)
     assert third[0].changed and not third[1].changed
     versions = history.versions("r1")

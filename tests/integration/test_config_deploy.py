@@ -19,8 +19,10 @@ from genosd.errors import ConflictError, InvalidRequestError
 from genosd.statedb import connect, state_db_path
 from tests.ssh_lab import write_setup
 
-LOOPBACK_UP = (", post_checks: [{name: loopback-up, command: show ip interface brief, "
-               "must_match: '^Loopback0 +\\S+ +YES \\S+ +up +up'}]")  # fmt: skip
+LOOPBACK_UP = (
+    ", post_checks: [{name: loopback-up, command: show ip interface brief, "
+    "must_match: '^Loopback0 +\\S+ +YES \\S+ +up +up'}]"
+)
 
 
 def _lifecycle(
@@ -48,9 +50,18 @@ async def _plan(
     [plan] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device(name)])
     assert plan.error is None, plan.error
     assert plan.report is not None and plan.sha256 is not None
-    change = create_change(db, device=name, kind="render", sha256=plan.sha256,
-                           commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-                           findings=plan.report.findings, actor="test:planner", ttl=600)  # fmt: skip
+    change = create_change(
+        db,
+        device=name,
+        kind="render",
+        sha256=plan.sha256,
+        commands=plan.commands,
+        rollback=plan.rollback,
+        diff=plan.diff,
+        findings=plan.report.findings,
+        actor="test:planner",
+        ttl=600,
+    )
     return plan, plan.sha256, change.id
 
 
@@ -100,10 +111,15 @@ async def test_failing_post_check_rolls_back_to_the_exact_previous_config(ssh_la
     lifecycle, db = _lifecycle(tmp_path, ssh_lab.ports, configs=LOOPBACK_UP)
     hosts = lifecycle.settings.inventory_dir / "hosts.yaml"
     # the template data shuts Loopback0: the change applies, then the post-check sees it down
-    hosts.write_text(hosts.read_text().replace("Loopback0: {address: 10.255.0.1/32}",
-                                               "Loopback0: {address: 10.255.0.1/32, shutdown: true}"))  # fmt: skip
-    state = build_state(lifecycle.settings.state_dir.parent / "genosd.yaml", None,
-                        [tmp_path / "secrets"])  # fmt: skip
+    hosts.write_text(
+        hosts.read_text().replace(
+            "Loopback0: {address: 10.255.0.1/32}",
+            "Loopback0: {address: 10.255.0.1/32, shutdown: true}",
+        )
+    )
+    state = build_state(
+        lifecycle.settings.state_dir.parent / "genosd.yaml", None, [tmp_path / "secrets"]
+    )
     lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
     before = _running(ssh_lab, "r1")
     plan, sha, change_id = await _plan(lifecycle, db, "r1")

@@ -32,8 +32,11 @@ async def test_restore_an_old_version_through_the_approval_path(ssh_lab, tmp_pat
     before = _running(ssh_lab, "r1")
     r1 = ssh_lab.sims["r1"].device
     # an engineer's change out of band: new NTP, a new user, the loopback gone
-    for command in ("ntp server 192.0.2.123", "username temp privilege 1 secret 9 $9$tempsecret",
-                    "no interface Loopback0"):  # fmt: skip
+    for command in (
+        "ntp server 192.0.2.123",
+        "username temp privilege 1 secret 9 $9$tempsecret",
+        "no interface Loopback0",
+    ):
         r1.config_command(None, command)
     new = await asyncio.to_thread(_backup, lifecycle, "r1")
     assert new != old
@@ -45,10 +48,19 @@ async def test_restore_an_old_version_through_the_approval_path(ssh_lab, tmp_pat
     assert any(c.startswith("no username temp") for c in plan.commands)
     assert "$9$tempsecret" not in "\n".join(plan.commands + plan.diff)  # shown masked
     assert not [f for f in plan.report.findings if f.layer == "restore"]
-    change = create_change(db, device="r1", kind="restore", sha256=plan.sha256,
-                           commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-                           findings=plan.report.findings, actor="test:planner", ttl=600,
-                           source=old[:10])  # fmt: skip
+    change = create_change(
+        db,
+        device="r1",
+        kind="restore",
+        sha256=plan.sha256,
+        commands=plan.commands,
+        rollback=plan.rollback,
+        diff=plan.diff,
+        findings=plan.report.findings,
+        actor="test:planner",
+        ttl=600,
+        source=old[:10],
+    )
     approve_change(db, change.id, sha256=plan.sha256, actor="test:approver")
     outcome, saved = await asyncio.to_thread(
         lifecycle.deploy, start_deploy(db, change.id), "test:approver"

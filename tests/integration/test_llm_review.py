@@ -53,7 +53,11 @@ async def test_review_findings_carry_lines_and_the_prompt_is_redacted(fake_ollam
     assert report.llm == "findings"
     [finding] = report.findings
     assert (finding.layer, finding.rule, finding.severity, finding.line) == (
-        "llm", "llm:telnet", "critical", 4)  # fmt: skip
+        "llm",
+        "llm:telnet",
+        "critical",
+        4,
+    )
     assert finding.text == " transport input telnet ssh"
     path, body = fake_ollama.requests[-1]
     assert path == "/api/chat" and body["model"] == settings.review_model
@@ -67,8 +71,9 @@ async def test_a_clean_answer_passes_and_a_line_past_the_end_is_not_trusted(fake
     settings = LlmSettings(url=fake_ollama.url, timeout=5)
     fake_ollama.responder = lambda body: '{"findings": []}'
     assert (await llm_review(_report(), settings, platform("ios"), CONFIG)).llm == "passed"
-    fake_ollama.responder = lambda body: json.dumps({"findings": [
-        {"severity": "minor", "rule": "x", "message": "somewhere", "line": 999}]})  # fmt: skip
+    fake_ollama.responder = lambda body: json.dumps(
+        {"findings": [{"severity": "minor", "rule": "x", "message": "somewhere", "line": 999}]}
+    )
     report = await llm_review(_report(), settings, platform("ios"), CONFIG)
     assert report.findings[0].line is None and "past the end" in report.notes[0]
 
@@ -111,28 +116,44 @@ async def test_the_fake_speaks_ollamas_protocol_to_the_official_client(fake_olla
     names = [m.model for m in (await client.list()).models]
     assert names == list(fake_ollama.models)
     fake_ollama.responder = lambda body: "interfaces look fine"
-    pieces = [p.response async for p in await client.generate(
-        model="qwen2.5-coder:7b", prompt="hi", stream=True)]  # fmt: skip
+    pieces = [
+        p.response
+        async for p in await client.generate(model="qwen2.5-coder:7b", prompt="hi", stream=True)
+    ]
     assert "".join(pieces).split() == ["interfaces", "look", "fine"]
-    chunks = [c async for c in await client.chat(
-        model="qwen2.5-coder:7b", messages=[{"role": "user", "content": "hi"}], stream=True)]  # fmt: skip
+    chunks = [
+        c
+        async for c in await client.chat(
+            model="qwen2.5-coder:7b", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    ]
     assert chunks[-1].done and "".join(c.message.content or "" for c in chunks).strip() == (
-        "interfaces look fine")  # fmt: skip
+        "interfaces look fine"
+    )
     embedded = await client.embed(model="nomic-embed-text:latest", input=["a b", "a b", "zzz"])
     first, second, third = embedded.embeddings
     assert first == second and first != third and len(first) == 64
     fake_ollama.tool_calls = [{"name": "device_status", "arguments": {"device": "r1"}}]
-    reply = await client.chat(model="qwen2.5-coder:7b",
-                              messages=[{"role": "user", "content": "is r1 up?"}],
-                              tools=[{"type": "function", "function": {
-                                  "name": "device_status", "description": "status",
-                                  "parameters": {"type": "object", "properties": {
-                                      "device": {"type": "string"}}}}}])  # fmt: skip
+    reply = await client.chat(
+        model="qwen2.5-coder:7b",
+        messages=[{"role": "user", "content": "is r1 up?"}],
+        tools=[
+            {
+                "type": "function",
+                "function": {
+                    "name": "device_status",
+                    "description": "status",
+                    "parameters": {"type": "object", "properties": {"device": {"type": "string"}}},
+                },
+            }
+        ],
+    )
     [call] = reply.message.tool_calls or []
     assert call.function.name == "device_status" and call.function.arguments == {"device": "r1"}
     fake_ollama.tool_calls, fake_ollama.mode = None, "cut_stream"
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
-        async for _ in await client.chat(model="qwen2.5-coder:7b", stream=True,
-                                         messages=[{"role": "user", "content": "a b c"}]):  # fmt: skip
+        async for _ in await client.chat(
+            model="qwen2.5-coder:7b", stream=True, messages=[{"role": "user", "content": "a b c"}]
+        ):
             pass
     await client.close()

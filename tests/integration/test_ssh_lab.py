@@ -14,8 +14,16 @@ from tests.ssh_lab import PASSWORD, SECRET, USER
 
 
 def _netmiko(port: int, **extra):
-    return ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=port, username=USER,
-                          password=PASSWORD, secret=SECRET, fast_cli=False, **extra)  # fmt: skip
+    return ConnectHandler(
+        device_type="cisco_ios",
+        host="127.0.0.1",
+        port=port,
+        username=USER,
+        password=PASSWORD,
+        secret=SECRET,
+        fast_cli=False,
+        **extra,
+    )
 
 
 async def test_netmiko_reads_parses_and_changes_the_running_config(ssh_lab):
@@ -23,12 +31,26 @@ async def test_netmiko_reads_parses_and_changes_the_running_config(ssh_lab):
 
     def session() -> dict:
         with _netmiko(port) as conn:
-            out = {cmd: conn.send_command(cmd) for cmd in (
-                "show version", "show ip interface brief", "show interfaces",
-                "show lldp neighbors detail", "show cdp neighbors detail")}  # fmt: skip
-            conn.send_config_set(["interface GigabitEthernet0/1", "description uplink to core",
-                                  "ip address 192.0.2.1 255.255.255.0", "no shutdown",
-                                  "exit", "ntp server 192.0.2.123"])  # fmt: skip
+            out = {
+                cmd: conn.send_command(cmd)
+                for cmd in (
+                    "show version",
+                    "show ip interface brief",
+                    "show interfaces",
+                    "show lldp neighbors detail",
+                    "show cdp neighbors detail",
+                )
+            }
+            conn.send_config_set(
+                [
+                    "interface GigabitEthernet0/1",
+                    "description uplink to core",
+                    "ip address 192.0.2.1 255.255.255.0",
+                    "no shutdown",
+                    "exit",
+                    "ntp server 192.0.2.123",
+                ]
+            )
             out["after"] = conn.send_command("show running-config")
             out["brief_after"] = conn.send_command("show ip interface brief")
             return out
@@ -37,36 +59,53 @@ async def test_netmiko_reads_parses_and_changes_the_running_config(ssh_lab):
     version = parse_output("cisco_ios", "show version", out["show version"])[0]
     assert version["hostname"] == "r1" and version["version"] == "15.6(2)T"
     assert version["serial"] == [sim.device.serial]
-    brief = {r["interface"]: r for r in parse_output("cisco_ios", "show ip interface brief",
-                                                     out["show ip interface brief"])}  # fmt: skip
+    brief = {
+        r["interface"]: r
+        for r in parse_output(
+            "cisco_ios", "show ip interface brief", out["show ip interface brief"]
+        )
+    }
     assert brief["GigabitEthernet0/0"]["ip_address"] == "10.0.12.1"
     assert brief["GigabitEthernet0/1"]["status"] == "administratively down"
     interfaces = parse_output("cisco_ios", "show interfaces", out["show interfaces"])
-    assert {i["interface"] for i in interfaces} == {"Loopback0", "GigabitEthernet0/0",
-                                                   "GigabitEthernet0/1"}  # fmt: skip
+    assert {i["interface"] for i in interfaces} == {
+        "Loopback0",
+        "GigabitEthernet0/0",
+        "GigabitEthernet0/1",
+    }
     lldp = parse_output(
         "cisco_ios", "show lldp neighbors detail", out["show lldp neighbors detail"]
     )
     assert [(n["local_interface"], n["neighbor_name"]) for n in lldp] == [
-        ("Gi0/0", "r2.lab.genosd.invalid")]  # fmt: skip
+        ("Gi0/0", "r2.lab.genosd.invalid")
+    ]
     cdp = parse_output("cisco_ios", "show cdp neighbors detail", out["show cdp neighbors detail"])
     assert cdp[0]["neighbor_name"] == "r2.lab.genosd.invalid"
     assert cdp[0]["local_interface"] == "GigabitEthernet0/0"
-    assert "interface GigabitEthernet0/1\n description uplink to core\n ip address 192.0.2.1 " \
-           "255.255.255.0\n!" in out["after"]  # fmt: skip
+    assert (
+        "interface GigabitEthernet0/1\n description uplink to core\n ip address 192.0.2.1 "
+        "255.255.255.0\n!" in out["after"]
+    )
     assert "ntp server 192.0.2.123" in out["after"]
     assert "up                    up" in out["brief_after"].splitlines()[-2]
 
 
 async def test_scrapli_and_napalm_getters_work_like_on_real_gear(ssh_lab):
     port = ssh_lab.ports["r2"]
-    async with AsyncIOSXEDriver(host="127.0.0.1", port=port, auth_username=USER,
-                                auth_password=PASSWORD, auth_secondary=SECRET,
-                                auth_strict_key=False, transport="asyncssh") as conn:  # fmt: skip
+    async with AsyncIOSXEDriver(
+        host="127.0.0.1",
+        port=port,
+        auth_username=USER,
+        auth_password=PASSWORD,
+        auth_secondary=SECRET,
+        auth_strict_key=False,
+        transport="asyncssh",
+    ) as conn:
         response = await conn.send_command("show version")
         assert "r2 uptime is" in response.result
-        configs = await conn.send_configs(["hostname core-r2", "interface Loopback9",
-                                           "ip address 10.9.9.9 255.255.255.255"])  # fmt: skip
+        configs = await conn.send_configs(
+            ["hostname core-r2", "interface Loopback9", "ip address 10.9.9.9 255.255.255.255"]
+        )
         assert not configs.failed
         running = await conn.send_command("show running-config")  # back to privilege exec first
         assert "hostname core-r2" in running.result and "interface Loopback9" in running.result
@@ -74,12 +113,14 @@ async def test_scrapli_and_napalm_getters_work_like_on_real_gear(ssh_lab):
 
     def getters() -> dict:
         driver = get_network_driver("ios")
-        device = driver("127.0.0.1", USER, PASSWORD,
-                        optional_args={"port": port, "secret": SECRET})  # fmt: skip
+        device = driver("127.0.0.1", USER, PASSWORD, optional_args={"port": port, "secret": SECRET})
         device.open()
         try:
-            return {"facts": device.get_facts(), "interfaces": device.get_interfaces(),
-                    "lldp": device.get_lldp_neighbors()}  # fmt: skip
+            return {
+                "facts": device.get_facts(),
+                "interfaces": device.get_interfaces(),
+                "lldp": device.get_lldp_neighbors(),
+            }
         finally:
             device.close()
 

@@ -30,7 +30,9 @@ async def test_scrapli_platforms_back_up_and_collect_facts(topology_lab, tmp_pat
     facts = await asyncio.to_thread(collect_facts, targets, known)
     assert all(r.ok for r in facts), [(r.error, r.errors) for r in facts]
     assert {row["neighbor_name"] for row in facts[1].facts["lldp"]} == {
-        "lab-sw1.lab.genosd.invalid", "lab-r1.lab.genosd.invalid"}  # fmt: skip
+        "lab-sw1.lab.genosd.invalid",
+        "lab-r1.lab.genosd.invalid",
+    }
 
 
 async def test_scrapli_itself_refuses_a_key_other_than_the_pinned_one(topology_lab, tmp_path):
@@ -41,8 +43,9 @@ async def test_scrapli_itself_refuses_a_key_other_than_the_pinned_one(topology_l
     known.record(target.address, target.port, " ".join(other.split()[:2]))
 
     def show_version(task: Task) -> Result:
-        return Result(host=task.host, result=open_cli(task, platform("eos"), known).show(
-            "show version", 5))  # fmt: skip
+        return Result(
+            host=task.host, result=open_cli(task, platform("eos"), known).show("show version", 5)
+        )
 
     def run() -> Result:
         nr = nornir_for([target], known.path, 1)

@@ -46,8 +46,11 @@ async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_pat
     assert (
         versions["lab-nx1"]["platform"] == "C9300v" and versions["lab-nx1"]["hostname"] == "lab-nx1"
     )
-    edges = {(name, row["neighbor_name"].split(".")[0]) for name, r in by_device.items()
-             for row in r.facts["lldp"]}  # fmt: skip
+    edges = {
+        (name, row["neighbor_name"].split(".")[0])
+        for name, r in by_device.items()
+        for row in r.facts["lldp"]
+    }
     cabled = {(link.a, link.b) for link in LINKS} | {(link.b, link.a) for link in LINKS}
     assert edges == cabled
     addresses = {row["local"] for row in by_device["lab-rj1"].facts["interfaces"] if row["local"]}
@@ -66,8 +69,14 @@ async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_pat
 async def test_netmiko_scrapli_and_napalm_on_nxos(topology_lab):
     port, sim = topology_lab.ports["lab-nx1"], topology_lab.sims["lab-nx1"]
     assert isinstance(sim.device, NxosDevice)
-    auth = {"auth_username": USER, "auth_password": PASSWORD, "auth_strict_key": False,
-            "transport": "asyncssh", "host": "127.0.0.1", "port": port}  # fmt: skip
+    auth = {
+        "auth_username": USER,
+        "auth_password": PASSWORD,
+        "auth_strict_key": False,
+        "transport": "asyncssh",
+        "host": "127.0.0.1",
+        "port": port,
+    }
     async with AsyncNXOSDriver(**auth) as nxos:
         assert "NXOS: version 10.3(3)" in (await nxos.send_command("show version")).result
         result = await nxos.send_configs(["interface Ethernet1/2", "shutdown"])
@@ -77,16 +86,22 @@ async def test_netmiko_scrapli_and_napalm_on_nxos(topology_lab):
     assert "  shutdown" in sim.device.show_running_config()
 
     def netmiko_and_napalm() -> dict:
-        with ConnectHandler(device_type="cisco_nxos", host="127.0.0.1", username=USER,
-                            password=PASSWORD, port=port) as conn:  # fmt: skip
+        with ConnectHandler(
+            device_type="cisco_nxos", host="127.0.0.1", username=USER, password=PASSWORD, port=port
+        ) as conn:
             conn.send_config_set(["interface Ethernet1/2", "no shutdown"])
             saved = conn.save_config()
-        driver = get_network_driver("nxos_ssh")("127.0.0.1", USER, PASSWORD,
-                                                optional_args={"port": port})  # fmt: skip
+        driver = get_network_driver("nxos_ssh")(
+            "127.0.0.1", USER, PASSWORD, optional_args={"port": port}
+        )
         driver.open()
         try:
-            return {"saved": saved, "facts": driver.get_facts(),
-                    "interfaces": driver.get_interfaces(), "lldp": driver.get_lldp_neighbors()}  # fmt: skip
+            return {
+                "saved": saved,
+                "facts": driver.get_facts(),
+                "interfaces": driver.get_interfaces(),
+                "lldp": driver.get_lldp_neighbors(),
+            }
         finally:
             driver.close()
 
@@ -104,8 +119,13 @@ async def test_netmiko_scrapli_and_napalm_on_nxos(topology_lab):
 
 async def test_scrapli_and_napalm_over_ssh_on_eos_and_junos(topology_lab):
     eos_port, junos_port = topology_lab.ports["lab-sw1"], topology_lab.ports["lab-rj1"]
-    auth = {"auth_username": USER, "auth_password": PASSWORD, "auth_strict_key": False,
-            "transport": "asyncssh", "host": "127.0.0.1"}  # fmt: skip
+    auth = {
+        "auth_username": USER,
+        "auth_password": PASSWORD,
+        "auth_strict_key": False,
+        "transport": "asyncssh",
+        "host": "127.0.0.1",
+    }
     async with AsyncEOSDriver(port=eos_port, auth_secondary=SECRET, **auth) as eos:
         assert "Software image version: 4.31.6M" in (await eos.send_command("show version")).result
         assert not (
@@ -120,12 +140,19 @@ async def test_scrapli_and_napalm_over_ssh_on_eos_and_junos(topology_lab):
     assert "set system location building 7" in device.active
 
     def napalm_eos() -> dict:
-        driver = get_network_driver("eos")("127.0.0.1", USER, PASSWORD, optional_args={
-            "port": eos_port, "transport": "ssh", "secret": SECRET})  # fmt: skip
+        driver = get_network_driver("eos")(
+            "127.0.0.1",
+            USER,
+            PASSWORD,
+            optional_args={"port": eos_port, "transport": "ssh", "secret": SECRET},
+        )
         driver.open()
         try:
-            return {"facts": driver.get_facts(), "interfaces": driver.get_interfaces(),
-                    "lldp": driver.get_lldp_neighbors()}  # fmt: skip
+            return {
+                "facts": driver.get_facts(),
+                "interfaces": driver.get_interfaces(),
+                "lldp": driver.get_lldp_neighbors(),
+            }
         finally:
             driver.close()
 
@@ -141,8 +168,13 @@ async def test_junos_commit_confirmed_reverts_when_nobody_confirms(topology_lab)
     before = list(device.active)
 
     def unconfirmed() -> str:
-        with ConnectHandler(device_type="juniper_junos", host="127.0.0.1", username=USER,
-                            password=PASSWORD, port=topology_lab.ports["lab-rj1"]) as session:  # fmt: skip
+        with ConnectHandler(
+            device_type="juniper_junos",
+            host="127.0.0.1",
+            username=USER,
+            password=PASSWORD,
+            port=topology_lab.ports["lab-rj1"],
+        ) as session:
             conn: Any = session  # a JuniperSSH; ConnectHandler is typed as the base class
             conn.send_config_set(["delete interfaces ge-0/0/0"], exit_config_mode=False)
             output = conn.commit(confirm=True, confirm_delay=1)
@@ -166,9 +198,18 @@ async def _deploy(lifecycle: Lifecycle, name: str):
     db = connect(state_db_path(lifecycle.settings.state_dir))
     [plan] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device(name)])
     assert plan.error is None and plan.report is not None and plan.sha256, plan.error
-    change = create_change(db, device=name, kind="render", sha256=plan.sha256,
-                           commands=plan.commands, rollback=plan.rollback, diff=plan.diff,
-                           findings=plan.report.findings, actor="test:planner", ttl=600)  # fmt: skip
+    change = create_change(
+        db,
+        device=name,
+        kind="render",
+        sha256=plan.sha256,
+        commands=plan.commands,
+        rollback=plan.rollback,
+        diff=plan.diff,
+        findings=plan.report.findings,
+        actor="test:planner",
+        ttl=600,
+    )
     approve_change(db, change.id, sha256=plan.sha256, actor="test:approver")
     outcome, _ = await asyncio.to_thread(lifecycle.deploy, start_deploy(db, change.id), "test")
     return plan, outcome
@@ -218,8 +259,10 @@ async def test_an_eos_session_keeps_a_refused_push_off_the_device(topology_lab, 
 
 
 async def test_a_failed_eos_post_check_aborts_the_timed_commit(topology_lab, tmp_path: Path):
-    check = (", post_checks: [{name: ntp-synced, command: show version, "
-             "must_match: 'NTP synchronized', platforms: [eos]}]")  # fmt: skip
+    check = (
+        ", post_checks: [{name: ntp-synced, command: show version, "
+        "must_match: 'NTP synchronized', platforms: [eos]}]"
+    )
     eos = topology_lab.sims["lab-sw1"].device
     assert isinstance(eos, EosDevice)
     before = _eos_lines(eos)
@@ -261,8 +304,10 @@ async def test_nxos_deploy_converges_and_a_refused_command_rolls_back(topology_l
 
 
 async def test_a_failed_junos_post_check_is_rolled_back_and_committed(topology_lab, tmp_path):
-    check = (", post_checks: [{name: ntp-synced, command: show version, "
-             "must_match: 'NTP synchronized', platforms: [junos]}]")  # fmt: skip
+    check = (
+        ", post_checks: [{name: ntp-synced, command: show version, "
+        "must_match: 'NTP synchronized', platforms: [junos]}]"
+    )
     lifecycle = _lifecycle(tmp_path, topology_lab.ports, configs=check)
     junos = topology_lab.sims["lab-rj1"].device
     assert isinstance(junos, JunosDevice)
@@ -281,17 +326,21 @@ def _short_timeout_lifecycle(tmp_path: Path, ports: dict[str, int]) -> Lifecycle
     lifecycle = _lifecycle(tmp_path, ports)
     defaults = lifecycle.settings.inventory_dir / "defaults.yaml"
     defaults.write_text(defaults.read_text().replace("timeout: 10", "timeout: 3"))
-    state = build_state(lifecycle.settings.state_dir.parent / "genosd.yaml", None,
-                        [tmp_path / "secrets"])  # fmt: skip
+    state = build_state(
+        lifecycle.settings.state_dir.parent / "genosd.yaml", None, [tmp_path / "secrets"]
+    )
     return Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
 
 
 # every command that would confirm or undo the push cuts the session: genosd can do neither
 LOST = {
     "lab-rj1": ('{"drop": ["^commit$"]}', "commit confirmed", ["commit confirmed 5"]),
-    "lab-sw1": ('{"drop": ["^configure session \\\\S+ (commit|abort)$"]}', "commit timer",
-                ["commit timer 00:05:00"]),
-}  # fmt: skip
+    "lab-sw1": (
+        '{"drop": ["^configure session \\\\S+ (commit|abort)$"]}',
+        "commit timer",
+        ["commit timer 00:05:00"],
+    ),
+}
 
 
 @pytest.mark.parametrize("name", sorted(LOST))
@@ -327,8 +376,13 @@ async def test_an_eos_session_that_already_reverted_cannot_be_confirmed_only_dis
     topology_lab,
 ):
     def run() -> None:
-        with ConnectHandler(device_type="arista_eos", host="127.0.0.1", username=USER,
-                            password=PASSWORD, port=topology_lab.ports["lab-sw1"]) as conn:  # fmt: skip
+        with ConnectHandler(
+            device_type="arista_eos",
+            host="127.0.0.1",
+            username=USER,
+            password=PASSWORD,
+            port=topology_lab.ports["lab-sw1"],
+        ) as conn:
             late = ConfigSession(platform("eos"), "0123456789abcdef")
             late.pending = "genosd-0123456789-1"  # its timer ran out: EOS no longer has it
             with pytest.raises(DeviceError, match="not found"):

@@ -7,8 +7,17 @@ from genosd.auth.keys import ApiKey, Role
 
 
 def _key(expires_at: float | None = None) -> ApiKey:
-    return ApiKey(id=1, prefix="abcd1234", name="n", role=Role.viewer, created_at=0.0,
-                  created_by="t", expires_at=expires_at, revoked_at=None, last_used_at=None)  # fmt: skip
+    return ApiKey(
+        id=1,
+        prefix="abcd1234",
+        name="n",
+        role=Role.viewer,
+        created_at=0.0,
+        created_by="t",
+        expires_at=expires_at,
+        revoked_at=None,
+        last_used_at=None,
+    )
 
 
 def test_entries_live_ttl_seconds_and_expired_keys_are_never_served():

@@ -17,16 +17,28 @@ from genosd.inventory import Device
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 DATA = {
-    "domain": "lab.example", "ntp_servers": ["10.0.0.1"], "snmp_contact": "noc@example",
+    "domain": "lab.example",
+    "ntp_servers": ["10.0.0.1"],
+    "snmp_contact": "noc@example",
     "vlans": {20: "voice", 10: "users"},
-    "interfaces": {"Loopback0": {"address": "10.255.0.1/32"},
-                   "GigabitEthernet0/1": {"description": "users", "mode": "access", "vlan": 10}},
-}  # fmt: skip
+    "interfaces": {
+        "Loopback0": {"address": "10.255.0.1/32"},
+        "GigabitEthernet0/1": {"description": "users", "mode": "access", "vlan": 10},
+    },
+}
 
 
 def _device(platform_name: str = "ios", **data) -> Device:
-    return Device(name="r1", hostname="127.0.0.1", platform=platform_name, groups=("core",),
-                  tags=(), site="fra1", role="core", data={**DATA, **data})  # fmt: skip
+    return Device(
+        name="r1",
+        hostname="127.0.0.1",
+        platform=platform_name,
+        groups=("core",),
+        tags=(),
+        site="fra1",
+        role="core",
+        data={**DATA, **data},
+    )
 
 
 @pytest.mark.parametrize("name", ["ios", "eos", "nxos"])
@@ -38,8 +50,9 @@ def test_shipped_templates_render_and_pass_the_shipped_rules(name: str):
     assert "hostname r1" in text and "ntp server 10.0.0.1" in text
     assert text.index("vlan 10") < text.index("vlan 20")
     assert "snmp-server location fra1" in text  # defaults to the site
-    report = validate_config(device, platform(name), list(rendered.features), text,
-                             load_rules([TEMPLATES / "rules"]))  # fmt: skip
+    report = validate_config(
+        device, platform(name), list(rendered.features), text, load_rules([TEMPLATES / "rules"])
+    )
     assert report.findings == [] and report.score == 100.0 and report.rules_applied >= 5
 
 
@@ -47,8 +60,9 @@ def test_nxos_rules_catch_telnet_and_a_read_write_community():
     device = _device("nxos")
     rendered = Renderer(TEMPLATES).render(device)
     bad = rendered.text + "feature telnet\nsnmp-server community ops group network-admin\n"
-    report = validate_config(device, platform("nxos"), list(rendered.features), bad,
-                             load_rules([TEMPLATES / "rules"]))  # fmt: skip
+    report = validate_config(
+        device, platform("nxos"), list(rendered.features), bad, load_rules([TEMPLATES / "rules"])
+    )
     assert {f.rule for f in report.findings} == {"nxos-no-telnet", "nxos-no-rw-community"}
     assert report.score < 100.0
 
@@ -104,15 +118,30 @@ def test_features_unknown_platform_and_missing_template(tmp_path: Path):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("rules:\n  - id: a\n    must_contain: x\n    must_not_contain: y\n", ":2: rules.0: Value error, give exactly one"),
-        ("rules:\n  - id: a\n    must_contain: '('\n    regex: true\n", ":2: rules.0: Value error, invalid regex"),
-        ("rules:\n  - id: a\n    platforms: [vyos]\n    must_contain: x\n", ":2: rules.0: Value error, unknown platform(s): vyos"),
-        ("rules:\n  - id: a\n    severity: fatal\n    must_contain: x\n", ":3: rules.0.severity: Input should be"),
-        ("rules:\n  - id: a\n    must_contain: x\n  - id: a\n    must_contain: y\n", ":4: rules.1.id: duplicate rule id 'a'"),
+        (
+            "rules:\n  - id: a\n    must_contain: x\n    must_not_contain: y\n",
+            ":2: rules.0: Value error, give exactly one",
+        ),
+        (
+            "rules:\n  - id: a\n    must_contain: '('\n    regex: true\n",
+            ":2: rules.0: Value error, invalid regex",
+        ),
+        (
+            "rules:\n  - id: a\n    platforms: [vyos]\n    must_contain: x\n",
+            ":2: rules.0: Value error, unknown platform(s): vyos",
+        ),
+        (
+            "rules:\n  - id: a\n    severity: fatal\n    must_contain: x\n",
+            ":3: rules.0.severity: Input should be",
+        ),
+        (
+            "rules:\n  - id: a\n    must_contain: x\n  - id: a\n    must_contain: y\n",
+            ":4: rules.1.id: duplicate rule id 'a'",
+        ),
         ("rules:\n  - id: a\n  must_contain: x\n", ":3: invalid YAML"),
         ("rules:\n  - id: a\n    must_contian: x\n", ":3: rules.0.must_contian: Extra inputs"),
     ],
-)  # fmt: skip
+)
 def test_bad_rule_files_name_file_line_and_field(tmp_path: Path, text: str, problem: str):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -130,7 +159,7 @@ def test_rules_report_lines_sections_roles_and_a_score(tmp_path: Path):
   - {id: ntp, must_contain: ntp server}
   - {id: access-only, roles: [access], must_contain: 'spanning-tree portfast default'}
   - {id: eos-only, platforms: [eos], must_contain: 'management api http-commands'}
-""")  # fmt: skip
+""")
     rules = load_rules([tmp_path / "r.yaml"])
     text = (
         "hostname r1\nline vty 0 4\n transport input telnet\nline vty 5 15\n transport input ssh\n"
@@ -152,8 +181,10 @@ def test_structure_findings():
 
 def test_remediation_is_scoped_hashed_and_masked_for_display():
     ios = platform("ios")
-    running = ("hostname r1\nusername admin secret 9 $9$abc\nsnmp-server community old RO\n"
-               "interface Loopback0\n shutdown\n")  # fmt: skip
+    running = (
+        "hostname r1\nusername admin secret 9 $9$abc\nsnmp-server community old RO\n"
+        "interface Loopback0\n shutdown\n"
+    )
     intended = "hostname r1\nsnmp-server community n3w-secret RO\ninterface Loopback0\n"
     fix = remediate(ios, ["base", "snmp", "interfaces"], "r1", running, intended)
     text = "\n".join(fix.commands)
@@ -171,8 +202,16 @@ def test_remediation_is_scoped_hashed_and_masked_for_display():
 
 def test_removed_secret_lines_are_masked_too():
     ios = platform("ios")
-    shown = masked_lines(ios, ["no username temp privilege 1 secret 9 $9$tempsecret",
-                               "-snmp-server community old-community RO",
-                               "  no key 7 0822455D0A16"])  # fmt: skip
-    assert shown == ["no username temp privilege 1 secret 9 <masked>",
-                     "-snmp-server community <masked> RO", "  no key 7 <masked>"]  # fmt: skip
+    shown = masked_lines(
+        ios,
+        [
+            "no username temp privilege 1 secret 9 $9$tempsecret",
+            "-snmp-server community old-community RO",
+            "  no key 7 0822455D0A16",
+        ],
+    )
+    assert shown == [
+        "no username temp privilege 1 secret 9 <masked>",
+        "-snmp-server community <masked> RO",
+        "  no key 7 <masked>",
+    ]

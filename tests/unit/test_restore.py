@@ -9,13 +9,17 @@ IOS = platform("ios")
 
 
 def test_unmask_takes_each_secret_from_the_same_line_of_the_live_config():
-    stored = ("hostname r1\nusername admin privilege 15 secret 9 <masked>\n"
-              "username gone privilege 1 secret 9 <masked>\nsnmp-server community <masked> RO\n"
-              "tacacs server T1\n address ipv4 192.0.2.1\n key 7 <masked>\n"
-              "tacacs server T2\n address ipv4 192.0.2.2\n key 7 <masked>\n")  # fmt: skip
-    live = ("hostname r1-new\nusername admin privilege 15 secret 9 $9$live\n"
-            "snmp-server community live-community RO\n"
-            "tacacs server T1\n address ipv4 192.0.2.1\n key 7 0822455D0A16\n")  # fmt: skip
+    stored = (
+        "hostname r1\nusername admin privilege 15 secret 9 <masked>\n"
+        "username gone privilege 1 secret 9 <masked>\nsnmp-server community <masked> RO\n"
+        "tacacs server T1\n address ipv4 192.0.2.1\n key 7 <masked>\n"
+        "tacacs server T2\n address ipv4 192.0.2.2\n key 7 <masked>\n"
+    )
+    live = (
+        "hostname r1-new\nusername admin privilege 15 secret 9 $9$live\n"
+        "snmp-server community live-community RO\n"
+        "tacacs server T1\n address ipv4 192.0.2.1\n key 7 0822455D0A16\n"
+    )
     restored = unmask(IOS, stored, live)
     lines = restored.text.splitlines()
     assert "hostname r1" in lines  # non-secret lines come from the stored version

@@ -34,8 +34,12 @@ def config(tmp_path: Path) -> Path:
 def test_export_leaves_out_every_secret_and_names_them(config: Path):
     text = render_export(load_settings(config))
     assert "s3cret" not in text
-    for omitted in ("credentials.ro.community", "credentials.v3.auth_key", "influx.token",
-                    "plugins.chatops.slack.signing_secret"):  # fmt: skip
+    for omitted in (
+        "credentials.ro.community",
+        "credentials.v3.auth_key",
+        "influx.token",
+        "plugins.chatops.slack.signing_secret",
+    ):
         assert f"# omitted secret: {omitted}\n" in text
     data = yaml.safe_load(text)
     assert data["api"] == {"port": 9999, "allowed_origins": ["https://console.example.net"]}
@@ -59,8 +63,11 @@ def test_import_keeps_current_secrets_drops_removed_sections_and_backs_up(
     plan = plan_import(exported, config)
     assert "s3cret" not in plan.diff and "+  port: 9444" in plan.diff
     assert "credentials.v3.auth_key" not in plan.kept_secrets
-    assert set(plan.kept_secrets) == {"credentials.ro.community", "influx.token",
-                                      "plugins.chatops.slack.signing_secret"}  # fmt: skip
+    assert set(plan.kept_secrets) == {
+        "credentials.ro.community",
+        "influx.token",
+        "plugins.chatops.slack.signing_secret",
+    }
     backup = apply_import(plan)
     assert backup is not None and backup.read_text() == before
     assert oct(config.stat().st_mode & 0o777) == "0o600"
@@ -85,18 +92,44 @@ def test_a_bad_import_names_file_line_and_field_and_writes_nothing(config: Path,
 def test_cli_round_trip_is_audited(config: Path, tmp_path: Path):
     genosd = str(Path(sys.executable).parent / "genosd")
     env = {**os.environ, "COLUMNS": "200"}
-    export = subprocess.run([genosd, "settings", "export", "--config", str(config)],
-                            capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    export = subprocess.run(
+        [genosd, "settings", "export", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert "s3cret" not in export.stdout
     (tmp_path / "export.yaml").write_text(export.stdout.replace("threshold: 4", "threshold: 6"))
-    dry = subprocess.run([genosd, "settings", "import", str(tmp_path / "export.yaml"), "--config",
-                          str(config), "--dry-run"], capture_output=True, text=True, env=env)  # fmt: skip
+    dry = subprocess.run(
+        [
+            genosd,
+            "settings",
+            "import",
+            str(tmp_path / "export.yaml"),
+            "--config",
+            str(config),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert dry.returncode == 0 and "+    threshold: 6" in dry.stdout and "dry run" in dry.stderr
     assert "threshold: 4" in config.read_text()
-    done = subprocess.run([genosd, "settings", "import", str(tmp_path / "export.yaml"), "--config",
-                           str(config)], capture_output=True, text=True, env=env)  # fmt: skip
+    done = subprocess.run(
+        [genosd, "settings", "import", str(tmp_path / "export.yaml"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "threshold: 6" in config.read_text() and "s3cret" not in done.stdout + done.stderr
-    log = subprocess.run([genosd, "audit", "export", "--config", str(config), "--action",
-                          "import_settings"], capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    log = subprocess.run(
+        [genosd, "audit", "export", "--config", str(config), "--action", "import_settings"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert '"action": "import_settings"' in log.stdout and '"diff_hash": "' in log.stdout
