@@ -95,12 +95,15 @@ def bench_backup(ports: Fleet, workers: int, state: Path) -> dict[str, float]:
     """genosd backup() of every device; wall time and devices/s."""
     from genosd.config.backup import backup
     from genosd.config.history import ConfigHistory
+    from genosd.platforms import platform as platform_named
     from genosd.ssh.hostkeys import KnownHosts
     from genosd.ssh.target import SshTarget
     from tests.ssh_lab import PASSWORD, SECRET, USER
 
     targets = [
-        SshTarget(name, "127.0.0.1", port, platform, USER, PASSWORD, SECRET, timeout=60)
+        SshTarget(
+            name, "127.0.0.1", port, platform_named(platform), USER, PASSWORD, SECRET, timeout=60
+        )
         for name, (port, platform) in ports.items()
     ]
     history, known = ConfigHistory(state / "configs"), KnownHosts(state / "known_hosts")
@@ -116,7 +119,7 @@ def bench_bare_netmiko(ports: Fleet, workers: int) -> dict[str, float]:
     """The baseline: netmiko reads the running config from a thread pool, nothing kept."""
     from netmiko import ConnectHandler
 
-    from genosd.config.platforms import platform as platform_of
+    from genosd.platforms import platform as platform_of
     from tests.ssh_lab import PASSWORD, SECRET, USER
 
     def one(device: tuple[int, str]) -> int:
@@ -181,10 +184,10 @@ def _devices(count: int, platforms: list[str]) -> list:
 
 def bench_render_validate(devices: list, templates: Path, trace: bool) -> dict[str, float]:
     """genosd: sandboxed render + structure + rules for every device."""
-    from genosd.config.platforms import platform
     from genosd.config.render import Renderer
     from genosd.config.rules import load_rules
     from genosd.config.validate import validate_config
+    from genosd.platforms import platform
 
     if trace:
         tracemalloc.start()

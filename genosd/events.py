@@ -11,7 +11,7 @@ import asyncio
 import fnmatch
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ CORE_TOPICS: tuple[Topic, ...] = (
     Topic("poll.result", Role.viewer, "one SNMP poll finished: ok/failed, duration, sizes"),
     Topic("run", Role.viewer, "progress of runs (config deploys, playbooks)"),
     Topic("alert", Role.viewer, "something needs a human: raised by the core or plugins"),
+    Topic("job", Role.viewer, "a scheduled job ran: ok or failed, duration, next run"),
+    Topic("system", Role.viewer, "the daemon itself: reloads, settings that need a restart"),
     Topic("audit", Role.admin, "every new audit-log entry, as it is written"),
 )
 
@@ -99,6 +101,7 @@ class EventBus:
         self.topics: dict[str, Topic] = {t.name: t for t in topics}
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
+        self.listeners: list[Callable[[Event], None]] = []  # called for every event, in order
         self._seq = itertools.count(1)
         self.published = 0
         self.dropped_subscribers = 0
@@ -145,6 +148,8 @@ class EventBus:
             raise ValueError(f"unknown event topic {topic!r}")
         event = Event(next(self._seq), topic, time.time(), data)
         self.published += 1
+        for listener in self.listeners:
+            listener(event)
         for sub in list(self._subscribers):
             if not sub.wants(event):
                 continue

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from genosd.config.platforms import load_platforms
 from genosd.errors import InventoryError, NotFoundError
+from genosd.platforms import Platform, load_platforms
 from genosd.settings import GenosdSettings, SnmpCredential
 from genosd.ssh.target import SshTarget
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
@@ -112,6 +112,12 @@ class Device:
     snmp: SnmpTarget | None = None
     ssh: SshTarget | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    # the platform's data, resolved once from `platform` (None: a platform genosd does not know)
+    profile: Platform | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile is None and self.platform is not None:
+            object.__setattr__(self, "profile", load_platforms().get(self.platform))
 
     def matches(self, filters: Mapping[str, str]) -> bool:
         """True when every `key=value` filter matches (name, group, tag, platform, site, role)."""
@@ -201,10 +207,11 @@ def _without_keys(value: Any, paths: list[tuple[str | int, ...]]) -> Any:
     return value
 
 
-def _load_elements(doc: YamlDocument, *, single: bool) -> dict[str, _Element]:
+def _load_elements(doc: YamlDocument, *, single: bool) -> tuple[dict[str, _Element], list[str]]:
+    """The hosts, groups or defaults of one file, and every problem found in it."""
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise InventoryError("must be a mapping", source=str(doc.path))
+        return {}, [f"{doc.path}: must be a mapping"]
     secrets = _find_secret_keys(data, ())
     problems = [
         f"{doc.where(p)}: {'.'.join(map(str, p))}: credentials do not belong in inventory files; "
@@ -225,9 +232,7 @@ def _load_elements(doc: YamlDocument, *, single: bool) -> dict[str, _Element]:
                 elements[str(name)] = _Element.model_validate(raw if raw is not None else {})
             except ValidationError as exc:
                 problems.extend(describe_validation_error(exc, [doc], prefix=(name,)))
-    if problems:
-        raise InventoryError("invalid inventory", source=str(doc.path), problems=problems)
-    return elements
+    return elements, problems
 
 
 def _group_chain(
@@ -238,7 +243,8 @@ def _group_chain(
         raise InventoryError(f"group cycle: {' -> '.join((*seen, name))}")
     chain = [name]
     for parent in groups[name].groups:
-        chain.extend(_group_chain(parent, groups, (*seen, name)))
+        if parent in groups:  # an unknown parent is reported on its own
+            chain.extend(_group_chain(parent, groups, (*seen, name)))
     return chain
 
 
@@ -262,14 +268,17 @@ def _ssh_target(
             f"{name}: SSH credential {ssh['credential']!r} is not defined in settings "
             "(ssh_credentials.<name>, GENOSD_SSH_CREDENTIALS__<NAME>__…, or the secrets dir)"
         )
-    if platform not in load_platforms():
-        return f"{name}: platform {platform!r} has no SSH support; known: {', '.join(sorted(load_platforms()))}"
+    known = load_platforms()
+    if platform is None or platform not in known:
+        return (
+            f"{name}: platform {platform!r} has no SSH support; known: {', '.join(sorted(known))}"
+        )
     enable = credential.enable_secret.get_secret_value() if credential.enable_secret else None
     return SshTarget(
         name,
         hostname,
         ssh.get("port", 22),
-        platform,
+        known[platform],
         credential.username,
         credential.password.get_secret_value(),
         enable,
@@ -305,83 +314,96 @@ def _merged_snmp(layers: list[_Element]) -> dict[str, Any]:
     return merged
 
 
+def _read_file(path: Path, problems: list[str]) -> YamlDocument | None:
+    try:
+        return load_yaml(path, error=InventoryError)
+    except InventoryError as exc:
+        problems.append(str(exc))
+        return None
+
+
 def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
-    """Read and validate an inventory directory; any problem raises InventoryError with file:line."""
+    """Read and validate an inventory directory; InventoryError lists every problem, file:line."""
     hosts_file = directory / "hosts.yaml"
     if not hosts_file.is_file():
         raise InventoryError("hosts.yaml not found", source=str(directory))
-    hosts_doc = load_yaml(hosts_file, error=InventoryError)
-    hosts = _load_elements(hosts_doc, single=False)
-    groups_doc = (
-        load_yaml(directory / "groups.yaml", error=InventoryError)
-        if (directory / "groups.yaml").is_file()
-        else None
-    )
-    groups = _load_elements(groups_doc, single=False) if groups_doc else {}
-    defaults_path = directory / "defaults.yaml"
-    defaults = (
-        _load_elements(load_yaml(defaults_path, error=InventoryError), single=True)["defaults"]
-        if defaults_path.is_file()
-        else _Element()
-    )
-
     problems: list[str] = []
-    for doc, elements in ((hosts_doc, hosts), (groups_doc, groups)):
+    hosts_doc = _read_file(hosts_file, problems)
+    hosts: dict[str, _Element] = {}
+    groups: dict[str, _Element] = {}
+    defaults = _Element()
+    docs: list[tuple[YamlDocument, dict[str, _Element]]] = []
+    for file, single in (("hosts.yaml", False), ("groups.yaml", False), ("defaults.yaml", True)):
+        doc = hosts_doc if file == "hosts.yaml" else None
+        if file != "hosts.yaml" and (directory / file).is_file():
+            doc = _read_file(directory / file, problems)
+        if doc is None:
+            continue
+        elements, found = _load_elements(doc, single=single)
+        problems.extend(found)
+        if file == "hosts.yaml":
+            hosts = elements
+        elif file == "groups.yaml":
+            groups = elements
+        else:
+            defaults = elements.get("defaults", defaults)
+        docs.append((doc, elements))
+    for doc, elements in docs:
         for name, element in elements.items():
             for group in element.groups:
                 if group not in groups:
                     problems.append(
-                        f"{doc.where((name, 'groups')) if doc else name}: {name}: unknown group {group!r}"
+                        f"{doc.where((name, 'groups'))}: {name}: unknown group {group!r}"
                     )
-    if problems:
-        raise InventoryError("invalid inventory", source=str(directory), problems=problems)
-
+    where_host = hosts_doc.where if hosts_doc is not None else (lambda loc: str(hosts_file))
     poller = settings.poller
     devices: dict[str, Device] = {}
     for name, host in hosts.items():
         chain: list[str] = []
-        for group in host.groups:
-            chain.extend(g for g in _group_chain(group, groups) if g not in chain)
+        try:
+            for group in (g for g in host.groups if g in groups):
+                chain.extend(g for g in _group_chain(group, groups) if g not in chain)
+        except InventoryError as exc:
+            problems.append(f"{where_host((name, 'groups'))}: {name}: {exc}")
+            continue
         layers = [host, *(groups[g] for g in chain), defaults]
         snmp = _merged_snmp(layers)
         hostname = host.hostname or next((g.hostname for g in layers if g.hostname), None) or name
         platform = next((layer.platform for layer in layers if layer.platform), None)
         tags = tuple(dict.fromkeys(t for layer in layers for t in layer.data.tags))
         target = None
+        snmp_problem = None
         if snmp.get("enabled", True) and snmp.get("credential"):
             cred_name = snmp["credential"].lower()
             credential = settings.credentials.get(cred_name)
-            if credential is None:
-                problems.append(
-                    f"{hosts_doc.where((name,))}: {name}: credential {snmp['credential']!r} is not "
-                    "defined in settings (credentials.<name>, GENOSD_CREDENTIALS__<NAME>__…, or the secrets dir)"
-                )
-                continue
             version = snmp.get("version", "2c")
-            if version == "3" and credential.username is None:
-                problems.append(
-                    f"{hosts_doc.where((name,))}: {name}: SNMPv3 needs a credential with a username"
+            if credential is None:
+                snmp_problem = (
+                    f"credential {snmp['credential']!r} is not defined in settings "
+                    "(credentials.<name>, GENOSD_CREDENTIALS__<NAME>__…, or the secrets dir)"
                 )
-                continue
-            if version != "3" and credential.community is None:
-                problems.append(
-                    f"{hosts_doc.where((name,))}: {name}: SNMPv{version} needs a credential with a community"
+            elif version == "3" and credential.username is None:
+                snmp_problem = "SNMPv3 needs a credential with a username"
+            elif version != "3" and credential.community is None:
+                snmp_problem = f"SNMPv{version} needs a credential with a community"
+            else:
+                target = SnmpTarget(
+                    address=hostname,
+                    port=snmp.get("port", 161),
+                    version=version,
+                    credential=credential,
+                    timeout=snmp.get("timeout", poller.timeout),
+                    retries=snmp.get("retries", poller.retries),
+                    max_repetitions=snmp.get("max_repetitions", poller.max_repetitions),
+                    interval=snmp.get("interval", poller.interval),
+                    context=snmp.get("context", ""),
                 )
-                continue
-            target = SnmpTarget(
-                address=hostname,
-                port=snmp.get("port", 161),
-                version=version,
-                credential=credential,
-                timeout=snmp.get("timeout", poller.timeout),
-                retries=snmp.get("retries", poller.retries),
-                max_repetitions=snmp.get("max_repetitions", poller.max_repetitions),
-                interval=snmp.get("interval", poller.interval),
-                context=snmp.get("context", ""),
-            )
         ssh = _ssh_target(name, hostname, platform, _merged_ssh(layers), settings)
+        if snmp_problem is not None:
+            problems.append(f"{where_host((name,))}: {name}: {snmp_problem}")
         if isinstance(ssh, str):
-            problems.append(f"{hosts_doc.where((name,))}: {ssh}")
+            problems.append(f"{where_host((name,))}: {ssh}")
+        if snmp_problem is not None or isinstance(ssh, str):
             continue
         site = next((layer.data.site for layer in layers if layer.data.site), None)
         role = next((layer.data.role for layer in layers if layer.data.role), None)

@@ -99,6 +99,33 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE changes ADD COLUMN source TEXT;
     """,
+    # 6: work on a device held by one process at a time (deploys, restores), events that CLI
+    # processes publish for the daemon to relay, and the last outcome of each scheduled job
+    """
+    CREATE TABLE device_locks (
+        device TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        acquired_at REAL NOT NULL
+    );
+    CREATE TABLE event_outbox (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        topic TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE job_state (
+        name TEXT PRIMARY KEY,
+        runs INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        last_run REAL,
+        last_duration REAL,
+        last_error TEXT,
+        last_ok REAL
+    );
+    """,
 ]
 
 

@@ -48,25 +48,39 @@ def _index_nodes(node: yaml.Node, path: LinePath, lines: dict[LinePath, int]) ->
             _index_nodes(item, (*path, index), lines)
 
 
-def load_yaml(path: Path, *, error: type[ConfigError] = ConfigError) -> YamlDocument:
-    """Parse one YAML file; a syntax error becomes a ConfigError naming file and line."""
+# libyaml (C) when PyYAML was built with it: 10-20x faster on a large inventory
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str, path: Path, *, error: type[ConfigError] = ConfigError) -> YamlDocument:
+    """Parse YAML text once into data and node lines; a syntax error names file and line."""
+    loader = _Loader(text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(f"cannot read: {exc.strerror}", source=str(path)) from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise error(f"invalid YAML: {exc.problem}", source=where) from exc
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", source=str(path)) from exc
+    finally:
+        loader.dispose()
     lines: dict[LinePath, int] = {}
     if node is not None:
         _index_nodes(node, (), lines)
     return YamlDocument(path, data, lines)
+
+
+def load_yaml(path: Path, *, error: type[ConfigError] = ConfigError) -> YamlDocument:
+    """Read and parse one YAML file (see parse_yaml)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=str(path)) from exc
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", source=str(path)) from exc
+    return parse_yaml(text, path, error=error)
 
 
 def describe_validation_error(

@@ -43,7 +43,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from genosd.lab.manager import Lab
 
     root = tmp_path_factory.mktemp("lab")
-    the_lab = Lab(root / "state", root / "inventory")
+    the_lab = Lab(root / "state")
     the_lab.start()
     yield the_lab
     the_lab.stop()

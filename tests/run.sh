@@ -8,4 +8,5 @@ bash tests/install-servers.sh
 .venv/bin/ruff check genosd plugins tests bench
 .venv/bin/ruff format --check -q genosd plugins tests bench
 .venv/bin/mypy genosd plugins bench tests
+.venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -8,13 +8,14 @@ from pathlib import Path
 import asyncssh
 import yaml
 
-from genosd.config.backup import SshTarget
 from genosd.lab.eos_device import EosDevice
 from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice, Neighbor
 from genosd.lab.junos_device import JunosDevice
 from genosd.lab.ssh_server import SimulatedDevice, start_ssh_device
 from genosd.lab.topology import LAB_DATA, NODES, build_device, inventory_hosts
+from genosd.platforms import platform as platform_named
+from genosd.ssh.target import SshTarget
 from tests.servers import free_tcp_port
 
 BASE = """version 15.6
@@ -98,7 +99,14 @@ class Lab:
     def target(self, name: str, **extra) -> SshTarget:
         platform = self.sims[name].device.platform
         return SshTarget(
-            name, "127.0.0.1", self.ports[name], platform, USER, PASSWORD, SECRET, **extra
+            name,
+            "127.0.0.1",
+            self.ports[name],
+            platform_named(platform),
+            USER,
+            PASSWORD,
+            SECRET,
+            **extra,
         )
 
 

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from genosd import audit
-from genosd.api.spec import Endpoint, ErrorBody, ErrorDetail
-from genosd.api.state import STATE, DaemonState
+from genosd.api.context import runtime_of
+from genosd.app.runtime import Runtime
 from genosd.auth.keys import ApiKey, touch_key, verify_key
+from genosd.endpoints import Endpoint, ErrorBody, ErrorDetail
 from genosd.errors import (
     AccessError,
     AuthenticationError,
@@ -40,13 +41,12 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("X-API-Key") or None
 
 
-async def resolve_key(state: DaemonState, secret: str) -> ApiKey:
+async def resolve_key(runtime: Runtime, secret: str) -> ApiKey:
     """The active key for `secret`, from the short-lived cache or the state database."""
-    key = state.key_cache.get(secret)
+    key = runtime.key_cache.get(secret)
     if key is None:
-        assert state.statedb is not None
-        key = await state.statedb.run(verify_key, secret)
-        state.key_cache.put(secret, key)
+        key = await runtime.core.db.run(verify_key, secret)
+        runtime.key_cache.put(secret, key)
     return key
 
 
@@ -54,14 +54,13 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
     """The caller's key if it may call `endpoint`; raises AccessError otherwise."""
     if endpoint.role is None:
         return None
-    state = request.config_dict[STATE]  # config_dict: plugin routes live in sub-apps
-    assert state.statedb is not None
+    runtime = runtime_of(request)
     secret = presented_key(request)
     key: ApiKey | None = None
     try:
         if secret is None:
             raise AuthenticationError("an API key is required (Authorization: Bearer <key>)")
-        key = await resolve_key(state, secret)
+        key = await resolve_key(runtime, secret)
         if not key.role.allows(endpoint.role):
             raise PermissionDenied(
                 f"{endpoint.method} {endpoint.path} needs role {endpoint.role.value}; "
@@ -71,7 +70,7 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
         if endpoint.mutating:
             reason = str(exc)
             actor = key.principal if key is not None else f"remote:{request.remote}"
-            await state.statedb.run(
+            await runtime.core.db.run(
                 lambda db: audit.record(
                     db,
                     actor=actor,
@@ -82,10 +81,10 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
                 )
             )
         raise
-    state.limiter.check(key.prefix)
+    runtime.limiter.check(key.prefix)
     now = time.time()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-        await state.statedb.run(touch_key, key.id, now)
+        await runtime.core.db.run(touch_key, key.id, now)
     return key
 
 

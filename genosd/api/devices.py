@@ -1,15 +1,18 @@
-"""Device, group and tag resources, latest metrics, and on-demand polls."""
+"""Device, group and tag resources: status, latest metrics, facts, and on-demand polls."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from genosd import __version__, audit
+from genosd import __version__
+from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import (
     DeviceList,
     DeviceMetrics,
     DeviceOut,
     DeviceQuery,
+    FactsOut,
+    FactsRunOut,
     GroupList,
     GroupOut,
     MetricsQuery,
@@ -20,23 +23,18 @@ from genosd.api.models import (
     TagList,
     TagOut,
 )
-from genosd.api.spec import PRINCIPAL, Api
-from genosd.api.state import STATE, DaemonState
+from genosd.app import facts
+from genosd.app.runtime import Runtime
 from genosd.auth.keys import Role
-from genosd.collectors.scheduler import DeviceStatus
-from genosd.errors import InvalidRequestError
+from genosd.endpoints import Api
 from genosd.inventory import Device
 
 routes = Api("genosd", __version__)
 
 
-def _status(state: DaemonState, device: Device) -> DeviceStatus:
-    health = state.scheduler.health.get(device.name) if state.scheduler else None
-    return health.status if health else "unknown"
-
-
-def _device_out(state: DaemonState, device: Device) -> DeviceOut:
-    health = state.scheduler.health.get(device.name) if state.scheduler else None
+def _device_out(runtime: Runtime, device: Device) -> DeviceOut:
+    state = runtime.core.status.state(device)
+    health = state.health
     # built from the daemon's own validated objects: construct without re-validating (hot path)
     return DeviceOut.model_construct(
         name=device.name,
@@ -51,7 +49,8 @@ def _device_out(state: DaemonState, device: Device) -> DeviceOut:
         else SnmpOut.model_construct(
             version=device.snmp.version, port=device.snmp.port, interval=device.snmp.interval
         ),
-        status=health.status if health else "unknown",
+        status=state.status,
+        status_source=state.source,
         last_poll=health.last_poll if health else None,
         last_success=health.last_success if health else None,
         last_error=health.last_error if health else None,
@@ -68,12 +67,13 @@ def _device_out(state: DaemonState, device: Device) -> DeviceOut:
 )
 async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
     """Devices matching every given filter, in name order."""
-    state = request.app[STATE]
+    runtime = runtime_of(request)
     filters = query.model_dump(exclude_none=True, exclude={"limit", "offset", "status"})
-    devices = state.inventory.select(filters)
+    devices = runtime.core.inventory.select(filters)
     if query.status is not None:
-        devices = [d for d in devices if _status(state, d) == query.status]
-    page = [_device_out(state, d) for d in devices[query.offset : query.offset + query.limit]]
+        status = runtime.core.status
+        devices = [d for d in devices if status.state(d).status == query.status]
+    page = [_device_out(runtime, d) for d in devices[query.offset : query.offset + query.limit]]
     return DeviceList.model_construct(
         items=page, total=len(devices), limit=query.limit, offset=query.offset
     )
@@ -81,9 +81,9 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
 
 @routes.route("GET", "/api/v1/devices/{name}", tag="devices", role=Role.viewer, response=DeviceOut)
 async def get_device(request: web.Request) -> DeviceOut:
-    """One device and its polling health."""
-    state = request.app[STATE]
-    return _device_out(state, state.inventory.device(request.match_info["name"]))
+    """One device and its health."""
+    runtime = runtime_of(request)
+    return _device_out(runtime, runtime.core.inventory.device(request.match_info["name"]))
 
 
 @routes.route(
@@ -96,10 +96,9 @@ async def get_device(request: web.Request) -> DeviceOut:
 )
 async def get_device_metrics(request: web.Request, query: MetricsQuery) -> DeviceMetrics:
     """The newest value of every series of one device, from the local store."""
-    state = request.app[STATE]
-    device = state.inventory.device(request.match_info["name"])
-    assert state.store is not None
-    series = await state.store.latest(device.name)
+    runtime = runtime_of(request)
+    device = runtime.core.inventory.device(request.match_info["name"])
+    series = await runtime.pipeline.store.latest(device.name)
     if query.measurement:
         series = [s for s in series if s["measurement"] == query.measurement]
     return DeviceMetrics(device=device.name, series=[SeriesOut(**s) for s in series])
@@ -110,25 +109,9 @@ async def get_device_metrics(request: web.Request, query: MetricsQuery) -> Devic
 )
 async def poll_device_now(request: web.Request) -> PollOut:
     """Poll one device now, outside its schedule; the result also feeds the metrics pipeline."""
-    state = request.app[STATE]
-    device = state.inventory.device(request.match_info["name"])
-    if device.snmp is None or state.scheduler is None:
-        raise InvalidRequestError(f"device {device.name!r} has no SNMP settings")
-    poll = await state.scheduler.poll_once(device)
-    assert state.statedb is not None
-    actor = request[PRINCIPAL].principal
-    await state.statedb.run(
-        lambda db: audit.record(
-            db,
-            actor=actor,
-            action="poll_device_now",
-            target=f"device:{device.name}",
-            result="ok" if poll.ok else "failed",
-            details={"error": poll.error},
-        )
-    )
+    poll = await runtime_of(request).poller.poll_now(request.match_info["name"], actor_of(request))
     return PollOut(
-        device=device.name,
+        device=poll.device,
         ok=poll.ok,
         error=poll.error,
         duration=poll.duration,
@@ -140,14 +123,44 @@ async def poll_device_now(request: web.Request) -> PollOut:
 
 
 @routes.route(
+    "GET", "/api/v1/devices/{name}/facts", tag="devices", role=Role.viewer, response=FactsOut
+)
+async def get_facts(request: web.Request) -> FactsOut:
+    """The device's newest facts: version, interfaces, addresses, LLDP/CDP neighbours, ARP."""
+    found = await facts.stored(runtime_of(request).core, request.match_info["name"])
+    return FactsOut(
+        device=found.device,
+        collected_at=found.collected_at,
+        facts=found.facts,
+        errors=found.errors,
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/devices/{name}/facts", tag="devices", role=Role.operator, response=FactsRunOut
+)
+async def collect_now(request: web.Request) -> FactsRunOut:
+    """Collect the device's facts over SSH now."""
+    result = await facts.collect_one(runtime_of(request).core, request.match_info["name"])
+    return FactsRunOut(
+        device=result.device,
+        ok=result.ok,
+        error=result.error,
+        kinds=sorted(result.facts),
+        errors=result.errors,
+        duration=round(result.duration, 3),
+    )
+
+
+@routes.route(
     "GET", "/api/v1/groups", tag="devices", role=Role.viewer, query=PageQuery, response=GroupList
 )
 async def list_groups(request: web.Request, query: PageQuery) -> GroupList:
     """Inventory groups and their member counts."""
-    state = request.app[STATE]
+    inventory = runtime_of(request).core.inventory
     items = [
         GroupOut(name=name, devices=len(members))
-        for name, members in sorted(state.inventory.groups.items())
+        for name, members in sorted(inventory.groups.items())
     ]
     page = items[query.offset : query.offset + query.limit]
     return GroupList(items=page, total=len(items), limit=query.limit, offset=query.offset)
@@ -158,9 +171,8 @@ async def list_groups(request: web.Request, query: PageQuery) -> GroupList:
 )
 async def list_tags(request: web.Request, query: PageQuery) -> TagList:
     """Tags in use and how many devices carry each."""
-    state = request.app[STATE]
     counts: dict[str, int] = {}
-    for device in state.inventory.devices.values():
+    for device in runtime_of(request).core.inventory.devices.values():
         for tag in device.tags:
             counts[tag] = counts.get(tag, 0) + 1
     items = [TagOut(name=name, devices=n) for name, n in sorted(counts.items())]

@@ -71,8 +71,24 @@ class BackendHealth(BaseModel):
     detail: str | None = None
 
 
+class JobOut(BaseModel):
+    """A scheduled job (the core's or a plugin's) and its newest outcome."""
+
+    name: str
+    owner: str
+    schedule: str
+    running: bool
+    runs: int
+    failures: int
+    last_run: float | None
+    last_duration: float | None
+    last_error: str | None
+    last_ok: float | None
+    next_run: float | None
+
+
 class SystemOut(BaseModel):
-    """Version, uptime and backends."""
+    """Version, uptime, backends, scheduled jobs, and settings that wait for a restart."""
 
     version: str
     python: str
@@ -81,13 +97,32 @@ class SystemOut(BaseModel):
     config_file: str | None
     inventory_dir: str
     state_dir: str
+    settings_loaded_at: float
+    restart_required: list[str]
     backends: list[BackendHealth]
+    jobs: list[JobOut]
 
 
 class SettingsOut(BaseModel):
-    """The effective settings, every secret replaced by '**********'."""
+    """The settings in effect, every secret replaced by '**********'."""
 
     settings: dict[str, Any]
+    loaded_at: float
+    restart_required: list[str] = Field(
+        description="settings changed on disk that only a restart applies (their running value "
+        "is shown)"
+    )
+
+
+class ReloadOut(BaseModel):
+    """What a reload changed."""
+
+    changed: list[str]
+    restart_required: list[str]
+    devices_added: list[str]
+    devices_removed: list[str]
+    devices_changed: list[str]
+    plugins_reloaded: list[str]
 
 
 # ---------------------------------------------------------------- devices
@@ -125,6 +160,9 @@ class DeviceOut(BaseModel):
     role: str | None
     snmp: SnmpOut | None
     status: Literal["up", "down", "unknown"]
+    status_source: Literal["snmp", "ssh"] | None = Field(
+        None, description="SNMP polls, or SSH sessions for a device without SNMP"
+    )
     last_poll: float | None
     last_success: float | None
     last_error: str | None
@@ -258,19 +296,6 @@ class PluginQuery(PageQuery):
 
     name: str | None = None
     state: Literal["active", "degraded", "failed", "disabled", "missing"] | None = None
-
-
-class JobOut(BaseModel):
-    """A plugin's scheduled job."""
-
-    name: str
-    schedule: str
-    runs: int
-    failures: int
-    last_run: float | None
-    last_duration: float | None
-    last_error: str | None
-    next_run: float | None
 
 
 class SinkOut(BaseModel):

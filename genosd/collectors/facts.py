@@ -2,8 +2,7 @@
 
 Which commands run is data (`commands` in platforms.yaml, every kind but `running_config`); the
 parser is ntc-templates' index for the platform's netmiko name and the command. A command the
-device refuses or that no template parses is an error of that fact, not of the device. Devices
-without SNMP get `interface` points (Telegraf's names) from the parsed `show interfaces`.
+device refuses or that no template parses is an error of that fact, not of the device.
 """
 
 from __future__ import annotations
@@ -18,10 +17,8 @@ from typing import Any
 from nornir.core.task import Result, Task
 from ntc_templates.parse import parse_output
 
-from genosd.config.platforms import Platform
-from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
-from genosd.metrics.model import FieldValue, Point
+from genosd.platforms import Platform
 from genosd.ssh.cli import open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
@@ -57,7 +54,7 @@ def parse(platform: Platform, command: str, output: str) -> list[dict[str, Any]]
 
 def _facts_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
     target: SshTarget = task.host.data["target"]
-    platform = platform_of(target.platform)
+    platform = target.platform
     started = time.monotonic()
     result = FactsResult(target.name, False, collected_at=time.time())
     try:
@@ -131,48 +128,3 @@ def stored_facts(db: sqlite3.Connection, device: str) -> FactsResult | None:
     if row is None:
         return None
     return FactsResult(device, True, row[0], json.loads(row[1]), json.loads(row[2]))
-
-
-def _status(text: str) -> int:
-    return 1 if text == "up" else 2
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
-
-
-def facts_to_points(result: FactsResult, address: str) -> list[Point]:
-    """`interface` points from parsed `show interfaces` (for devices SNMP does not poll)."""
-    points = []
-    when = int(result.collected_at * 1e9)
-    for row in result.facts.get("interfaces", []):
-        name = str(row.get("interface", ""))
-        if not name:
-            continue
-        link = str(row.get("link_status", ""))
-        fields: dict[str, FieldValue] = {
-            "ifOperStatus": _status(str(row.get("protocol_status", ""))),
-            "ifAdminStatus": 2 if "administratively" in link else 1,
-        }
-        for source, target in (
-            ("input_errors", "ifInErrors"),
-            ("output_errors", "ifOutErrors"),
-            ("input_packets", "ifInUcastPkts"),
-            ("output_packets", "ifOutUcastPkts"),
-            ("input_rate", "in_bits_per_second"),
-            ("output_rate", "out_bits_per_second"),
-        ):
-            value = _int(row.get(source))
-            if value is not None:
-                fields[target] = value
-        tags = {
-            "device": result.device,
-            "agent_host": address,
-            "hostname": result.device,
-            "ifName": name,
-            "ifDescr": name,
-            "ifAlias": str(row.get("description", "")),
-            "source": "ssh",
-        }
-        points.append(Point("interface", tags, fields, when))
-    return points

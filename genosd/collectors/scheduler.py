@@ -68,6 +68,11 @@ class PollScheduler:
         self._loops: dict[str, _DeviceLoop] = {}
         self.health: dict[str, DeviceHealth] = {}
 
+    def reconfigure(self, *, concurrency: int, backoff_max: float) -> None:
+        """New limits (a reload): polls already in flight finish under the old bound."""
+        self._limit = asyncio.Semaphore(concurrency)
+        self._backoff_max = backoff_max
+
     def update(self, devices: list[Device]) -> None:
         """Start loops for new devices, stop removed ones after their current poll, pick up changes."""
         wanted = {d.name: d for d in devices if d.snmp is not None}
@@ -138,7 +143,9 @@ class PollScheduler:
                 device = loop.device
                 assert device.snmp is not None
                 poll = await self._poll(device, loop.session)
-                self._record(poll)
+                if not loop.stopping:
+                    # a device changed or removed mid-poll keeps the health of its new target
+                    self._record(poll)
                 try:
                     await self._handler(poll)
                 except Exception:

@@ -17,9 +17,8 @@ from nornir.core.task import Result, Task
 
 from genosd.config.history import ConfigHistory, change_message
 from genosd.config.normalize import for_history, strip_volatile
-from genosd.config.platforms import Platform
-from genosd.config.platforms import platform as platform_of
 from genosd.errors import DeviceError
+from genosd.platforms import Platform
 from genosd.ssh.cli import Cli, open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
@@ -55,7 +54,7 @@ def _backup_task(
 ) -> Result:
     target: SshTarget = task.host.data["target"]
     started = time.monotonic()
-    platform = platform_of(target.platform)
+    platform = target.platform
     command = platform.commands["running_config"]
     try:
         key = known.enforce(target.address, target.port, policy, target.timeout)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from genosd import audit
 from genosd.config.findings import Finding, LlmStatus, blocking
-from genosd.errors import ConflictError, InvalidRequestError, NotFoundError
+from genosd.errors import ConflictError, GenosdError, InvalidRequestError, NotFoundError
 from genosd.statedb import transaction
 
 ChangeStatus = Literal[
@@ -143,6 +143,31 @@ def list_changes(
     return [_row(r) for r in db.execute(query + " ORDER BY id DESC", args).fetchall()]
 
 
+def _refusal(
+    change: Change, *, sha256: str, actor: str, four_eyes: bool, require_llm: bool
+) -> GenosdError | None:
+    """Why `actor` may not approve `change` with `sha256`, or None."""
+    if four_eyes and actor == change.created_by:
+        return ConflictError(f"change {change.id}: the planner cannot approve it (four_eyes)")
+    if change.status != "pending":
+        return ConflictError(f"change {change.id} is {change.status}, not pending")
+    if change.expired:
+        return ConflictError(f"change {change.id} expired; plan it again")
+    if sha256 != change.sha256:
+        return InvalidRequestError(
+            f"change {change.id}: the hash given does not match the planned diff "
+            f"({change.sha256[:12]}…); review the diff again"
+        )
+    if require_llm and change.kind == "render" and change.llm not in ("passed", "findings"):
+        return ConflictError(
+            f"change {change.id}: the LLM review is {change.llm} and "
+            "configs.require_llm_review is set; plan it again"
+        )
+    if blocking(change.findings):
+        return ConflictError(f"change {change.id} has critical findings and cannot be approved")
+    return None
+
+
 def approve_change(
     db: sqlite3.Connection,
     change_id: int,
@@ -152,48 +177,40 @@ def approve_change(
     four_eyes: bool = False,
     require_llm: bool = False,
 ) -> Change:
-    """Approve a pending change; the caller must name the hash it reviewed."""
+    """Approve a pending change; the caller must name the hash it reviewed.
+
+    A refusal is audited as `denied` in a transaction of its own, so the entry survives the error.
+    """
     with transaction(db):
         change = get_change(db, change_id)
-        if four_eyes and actor == change.created_by:
-            raise ConflictError(f"change {change_id}: the planner cannot approve it (four_eyes)")
-        if change.status != "pending":
-            raise ConflictError(f"change {change_id} is {change.status}, not pending")
-        if change.expired:
-            raise ConflictError(f"change {change_id} expired; plan it again")
-        if sha256 != change.sha256:
+        refusal = _refusal(
+            change, sha256=sha256, actor=actor, four_eyes=four_eyes, require_llm=require_llm
+        )
+        if refusal is None:
+            db.execute(
+                "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
+                "WHERE id = ?",
+                (actor, time.time(), change_id),
+            )
             audit.record(
                 db,
                 actor=actor,
                 action="approve_config_change",
                 target=f"device:{change.device}",
-                result="denied",
-                diff_hash=sha256,
-                details={"change": change_id, "reason": "hash does not match the planned diff"},
+                diff_hash=change.sha256,
+                details={"change": change_id},
             )
-            raise InvalidRequestError(
-                f"change {change_id}: the hash given does not match the planned diff "
-                f"({change.sha256[:12]}…); review the diff again"
-            )
-        if require_llm and change.kind == "render" and change.llm not in ("passed", "findings"):
-            raise ConflictError(
-                f"change {change_id}: the LLM review is {change.llm} and "
-                "configs.require_llm_review is set; plan it again"
-            )
-        if blocking(change.findings):
-            raise ConflictError(f"change {change_id} has critical findings and cannot be approved")
-        db.execute(
-            "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? WHERE id = ?",
-            (actor, time.time(), change_id),
-        )
+    if refusal is not None:
         audit.record(
             db,
             actor=actor,
             action="approve_config_change",
             target=f"device:{change.device}",
-            diff_hash=change.sha256,
-            details={"change": change_id},
+            result="denied",
+            diff_hash=sha256,
+            details={"change": change_id, "reason": str(refusal)},
         )
+        raise refusal
     return get_change(db, change_id)
 
 

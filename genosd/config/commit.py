@@ -13,8 +13,8 @@ import itertools
 import re
 from typing import Any
 
-from genosd.config.platforms import Platform
 from genosd.errors import DeviceError
+from genosd.platforms import Platform
 
 
 class CommitModel:

@@ -25,10 +25,9 @@ from nornir.core.task import Result, Task
 
 from genosd.config.commit import CommitModel, commit_model
 from genosd.config.normalize import strip_volatile
-from genosd.config.platforms import Platform
-from genosd.config.platforms import platform as platform_of
 from genosd.config.remediation import remediate, scoped
 from genosd.errors import DeviceError
+from genosd.platforms import Platform
 from genosd.settings import PostCheck
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
@@ -203,7 +202,7 @@ def _deploy_task(
     confirm_minutes: int,
 ) -> Result:
     target: SshTarget = task.host.data["target"]
-    platform = platform_of(target.platform)
+    platform = target.platform
     started = time.monotonic()
     outcome = DeployOutcome(target.name, "failed")
     try:
@@ -306,7 +305,7 @@ def deploy(
 
 def _read_task(task: Task, known: KnownHosts, policy: Policy) -> Result:
     target: SshTarget = task.host.data["target"]
-    platform = platform_of(target.platform)
+    platform = target.platform
     try:
         known.enforce(target.address, target.port, policy, target.timeout)
         text = _running(task, platform, target.timeout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genosd.config.platforms import Platform
+from genosd.platforms import Platform
 
 MASK = "<masked>"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from hier_config import HConfig, WorkflowRemediation, get_hconfig
 
 from genosd.config.normalize import mask_secrets, strip_volatile
-from genosd.config.platforms import Platform
 from genosd.config.structure import hier_platform
+from genosd.platforms import Platform
 
 
 def scoped(platform: Platform, features: list[str] | None, text: str) -> HConfig:

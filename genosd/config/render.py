@@ -17,7 +17,6 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from genosd.config.platforms import platform as platform_named
 from genosd.errors import ConfigError
 from genosd.inventory import Device
 
@@ -82,7 +81,9 @@ class Renderer:
 
     def features_for(self, device: Device) -> list[str]:
         """The features rendered for a device, in order."""
-        known = list(platform_named(device.platform).features)
+        if device.profile is None:
+            raise TemplateError(f"{device.name}: unknown platform {device.platform!r}")
+        known = list(device.profile.features)
         wanted = device.data.get("features")
         if wanted is None:
             return known

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from genosd.config.normalize import MASK, mask_secrets, strip_volatile
-from genosd.config.platforms import Platform
+from genosd.platforms import Platform
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genosd.config.findings import Finding, SeverityName
-from genosd.config.platforms import load_platforms
 from genosd.errors import ConfigError
 from genosd.inventory import Device
+from genosd.platforms import load_platforms
 from genosd.yamlfile import describe_validation_error, load_yaml
 
 

@@ -7,7 +7,7 @@ import re
 from hier_config import HConfig, Platform, get_hconfig
 
 from genosd.config.findings import Finding
-from genosd.config.platforms import Platform as GenosdPlatform
+from genosd.platforms import Platform as GenosdPlatform
 
 _LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
 

@@ -8,12 +8,12 @@ from pydantic import BaseModel, Field
 
 from genosd.config.findings import Finding, LlmStatus, SeverityName, blocking
 from genosd.config.normalize import mask_secrets
-from genosd.config.platforms import Platform
 from genosd.config.remediation import masked_lines, unowned_lines
 from genosd.config.rules import RuleSet
 from genosd.config.structure import check_structure
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable, structured_chat
+from genosd.platforms import Platform
 from genosd.settings import LlmSettings
 
 

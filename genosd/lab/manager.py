@@ -1,4 +1,9 @@
-"""`genosd lab up|down|status`: start the simulated devices on 127.0.0.1 and write inventory/lab/."""
+"""`genosd lab up|down|status`: the simulated devices on 127.0.0.1, their inventory and secrets.
+
+Everything of a lab lives under `<state_dir>/lab`: the processes' state, the recordings, the
+inventory (`<state_dir>/lab/inventory`) and the credentials (`<state_dir>/lab/secrets`), so two
+labs with different state directories never overwrite each other's ports.
+"""
 
 from __future__ import annotations
 
@@ -53,21 +58,31 @@ def free_tcp_port() -> int:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not: a child of ours is reaped here)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 class Lab:
-    """The lab's files live in <state_dir>/lab; its inventory in <inventory_dir>/lab."""
+    """The lab's files, inventory and secrets live in <state_dir>/lab."""
 
-    def __init__(self, state_dir: Path, inventory_root: Path):
+    def __init__(self, state_dir: Path):
         self.root = state_dir / "lab"
-        self.inventory_dir = inventory_root / "lab"
+        self.inventory_dir = self.root / "inventory"
         self.secrets_dir = self.root / "secrets"
         self.state_file = self.root / "lab.json"
 

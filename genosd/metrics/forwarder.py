@@ -17,6 +17,11 @@ from genosd.metrics.store import MetricsStore
 log = logging.getLogger(__name__)
 
 
+def retry_delay(failures: int, cap: float) -> float:
+    """Seconds to wait after the `failures`-th failed write in a row: 1 s doubling, capped."""
+    return min(cap, 0.5 * 2 ** min(failures, 16))
+
+
 class ForwarderMetrics:
     """The forwarder's own Prometheus metrics, registered on the daemon's registry."""
 
@@ -97,7 +102,8 @@ class Forwarder:
                     log.warning("%s unreachable, spooling to disk: %s", self.sink.name, exc)
                 self.healthy, self.last_error = False, str(exc)
                 self.export_spool_state()
-                delay = min(self.retry_max_delay, 0.5 * 2 ** min(failures, 16))
+                # jitter: many daemons behind one InfluxDB do not retry in step
+                delay = retry_delay(failures, self.retry_max_delay)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 continue
             if not self.healthy:

@@ -81,6 +81,10 @@ class CounterRates:
                 result[name] = delta / elapsed
         return result
 
+    def devices(self) -> set[str]:
+        """Devices with remembered counters."""
+        return set(self._uptime)
+
     def forget(self, device: str) -> None:
         """Drop a device's history (removed from inventory)."""
         self._uptime.pop(device, None)

@@ -98,6 +98,24 @@ class MetricsStore:
                 self.pending_points,
             )
 
+    def set_limits(self, *, max_bytes: int, retention_hours: float) -> None:
+        """New spool bound and retention (a reload); they apply from the next append and prune."""
+        self.max_bytes = max_bytes
+        self.retention_ns = int(retention_hours * 3600 * 1e9)
+
+    def _stop_forwarding(self) -> None:
+        assert self._db is not None
+        self._db.execute("UPDATE points SET pending = 0 WHERE pending = 1")
+        self.pending_points = self.pending_bytes = 0
+
+    async def set_forwarding(self, forwarding: bool) -> None:
+        """Start keeping points for a sink, or (no sink any more) stop and release the backlog."""
+        if forwarding == self.forwarding:
+            return
+        self.forwarding = forwarding
+        if not forwarding:
+            await self._run(self._stop_forwarding)
+
     async def close(self) -> None:
         """Checkpoint and close."""
 

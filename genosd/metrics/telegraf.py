@@ -1,12 +1,16 @@
-"""SnmpPoll -> points in Telegraf's SNMP schema, plus derived rate fields.
+"""Collector results -> points in Telegraf's SNMP schema, plus derived rate fields.
 
 Measurements (see docs/metrics.md): `snmp` (system: uptime), `interface` (IF-MIB, MIB-named fields,
 tags agent_host/hostname/ifIndex/ifName/ifDescr/ifAlias), `snmp_cpu`, `snmp_mem`, and
-`genosd_poll` (the poller's own health per device).
+`genosd_poll` (the poller's own health per device). Devices without SNMP get `interface` points
+from their parsed `show interfaces` (SSH facts).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from genosd.collectors.facts import FactsResult
 from genosd.collectors.snmp import SnmpPoll
 from genosd.collectors.snmp_mibs import COLUMN_BY_NAME, COUNTER_BITS
 from genosd.metrics.model import FieldValue, Point
@@ -129,4 +133,49 @@ def poll_to_points(poll: SnmpPoll, rates: CounterRates) -> list[Point]:
                     "snmp_mem", {**base, "pool": pool.name, "source": pool.source}, mem_fields, ts
                 )
             )
+    return points
+
+
+def _status(text: str) -> int:
+    return 1 if text == "up" else 2
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def facts_to_points(result: FactsResult, address: str) -> list[Point]:
+    """`interface` points from parsed `show interfaces` (for devices SNMP does not poll)."""
+    points = []
+    when = int(result.collected_at * 1e9)
+    for row in result.facts.get("interfaces", []):
+        name = str(row.get("interface", ""))
+        if not name:
+            continue
+        link = str(row.get("link_status", ""))
+        fields: dict[str, FieldValue] = {
+            "ifOperStatus": _status(str(row.get("protocol_status", ""))),
+            "ifAdminStatus": 2 if "administratively" in link else 1,
+        }
+        for source, target in (
+            ("input_errors", "ifInErrors"),
+            ("output_errors", "ifOutErrors"),
+            ("input_packets", "ifInUcastPkts"),
+            ("output_packets", "ifOutUcastPkts"),
+            ("input_rate", "in_bits_per_second"),
+            ("output_rate", "out_bits_per_second"),
+        ):
+            value = _int(row.get(source))
+            if value is not None:
+                fields[target] = value
+        tags = {
+            "device": result.device,
+            "agent_host": address,
+            "hostname": result.device,
+            "ifName": name,
+            "ifDescr": name,
+            "ifAlias": str(row.get("description", "")),
+            "source": "ssh",
+        }
+        points.append(Point("interface", tags, fields, when))
     return points

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from genosd import hookspec
-from genosd.api.spec import Api
 from genosd.auth.keys import Role
+from genosd.endpoints import Api
 from genosd.events import Topic
 from genosd.metrics.model import Point
 

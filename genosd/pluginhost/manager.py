@@ -21,7 +21,7 @@ import pluggy
 from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
-from genosd.api.spec import Api
+from genosd.endpoints import Api
 from genosd.errors import PluginError
 from genosd.events import Topic
 from genosd.pluginhost.contract import (
@@ -91,6 +91,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager("genosd")
         self.pm.add_hookspecs(GenosdHookSpecs)
         self.records: dict[str, PluginRecord] = {}
+        self.entry_points: dict[str, importlib.metadata.EntryPoint] = {}
+        self.sections: dict[str, dict[str, Any]] = {}
 
     @property
     def active(self) -> list[PluginRecord]:
@@ -105,19 +107,10 @@ class PluginHost:
     ) -> None:
         """Load every discovered plugin; raises PluginError only for required plugins."""
         found = list(discover() if entry_points is None else entry_points)
-        for ep in found:
-            self.records[ep.name] = self._load_one(ep, sections.get(ep.name) or {}, make_context)
-        for name, section in sections.items():
-            if name not in self.records:
-                required = isinstance(section, dict) and section.get("required") is True
-                self.records[name] = PluginRecord(
-                    name,
-                    None,
-                    "settings",
-                    "missing",
-                    required,
-                    error=f"plugins.{name} is configured but no installed plugin has that name",
-                )
+        self.entry_points = {ep.name: ep for ep in found}
+        self.sections = {name: dict(section or {}) for name, section in sections.items()}
+        for name in sorted(set(self.entry_points) | set(sections)):
+            self._load_named(name, make_context)
         self._check_unique_tools()
         broken = [r for r in self.records.values() if r.required and r.state != "active"]
         if broken:
@@ -128,6 +121,43 @@ class PluginHost:
         for record in self.records.values():
             if record.state == "failed":
                 log.error("plugin %s disabled: %s", record.name, record.error)
+
+    def reload(
+        self, sections: dict[str, dict[str, Any]], make_context: ContextFactory
+    ) -> list[str]:
+        """Reload the plugins whose settings section changed; their names (never raises)."""
+        new = {name: dict(section or {}) for name, section in sections.items()}
+        changed = sorted(
+            name
+            for name in set(self.sections) | set(new)
+            if self.sections.get(name, {}) != new.get(name, {})
+        )
+        self.sections = new
+        for name in changed:
+            self._unregister(name)
+            self.records.pop(name, None)
+            self._load_named(name, make_context)
+            record = self.records.get(name)
+            if record is not None and record.state == "failed":
+                log.error("plugin %s disabled: %s", name, record.error)
+        self._check_unique_tools()
+        return changed
+
+    def _load_named(self, name: str, make_context: ContextFactory) -> None:
+        section = self.sections.get(name)
+        ep = self.entry_points.get(name)
+        if ep is not None:
+            self.records[name] = self._load_one(ep, section or {}, make_context)
+        elif section is not None:
+            required = section.get("required") is True
+            self.records[name] = PluginRecord(
+                name,
+                None,
+                "settings",
+                "missing",
+                required,
+                error=f"plugins.{name} is configured but no installed plugin has that name",
+            )
 
     def _load_one(
         self,
@@ -259,7 +289,7 @@ def _list_of(value: Any, kind: type, what: str) -> list[Any]:
 
 def _checked_routes(routes: Any) -> Api:
     if not isinstance(routes, Api):
-        raise PluginError("genosd_routes must return a genosd.api.spec.Api or None")
+        raise PluginError("genosd_routes must return a genosd.endpoints.Api or None")
     for endpoint in routes.endpoints:
         if endpoint.role is None:
             raise PluginError(f"plugin route {endpoint.path} must name a role (no public routes)")

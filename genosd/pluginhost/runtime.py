@@ -1,8 +1,8 @@
-"""Running what plugins contributed: scheduled jobs and sinks, each isolated from the rest.
+"""Running what plugins contributed to the event and metrics flow: their sinks, each isolated.
 
-A job that raises is recorded and runs again at its next time. A sink has its own bounded queue and
-task: when it cannot keep up, the newest items are dropped and counted (polling never waits for a
-plugin); after MAX_CONSECUTIVE_ERRORS failures in a row the sink is stopped, its plugin marked
+(Plugin jobs run in the application's job runner with the core's own jobs.) A sink has its own
+bounded queue and task: when it cannot keep up, the newest items are dropped and counted (polling
+never waits for a plugin); after MAX_CONSECUTIVE_ERRORS failures in a row the sink is stopped, its plugin marked
 `degraded` and an `alert` event published.
 """
 
@@ -11,37 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-
-from croniter import croniter
 
 from genosd.events import EventBus
 from genosd.metrics.model import Point
-from genosd.pluginhost.contract import Job, Sink
+from genosd.pluginhost.contract import Sink
 from genosd.pluginhost.manager import PluginHost, PluginRecord
 
 log = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_ERRORS = 10
 CALL_TIMEOUT = 30.0  # seconds one sink call may take before it counts as an error
-
-
-@dataclass
-class JobStatus:
-    """What the host knows about one job."""
-
-    plugin: str
-    job: Job
-    runs: int = 0
-    failures: int = 0
-    last_run: float | None = None
-    last_duration: float | None = None
-    last_error: str | None = None
-    next_run: float | None = None
 
 
 @dataclass
@@ -59,49 +41,52 @@ class SinkStatus:
     points: asyncio.Queue[list[Point]] | None = field(default=None, repr=False)
 
 
-def next_run(job: Job, now: float) -> float:
-    """Wall time of the job's next run after `now`."""
-    if job.every is not None:
-        return now + job.every
-    assert job.cron is not None
-    return float(croniter(job.cron, datetime.fromtimestamp(now).astimezone()).get_next(float))
-
-
 class PluginRuntime:
-    """Owns the tasks of every active plugin's jobs and sinks."""
+    """Owns the tasks of every active plugin's sinks; plugins start and stop one by one."""
 
     def __init__(self, host: PluginHost, bus: EventBus):
         self.host = host
         self.bus = bus
-        self.jobs: list[JobStatus] = []
         self.sinks: list[SinkStatus] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}
 
     def start(self) -> None:
-        """Start a task per job and per sink."""
+        """Start the sinks of every active plugin."""
         for record in self.host.active:
-            for job in record.contributions.jobs:
-                status = JobStatus(record.name, job)
-                self.jobs.append(status)
-                self._spawn(self._run_job(status), f"plugin-job:{record.name}.{job.name}")
-            for sink in record.contributions.sinks:
-                sink_status = SinkStatus(record.name, sink)
-                self.sinks.append(sink_status)
-                if sink.on_event is not None and sink.topics:
-                    self._spawn(self._run_event_sink(sink_status), f"plugin-sink:{sink.name}")
-                if sink.on_points is not None:
-                    sink_status.points = asyncio.Queue(maxsize=sink.queue_size)
-                    self._spawn(self._run_points_sink(sink_status), f"plugin-points:{sink.name}")
+            self.start_plugin(record)
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+    def start_plugin(self, record: PluginRecord) -> None:
+        """Start a task per sink of one plugin."""
+        tasks = self._tasks.setdefault(record.name, [])
+        for sink in record.contributions.sinks:
+            status = SinkStatus(record.name, sink)
+            self.sinks.append(status)
+            if sink.on_event is not None and sink.topics:
+                tasks.append(
+                    asyncio.create_task(
+                        self._run_event_sink(status), name=f"plugin-sink:{sink.name}"
+                    )
+                )
+            if sink.on_points is not None:
+                status.points = asyncio.Queue(maxsize=sink.queue_size)
+                tasks.append(
+                    asyncio.create_task(
+                        self._run_points_sink(status), name=f"plugin-points:{sink.name}"
+                    )
+                )
+
+    async def stop_plugin(self, name: str) -> None:
+        """Cancel one plugin's sink tasks and forget its sinks."""
+        tasks = self._tasks.pop(name, [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.sinks = [s for s in self.sinks if s.plugin != name]
 
     async def stop(self) -> None:
-        """Cancel every job and sink task."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        """Cancel every sink task."""
+        for name in list(self._tasks):
+            await self.stop_plugin(name)
 
     def deliver_points(self, points: list[Point]) -> None:
         """Hand committed points to every points sink without waiting."""
@@ -112,26 +97,6 @@ class PluginRuntime:
                 status.points.put_nowait(points)
             except asyncio.QueueFull:
                 status.dropped += 1
-
-    async def _run_job(self, status: JobStatus) -> None:
-        while True:
-            status.next_run = next_run(status.job, time.time())
-            await asyncio.sleep(max(0.0, status.next_run - time.time()))
-            started = time.time()
-            status.runs += 1
-            status.last_run = started
-            try:
-                await status.job.run()
-                status.last_error = None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                status.failures += 1
-                status.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "plugin %s job %s failed: %s", status.plugin, status.job.name, status.last_error
-                )
-            status.last_duration = time.time() - started
 
     async def _run_event_sink(self, status: SinkStatus) -> None:
         sub = self.bus.subscribe(

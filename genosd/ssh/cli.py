@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from nornir.core.inventory import ConnectionOptions
 from nornir.core.task import Task
 
-from genosd.config.platforms import Platform
 from genosd.errors import DeviceError
+from genosd.platforms import Platform
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.ssh.target import SshTarget
 

@@ -11,7 +11,6 @@ from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hos
 from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir.plugins.runners import ThreadedRunner
 
-from genosd.config.platforms import platform as platform_of
 from genosd.ssh.target import SshTarget
 
 
@@ -39,7 +38,7 @@ def nornir_for(targets: Iterable[SshTarget], known_hosts: Path, workers: int) ->
             port=t.port,
             username=t.username,
             password=t.password,
-            platform=platform_of(t.platform).netmiko,
+            platform=t.platform.netmiko,
             data={"target": t},
             connection_options={"netmiko": ConnectionOptions(extras=extras)},
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genosd.platforms import Platform
+
 
 @dataclass(frozen=True)
 class SshTarget:
@@ -12,11 +14,11 @@ class SshTarget:
     name: str
     address: str
     port: int
-    platform: str
+    platform: Platform
     username: str
     password: str
     enable_secret: str | None = None
     timeout: float = 30.0
 
     def __repr__(self) -> str:  # never show the password in logs or tracebacks
-        return f"SshTarget({self.name!r}, {self.address}:{self.port}, {self.platform!r})"
+        return f"SshTarget({self.name!r}, {self.address}:{self.port}, {self.platform.name!r})"

@@ -16,12 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-import genosd
-from genosd.api.spec import Api
-from genosd.auth.keys import Role
-from genosd.events import Topic
-from genosd.metrics.model import Point
-from genosd.pluginhost.contract import Job, PluginContext, Sink, Tool
+from genosd.plugin import Api, Job, PluginContext, Point, Role, Sink, Tool, Topic, hookimpl
 from plugins.flapdetect.detector import FlapDetector
 from plugins.flapdetect.routes import flap_routes
 
@@ -53,19 +48,19 @@ def _detector(config: FlapSettings, context: PluginContext) -> FlapDetector:
     return detector
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_config_model() -> type[BaseModel]:
     """Settings model."""
     return FlapSettings
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_topics() -> list[Topic]:
     """Its own topic, besides `alert`."""
     return [Topic("flapdetect.flap", Role.viewer, "an interface is flapping")]
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_sinks(config: FlapSettings, context: PluginContext) -> list[Sink]:
     """Watch interface status in every poll's points."""
     detector = _detector(config, context)
@@ -76,13 +71,13 @@ def genosd_sinks(config: FlapSettings, context: PluginContext) -> list[Sink]:
     return [Sink("interface_status", on_points=on_points)]
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_routes(config: FlapSettings, context: PluginContext) -> Api:
     """GET /api/v1/plugins/flapdetect/flaps."""
     return flap_routes(_detector(config, context))
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_tools(config: FlapSettings, context: PluginContext) -> list[Tool]:
     """`interface_flaps` for the chat assistant and ChatOps."""
     detector = _detector(config, context)
@@ -94,7 +89,7 @@ def genosd_tools(config: FlapSettings, context: PluginContext) -> list[Tool]:
     return [Tool("interface_flaps", "Interfaces that changed state often recently", FlapQuery, run)]
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_jobs(config: FlapSettings, context: PluginContext) -> list[Job]:
     """Forget transitions older than the window once a minute."""
     detector = _detector(config, context)

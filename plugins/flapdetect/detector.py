@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genosd.metrics.model import Point
+from genosd.plugin import Point
 
 Publish = Callable[[str, dict[str, Any]], None]
 OPER_STATUS = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from genosd.api.spec import Api
-from genosd.auth.keys import Role
+from genosd.plugin import Api, Role
 from plugins.flapdetect.detector import Flap, FlapDetector
 
 

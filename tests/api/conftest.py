@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role, create_key, revoke_key
-from genosd.daemon import build_state
 from genosd.statedb import connect, state_db_path
 
 
@@ -71,11 +72,11 @@ async def api(tmp_path: Path, snmpd: int) -> AsyncIterator[Callable[..., object]
 
     async def start(extra: str = "") -> tuple[TestClient, Keys]:
         config = write_setup(tmp_path, snmpd, extra)
-        state = build_state(config, None, [])
+        state = build_runtime(Sources(config))
         client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
-        return client, Keys(state.settings.state_dir)
+        return client, Keys(state.core.settings.state_dir)
 
     yield start
     for client in clients:

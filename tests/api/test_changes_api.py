@@ -7,8 +7,10 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
+from genosd.app.reload import reload
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
-from genosd.daemon import _reload, build_state
 from tests.api.conftest import Keys
 from tests.api.test_events_ws import _bearer, _next
 from tests.ollama_server import FakeOllama
@@ -19,10 +21,10 @@ async def _start(tmp_path: Path, ports: dict[str, int]) -> tuple[TestClient, Key
     config, secrets = write_setup(
         tmp_path, ports, settings="ssh: {backup_schedule: '', facts_interval: 0}\n"
     )
-    state = build_state(config, None, [secrets])
+    state = build_runtime(Sources(config, None, (secrets,)))
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
-    return client, Keys(state.settings.state_dir)
+    return client, Keys(state.core.settings.state_dir)
 
 
 async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Path):
@@ -49,6 +51,15 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
             f"/api/v1/approvals/{cid}/approve", json={"sha256": "a" * 64}, headers=_bearer(operator)
         )
         assert wrong.status == 400 and "does not match" in (await wrong.json())["error"]["message"]
+        # the refusal is audited, and the row survives the error that refused the approval
+        admin = keys.make(Role.admin)
+        denied = await client.get(
+            "/api/v1/audit",
+            params={"action": "approve_config_change", "result": "denied"},
+            headers=_bearer(admin),
+        )
+        [row] = (await denied.json())["items"]
+        assert row["diff_hash"] == "a" * 64 and "does not match" in row["details"]["reason"]
         early = await client.post(f"/api/v1/approvals/{cid}/deploy", headers=_bearer(operator))
         assert early.status == 409
         approved = await client.post(
@@ -118,11 +129,11 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         configs=", four_eyes: true, require_llm_review: true",
         settings="ssh: {backup_schedule: '', facts_interval: 0}\n",
     )
-    state = build_state(config, None, [secrets])
+    state = build_runtime(Sources(config, None, (secrets,)))
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
     try:
-        keys = Keys(state.settings.state_dir)
+        keys = Keys(state.core.settings.state_dir)
         planner, other = keys.make(Role.operator), keys.make(Role.operator)
         plan = await (await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))).json()
         change = plan["change"]
@@ -162,7 +173,7 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         try:
             fake.responder = lambda body: '{"findings": []}'
             config.write_text(config.read_text() + f"llm: {{url: '{fake.url}', timeout: 5}}\n")
-            _reload(state)
+            await reload(state, "test")
             reviewed = (
                 await (
                     await client.post("/api/v1/devices/r2/plan", headers=_bearer(planner))
@@ -179,11 +190,11 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
             await fake.stop()
 
         # a template that needs data the device lacks: 422 naming template, line and variable
-        hosts = state.inventory_dir / "defaults.yaml"
+        hosts = state.core.snapshot.inventory_dir / "defaults.yaml"
         hosts.write_text(
             hosts.read_text().replace("  ntp_servers: [10.255.255.1, 10.255.255.2]\n", "")
         )
-        _reload(state)
+        await reload(state, "test")
         broken = await client.get("/api/v1/devices/r1/intended", headers=_bearer(other))
         error = (await broken.json())["error"]
         assert broken.status == 422 and error["code"] == "config_error"
@@ -195,7 +206,7 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
 
         # an unreachable device is a failed plan (data), not a server error
         hosts.write_text(hosts.read_text() + "  ntp_servers: [10.255.255.1]\n")
-        _reload(state)
+        await reload(state, "test")
         await ssh_lab.stop("r2")
         down = await client.post("/api/v1/devices/r2/plan", headers=_bearer(other))
         failed = await down.json()

@@ -7,8 +7,9 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
-from genosd.daemon import build_state
 from tests.api.conftest import Keys
 from tests.api.test_events_ws import _bearer, _next
 from tests.ssh_lab import PASSWORD, SECRET, USER
@@ -35,11 +36,11 @@ def _setup(tmp_path: Path, ports: dict[str, int]) -> Path:
 
 
 async def test_backup_run_versions_and_diff_over_the_api(ssh_lab, tmp_path: Path):
-    state = build_state(_setup(tmp_path, ssh_lab.ports), None, [])
+    state = build_runtime(Sources(_setup(tmp_path, ssh_lab.ports)))
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
     try:
-        keys = Keys(state.settings.state_dir)
+        keys = Keys(state.core.settings.state_dir)
         viewer, operator = keys.make(Role.viewer), keys.make(Role.operator)
         assert (
             await client.post("/api/v1/configs/backup", json={}, headers=_bearer(viewer))

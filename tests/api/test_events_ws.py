@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from genosd.api.state import STATE
+from genosd.api.context import RUNTIME
 from genosd.auth.keys import Role
 
 
@@ -153,7 +153,7 @@ async def test_origin_allow_list(api):
 async def test_a_slow_consumer_is_dropped_and_others_keep_receiving(api):
     client, keys = await api("api:\n  ws_queue_size: 10\n")
     viewer = keys.make(Role.viewer)
-    bus = client.server.app[STATE].events
+    bus = client.server.app[RUNTIME].events
     async with (
         client.ws_connect("/api/v1/events", headers=_bearer(viewer)) as slow,
         client.ws_connect("/api/v1/events", headers=_bearer(viewer)) as healthy,

@@ -8,8 +8,9 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
-from genosd.daemon import build_state
 from tests.api.conftest import Keys
 from tests.api.test_events_ws import _bearer
 from tests.ssh_lab import write_setup
@@ -27,12 +28,12 @@ async def test_facts_are_collected_parsed_stored_and_feed_metrics(ssh_lab, tmp_p
             f"    ssh: {{port: {ssh_lab.ports['r2']}}}\n    snmp: {{enabled: false}}\n",
         )
     )
-    state = build_state(config, None, [secrets])
-    assert state.inventory.devices["r2"].snmp is None
+    state = build_runtime(Sources(config, None, (secrets,)))
+    assert state.core.inventory.devices["r2"].snmp is None
     client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
     await client.start_server()
     try:
-        keys = Keys(state.settings.state_dir)
+        keys = Keys(state.core.settings.state_dir)
         viewer, operator = keys.make(Role.viewer), keys.make(Role.operator)
         for _ in range(100):  # the daemon collects once at start-up
             answer = await client.get("/api/v1/devices/r1/facts", headers=_bearer(viewer))
@@ -56,7 +57,7 @@ async def test_facts_are_collected_parsed_stored_and_feed_metrics(ssh_lab, tmp_p
         assert [n["neighbor_name"].split(".")[0] for n in facts["cdp"]] == ["r2"]
         assert "refused 'show ip arp'" in body["errors"]["arp"]  # the lab has no ARP table
         # templates see the stored facts
-        stored = (await asyncio.to_thread(state.lifecycle.facts, ["r1"]))["r1"]
+        stored = (await asyncio.to_thread(state.core.lifecycle.facts, ["r1"]))["r1"]
         assert stored["version"][0]["serial"] == facts["version"][0]["serial"]
 
         ran = await client.post("/api/v1/devices/r2/facts", headers=_bearer(operator))

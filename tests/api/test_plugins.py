@@ -9,9 +9,10 @@ import time
 import pytest
 
 from genosd.api.app import create_app
-from genosd.api.state import STATE
+from genosd.api.context import RUNTIME
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
-from genosd.daemon import build_state
 from genosd.errors import PluginError
 from genosd.metrics.model import Point
 from tests.api.conftest import write_setup
@@ -97,7 +98,7 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
         assert (await _next(ws, "event"))["data"] == {"text": "x"}
 
         # a sink that fails every time is stopped after 10 errors; the plugin is degraded
-        bus = client.server.app[STATE].events
+        bus = client.server.app[RUNTIME].events
         for n in range(10):
             bus.publish("device.status", {"device": f"d{n}", "status": "down"})
         alert = await _next(ws, "event")
@@ -126,19 +127,19 @@ async def test_required_plugin_failure_stops_start_up_and_disabled_plugins_are_n
         tmp_path, snmpd, "plugins:\n  importerror: {required: true}\n  raises: {enabled: false}\n"
     )
     with pytest.raises(PluginError, match="importerror: import failed"):
-        create_app(build_state(config, None, []))
+        create_app(build_runtime(Sources(config)))
     config.write_text(config.read_text().replace("required: true", "enabled: false"))
-    state = build_state(config, None, [])
+    state = build_runtime(Sources(config))
     create_app(state)
-    assert state.plugins.records["importerror"].state == "disabled"
-    assert state.plugins.records["raises"].state == "disabled"
+    assert state.plugins.host.records["importerror"].state == "disabled"
+    assert state.plugins.host.records["raises"].state == "disabled"
     assert "gp_importerror" not in sys.modules and "gp_raises" not in sys.modules
 
 
 async def test_flapdetect_alerts_on_a_flapping_port_through_the_running_app(api):
     client, keys = await api("plugins:\n  flapdetect: {threshold: 3, window: 600}\n")
     viewer = keys.make(Role.viewer)
-    runtime = client.server.app[STATE].plugin_runtime
+    runtime = client.server.app[RUNTIME].plugins.runtime
     assert runtime is not None
     now = time.time()
 

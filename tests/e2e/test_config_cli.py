@@ -83,4 +83,10 @@ async def test_trust_backup_versions_show_diff(ssh_lab, tmp_path: Path):
     changed = await _genosd("inventory", "trust", *c, env=env)
     assert changed.returncode == 1 and "key CHANGED" in changed.stderr
     replaced = await _genosd("inventory", "trust", *c, "--replace", "--filter", "name=r1", env=env)
-    assert replaced.returncode == 0 and "(replaced)" in replaced.stderr
+    assert replaced.returncode == 0 and "r1: replaced ssh-ed25519 SHA256:" in replaced.stderr
+    # re-pinning a key is audited with both fingerprints (and raised as an alert to the daemon)
+    exported = await _genosd("audit", "export", "--action", "replace_ssh_host_key", *c, env=env)
+    [entry] = json.loads(exported.stdout)
+    assert entry["target"] == "device:r1" and entry["actor"].startswith("cli:")
+    assert entry["details"]["old"] != entry["details"]["new"]
+    assert entry["details"]["new"] in replaced.stderr

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from hier_config import Platform, WorkflowRemediation, get_hconfig
 
+from genosd.app.lifecycle import DevicePlan, Lifecycle
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.config.changes import approve_change, create_change, get_change, start_deploy
-from genosd.config.lifecycle import DevicePlan, Lifecycle
 from genosd.config.normalize import strip_volatile
-from genosd.config.platforms import platform
-from genosd.daemon import build_state
 from genosd.errors import ConflictError, InvalidRequestError
+from genosd.platforms import platform
 from genosd.statedb import connect, state_db_path
 from tests.ssh_lab import write_setup
 
@@ -29,9 +30,9 @@ def _lifecycle(
     tmp_path: Path, ports: dict[str, int], configs: str = ""
 ) -> tuple[Lifecycle, sqlite3.Connection]:
     config, secrets = write_setup(tmp_path, ports, configs=configs)
-    state = build_state(config, None, [secrets])
-    lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
-    return lifecycle, connect(state_db_path(state.settings.state_dir))
+    state = build_runtime(Sources(config, None, (secrets,)))
+    lifecycle = state.core.lifecycle
+    return lifecycle, connect(state_db_path(state.core.settings.state_dir))
 
 
 def _running(ssh_lab, name: str) -> str:
@@ -117,10 +118,10 @@ async def test_failing_post_check_rolls_back_to_the_exact_previous_config(ssh_la
             "Loopback0: {address: 10.255.0.1/32, shutdown: true}",
         )
     )
-    state = build_state(
-        lifecycle.settings.state_dir.parent / "genosd.yaml", None, [tmp_path / "secrets"]
+    state = build_runtime(
+        Sources(lifecycle.settings.state_dir.parent / "genosd.yaml", None, (tmp_path / "secrets",))
     )
-    lifecycle = Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+    lifecycle = state.core.lifecycle
     before = _running(ssh_lab, "r1")
     plan, sha, change_id = await _plan(lifecycle, db, "r1")
     assert "interface Loopback0" in plan.commands

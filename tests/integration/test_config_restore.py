@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from genosd.app.lifecycle import Lifecycle
 from genosd.config.backup import backup
 from genosd.config.changes import approve_change, create_change, start_deploy
-from genosd.config.lifecycle import Lifecycle
 from genosd.config.normalize import strip_volatile
-from genosd.config.platforms import platform
 from genosd.errors import NotFoundError
+from genosd.platforms import platform
 from tests.integration.test_config_deploy import _lifecycle, _running, _same_config
 
 IOS = platform("ios")

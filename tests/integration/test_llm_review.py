@@ -10,8 +10,8 @@ import httpx
 import ollama
 import pytest
 
-from genosd.config.platforms import platform
 from genosd.config.validate import ValidationReport, llm_review
+from genosd.platforms import platform
 from genosd.settings import LlmSettings
 from tests.ollama_server import FakeOllama
 

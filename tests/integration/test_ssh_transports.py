@@ -11,7 +11,7 @@ from nornir.core.task import Result, Task
 from genosd.collectors.facts import collect_facts
 from genosd.config.backup import backup
 from genosd.config.history import ConfigHistory
-from genosd.config.platforms import platform
+from genosd.platforms import platform
 from genosd.ssh.cli import open_cli
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.ssh.nornir import nornir_for

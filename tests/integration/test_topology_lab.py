@@ -17,17 +17,18 @@ from napalm import get_network_driver
 from netmiko import ConnectHandler
 from scrapli.driver.core import AsyncEOSDriver, AsyncJunosDriver, AsyncNXOSDriver
 
+from genosd.app.lifecycle import Lifecycle
+from genosd.app.runtime import build_runtime
+from genosd.app.snapshot import Sources
 from genosd.collectors.facts import collect_facts
 from genosd.config.changes import approve_change, create_change, start_deploy
 from genosd.config.commit import ConfigSession
-from genosd.config.lifecycle import Lifecycle
-from genosd.config.platforms import platform
-from genosd.daemon import build_state
 from genosd.errors import DeviceError
 from genosd.lab.eos_device import EosDevice
 from genosd.lab.junos_device import JunosDevice
 from genosd.lab.nxos_device import NxosDevice
 from genosd.lab.topology import LINKS
+from genosd.platforms import platform
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
 from tests.ssh_lab import PASSWORD, SECRET, USER, write_topology_setup
@@ -190,8 +191,8 @@ async def test_junos_commit_confirmed_reverts_when_nobody_confirms(topology_lab)
 
 def _lifecycle(tmp_path: Path, ports: dict[str, int], configs: str = "") -> Lifecycle:
     config, secrets = write_topology_setup(tmp_path, ports, configs=configs)
-    state = build_state(config, None, [secrets])
-    return Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+    state = build_runtime(Sources(config, None, (secrets,)))
+    return state.core.lifecycle
 
 
 async def _deploy(lifecycle: Lifecycle, name: str):
@@ -326,10 +327,10 @@ def _short_timeout_lifecycle(tmp_path: Path, ports: dict[str, int]) -> Lifecycle
     lifecycle = _lifecycle(tmp_path, ports)
     defaults = lifecycle.settings.inventory_dir / "defaults.yaml"
     defaults.write_text(defaults.read_text().replace("timeout: 10", "timeout: 3"))
-    state = build_state(
-        lifecycle.settings.state_dir.parent / "genosd.yaml", None, [tmp_path / "secrets"]
+    state = build_runtime(
+        Sources(lifecycle.settings.state_dir.parent / "genosd.yaml", None, (tmp_path / "secrets",))
     )
-    return Lifecycle(state.settings, state.inventory, state.known_hosts, state.config_history)
+    return state.core.lifecycle
 
 
 # every command that would confirm or undo the push cuts the session: genosd can do neither

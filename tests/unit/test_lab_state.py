@@ -11,7 +11,7 @@ from genosd.lab.manager import Lab, LabState
 
 
 def test_half_a_lab_is_not_running_and_stop_ends_what_is_left(tmp_path: Path):
-    lab = Lab(tmp_path / "state", tmp_path / "inventory")
+    lab = Lab(tmp_path / "state")
     lab.root.mkdir(parents=True)
     alive = subprocess.Popen(["sleep", "60"], start_new_session=True)
     dead = subprocess.Popen(["true"], start_new_session=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from genosd.config.platforms import platform
 from genosd.lab.eos_device import EosDevice
 from genosd.lab.ios_device import IosDevice
 from genosd.lab.junos_device import SYNTAX, UNKNOWN
 from genosd.lab.nxos_device import NxosDevice
+from genosd.platforms import platform
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from genosd.config.platforms import platform
 from genosd.config.remediation import masked_lines, remediate
 from genosd.config.render import Renderer, TemplateError
 from genosd.config.rules import RuleFileError, load_rules
@@ -14,6 +13,7 @@ from genosd.config.structure import check_structure
 from genosd.config.validate import validate_config
 from genosd.errors import ConfigError
 from genosd.inventory import Device
+from genosd.platforms import platform
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 DATA = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from genosd.config.platforms import platform
 from genosd.config.restore import unmask
+from genosd.platforms import platform
 
 IOS = platform("ios")
 

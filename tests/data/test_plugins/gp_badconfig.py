@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict
 
-import genosd
+from genosd.plugin import hookimpl
 
 
 class Settings(BaseModel):
@@ -10,6 +10,6 @@ class Settings(BaseModel):
     threshold: int = 3
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_config_model():
     return Settings

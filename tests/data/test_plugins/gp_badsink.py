@@ -1,10 +1,9 @@
 """A plugin whose sink fails on every event."""
 
-import genosd
-from genosd.pluginhost.contract import Sink
+from genosd.plugin import Sink, hookimpl
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_sinks(config, context):
     async def on_event(topic, data):
         raise ValueError(f"cannot handle {topic}")

@@ -3,11 +3,7 @@
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-import genosd
-from genosd.api.spec import Api
-from genosd.auth.keys import Role
-from genosd.events import Topic
-from genosd.pluginhost.contract import Job
+from genosd.plugin import Api, Job, Role, Topic, hookimpl
 
 
 class Echo(BaseModel):
@@ -20,17 +16,17 @@ class Settings(BaseModel):
     greeting: str = "hello"
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_config_model():
     return Settings
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_topics():
     return [Topic("good.echo", Role.viewer, "echoed texts")]
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_routes(config, context):
     api = Api("good", "1")
 
@@ -42,7 +38,7 @@ def genosd_routes(config, context):
     return api
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_jobs(config, context):
     async def tick():
         context.shared["ticks"] = context.shared.get("ticks", 0) + 1

@@ -1,8 +1,8 @@
 """A plugin whose hook raises at start-up."""
 
-import genosd
+from genosd.plugin import hookimpl
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_tools(config, context):
     raise RuntimeError("tool registry exploded")

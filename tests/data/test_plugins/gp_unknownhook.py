@@ -1,8 +1,8 @@
 """A plugin implementing a hook that does not exist (caught by pluggy's check_pending)."""
 
-import genosd
+from genosd.plugin import hookimpl
 
 
-@genosd.hookimpl
+@hookimpl
 def genosd_not_a_hook():
     return []

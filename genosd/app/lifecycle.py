@@ -1,7 +1,7 @@
-"""The config lifecycle in one place for the CLI and the API: render, validate, plan, deploy.
+"""The config lifecycle's device work: render, validate, plan (dry run), deploy.
 
-Blocking methods (SSH through Nornir) are called from a worker thread by the daemon. Database
-writes (changes, compliance, audit) are left to the caller, which owns the connection.
+Blocking methods (SSH through Nornir) run on a worker thread. Database writes (changes, compliance,
+audit) and events belong to the workflows in genosd.app.changes, which call these.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from genosd.config.changes import Change
 from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
 from genosd.config.findings import Finding
 from genosd.config.history import ConfigHistory
-from genosd.config.platforms import Platform
-from genosd.config.platforms import platform as platform_of
 from genosd.config.remediation import Remediation, masked_lines, remediate
 from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.restore import unmask
@@ -25,6 +23,7 @@ from genosd.config.rules import RuleSet, load_rules
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
 from genosd.errors import ConfigError, InvalidRequestError
 from genosd.inventory import Device, Inventory
+from genosd.platforms import Platform
 from genosd.settings import ConfigsSettings, GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
@@ -57,6 +56,13 @@ def load_rule_set(configs: ConfigsSettings) -> RuleSet:
         log.warning("no compliance rules: %s does not exist", default)
         return load_rules([])
     return load_rules([default])
+
+
+def profile(device: Device) -> Platform:
+    """The device's platform data; ConfigError when genosd does not know its platform."""
+    if device.profile is None:
+        raise ConfigError(f"{device.name}: unknown platform {device.platform!r}")
+    return device.profile
 
 
 class Lifecycle:
@@ -104,16 +110,14 @@ class Lifecycle:
 
     def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
         """Structure and compliance findings for a rendered config."""
-        platform = platform_of(device.platform)
+        platform = profile(device)
         return validate_config(device, platform, list(rendered.features), rendered.text, self.rules)
 
     async def review(self, device: Device, plan: DevicePlan) -> None:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
         if plan.report is None or plan.rendered is None:
             return
-        await llm_review(
-            plan.report, self.settings.llm, platform_of(device.platform), plan.rendered.text
-        )
+        await llm_review(plan.report, self.settings.llm, profile(device), plan.rendered.text)
 
     def plan(self, devices: list[Device]) -> list[DevicePlan]:
         """Dry run: render, validate and diff against the live running config (blocking)."""
@@ -142,7 +146,7 @@ class Lifecycle:
                 plan.error = f"could not read the running config: {read.error}"
                 continue
             assert plan.rendered is not None
-            platform = platform_of(device.platform)
+            platform = profile(device)
             features = list(plan.rendered.features)
             _show_fix(
                 plan,
@@ -165,7 +169,7 @@ class Lifecycle:
         if read.text is None:
             plan.error = f"could not read the running config: {read.error}"
             return plan
-        platform = platform_of(device.platform)
+        platform = profile(device)
         restored = unmask(platform, stored, read.text)
         plan.report = check_rules(device, platform, restored.text, self.rules)
         plan.report.findings[:0] = [
@@ -193,7 +197,7 @@ class Lifecycle:
             if change.source is None:
                 raise ConfigError(f"change {change.id}: a restore without a stored version")
             stored = self.history.show(device.name, change.source)
-            platform = platform_of(device.platform)
+            platform = profile(device)
             intended, features = (lambda running: unmask(platform, stored, running).text), None
         else:
             rendered = self.render(device)

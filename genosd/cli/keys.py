@@ -1,4 +1,4 @@
-"""`genosd keys …` and `genosd audit …`: API keys and the audit log, straight on the state database.
+"""`genosd keys create|list|revoke`: API keys, straight on the state database.
 
 Whoever can run these on the daemon's host can read its state directory anyway, so the CLI is how
 the first admin key is made. Every change is written to the audit log with the local user as actor.
@@ -9,37 +9,23 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
-import sys
-import time
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from genosd import audit
 from genosd.auth.keys import ApiKey, Role, create_key, list_keys, revoke_key
-from genosd.cli_options import ConfigOption, JsonOption, console, fail, fail_config
-from genosd.errors import ConfigError, GenosdError
+from genosd.cli.common import ConfigOption, JsonOption, actor, console, fail, out, settings_only
+from genosd.errors import GenosdError
 
 keys_app = typer.Typer(help="API keys (roles viewer < operator < admin)", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
 
 
 def _state_db(config: ConfigOption) -> sqlite3.Connection:
-    from genosd.settings import load_settings
     from genosd.statedb import connect, state_db_path
 
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        fail_config(exc)
-    return connect(state_db_path(settings.state_dir))
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+    return connect(state_db_path(settings_only(config).state_dir))
 
 
 def _when(ts: float | None) -> str:
@@ -68,7 +54,7 @@ def keys_create(
             db,
             name=name,
             role=role,
-            created_by=_actor(),
+            created_by=actor(),
             expires_in=expires_days * 86400 if expires_days else None,
         )
     except GenosdError as exc:
@@ -106,7 +92,7 @@ def keys_list(
             _when(k.last_used_at),
             state,
         )
-    Console().print(table)
+    out().print(table)
 
 
 @keys_app.command("revoke")
@@ -117,35 +103,7 @@ def keys_revoke(
     """Revoke a key; the daemon refuses it from the next request on."""
     db = _state_db(config)
     try:
-        revoked = revoke_key(db, key, actor=_actor())
+        revoked = revoke_key(db, key, actor=actor())
     except GenosdError as exc:
         fail(str(exc))
     console.print(f"revoked key {revoked.prefix} ({revoked.name})")
-
-
-@audit_app.command("export")
-def audit_export(
-    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
-    since_hours: Annotated[
-        float | None, typer.Option("--since-hours", help="only the last N hours")
-    ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
-    action: Annotated[str | None, typer.Option("--action")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Write the audit log (oldest first) to stdout as JSON or CSV."""
-    if fmt not in ("json", "csv"):
-        fail("--format must be json or csv", 2)
-    since = time.time() - since_hours * 3600 if since_hours else None
-    query = audit.AuditQuery(actor=actor, action=action, since=since)
-    output_format: Literal["json", "csv"] = "csv" if fmt == "csv" else "json"
-    sys.stdout.write(audit.export(_state_db(config), query, output_format))
-
-
-@audit_app.command("verify")
-def audit_verify(config: ConfigOption = None) -> None:
-    """Check the hash chain of the audit log; exit 1 naming the first entry that does not match."""
-    broken = audit.verify_chain(_state_db(config))
-    if broken is not None:
-        fail(f"audit log chain broken at entry {broken}: it was edited or rows were removed")
-    console.print("audit log chain intact")

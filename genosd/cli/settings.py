@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 
 from genosd import audit
-from genosd.cli_options import ConfigOption, console, fail, fail_config
+from genosd.cli.common import ConfigOption, actor, console, fail, fail_config
 from genosd.errors import ConfigError
 
 settings_app = typer.Typer(
@@ -77,7 +76,7 @@ def settings_import(
     db = connect(state_db_path(settings.state_dir))
     audit.record(
         db,
-        actor=f"cli:{getpass.getuser()}",
+        actor=actor(),
         action="import_settings",
         target=f"file:{target}",
         diff_hash=plan.digest,

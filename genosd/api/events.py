@@ -23,9 +23,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from genosd.api.access import presented_key, resolve_key
-from genosd.api.spec import validation_details
-from genosd.api.state import STATE, DaemonState
+from genosd.api.context import WEBSOCKETS, runtime_of
+from genosd.app.runtime import Runtime
 from genosd.auth.keys import ApiKey
+from genosd.endpoints import validation_details
 from genosd.errors import AuthenticationError, PermissionDenied, RateLimited
 from genosd.events import Subscription
 
@@ -88,8 +89,8 @@ def origin_allowed(request: web.Request, allowed: list[str]) -> bool:
 class _Stream:
     """One connected client."""
 
-    def __init__(self, state: DaemonState, ws: web.WebSocketResponse, sub: Subscription):
-        self.state = state
+    def __init__(self, runtime: Runtime, ws: web.WebSocketResponse, sub: Subscription):
+        self.runtime = runtime
         self.ws = ws
         self.sub = sub
         self.secret: str | None = None
@@ -103,7 +104,7 @@ class _Stream:
 
     async def authenticate(self, secret: str) -> ApiKey:
         """(Re-)verify the key; raises AuthenticationError."""
-        key = await resolve_key(self.state, secret)
+        key = await resolve_key(self.runtime, secret)
         self.secret, self.key = secret, key
         return key
 
@@ -112,7 +113,7 @@ class _Stream:
             "welcome",
             principal=key.principal,
             role=key.role.value,
-            heartbeat=self.state.settings.api.ws_heartbeat,
+            heartbeat=self.runtime.core.settings.api.ws_heartbeat,
             topics=[
                 {
                     "name": t.name,
@@ -120,7 +121,7 @@ class _Stream:
                     "description": t.description,
                     "allowed": key.role.allows(t.role),
                 }
-                for t in self.state.events.topics.values()
+                for t in self.runtime.events.topics.values()
             ],
         )
 
@@ -132,7 +133,7 @@ class _Stream:
         elif isinstance(message, PingMessage):
             await self.send("pong")
         elif isinstance(message, SubscribeMessage):
-            topics = self.state.events.topics
+            topics = self.runtime.events.topics
             unknown = [t for t in message.topics if t not in topics]
             if unknown:
                 await self.error(
@@ -171,7 +172,7 @@ async def _receive_auth(stream: _Stream) -> ApiKey:
 
 async def _writer(stream: _Stream) -> None:
     """Forward queued events; send a heartbeat (and re-check the key) when idle."""
-    interval = stream.state.settings.api.ws_heartbeat
+    interval = stream.runtime.core.settings.api.ws_heartbeat
     while True:
         try:
             async with asyncio.timeout(interval):
@@ -206,7 +207,7 @@ async def _reader(stream: _Stream) -> None:
             await stream.ws.close(code=CLOSE_UNAUTHORIZED, message=str(exc)[:120].encode())
             return
         try:
-            stream.state.limiter.check(stream.key.prefix)
+            stream.runtime.limiter.check(stream.key.prefix)
             await stream.handle(message)
         except PermissionDenied as exc:
             await stream.error("forbidden", str(exc))
@@ -216,21 +217,22 @@ async def _reader(stream: _Stream) -> None:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Upgrade to the event stream after the Origin and (if sent) key checks."""
-    state = request.app[STATE]
-    settings = state.settings.api
+    runtime = runtime_of(request)
+    websockets = request.app[WEBSOCKETS]
+    settings = runtime.core.settings.api
     if not origin_allowed(request, settings.allowed_origins):
         raise PermissionDenied(f"Origin {request.headers.get('Origin')} is not allowed")
-    if len(state.websockets) >= settings.ws_max_clients:
+    if len(websockets) >= settings.ws_max_clients:
         raise web.HTTPServiceUnavailable(reason="too many event-stream clients")
     secret = presented_key(request)
-    sub = state.events.subscribe(settings.ws_queue_size)
+    sub = runtime.events.subscribe(settings.ws_queue_size)
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024)
-    stream = _Stream(state, ws, sub)
+    stream = _Stream(runtime, ws, sub)
     try:
         if secret is not None:
             key = await stream.authenticate(secret)  # a bad key is a plain 401, before upgrading
         await ws.prepare(request)
-        state.websockets.add(ws)
+        websockets.add(ws)
         if secret is None:
             try:
                 key = await _receive_auth(stream)
@@ -244,7 +246,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         await _serve(stream, request)
     finally:
         sub.close()
-        state.websockets.discard(ws)
+        websockets.discard(ws)
     return ws
 
 
@@ -281,7 +283,7 @@ async def _close_slow(ws: web.WebSocketResponse, request: web.Request) -> None:
 
 async def close_all(app: web.Application) -> None:
     """on_shutdown: tell every client the daemon is going away."""
-    for ws in list(app[STATE].websockets):
+    for ws in list(app[WEBSOCKETS]):  # type: ignore[index]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon shutting down"), 2.0

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from genosd.cli_config import _ssh_devices
-from genosd.cli_options import ConfigOption, FilterOption, JsonOption, LabOption, console, fail
+from genosd.cli.common import (
+    ConfigOption,
+    FilterOption,
+    JsonOption,
+    LabOption,
+    console,
+    fail,
+    out,
+    print_json,
+    select,
+    snapshot,
+    with_core,
+)
 
-out = Console(highlight=False, soft_wrap=True)
 MAX_COLUMNS = 8  # a wide TextFSM record (show interfaces has 30+ fields) stays readable
 
 
-def facts_command(
+def facts(
     devices: Annotated[list[str] | None, typer.Argument(help="device names (default: all)")] = None,
     config: ConfigOption = None,
     lab: LabOption = False,
@@ -32,10 +40,11 @@ def facts_command(
     json_out: JsonOption = False,
 ) -> None:
     """Collect facts over SSH now (stored for templates and the API), or show the stored ones."""
-    from genosd.collectors.facts import FactsResult, collect_facts, store_facts, stored_facts
-    from genosd.statedb import connect, state_db_path
+    from genosd.app import facts as workflow
+    from genosd.collectors.facts import FactsResult, stored_facts
 
-    state, selected = _ssh_devices(config, lab, filter)
+    snap = snapshot(config, lab)
+    selected = [d for d in select(snap, filter) if d.ssh]
     if devices:
         unknown = sorted(set(devices) - {d.name for d in selected})
         if unknown:
@@ -43,33 +52,26 @@ def facts_command(
         selected = [d for d in selected if d.name in devices]
     if not selected:
         fail("no selected device has SSH settings (data.ssh.credential)", 2)
-    db = connect(state_db_path(state.settings.state_dir))
     results: list[FactsResult]
     if stored:
-        found = {d.name: stored_facts(db, d.name) for d in selected}
+        found = with_core(
+            snap, lambda core: core.db.run(lambda db: [stored_facts(db, d.name) for d in selected])
+        )
         results = [
-            r or FactsResult(name, False, error="no facts stored yet") for name, r in found.items()
+            r or FactsResult(d.name, False, error="no facts stored yet")
+            for d, r in zip(selected, found, strict=True)
         ]
     else:
-        ssh = state.settings.ssh
         with Progress(console=console, transient=True) as progress:
             progress.add_task(f"collecting facts from {len(selected)} devices", total=None)
-            results = collect_facts(
-                [d.ssh for d in selected if d.ssh],
-                state.known_hosts,
-                policy=ssh.host_key_policy,
-                concurrency=ssh.concurrency,
-            )
-        for result in results:
-            if result.facts:
-                store_facts(db, result)
+            results = with_core(snap, lambda core: workflow.collect(core, selected))
     if json_out:
-        print(json.dumps([_as_json(r, kind) for r in results], indent=2, default=str))
+        print_json([_as_json(r, kind) for r in results])
     elif kind is not None:
         for result in results:
-            out.print(_rows_table(result.device, kind, result.facts.get(kind)))
+            out().print(_rows_table(result.device, kind, result.facts.get(kind)))
     else:
-        out.print(_summary(results))
+        out().print(_summary(results))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 

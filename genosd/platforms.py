@@ -1,4 +1,9 @@
-"""Per-platform data (genosd/config/platforms.yaml): driver names, commands, volatile and secret lines."""
+"""Per-platform data (genosd/platforms.yaml): driver names, commands, volatile and secret lines.
+
+A root domain module: the inventory resolves each device's platform here once, and everything that
+talks to or reasons about a device (SSH, collectors, the config lifecycle) takes the resolved
+`Platform` from the device instead of looking it up again.
+"""
 
 from __future__ import annotations
 

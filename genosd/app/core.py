@@ -1,0 +1,136 @@
+"""The services every workflow uses, built in one step from a snapshot, for the daemon and the CLI.
+
+`AppCore` holds the snapshot (settings + inventory), the state database, the event bus, the config
+history, the pinned host keys, device status and compliance scores, and where metric points go.
+The daemon's `Runtime` wraps one with the long-running services (pollers, pipeline, jobs,
+plugins); a CLI command opens one on its own (`AppCore.for_tool`): its events go to the state
+database's outbox, which the daemon relays, so a workflow publishes and audits the same from
+either adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from genosd import audit
+from genosd.app import outbox
+from genosd.app.lifecycle import Lifecycle
+from genosd.app.snapshot import Snapshot
+from genosd.app.status import StatusBoard
+from genosd.collectors.scheduler import DeviceHealth
+from genosd.config.compliance import compliance_history
+from genosd.config.history import ConfigHistory, history_path
+from genosd.events import Event, EventBus
+from genosd.inventory import Inventory
+from genosd.metrics.model import Point
+from genosd.settings import GenosdSettings
+from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
+from genosd.statedb import StateDB, state_db_path
+
+log = logging.getLogger(__name__)
+
+
+class PointWriter(Protocol):
+    """Where workflows put metric points (the daemon's pipeline)."""
+
+    async def commit(self, points: list[Point]) -> None:
+        """Keep the points (committed before this returns)."""
+
+
+class UnkeptPoints:
+    """A CLI process keeps no metrics: the daemon's own schedule produces them."""
+
+    async def commit(self, points: list[Point]) -> None:
+        """Drop the points (logged at debug level)."""
+        if points:
+            log.debug("not keeping %d points outside the daemon", len(points))
+
+
+class AppCore:
+    """Snapshot, state database, events, config history, host keys, status, compliance."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        events: EventBus,
+        points: PointWriter,
+        snmp_health: dict[str, DeviceHealth],
+    ):
+        self.snapshot = snapshot
+        self.events = events
+        self.points = points
+        settings = snapshot.settings
+        self.db = StateDB(state_db_path(settings.state_dir))
+        self.history = ConfigHistory(history_path(settings.state_dir))
+        self.known_hosts = KnownHosts(known_hosts_path(settings.state_dir))
+        self.status = StatusBoard(events, snmp_health)
+        self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
+        self.backup_lock = asyncio.Lock()
+        self._pending_writes: set[asyncio.Future[None]] = set()
+        self._lifecycle = Lifecycle(settings, snapshot.inventory, self.known_hosts, self.history)
+
+    @classmethod
+    def for_tool(cls, snapshot: Snapshot) -> AppCore:
+        """A core for one CLI command: events go to the outbox the daemon relays."""
+        core = cls(snapshot, events=EventBus(), points=UnkeptPoints(), snmp_health={})
+        core.events.listeners.append(core._to_outbox)
+        return core
+
+    @property
+    def settings(self) -> GenosdSettings:
+        """The settings in effect."""
+        return self.snapshot.settings
+
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory in effect."""
+        return self.snapshot.inventory
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Render, validate, plan and deploy over the snapshot in effect."""
+        return self._lifecycle
+
+    def use(self, snapshot: Snapshot) -> None:
+        """Switch to a new snapshot (a reload); the lifecycle is rebuilt over it."""
+        self.snapshot = snapshot
+        self._lifecycle = Lifecycle(
+            snapshot.settings, snapshot.inventory, self.known_hosts, self.history
+        )
+
+    async def open(self) -> None:
+        """Open the state database and read the newest compliance scores."""
+        await self.db.open()
+        latest = await self.db.run(lambda db: compliance_history(db, latest_only=True))
+        self.compliance.update({r.device: r.score for r in latest})
+
+    async def close(self) -> None:
+        """Wait for events still being written to the outbox, then close the database."""
+        while self._pending_writes:
+            await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
+        await self.db.close()
+
+    def _to_outbox(self, event: Event) -> None:
+        future = asyncio.ensure_future(self.db.run(outbox.write, event.topic, event.data))
+        self._pending_writes.add(future)
+        future.add_done_callback(self._pending_writes.discard)
+
+    async def audit(self, **entry: Any) -> None:
+        """Append one audit entry (actor, action, target, result, diff_hash, details)."""
+        await self.db.run(lambda db: audit.record(db, **entry))
+
+
+@contextlib.asynccontextmanager
+async def tool_core(snapshot: Snapshot) -> AsyncIterator[AppCore]:
+    """An open AppCore for the duration of one CLI command."""
+    core = AppCore.for_tool(snapshot)
+    await core.open()
+    try:
+        yield core
+    finally:
+        await core.close()

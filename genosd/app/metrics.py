@@ -1,0 +1,65 @@
+"""The daemon's own Prometheus metrics (GET /metrics), registered on the runtime's registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from genosd.events import EventBus
+
+
+class DaemonMetrics:
+    """Counters and gauges the application updates as it works."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.polls = Counter("genosd_polls", "SNMP polls", ["result"], registry=registry)
+        self.points = Counter("genosd_points", "Metric points produced", registry=registry)
+        self.devices = Gauge("genosd_devices", "Devices by status", ["status"], registry=registry)
+        self.last_poll_progress = Gauge(
+            "genosd_last_poll_progress_timestamp",
+            "Wall time of the last finished poll",
+            registry=registry,
+        )
+        self.reloads = Counter(
+            "genosd_reloads", "Settings and inventory reloads", ["result"], registry=registry
+        )
+
+
+class ComplianceCollector(Collector):
+    """Exports the newest compliance score of each device at scrape time."""
+
+    def __init__(self, scores: dict[str, float]):
+        self.scores = scores
+
+    def collect(self) -> list[Metric]:
+        """genosd_compliance_score{device} (0-100)."""
+        family = GaugeMetricFamily(
+            "genosd_compliance_score",
+            "Percent of compliance rules the device's config passes",
+            labels=["device"],
+        )
+        for device, score in sorted(self.scores.items()):
+            family.add_metric([device], score)
+        return [family]
+
+
+class EventBusCollector(Collector):
+    """Exports the event bus's counters at scrape time."""
+
+    def __init__(self, bus: EventBus):
+        self.bus = bus
+
+    def collect(self) -> list[Metric]:
+        """Published events, attached subscribers, dropped slow subscribers."""
+        return [
+            CounterMetricFamily("genosd_events_published", "Events published", self.bus.published),
+            GaugeMetricFamily(
+                "genosd_event_subscribers", "Attached subscribers", self.bus.subscribers
+            ),
+            CounterMetricFamily(
+                "genosd_event_subscribers_dropped",
+                "Subscribers dropped for not keeping up",
+                self.bus.dropped_subscribers,
+            ),
+        ]

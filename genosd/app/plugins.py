@@ -1,0 +1,111 @@
+"""Plugins inside the application: what a plugin is lent, and its jobs, topics and sinks wired in.
+
+A plugin sees devices, its data directory, its logger and a publish function limited to `alert`
+and its own `<name>.*` topics, never the daemon's internals. Its jobs run in the core's job
+runner, its sinks in the plugin runtime; `Plugins.apply()` reloads plugins whose settings changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from genosd.app.core import AppCore
+from genosd.app.jobs import Cron, Every, Job, JobRunner
+from genosd.errors import PluginError
+from genosd.pluginhost.contract import DeviceView, PluginContext
+from genosd.pluginhost.contract import Job as PluginJob
+from genosd.pluginhost.manager import PluginHost, PluginRecord, data_dir
+from genosd.pluginhost.runtime import PluginRuntime
+
+log = logging.getLogger(__name__)
+
+
+def make_context(core: AppCore, name: str) -> PluginContext:
+    """The context lent to plugin `name`: it may publish alerts and its own topics only."""
+
+    def publish(topic: str, data: dict[str, Any]) -> None:
+        if topic != "alert" and not topic.startswith(f"{name}."):
+            raise PluginError(f"plugin {name} may publish 'alert' and '{name}.*', not {topic!r}")
+        core.events.publish(topic, {**data, "source": name} if topic == "alert" else data)
+
+    def devices() -> list[DeviceView]:
+        return [
+            DeviceView(d.name, d.hostname, d.platform, d.groups, d.tags, d.site, d.role)
+            for d in core.inventory.devices.values()
+        ]
+
+    return PluginContext(
+        name=name,
+        data_dir=data_dir(core.settings.state_dir, name),
+        log=logging.getLogger(f"genosd.plugin.{name}"),
+        publish=publish,
+        devices=devices,
+    )
+
+
+def load_plugins(core: AppCore) -> PluginHost:
+    """Discover and load plugins for this core; PluginError only when a required one fails."""
+    host = PluginHost()
+    host.load(core.settings.plugins, lambda name: make_context(core, name))
+    return host
+
+
+def _job(plugin: str, job: PluginJob) -> Job:
+    every, cron = job.every, job.cron
+    schedule: Every | Cron = Every(every) if every is not None else Cron(cron or "")
+    return Job(f"{plugin}.{job.name}", plugin, job.run, lambda: schedule)
+
+
+class Plugins:
+    """The loaded plugins and their running parts."""
+
+    def __init__(self, core: AppCore, host: PluginHost, jobs: JobRunner):
+        self.core = core
+        self.host = host
+        self.jobs = jobs
+        self.runtime = PluginRuntime(host, core.events)
+        self.routes_mounted: set[str] = set()  # plugins whose routes the HTTP app serves
+
+    def start(self) -> None:
+        """Register every active plugin's topics and jobs, start its sinks."""
+        for record in self.host.active:
+            self._wire(record)
+        self.runtime.start()
+
+    def _wire(self, record: PluginRecord) -> None:
+        for topic in record.contributions.topics:
+            if topic.name not in self.core.events.topics:
+                self.core.events.add_topic(topic)
+        for job in record.contributions.jobs:
+            self.jobs.add(_job(record.name, job))
+
+    async def stop(self) -> None:
+        """Stop every plugin's sinks (the job runner stops their jobs)."""
+        await self.runtime.stop()
+
+    async def apply(self, sections: dict[str, dict[str, Any]]) -> list[str]:
+        """Reload the plugins whose settings changed; what still needs a restart."""
+        before = {name: record.state for name, record in self.host.records.items()}
+        for name in [
+            n
+            for n in self.host.records
+            if (self.host.sections.get(n) or {}) != (sections.get(n) or {})
+        ]:
+            await self.runtime.stop_plugin(name)
+            await self.jobs.remove_owner(name)
+        changed = self.host.reload(sections, lambda name: make_context(self.core, name))
+        restart = []
+        for name in changed:
+            record = self.host.records.get(name)
+            log.info(
+                "plugin %s: %s -> %s", name, before.get(name, "absent"), record and record.state
+            )
+            if record is None or record.state not in ("active", "degraded"):
+                continue
+            self._wire(record)
+            self.runtime.start_plugin(record)
+            routes = record.contributions.routes
+            if routes is not None and routes.endpoints and name not in self.routes_mounted:
+                restart.append(f"plugins.{name} (its HTTP routes)")
+        return restart

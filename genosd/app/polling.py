@@ -1,0 +1,111 @@
+"""SNMP polling in the daemon: each poll becomes points, events and device status.
+
+The scheduler runs one loop per device; every finished poll is turned into Telegraf-schema points
+(with rates), committed to the pipeline, published as `poll.result` (and `device.status` on a
+change), and counted. `poll_now` is the on-demand poll behind the API and the CLI's `--now`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from genosd import audit
+from genosd.app.core import AppCore
+from genosd.app.metrics import DaemonMetrics
+from genosd.collectors.scheduler import PollScheduler
+from genosd.collectors.snmp import SnmpPoll
+from genosd.errors import InvalidRequestError
+from genosd.inventory import Device
+from genosd.metrics.rates import CounterRates
+from genosd.metrics.telegraf import health_point, poll_to_points
+from genosd.settings import PollerSettings
+
+
+class Poller:
+    """The SNMP side of the daemon: scheduler, counter rates, poll handling."""
+
+    def __init__(self, core: AppCore, scheduler: PollScheduler, metrics: DaemonMetrics):
+        self.core = core
+        self.scheduler = scheduler
+        self.metrics = metrics
+        self.rates = CounterRates()
+        self.last_progress = 0.0  # wall time of the newest finished poll (the watchdog reads it)
+
+    @classmethod
+    def build(cls, core: AppCore, settings: PollerSettings, metrics: DaemonMetrics) -> Poller:
+        """A poller whose scheduler hands every poll to it."""
+        poller: Poller | None = None
+
+        async def on_poll(poll: SnmpPoll) -> None:
+            assert poller is not None  # set right below, before any loop runs
+            await poller.handle(poll)
+
+        scheduler = PollScheduler(
+            on_poll, concurrency=settings.concurrency, backoff_max=settings.backoff_max
+        )
+        poller = cls(core, scheduler, metrics)
+        return poller
+
+    def start(self) -> None:
+        """Start a loop for every SNMP device of the inventory."""
+        self.scheduler.update(self.core.inventory.select())
+
+    async def stop(self) -> None:
+        """Stop every loop."""
+        await self.scheduler.stop()
+
+    def apply(self, devices: list[Device], settings: PollerSettings) -> None:
+        """A reload: new limits, loops for added devices, removed ones stopped after their poll."""
+        self.scheduler.reconfigure(
+            concurrency=settings.concurrency, backoff_max=settings.backoff_max
+        )
+        self.scheduler.update(devices)
+        names = {d.name for d in devices}
+        for gone in self.rates.devices() - names:
+            self.rates.forget(gone)
+
+    async def handle(self, poll: SnmpPoll) -> None:
+        """Turn one poll into points, commit them, publish it."""
+        points = poll_to_points(poll, self.rates)
+        health = self.scheduler.health.get(poll.device)
+        hostname = str(poll.system.get("sysName") or poll.device)
+        points.append(health_point(poll, hostname, health.last_success if health else None))
+        await self.core.points.commit(points)
+        self.metrics.points.inc(len(points))
+        self.core.events.publish(
+            "poll.result",
+            {
+                "device": poll.device,
+                "ok": poll.ok,
+                "error": poll.error,
+                "duration": poll.duration,
+                "timed_out": poll.timed_out,
+                "requests": poll.requests,
+                "varbinds": poll.varbinds,
+                "interfaces": len(poll.interfaces),
+            },
+        )
+        device = self.core.inventory.devices.get(poll.device)
+        if device is not None:
+            self.core.status.publish_change(device, poll.error)
+        self.metrics.polls.labels("ok" if poll.ok else "failed").inc()
+        self.last_progress = time.time()
+        self.metrics.last_poll_progress.set(self.last_progress)
+
+    async def poll_now(self, name: str, actor: str) -> SnmpPoll:
+        """Poll one device now, outside its schedule (audited); results flow as usual."""
+        device = self.core.inventory.device(name)
+        if device.snmp is None:
+            raise InvalidRequestError(f"device {device.name!r} has no SNMP settings")
+        poll = await self.scheduler.poll_once(device)
+        await self.core.db.run(
+            lambda db: audit.record(
+                db,
+                actor=actor,
+                action="poll_device_now",
+                target=f"device:{device.name}",
+                result="ok" if poll.ok else "failed",
+                details={"error": poll.error},
+            )
+        )
+        return poll

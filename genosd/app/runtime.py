@@ -1,0 +1,170 @@
+"""The daemon's runtime: every long-lived service, built in one step, started and stopped in order.
+
+`Runtime(snapshot)` constructs everything (nothing is filled in later): the application
+core (state database, events, config history, host keys, status), the metrics pipeline, the SNMP
+poller, the job runner with the core's jobs, the plugins, and the API's key cache and rate
+limiter. `start()` brings them up in dependency order and `stop()` takes them down in reverse.
+`reload()` reads a new snapshot off the event loop and applies it (see genosd.app.reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from prometheus_client import CollectorRegistry
+
+from genosd import audit, systemd
+from genosd.app import outbox
+from genosd.app.backups import backup_job
+from genosd.app.core import AppCore
+from genosd.app.facts import facts_job
+from genosd.app.jobs import (
+    Every,
+    Job,
+    JobRunner,
+    JobsCollector,
+    JobStatus,
+    save_status,
+    saved_statuses,
+)
+from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
+from genosd.app.plugins import Plugins, load_plugins
+from genosd.app.polling import Poller
+from genosd.app.snapshot import Snapshot, Sources, load_snapshot
+from genosd.auth.keycache import KeyCache
+from genosd.auth.ratelimit import RateLimiter
+from genosd.collectors.scheduler import PollScheduler
+from genosd.collectors.snmp import SnmpPoll
+from genosd.events import EventBus
+from genosd.metrics.pipeline import MetricsPipeline
+
+log = logging.getLogger(__name__)
+RELAY_INTERVAL = 1.0  # seconds between looks for audit entries and CLI events to publish
+PRUNE_INTERVAL = 300.0
+
+
+class Runtime:
+    """Everything the daemon runs; adapters (HTTP, CLI, ChatOps) call workflows over `core`."""
+
+    def __init__(self, snapshot: Snapshot):
+        """Build every service; PluginError when a required plugin fails to load."""
+        settings = snapshot.settings
+        self.started_at = time.time()
+        self.registry = CollectorRegistry()
+        self.metrics = DaemonMetrics(self.registry)
+        self.pipeline = MetricsPipeline(
+            settings.state_dir / "metrics.sqlite3", settings.influx, settings.store, self.registry
+        )
+        scheduler = PollScheduler(
+            self._on_poll,
+            concurrency=settings.poller.concurrency,
+            backoff_max=settings.poller.backoff_max,
+        )
+        self.core = AppCore(
+            snapshot,
+            events=EventBus(queue_size=settings.api.ws_queue_size),
+            points=self.pipeline,
+            snmp_health=scheduler.health,
+        )
+        self.poller = Poller(self.core, scheduler, self.metrics)
+        self.jobs = JobRunner(self.core.events, self._persist_job)
+        self.plugins = Plugins(self.core, load_plugins(self.core), self.jobs)
+        self.limiter = RateLimiter(
+            settings.api.rate_limit_per_minute, settings.api.rate_limit_burst
+        )
+        self.key_cache = KeyCache()
+        self.restart_required: list[str] = []  # settings changed on disk that a restart applies
+        self.reload_lock = asyncio.Lock()
+        self._audit_cursor: int | None = None  # None while nobody listens to `audit`
+        self._outbox_cursor = 0
+        self.pipeline.observers.append(self.plugins.runtime.deliver_points)
+        self.registry.register(EventBusCollector(self.core.events))
+        self.registry.register(ComplianceCollector(self.core.compliance))
+        self.registry.register(JobsCollector(self.jobs))
+
+    @property
+    def events(self) -> EventBus:
+        """The daemon's event bus."""
+        return self.core.events
+
+    async def _on_poll(self, poll: SnmpPoll) -> None:
+        await self.poller.handle(poll)
+
+    async def _persist_job(self, status: JobStatus) -> None:
+        await self.core.db.run(save_status, status)
+
+    def _core_jobs(self) -> list[Job]:
+        jobs = [
+            backup_job(self.core),
+            facts_job(self.core),
+            Job("store_prune", "genosd", self._prune, lambda: Every(PRUNE_INTERVAL)),
+            Job("event_relay", "genosd", self._relay, lambda: Every(RELAY_INTERVAL), quiet=True),
+        ]
+        interval = systemd.watchdog_interval()
+        if interval:
+            jobs.append(
+                Job("systemd_watchdog", "genosd", self._watchdog, lambda: Every(interval), True)
+            )
+        return jobs
+
+    async def start(self) -> None:
+        """Open storage, then start forwarding, plugins, pollers and jobs (in that order)."""
+        await self.core.open()
+        await self.pipeline.start()
+        self._outbox_cursor = await self.core.db.run(outbox.last_id)
+        saved = await self.core.db.run(saved_statuses)
+        for job in self._core_jobs():
+            self.jobs.add(job, saved.get(job.name))
+        self.plugins.start()
+        self.poller.start()
+        self.jobs.start()
+
+    async def stop(self) -> None:
+        """Stop in reverse order: jobs, pollers, plugins, then flush metrics and close storage."""
+        await self.jobs.stop()
+        await self.poller.stop()
+        await self.plugins.stop()
+        await self.pipeline.stop()
+        await self.core.close()
+
+    async def _prune(self) -> None:
+        await self.pipeline.store.prune()
+        await self.core.db.run(outbox.prune)
+
+    async def _relay(self) -> None:
+        """Publish audit entries (while someone listens) and events written by CLI processes."""
+        db = self.core.db
+        for row_id, topic, data in await db.run(outbox.read_after, self._outbox_cursor):
+            self._outbox_cursor = row_id
+            if topic in self.events.topics:
+                self.events.publish(topic, {**data, "origin": "cli"})
+        if not self.events.has_subscribers("audit"):
+            self._audit_cursor = None  # new listeners get new entries only
+            return
+        if self._audit_cursor is None:
+            self._audit_cursor = await db.run(audit.last_id)
+            return
+        for entry in await db.run(audit.entries_after, self._audit_cursor):
+            self._audit_cursor = entry.id
+            self.events.publish("audit", entry.as_dict())
+
+    async def _watchdog(self) -> None:
+        """Ping systemd only while polls make progress, so a wedged poller gets restarted."""
+        inventory = self.core.inventory
+        intervals = [d.snmp.interval for d in inventory.devices.values() if d.snmp]
+        interval = systemd.watchdog_interval() or 30.0
+        allowed = 3 * max(min(intervals, default=60.0), interval * 2) + 30
+        last = self.poller.last_progress or self.started_at
+        if not intervals or time.time() - last < allowed:
+            systemd.notify("WATCHDOG=1")
+            return
+        raise RuntimeError(f"no poll finished for {time.time() - last:.0f}s; no watchdog ping")
+
+
+def build_runtime(sources: Sources) -> Runtime:
+    """Load the snapshot and build the runtime (blocking); ConfigError or PluginError if bad."""
+    snapshot = load_snapshot(sources)
+    snapshot.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return Runtime(snapshot)

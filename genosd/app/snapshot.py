@@ -1,0 +1,85 @@
+"""An immutable snapshot of what genosd runs on: validated settings plus the resolved inventory.
+
+A snapshot is loaded in one blocking step (call it from a worker thread in the daemon) from its
+sources: the settings file, the secrets directories and the inventory directory. A bad file raises
+ConfigError naming file, line and field, and nothing of the running snapshot changes. `changed()`
+names the settings that differ between two snapshots; `RESTART_REQUIRED` are those a running
+daemon cannot take over without a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from genosd.inventory import Inventory, load_inventory
+from genosd.settings import GenosdSettings, load_settings
+
+# settings a running daemon keeps until it restarts (sockets and files opened once)
+RESTART_REQUIRED = frozenset({"state_dir", "api.host", "api.port"})
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a snapshot is read from."""
+
+    config_file: Path | None = None
+    inventory_dir: Path | None = None  # overrides settings.inventory_dir (the lab, tests)
+    secrets_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Settings and inventory as one validated, immutable unit."""
+
+    sources: Sources
+    settings: GenosdSettings
+    inventory: Inventory
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def inventory_dir(self) -> Path:
+        """The directory the inventory was read from."""
+        return self.inventory.directory
+
+
+def load_settings_from(sources: Sources) -> GenosdSettings:
+    """Only the settings of `sources` (commands that need no inventory)."""
+    return load_settings(sources.config_file, extra_secrets_dirs=list(sources.secrets_dirs))
+
+
+def load_snapshot(sources: Sources) -> Snapshot:
+    """Read and validate settings and inventory (blocking); ConfigError on any problem."""
+    settings = load_settings_from(sources)
+    inventory = load_inventory(sources.inventory_dir or settings.inventory_dir, settings)
+    return Snapshot(sources, settings, inventory)
+
+
+def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:
+    """Dotted names of the settings that differ (secrets compared by value, never shown)."""
+    return _diff(old, new, "")
+
+
+def _diff(old: Any, new: Any, prefix: str) -> list[str]:
+    if old == new:
+        return []
+    if isinstance(old, BaseModel) and type(old) is type(new):
+        names: list[str] = []
+        for name in type(old).model_fields:
+            names.extend(_diff(getattr(old, name), getattr(new, name), f"{prefix}{name}."))
+        return names
+    if isinstance(old, dict) and isinstance(new, dict):
+        names = []
+        for key in sorted(set(old) | set(new), key=str):
+            names.extend(_diff(old.get(key), new.get(key), f"{prefix}{key}."))
+        return names
+    return [prefix.rstrip(".")]
+
+
+def needs_restart(names: list[str]) -> list[str]:
+    """The changed settings that only a restart applies."""
+    return [n for n in names if n in RESTART_REQUIRED]

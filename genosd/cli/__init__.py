@@ -1,0 +1,62 @@
+"""The `genosd` command line: one module per command group, each a thin adapter over genosd.app."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from genosd import __version__
+from genosd.cli.audit import audit_app
+from genosd.cli.common import console
+from genosd.cli.config import config_app
+from genosd.cli.daemon import check_config, run
+from genosd.cli.facts import facts
+from genosd.cli.inventory import inventory_app
+from genosd.cli.keys import keys_app
+from genosd.cli.lab import lab_app
+from genosd.cli.poll import poll
+from genosd.cli.settings import settings_app
+from genosd.errors import GenosdError
+
+app = typer.Typer(
+    help="genosd: network automation daemon", no_args_is_help=True, add_completion=False
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"genosd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """genosd: network automation daemon."""
+
+
+app.command("run")(run)
+app.command("check-config")(check_config)
+app.command("poll")(poll)
+app.command("facts")(facts)
+app.add_typer(lab_app, name="lab")
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(settings_app, name="settings")
+
+
+def main() -> None:
+    """Entry point that turns stray GenosdErrors into a clean message."""
+    try:
+        app()
+    except GenosdError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)

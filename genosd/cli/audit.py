@@ -1,0 +1,49 @@
+"""`genosd audit export|verify`: the audit log, straight on the state database."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from typing import Annotated, Literal
+
+import typer
+
+from genosd import audit
+from genosd.cli.common import ConfigOption, console, fail, settings_only
+
+audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
+
+
+def _state_db(config: ConfigOption) -> sqlite3.Connection:
+    from genosd.statedb import connect, state_db_path
+
+    return connect(state_db_path(settings_only(config).state_dir))
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    since_hours: Annotated[
+        float | None, typer.Option("--since-hours", help="only the last N hours")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    action: Annotated[str | None, typer.Option("--action")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the audit log (oldest first) to stdout as JSON or CSV."""
+    if fmt not in ("json", "csv"):
+        fail("--format must be json or csv", 2)
+    since = time.time() - since_hours * 3600 if since_hours else None
+    query = audit.AuditQuery(actor=actor, action=action, since=since)
+    output_format: Literal["json", "csv"] = "csv" if fmt == "csv" else "json"
+    sys.stdout.write(audit.export(_state_db(config), query, output_format))
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the hash chain of the audit log; exit 1 naming the first entry that does not match."""
+    broken = audit.verify_chain(_state_db(config))
+    if broken is not None:
+        fail(f"audit log chain broken at entry {broken}: it was edited or rows were removed")
+    console.print("audit log chain intact")

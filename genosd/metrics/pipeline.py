@@ -1,0 +1,132 @@
+"""The metrics pipeline: every point is committed to the local store, then forwarded to the sink.
+
+One object owns the store, the configured sink (InfluxDB 1.x or 2.x/3.x, or none) and the
+forwarder that drains the spool into it. `reconfigure()` applies new `influx` and `store`
+settings while the daemon runs: a sink that appears starts forwarding from the next point, a
+changed one is swapped after the old one has delivered what it can, a removed one stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
+from genosd.metrics.influx import make_sink
+from genosd.metrics.model import Point
+from genosd.metrics.store import MetricsStore
+from genosd.settings import InfluxSettings, StoreSettings
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 5.0  # how long a stopping sink may spend delivering its backlog
+
+PointsObserver = Callable[[list[Point]], None]
+
+
+@dataclass(frozen=True)
+class SinkState:
+    """The sink as /health and /system report it."""
+
+    name: str
+    healthy: bool
+    last_error: str | None
+
+
+class MetricsPipeline:
+    """Store, sink and forwarder, configured from settings and reconfigurable."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        influx: InfluxSettings,
+        store: StoreSettings,
+        registry: CollectorRegistry,
+    ):
+        self.influx = influx
+        self.store = MetricsStore(
+            store_path,
+            max_bytes=store.max_bytes,
+            retention_hours=store.retention_hours,
+            forwarding=bool(influx.url),
+        )
+        self._forwarder_metrics = ForwarderMetrics(registry)
+        self.forwarder: Forwarder | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.observers: list[PointsObserver] = []
+
+    async def start(self) -> None:
+        """Open the store and start forwarding to the configured sink, if any."""
+        await self.store.open()
+        self._start_forwarder(self.influx)
+
+    def _start_forwarder(self, influx: InfluxSettings) -> None:
+        sink = make_sink(influx)
+        if sink is None:
+            return
+        self.forwarder = Forwarder(
+            self.store,
+            sink,
+            batch_size=influx.batch_size,
+            flush_interval=influx.flush_interval,
+            retry_max_delay=influx.retry_max_delay,
+            metrics=self._forwarder_metrics,
+        )
+        self._task = asyncio.create_task(self.forwarder.run(), name="forwarder")
+
+    async def _stop_forwarder(self) -> None:
+        forwarder, task = self.forwarder, self._task
+        self.forwarder = self._task = None
+        if forwarder is None or task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if not await forwarder.drain(timeout=DRAIN_SECONDS):
+            log.warning("%d points stay in the spool for the next sink", self.store.pending_points)
+        await forwarder.sink.close()
+
+    async def stop(self) -> None:
+        """Deliver what the sink takes within DRAIN_SECONDS, then close everything."""
+        await self._stop_forwarder()
+        await self.store.close()
+
+    async def reconfigure(self, influx: InfluxSettings, store: StoreSettings) -> None:
+        """Apply new sink and store settings without losing a committed point."""
+        self.store.set_limits(max_bytes=store.max_bytes, retention_hours=store.retention_hours)
+        if influx == self.influx:
+            return
+        await self._stop_forwarder()
+        self.influx = influx
+        await self.store.set_forwarding(bool(influx.url))
+        self._start_forwarder(influx)
+        log.info("metrics sink: %s", self.forwarder.sink.name if self.forwarder else "none")
+
+    async def commit(self, points: list[Point]) -> None:
+        """Commit points to the store, show them to observers, wake the forwarder."""
+        if not points:
+            return
+        await self.store.append(points)
+        for observe in self.observers:
+            observe(points)
+        if self.forwarder is not None:
+            self.forwarder.notify()
+
+    @property
+    def sink(self) -> SinkState | None:
+        """The sink's health, or None when no sink is configured."""
+        if self.forwarder is None:
+            return None
+        return SinkState(
+            self.forwarder.sink.name, self.forwarder.healthy, self.forwarder.last_error
+        )
+
+    def export_state(self) -> None:
+        """Copy the spool's size into the Prometheus metrics (at scrape time)."""
+        if self.forwarder is not None:
+            self.forwarder.export_spool_state()

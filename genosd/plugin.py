@@ -1,0 +1,45 @@
+"""The public surface for plugins: import everything a plugin needs from here, nothing else.
+
+    from genosd.plugin import Api, Job, PluginContext, Role, Sink, Tool, Topic, hookimpl
+
+What is listed in `__all__` is stable across minor releases; genosd's internals (the runtime, the
+API package, the collectors) may change at any time and are never handed to a plugin. A plugin
+reaches devices and data only through what its hooks are given (see docs/plugins.md).
+"""
+
+from __future__ import annotations
+
+from genosd import hookimpl
+from genosd.auth.keys import Role
+from genosd.endpoints import PRINCIPAL, Api
+from genosd.errors import (
+    ConflictError,
+    GenosdError,
+    InvalidRequestError,
+    NotFoundError,
+    PluginError,
+)
+from genosd.events import Topic
+from genosd.metrics.model import FieldValue, Point
+from genosd.pluginhost.contract import DeviceView, Job, PluginContext, Sink, Task, Tool
+
+__all__ = [
+    "PRINCIPAL",
+    "Api",
+    "ConflictError",
+    "DeviceView",
+    "FieldValue",
+    "GenosdError",
+    "InvalidRequestError",
+    "Job",
+    "NotFoundError",
+    "PluginContext",
+    "PluginError",
+    "Point",
+    "Role",
+    "Sink",
+    "Task",
+    "Tool",
+    "Topic",
+    "hookimpl",
+]

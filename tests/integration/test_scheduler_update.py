@@ -1,0 +1,85 @@
+"""PollScheduler.update(): devices added, removed and changed while polls are in flight (snmpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import SecretStr
+
+from genosd.collectors.scheduler import PollScheduler, next_delay
+from genosd.collectors.snmp import SnmpPoll
+from genosd.inventory import Device, SnmpTarget
+from genosd.settings import SnmpCredential
+
+PUBLIC = SnmpCredential(community=SecretStr("public"))
+
+
+def _device(name: str, port: int, *, interval: float = 0.2, timeout: float = 1.0) -> Device:
+    target = SnmpTarget("127.0.0.1", port, "2c", PUBLIC, timeout, 0, 25, interval)
+    return Device(name, "127.0.0.1", "ios", (), (), snmp=target)
+
+
+async def _until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def test_next_delay_doubles_per_failure_and_is_capped():
+    assert next_delay(60, 0, 600) == 60
+    assert next_delay(60, 1, 600) == 60
+    assert next_delay(60, 2, 600) == 120
+    assert next_delay(60, 3, 600) == 240
+    assert next_delay(60, 10, 600) == 600
+
+
+async def test_update_adds_removes_and_changes_devices(snmpd):
+    polls: list[SnmpPoll] = []
+
+    async def handle(poll: SnmpPoll) -> None:
+        polls.append(poll)
+
+    scheduler = PollScheduler(handle, concurrency=10, backoff_max=5)
+    try:
+        scheduler.update([_device("a", snmpd), _device("b", snmpd)])
+        await _until(lambda: {"a", "b"} <= {p.device for p in polls if p.ok})
+
+        # a moves to a port nobody answers on, b leaves, c joins
+        scheduler.update([_device("a", 9, timeout=0.2), _device("c", snmpd)])
+        assert "b" not in scheduler.health
+        removed_at = len(polls)
+        await _until(lambda: any(p.device == "c" and p.ok for p in polls))
+        await _until(lambda: any(p.device == "a" and not p.ok for p in polls[removed_at:]))
+        await asyncio.sleep(0.5)
+        later_b = [p for p in polls[removed_at:] if p.device == "b"]
+        assert len(later_b) <= 1  # at most the poll that was in flight when b was removed
+        assert scheduler.health["a"].status == "down" and scheduler.health["c"].status == "up"
+    finally:
+        await scheduler.stop()
+
+
+async def test_a_poll_in_flight_during_a_change_is_still_handled(snmpd):
+    polls: list[SnmpPoll] = []
+    started = asyncio.Event()
+
+    async def handle(poll: SnmpPoll) -> None:
+        polls.append(poll)
+
+    scheduler = PollScheduler(handle, concurrency=10, backoff_max=5)
+    try:
+        slow = _device("r", 9, interval=0.1, timeout=1.0)  # each poll waits out its timeout
+        scheduler.update([slow])
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, started.set)
+        await started.wait()  # a poll of the dead port is in flight now
+        scheduler.update([_device("r", snmpd, interval=30)])  # the operator fixed the port
+        await _until(lambda: any(p.device == "r" and p.ok for p in polls))
+        # the old target's poll ends with its timeout, after the new target's first poll; its
+        # result is still handled (counted, written), not dropped
+        await _until(lambda: any(not p.ok for p in polls), timeout=5)
+        assert polls[-1].ok is False and polls[-1].error == "no SNMP response"
+        assert scheduler.health["r"].status == "up"  # the health is the new target's
+    finally:
+        await scheduler.stop()
