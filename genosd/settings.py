@@ -23,12 +23,12 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
-    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from genosd.errors import ConfigError
+from genosd.secretfiles import SecretFilesSource, secret_dirs
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
 
 CONFIG_SEARCH_PATH = (Path("genosd.yaml"), Path("/etc/genosd/genosd.yaml"))
@@ -246,9 +246,6 @@ class GenosdSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GENOSD_",
         env_nested_delimiter="__",
-        secrets_nested_delimiter="__",
-        secrets_prefix="",
-        secrets_dir_missing="ok",
         extra="forbid",
         validate_default=True,
     )
@@ -277,7 +274,9 @@ class GenosdSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file is passed as init kwargs below its overrides, so it is not a source here.
-        return env_settings, NestedSecretsSettingsSource(file_secret_settings), init_settings
+        given = getattr(file_secret_settings, "secrets_dir", None) or []
+        directories = [Path(d) for d in (given if isinstance(given, list | tuple) else [given])]
+        return env_settings, SecretFilesSource(settings_cls, directories), init_settings
 
     def public_summary(self) -> dict[str, Any]:
         """The settings with every secret replaced by '**********' (for API and logs)."""
@@ -322,14 +321,11 @@ def find_config_file(explicit: Path | None) -> Path | None:
 
 
 def secrets_dirs(extra: list[Path] | None = None) -> list[Path]:
-    """Directories holding one secret per file: systemd's $CREDENTIALS_DIRECTORY, $GENOSD_SECRETS_DIR."""
-    dirs = [
-        Path(p)
-        for key in ("CREDENTIALS_DIRECTORY", "GENOSD_SECRETS_DIR")
-        if (p := os.environ.get(key))
-    ]
-    dirs.extend(extra or [])
-    return [d for d in dirs if d.is_dir()]
+    """Directories holding one secret per file: $CREDENTIALS_DIRECTORY, $GENOSD_SECRETS_DIR, extra.
+
+    ConfigError when one of them is missing or unreadable (see genosd.secretfiles).
+    """
+    return secret_dirs(extra or [])
 
 
 def load_settings(

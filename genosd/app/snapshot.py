@@ -9,6 +9,7 @@ daemon cannot take over without a restart.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from pydantic import BaseModel
 
 from genosd.inventory import Inventory, load_inventory
 from genosd.settings import GenosdSettings, load_settings
+
+log = logging.getLogger(__name__)
 
 # settings a running daemon keeps until it restarts (sockets and files opened once)
 RESTART_REQUIRED = frozenset({"state_dir", "api.host", "api.port"})
@@ -53,10 +56,18 @@ def load_settings_from(sources: Sources) -> GenosdSettings:
 
 
 def load_snapshot(sources: Sources) -> Snapshot:
-    """Read and validate settings and inventory (blocking); ConfigError on any problem."""
+    """Read and validate settings and inventory (blocking); ConfigError on any problem.
+
+    With no inventory configured anywhere and no ./inventory/hosts.yaml, the inventory is empty
+    (a first start on a laptop); a configured inventory_dir without hosts.yaml is an error.
+    """
     settings = load_settings_from(sources)
-    inventory = load_inventory(sources.inventory_dir or settings.inventory_dir, settings)
-    return Snapshot(sources, settings, inventory)
+    directory = sources.inventory_dir or settings.inventory_dir
+    configured = sources.inventory_dir is not None or "inventory_dir" in settings.model_fields_set
+    if not configured and not (directory / "hosts.yaml").exists():
+        log.warning("no inventory: %s/hosts.yaml does not exist; no device is polled", directory)
+        return Snapshot(sources, settings, Inventory(directory, {}, {}))
+    return Snapshot(sources, settings, load_inventory(directory, settings))
 
 
 def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:

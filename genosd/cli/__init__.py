@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genosd import __version__
+from genosd import __version__, logs
 from genosd.cli.audit import audit_app
 from genosd.cli.common import console
 from genosd.cli.config import config_app
@@ -39,6 +39,7 @@ def _options(
     ] = False,
 ) -> None:
     """genosd: network automation daemon."""
+    logs.setup("WARNING")  # `run` raises it to the configured log_level
 
 
 app.command("run")(run)

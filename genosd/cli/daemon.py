@@ -22,7 +22,7 @@ log = logging.getLogger("genosd")
 
 def run(config: ConfigOption = None, lab: LabOption = False) -> None:
     """Run the daemon (systemd's ExecStart); with --lab, also the lab, stopped on exit."""
-    logs.setup()
+    logs.set_level("INFO")
     from genosd.app.runtime import build_runtime
     from genosd.daemon import serve
 

@@ -77,4 +77,22 @@ def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)  # the key was checked when the session opened
+    _close_transport_first(connection.transport)
     return _Scrapli(connection)
+
+
+def _close_transport_first(transport: Any) -> None:
+    """Make closing stop paramiko's reader thread before the socket goes away.
+
+    scrapli's paramiko transport (1.x) closes the channel and the socket but not the paramiko
+    Transport, whose thread then reads a closed descriptor and logs "Socket exception: Bad file
+    descriptor (9)" at ERROR for every session.
+    """
+    scrapli_close = transport.close
+
+    def close() -> None:
+        if transport.session is not None:
+            transport.session.close()
+        scrapli_close()
+
+    transport.close = close

@@ -88,3 +88,34 @@ def test_group_data_merges_below_host_data_and_filters_work(tmp_path: Path, monk
     assert r2_device.groups == ("edge", "core") and r2_device.tags == ("pe", "bb")
     assert [d.name for d in inventory.select(parse_filters(["group=core"]))] == ["r1", "r2"]
     assert [d.name for d in inventory.select(parse_filters(["tag=pe"]))] == ["r2"]
+
+
+def test_systemd_directory_credentials_and_later_directories_win(tmp_path: Path, monkeypatch):
+    # LoadCredential=genosd:/etc/genosd/credentials hands files over as genosd_<file name>
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "genosd_credentials__core__community").write_text("from-systemd\n")
+    (credentials / "genosd_influx__token").write_text("tok\n")
+    (credentials / "other-service_password").write_text("not ours")
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "credentials__core__community").write_text("from-lab")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(None, extra_secrets_dirs=[lab])
+    assert settings.influx.token is not None and settings.influx.token.get_secret_value() == "tok"
+    community = settings.credentials["core"].community
+    assert community is not None and community.get_secret_value() == "from-lab"
+
+
+def test_a_secrets_directory_that_is_missing_is_a_config_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("GENOSD_SECRETS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"\$GENOSD_SECRETS_DIR .*nowhere does not exist"):
+        load_settings(None)
+
+
+def test_a_typo_in_a_secret_file_name_is_reported_like_a_typo_in_the_file(tmp_path: Path):
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "influx__tokn").write_text("x")
+    with pytest.raises(ConfigError, match=r"influx.tokn: Extra inputs are not permitted"):
+        load_settings(None, extra_secrets_dirs=[secrets])
