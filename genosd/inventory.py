@@ -20,7 +20,7 @@ from genosd.errors import InventoryError, NotFoundError
 from genosd.platforms import Platform, load_platforms
 from genosd.settings import GenosdSettings, SnmpCredential
 from genosd.ssh.target import SshTarget
-from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
+from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml, release
 
 SECRET_KEYS = frozenset(
     {"password", "secret", "community", "auth_key", "priv_key", "authkey", "privkey", "token"}
@@ -419,6 +419,8 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
             ssh=ssh,
             data=_merged_data(layers),
         )
+    for doc, _ in docs:
+        release(doc)  # a large inventory's parse tree, freed without stalling other threads
     if problems:
         raise InventoryError("invalid inventory", source=str(directory), problems=problems)
     group_members = {g: [d.name for d in devices.values() if g in d.groups] for g in groups}

@@ -100,7 +100,11 @@ class AppCore:
         """Switch to a new snapshot (a reload); the lifecycle is rebuilt over it."""
         self.snapshot = snapshot
         self._lifecycle = Lifecycle(
-            snapshot.settings, snapshot.inventory, self.known_hosts, self.history
+            snapshot.settings,
+            snapshot.inventory,
+            self.known_hosts,
+            self.history,
+            self._lifecycle.renderer,
         )
 
     async def open(self) -> None:

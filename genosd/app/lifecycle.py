@@ -74,12 +74,16 @@ class Lifecycle:
         inventory: Inventory,
         known_hosts: KnownHosts,
         history: ConfigHistory,
+        renderer: Renderer | None = None,
     ):
         self.settings = settings
         self.inventory = inventory
         self.known_hosts = known_hosts
         self.history = history
-        self.renderer = Renderer(settings.configs.templates_dir)
+        templates = settings.configs.templates_dir
+        # a reload keeps the renderer (and Jinja's compiled templates) while the directory stays
+        reuse = renderer is not None and renderer.templates_dir == templates
+        self.renderer = renderer if reuse and renderer is not None else Renderer(templates)
 
     @functools.cached_property
     def rules(self) -> RuleSet:

@@ -85,27 +85,32 @@ class Plugins:
         await self.runtime.stop()
 
     async def apply(self, sections: dict[str, dict[str, Any]]) -> list[str]:
-        """Reload the plugins whose settings changed; what still needs a restart."""
-        before = {name: record.state for name, record in self.host.records.items()}
-        for name in [
+        """Reload the plugins whose settings section changed; their names."""
+        changed = sorted(
             n
-            for n in self.host.records
+            for n in set(self.host.sections) | set(sections)
             if (self.host.sections.get(n) or {}) != (sections.get(n) or {})
-        ]:
+        )
+        for name in changed:
             await self.runtime.stop_plugin(name)
             await self.jobs.remove_owner(name)
-        changed = self.host.reload(sections, lambda name: make_context(self.core, name))
-        restart = []
+        before = {name: record.state for name, record in self.host.records.items()}
+        self.host.reload(sections, lambda name: make_context(self.core, name))
         for name in changed:
             record = self.host.records.get(name)
-            log.info(
-                "plugin %s: %s -> %s", name, before.get(name, "absent"), record and record.state
-            )
-            if record is None or record.state not in ("active", "degraded"):
-                continue
-            self._wire(record)
-            self.runtime.start_plugin(record)
-            routes = record.contributions.routes
-            if routes is not None and routes.endpoints and name not in self.routes_mounted:
-                restart.append(f"plugins.{name} (its HTTP routes)")
-        return restart
+            state = record.state if record else "absent"
+            log.info("plugin %s: %s -> %s", name, before.get(name, "absent"), state)
+            if record is not None and record.state in ("active", "degraded"):
+                self._wire(record)
+                self.runtime.start_plugin(record)
+        return changed
+
+    def routes_pending(self) -> list[str]:
+        """Active plugins whose HTTP routes only a restart mounts."""
+        return [
+            f"plugins.{record.name} (its HTTP routes)"
+            for record in self.host.active
+            if record.contributions.routes is not None
+            and record.contributions.routes.endpoints
+            and record.name not in self.routes_mounted
+        ]

@@ -31,21 +31,6 @@ class Poller:
         self.rates = CounterRates()
         self.last_progress = 0.0  # wall time of the newest finished poll (the watchdog reads it)
 
-    @classmethod
-    def build(cls, core: AppCore, settings: PollerSettings, metrics: DaemonMetrics) -> Poller:
-        """A poller whose scheduler hands every poll to it."""
-        poller: Poller | None = None
-
-        async def on_poll(poll: SnmpPoll) -> None:
-            assert poller is not None  # set right below, before any loop runs
-            await poller.handle(poll)
-
-        scheduler = PollScheduler(
-            on_poll, concurrency=settings.concurrency, backoff_max=settings.backoff_max
-        )
-        poller = cls(core, scheduler, metrics)
-        return poller
-
     def start(self) -> None:
         """Start a loop for every SNMP device of the inventory."""
         self.scheduler.update(self.core.inventory.select())

@@ -77,7 +77,10 @@ class PollScheduler:
         """Start loops for new devices, stop removed ones after their current poll, pick up changes."""
         wanted = {d.name: d for d in devices if d.snmp is not None}
         for name, loop in list(self._loops.items()):
-            if name not in wanted or wanted[name].snmp != loop.device.snmp:
+            device = wanted.get(name)
+            if device is loop.device:
+                continue  # the same object: a reload that left this device alone
+            if device is None or device.snmp != loop.device.snmp:
                 loop.stopping = True
                 del self._loops[name]
                 if name not in wanted:

@@ -206,17 +206,20 @@ class PluginHost:
             self.pm.unregister(plugin, name=name)
 
     def _call(self, name: str, hook: str, **kwargs: Any) -> Any:
-        """Call one plugin's implementation of `hook` (None when it has none)."""
+        """Call `hook` through pluggy on plugin `name` alone (None when it does not implement it).
+
+        One plugin at a time, so what a hook returns is attributed to (and blamed on) its plugin.
+        """
         plugin = self.pm.get_plugin(name)
-        impl = next(
-            (i for i in getattr(self.pm.hook, hook).get_hookimpls() if i.plugin is plugin), None
-        )
-        if impl is None:
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        if not caller.get_hookimpls():
             return None
         try:
-            return impl.function(**{a: kwargs[a] for a in impl.argnames})
+            results = caller(**kwargs)
         except Exception as exc:
             raise PluginError(f"hook {hook} raised {type(exc).__name__}: {exc}") from exc
+        return results[0] if results else None
 
     def _configure(self, name: str, own: dict[str, Any]) -> BaseModel | None:
         model = self._call(name, "genosd_config_model")
