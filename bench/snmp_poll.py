@@ -112,7 +112,7 @@ async def genosd_worker(
         name = f"bench-{n}"
         while time.monotonic() < stop_at:
             poll = await poll_device(name, "127.0.0.1", session, MAX_REPETITIONS, profile)
-            payload = "\n".join(p.to_line() for p in poll_to_points(poll, rates))
+            payload = "\n".join(filter(None, (p.to_line() for p in poll_to_points(poll, rates))))
             if not measuring:
                 continue
             counts["polls"] += 1

@@ -1,29 +1,76 @@
-"""A metric point and its InfluxDB line-protocol form."""
+"""A metric point and its InfluxDB line-protocol form.
+
+Line protocol cannot carry everything a device reports, and InfluxDB and VictoriaMetrics read
+some escapes differently, so genosd writes only what every server reads back unchanged and
+replaces what none can carry (docs/metrics.md, "What line protocol cannot carry"):
+
+* measurement names, tag keys, tag values and field keys: `,`, `=` and space are escaped with a
+  backslash (`=` is left alone in measurement names, where it needs none); a line break or other
+  control character becomes a space; a backslash that would end the text or stand before a
+  character that needs escaping (or before another backslash, which the servers read differently,
+  or, in measurement names and field keys, before `"`) becomes U+FF3C FULLWIDTH REVERSE
+  SOLIDUS; a measurement cannot start with `#` (a comment line): U+FF03 FULLWIDTH NUMBER SIGN;
+* string field values: `\\` and `"` are escaped; a line break (CRLF, LF or CR) or other control
+  character except tab becomes a space (VictoriaMetrics splits lines at any newline, quoted or not);
+* integers beyond the signed 64-bit range are written as floats; NaN and infinities, which no
+  server accepts, are left out of the point (and a point with no field left is not written).
+
+An empty tag value is left out, as InfluxDB requires.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 FieldValue = int | float | str | bool
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+BACKSLASH_STAND_IN = "\uff3c"  # FULLWIDTH REVERSE SOLIDUS
+HASH_STAND_IN = "\uff03"  # FULLWIDTH NUMBER SIGN
+_CONTROL = re.compile(r"\r\n|[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB = re.compile(r"\r\n|[\x00-\x08\x0a-\x1f\x7f]")
+# a backslash the servers would read as an escape, or read differently
+_BAD_BACKSLASH = re.compile(r"\\(?=[\\, =]|$)")
+# measurement names and field keys: InfluxDB also reads `\"` there as `"`
+_BAD_BACKSLASH_NAME = re.compile(r'\\(?=[\\, ="]|$)')
+_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
-def _escape_key(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
+
+def escape_tag(text: str) -> str:
+    """A tag key or tag value."""
+    text = _BAD_BACKSLASH.sub(BACKSLASH_STAND_IN, _CONTROL.sub(" ", text))
+    return text.translate(_KEY_ESCAPES)
 
 
-def _escape_measurement(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(",", r"\,").replace(" ", r"\ ")
+def escape_field_key(text: str) -> str:
+    """A field key."""
+    text = _BAD_BACKSLASH_NAME.sub(BACKSLASH_STAND_IN, _CONTROL.sub(" ", text))
+    return text.translate(_KEY_ESCAPES)
 
 
-def _field(value: FieldValue) -> str:
+def escape_measurement(text: str) -> str:
+    """A measurement name."""
+    text = _BAD_BACKSLASH_NAME.sub(BACKSLASH_STAND_IN, _CONTROL.sub(" ", text))
+    if text.startswith("#"):
+        text = HASH_STAND_IN + text[1:]
+    return text.translate(_MEASUREMENT_ESCAPES)
+
+
+def encode_field(value: FieldValue) -> str | None:
+    """A field value, or None when no server can store it (NaN, infinities)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}i"
+        if INT64_MIN <= value <= INT64_MAX:
+            return f"{value}i"
+        value = float(value)
     if isinstance(value, float):
-        return repr(value)
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+        return repr(value) if math.isfinite(value) else None
+    return '"' + _CONTROL_BUT_TAB.sub(" ", value).translate(_STRING_ESCAPES) + '"'
 
 
 @dataclass(frozen=True)
@@ -35,10 +82,18 @@ class Point:
     fields: dict[str, FieldValue]
     time_ns: int
 
-    def to_line(self) -> str:
-        """InfluxDB line protocol; empty tag values are left out as InfluxDB requires."""
+    def to_line(self) -> str | None:
+        """InfluxDB line protocol, or None when no field can be written."""
+        fields = []
+        for key, value in self.fields.items():
+            encoded = encode_field(value)
+            if encoded is not None and key:
+                fields.append(f"{escape_field_key(key)}={encoded}")
+        if not fields:
+            return None
         tags = "".join(
-            f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(self.tags.items()) if v != ""
+            f",{escape_tag(k)}={escape_tag(v)}"
+            for k, v in sorted(self.tags.items())
+            if k and v != ""
         )
-        fields = ",".join(f"{_escape_key(k)}={_field(v)}" for k, v in self.fields.items())
-        return f"{_escape_measurement(self.measurement)}{tags} {fields} {self.time_ns}"
+        return f"{escape_measurement(self.measurement)}{tags} {','.join(fields)} {self.time_ns}"

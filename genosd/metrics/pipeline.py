@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
 from genosd.metrics.influx import make_sink
@@ -38,6 +40,23 @@ class SinkState:
     last_error: str | None
 
 
+class _StoreCollector(Collector):
+    """Points the store could not keep for any sink: no field line protocol can carry."""
+
+    def __init__(self, store: MetricsStore):
+        self.store = store
+
+    def collect(self) -> list[Metric]:
+        """genosd_store_unwritable_points_total."""
+        return [
+            CounterMetricFamily(
+                "genosd_store_unwritable_points",
+                "Points left out because no field of theirs can be written (NaN, infinities)",
+                self.store.unwritable_points,
+            )
+        ]
+
+
 class MetricsPipeline:
     """Store, sink and forwarder, configured from settings and reconfigurable."""
 
@@ -56,6 +75,7 @@ class MetricsPipeline:
             forwarding=bool(influx.url),
         )
         self._forwarder_metrics = ForwarderMetrics(registry)
+        registry.register(_StoreCollector(self.store))
         self.forwarder: Forwarder | None = None
         self._task: asyncio.Task[None] | None = None
         self.observers: list[PointsObserver] = []

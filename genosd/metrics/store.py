@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -50,6 +51,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
+def _json_safe(value: object) -> bool:
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
 @dataclass(frozen=True)
 class PendingBatch:
     """Points waiting for a sink, oldest first."""
@@ -71,6 +76,7 @@ class MetricsStore:
         self.pending_bytes = 0
         self.pending_points = 0
         self.dropped_points = 0  # dropped by this process because the spool was full
+        self.unwritable_points = 0  # points with no field line protocol can carry (NaN only)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -136,13 +142,17 @@ class MetricsStore:
         added = 0
         for p in points:
             line = p.to_line()
+            if line is None:  # no field a server can store (only NaN or infinities)
+                self.unwritable_points += 1
+                continue
             size = len(line) + 1
             added += size
             device = p.tags.get("device", "")
             rows.append((p.time_ns, device, p.measurement, line, size, pending))
             series = ",".join(f"{k}={v}" for k, v in sorted(p.tags.items()))
+            fields = {k: v for k, v in p.fields.items() if _json_safe(v)}
             latest.append(
-                (device, p.measurement, series, p.time_ns, json.dumps(p.tags), json.dumps(p.fields))
+                (device, p.measurement, series, p.time_ns, json.dumps(p.tags), json.dumps(fields))
             )
         db = self._db
         db.execute("BEGIN IMMEDIATE")
