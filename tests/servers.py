@@ -42,6 +42,7 @@ class InfluxV1:
     directory: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    http_extra: str = ""  # more [http] settings: auth-enabled = true, max-body-size = …
 
     @property
     def url(self) -> str:
@@ -61,6 +62,7 @@ bind-address = "127.0.0.1:{free_tcp_port()}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+{self.http_extra}
 """
         )
         self.process = subprocess.Popen(
@@ -76,16 +78,21 @@ bind-address = "127.0.0.1:{free_tcp_port()}"
             self.process.wait()
             self.process = None
 
-    def query(self, q: str, db: str = "telegraf") -> list[list]:
-        r = httpx.get(self.url + "/query", params={"db": db, "q": q, "epoch": "ns"}, timeout=10)
+    def query(
+        self, q: str, db: str = "telegraf", auth: tuple[str, str] | None = None
+    ) -> list[list]:
+        r = httpx.get(
+            self.url + "/query", params={"db": db, "q": q, "epoch": "ns"}, timeout=10, auth=auth
+        )
         r.raise_for_status()
         series = r.json()["results"][0].get("series", [])
         return [row for s in series for row in s["values"]]
 
-    def create_db(self, db: str = "telegraf") -> None:
-        httpx.post(
-            self.url + "/query", params={"q": f"CREATE DATABASE {db}"}, timeout=10
-        ).raise_for_status()
+    def create_db(self, db: str = "telegraf", auth: tuple[str, str] | None = None) -> None:
+        self.admin(f"CREATE DATABASE {db}", auth)
+
+    def admin(self, q: str, auth: tuple[str, str] | None = None) -> None:
+        httpx.post(self.url + "/query", params={"q": q}, timeout=10, auth=auth).raise_for_status()
 
 
 def start_snmpd(directory: Path, extra_config: str = "") -> tuple[subprocess.Popen[bytes], int]:
@@ -134,7 +141,7 @@ def start_http_server(
     return process, url
 
 
-def start_victoria(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_victoria(directory: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """VictoriaMetrics (speaks /api/v2/write) on a free port; returns the process and its URL."""
     return start_http_server(
         "victoria-metrics",
@@ -143,6 +150,7 @@ def start_victoria(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
             f"-storageDataPath={directory}",
             "-retentionPeriod=1",
             "-search.latencyOffset=0s",
+            *extra,
         ],
         "/health",
     )

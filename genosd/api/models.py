@@ -43,6 +43,11 @@ class SinkHealth(BaseModel):
     name: str
     healthy: bool
     last_error: str | None
+    reason: str | None = Field(
+        None,
+        description="why the sink does not take writes: unreachable, timeout, unauthorized, "
+        "forbidden, database_missing, rate_limited, server_error",
+    )
 
 
 class SpoolHealth(BaseModel):

@@ -40,7 +40,9 @@ async def health(request: web.Request) -> HealthOut:
         devices=len(runtime.core.inventory.devices),
         metrics_sink=None
         if sink is None
-        else SinkHealth(name=sink.name, healthy=sink.healthy, last_error=sink.last_error),
+        else SinkHealth(
+            name=sink.name, healthy=sink.healthy, last_error=sink.last_error, reason=sink.reason
+        ),
         spool=SpoolHealth(pending_points=store.pending_points, pending_bytes=store.pending_bytes),
     )
 

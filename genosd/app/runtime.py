@@ -80,6 +80,7 @@ class Runtime:
         self._audit_cursor: int | None = None  # None while nobody listens to `audit`
         self._outbox_cursor = 0
         self.pipeline.observers.append(self.plugins.runtime.deliver_points)
+        self.pipeline.sink_listeners.append(self._sink_changed)
         self.registry.register(EventBusCollector(self.core.events))
         self.registry.register(ComplianceCollector(self.core.compliance))
         self.registry.register(JobsCollector(self.jobs))
@@ -91,6 +92,20 @@ class Runtime:
 
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)
+
+    def _sink_changed(self, healthy: bool, reason: str | None, message: str | None) -> None:
+        """The metrics sink stopped or started taking writes: one alert per change."""
+        self.events.publish(
+            "alert",
+            {
+                "source": "genosd",
+                "severity": "info" if healthy else "warning",
+                "kind": "sink_recovered" if healthy else "sink_unavailable",
+                "reason": reason,
+                "message": message or "the metrics sink takes writes again",
+                "spooled_points": self.pipeline.store.pending_points,
+            },
+        )
 
     async def _persist_job(self, status: JobStatus) -> None:
         await self.core.db.run(save_status, status)

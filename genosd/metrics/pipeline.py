@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
+from genosd.metrics.forwarder import Forwarder, ForwarderMetrics, StateListener
 from genosd.metrics.influx import make_sink
 from genosd.metrics.model import Point
 from genosd.metrics.store import MetricsStore
@@ -38,6 +39,7 @@ class SinkState:
     name: str
     healthy: bool
     last_error: str | None
+    reason: str | None = None
 
 
 class _StoreCollector(Collector):
@@ -79,6 +81,7 @@ class MetricsPipeline:
         self.forwarder: Forwarder | None = None
         self._task: asyncio.Task[None] | None = None
         self.observers: list[PointsObserver] = []
+        self.sink_listeners: list[StateListener] = []  # told when the sink's health changes
 
     async def start(self) -> None:
         """Open the store and start forwarding to the configured sink, if any."""
@@ -97,17 +100,31 @@ class MetricsPipeline:
             retry_max_delay=influx.retry_max_delay,
             metrics=self._forwarder_metrics,
         )
+        self.forwarder.listeners.extend(self.sink_listeners)
         self._task = asyncio.create_task(self.forwarder.run(), name="forwarder")
 
     async def _stop_forwarder(self) -> None:
+        """Let a write in flight finish and deliver what the sink takes, within DRAIN_SECONDS.
+
+        Cancelling a write the server may already have stored would send that batch again after
+        the restart; so the forwarder is asked to stop after its current write, and is cancelled
+        only when the bound runs out (see docs/metrics.md on re-sends).
+        """
         forwarder, task = self.forwarder, self._task
         self.forwarder = self._task = None
         if forwarder is None or task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if not await forwarder.drain(timeout=DRAIN_SECONDS):
+        deadline = time.monotonic() + DRAIN_SECONDS
+        forwarder.request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), DRAIN_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            log.warning("%s did not answer within %gs", forwarder.sink.name, DRAIN_SECONDS)
+        remaining = deadline - time.monotonic()
+        if self.store.pending_points and (remaining <= 0 or not await forwarder.drain(remaining)):
             log.warning("%d points stay in the spool for the next sink", self.store.pending_points)
         await forwarder.sink.close()
 
@@ -142,8 +159,9 @@ class MetricsPipeline:
         """The sink's health, or None when no sink is configured."""
         if self.forwarder is None:
             return None
+        forwarder = self.forwarder
         return SinkState(
-            self.forwarder.sink.name, self.forwarder.healthy, self.forwarder.last_error
+            forwarder.sink.name, forwarder.healthy, forwarder.last_error, forwarder.reason
         )
 
     def export_state(self) -> None:

@@ -57,10 +57,15 @@ def _json_safe(value: object) -> bool:
 
 @dataclass(frozen=True)
 class PendingBatch:
-    """Points waiting for a sink, oldest first."""
+    """Points waiting for a sink, oldest first, with their row ids."""
 
-    last_id: int
+    ids: list[int]
     lines: list[str]
+
+    @property
+    def last_id(self) -> int:
+        """The newest point's id."""
+        return self.ids[-1]
 
 
 class MetricsStore:
@@ -218,7 +223,7 @@ class MetricsStore:
         ).fetchall()
         if not rows:
             return None
-        return PendingBatch(last_id=rows[-1][0], lines=[r[1] for r in rows])
+        return PendingBatch(ids=[r[0] for r in rows], lines=[r[1] for r in rows])
 
     async def pending(self, limit: int) -> PendingBatch | None:
         """The oldest pending points, at most `limit`."""
@@ -237,6 +242,10 @@ class MetricsStore:
         db.execute("COMMIT")
         self.pending_points -= int(row[0])
         self.pending_bytes -= int(row[1])
+
+    async def acknowledge_upto(self, last_id: int) -> None:
+        """Every pending point up to `last_id` is done (delivered or refused for good)."""
+        await self._run(self._acknowledge, last_id)
 
     async def acknowledge(self, batch: PendingBatch) -> None:
         """Mark a batch as delivered."""

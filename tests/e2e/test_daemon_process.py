@@ -141,10 +141,12 @@ def test_daemon_speaks_sd_notify_reloads_and_stops_cleanly(tmp_path: Path, lab):
 
 
 def _prometheus_value(port: int, name: str) -> float:
+    """The metric's value, summed over its labels."""
+    total = 0.0
     for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def _spooled_per_measurement(spool: Path) -> tuple[dict[str, int], int]:

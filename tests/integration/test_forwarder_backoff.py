@@ -89,4 +89,7 @@ async def test_a_refusing_server_is_retried_with_growing_delays_and_gets_every_p
     # jitter draws each delay from [half, all] of 1 s, 2 s, then the 2 s cap
     assert 0.45 <= gaps[0] <= 1.5 and 0.95 <= gaps[1] <= 2.5 and 0.95 <= gaps[2] <= 2.5
     assert forwarder.healthy and forwarder.last_error is None
-    assert registry.get_sample_value("genosd_sink_write_failures_total") == 3
+    failures = registry.get_sample_value(
+        "genosd_sink_write_failures_total", {"reason": "server_error"}
+    )
+    assert failures == 3
