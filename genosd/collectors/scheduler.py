@@ -1,15 +1,24 @@
 """Runs one polling loop per device; a slow or dead device never delays another.
 
-Each device has its own task and its own socket. A semaphore bounds polls in flight. A device that
-fails is polled again after a growing delay (capped by `backoff_max`); the log records state changes
-only ("unreachable", "recovered"), so a dead device does not flood it.
+Each device has its own task and its own socket. A semaphore bounds polls in flight. Polls run on
+a fixed grid, like Telegraf's `round_interval`: slot k of a device is `phase + k * interval` on
+the wall clock, where the phase is a stable offset derived from the device's name (devices spread
+evenly over the interval and keep their slots across restarts). A poll that overruns its
+interval skips the slots it missed instead of shifting the ones after; its points carry the
+slot's time when it started on time. The first poll after start is spread over a few seconds,
+off the grid. A device that fails is polled again after a growing delay (capped by
+`backoff_max`), on a later slot; the log records state changes only ("unreachable",
+"recovered"), so a dead device does not flood it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +42,7 @@ class DeviceHealth:
     consecutive_failures: int = 0
     last_error: str | None = None
     last_duration: float | None = None
+    skipped_slots: int = 0  # slots missed because a poll overran its interval
 
     @property
     def status(self) -> DeviceStatus:
@@ -47,6 +57,17 @@ def next_delay(interval: float, failures: int, backoff_max: float) -> float:
     if failures <= 1:
         return interval
     return min(backoff_max, interval * 2 ** (failures - 1))
+
+
+def phase_of(name: str, interval: float) -> float:
+    """A device's stable offset within its interval, spread evenly over devices."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * interval
+
+
+def next_slot(after: float, interval: float, phase: float) -> float:
+    """The first slot (phase + k * interval) strictly later than `after`."""
+    return phase + (math.floor((after - phase) / interval) + 1) * interval
 
 
 class _DeviceLoop:
@@ -139,13 +160,17 @@ class PollScheduler:
 
     async def _run(self, loop: _DeviceLoop) -> None:
         assert loop.device.snmp is not None
-        # spread first polls over the interval so a restart does not poll everything at once
+        # the first poll is spread over a few seconds so a restart does not poll all at once;
+        # the ones after keep to the grid
         await asyncio.sleep(random.uniform(0, min(loop.device.snmp.interval, 5.0)))
+        slot: float | None = None
+        skipped = 0
         try:
             while not loop.stopping:
                 device = loop.device
                 assert device.snmp is not None
                 poll = await self._poll(device, loop.session)
+                poll.slot, poll.skipped_slots = slot, skipped
                 if not loop.stopping:
                     # a device changed or removed mid-poll keeps the health of its new target
                     self._record(poll)
@@ -155,12 +180,27 @@ class PollScheduler:
                     log.exception("%s: handling poll results failed", device.name)
                 if loop.stopping:
                     break
-                health = self.health[device.name]
-                await asyncio.sleep(
-                    next_delay(device.snmp.interval, health.consecutive_failures, self._backoff_max)
-                )
+                slot, skipped = self._next(device, slot if slot is not None else poll.started)
+                await asyncio.sleep(max(0.0, slot - time.time()))
         finally:
             loop.session.close()
+
+    def _next(self, device: Device, last: float) -> tuple[float, int]:
+        """The next slot after the poll at `last`, and how many slots an overrun skipped."""
+        assert device.snmp is not None
+        interval = device.snmp.interval
+        phase = phase_of(device.name, interval)
+        failures = self.health[device.name].consecutive_failures
+        earliest = last + next_delay(interval, failures, self._backoff_max)
+        slot = next_slot(earliest - interval / 2, interval, phase)
+        now = time.time()
+        if slot >= now:
+            return slot, 0
+        due = next_slot(now, interval, phase)
+        skipped = round((due - slot) / interval)
+        self.health[device.name].skipped_slots += skipped
+        log.debug("%s: poll overran its interval; %d slot(s) skipped", device.name, skipped)
+        return due, skipped
 
     async def stop(self) -> None:
         """Cancel every loop and close sockets."""

@@ -49,6 +49,10 @@ class MemorySample:
     used_percent: float | None = None
 
 
+# how late a poll may start (waiting for a free slot in the poller) and still be on time
+SLOT_TOLERANCE = 1.0
+
+
 @dataclass
 class SnmpPoll:
     """The outcome of one poll of one device; device trouble is data here, not an exception."""
@@ -68,6 +72,18 @@ class SnmpPoll:
     cpu: list[CpuSample] = field(default_factory=list)
     memory: list[MemorySample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    slot: float | None = None  # the scheduled slot (None: an off-grid poll, e.g. on demand)
+    skipped_slots: int = 0  # slots missed before this poll because the previous one overran
+
+    @property
+    def on_time(self) -> bool:
+        """Started close enough to its slot for the points to carry the slot's time."""
+        return self.slot is not None and self.started - self.slot <= SLOT_TOLERANCE
+
+    @property
+    def timestamp(self) -> float:
+        """When the points of this poll are: its slot when on time, else when it started."""
+        return self.slot if self.slot is not None and self.on_time else self.started
 
 
 class _CountingSession:

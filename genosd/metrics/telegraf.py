@@ -54,20 +54,25 @@ def health_point(poll: SnmpPoll, hostname: str, last_success: float | None) -> P
         fields["error"] = poll.error[:500]
     if last_success is not None:
         fields["last_success"] = last_success
+    if poll.slot is not None:
+        fields["slot_lag_ms"] = round((poll.started - poll.slot) * 1000, 1)
+        fields["on_time"] = poll.on_time
+    if poll.skipped_slots:
+        fields["skipped_slots"] = poll.skipped_slots
     tags = {
         "agent_host": poll.address,
         "hostname": hostname,
         "device": poll.device,
         "collector": "snmp",
     }
-    return Point("genosd_poll", tags, fields, int(poll.started * 1e9))
+    return Point("genosd_poll", tags, fields, int(poll.timestamp * 1e9))
 
 
 def poll_to_points(poll: SnmpPoll, rates: CounterRates) -> list[Point]:
     """Telegraf-schema points of a successful poll, with rates from the previous one."""
     if not poll.ok:
         return []
-    ts = int(poll.started * 1e9)
+    ts = int(poll.timestamp * 1e9)  # the slot's time when on time (rates use the real times)
     hostname = str(poll.system.get("sysName") or poll.device)
     base = {"agent_host": poll.address, "hostname": hostname, "device": poll.device}
     uptime = int(poll.system["sysUpTime"])

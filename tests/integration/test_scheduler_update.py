@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from pydantic import SecretStr
 
-from genosd.collectors.scheduler import PollScheduler, next_delay
+from genosd.collectors.scheduler import PollScheduler, next_delay, next_slot, phase_of
 from genosd.collectors.snmp import SnmpPoll
 from genosd.inventory import Device, SnmpTarget
 from genosd.settings import SnmpCredential
@@ -82,3 +83,59 @@ async def test_a_poll_in_flight_during_a_change_is_still_handled(snmpd):
         assert scheduler.health["r"].status == "up"  # the health is the new target's
     finally:
         await scheduler.stop()
+
+
+async def test_polls_keep_to_their_slots_and_carry_the_slots_time(snmpd):
+    polls: list[SnmpPoll] = []
+
+    async def handle(poll: SnmpPoll) -> None:
+        polls.append(poll)
+
+    scheduler = PollScheduler(handle, concurrency=10, backoff_max=5)
+    try:
+        scheduler.update([_device("grid", snmpd, interval=0.5)])
+        await _until(lambda: len(polls) >= 8)
+    finally:
+        await scheduler.stop()
+    phase = phase_of("grid", 0.5)
+    on_grid = polls[1:]  # the first poll after start is spread, off the grid
+    assert all(p.slot is not None for p in on_grid)
+    slots = [p.slot for p in on_grid if p.slot is not None]
+    assert all(abs((s - phase) / 0.5 - round((s - phase) / 0.5)) < 1e-6 for s in slots)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(slots)] == [0.5] * (
+        len(slots) - 1
+    )  # no drift: exact multiples of the interval, whatever each poll took
+    assert all(p.on_time and p.timestamp == p.slot for p in on_grid)
+    assert all(0 <= p.started - p.timestamp < 0.2 for p in on_grid)
+
+
+async def test_a_poll_that_overruns_skips_slots_instead_of_shifting_them():
+    polls: list[SnmpPoll] = []
+
+    async def handle(poll: SnmpPoll) -> None:
+        polls.append(poll)
+
+    scheduler = PollScheduler(handle, concurrency=10, backoff_max=0.5)
+    try:
+        # each poll waits out a 0.8 s timeout: longer than the 0.5 s interval
+        scheduler.update([_device("slow", 9, interval=0.5, timeout=0.8)])
+        await _until(lambda: len(polls) >= 5)
+    finally:
+        await scheduler.stop()
+    phase = phase_of("slow", 0.5)
+    later = polls[2:]
+    assert all(p.slot is not None for p in later)
+    assert all(p.skipped_slots >= 1 for p in later)
+    for poll in later:
+        assert poll.slot is not None
+        position = (poll.slot - phase) / 0.5
+        assert abs(position - round(position)) < 1e-6  # still on the grid
+    assert scheduler.health["slow"].skipped_slots >= len(later)
+
+
+def test_next_slot_and_phase():
+    phase = phase_of("core-1", 60)
+    assert 0 <= phase < 60 and phase == phase_of("core-1", 60)  # stable across restarts
+    assert phase_of("core-2", 60) != phase
+    assert next_slot(phase + 60 * 10, 60, phase) == phase + 60 * 11  # strictly later
+    assert next_slot(phase + 60 * 10 - 0.001, 60, phase) == phase + 60 * 10
