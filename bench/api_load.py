@@ -66,11 +66,13 @@ def write_daemon_setup(directory: Path, devices: int, snmp_port: int, api_port: 
     )
     (inventory / "hosts.yaml").write_text("\n".join(hosts) + "\n")
     (inventory / "groups.yaml").write_text("".join(f"site{n}: {{}}\n" for n in range(20)))
+    (directory / "secrets").mkdir(exist_ok=True)
+    (directory / "secrets" / "credentials__ro__community").write_text("public")
     config = directory / "genosd.yaml"
     config.write_text(
         f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
         f"api: {{port: {api_port}, rate_limit_per_minute: 10000000, rate_limit_burst: 1000000}}\n"
-        "credentials: {ro: {community: public}}\nlog_level: WARNING\n"
+        f"secrets_dir: {directory / 'secrets'}\nlog_level: WARNING\n"
     )
     return config
 

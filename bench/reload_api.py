@@ -61,11 +61,13 @@ def write_setup(directory: Path, devices: int, api_port: int, generations: int) 
         (directory / f"hosts.{generation}.yaml").write_text(hosts_yaml(devices, generation))
     (inventory / "groups.yaml").write_text("".join(f"site{n}: {{}}\n" for n in range(20)))
     (inventory / "defaults.yaml").write_text("data:\n  snmp: {version: '2c', credential: ro}\n")
+    (directory / "secrets").mkdir(exist_ok=True)
+    (directory / "secrets" / "credentials__ro__community").write_text("public")
     config = directory / "genosd.yaml"
     config.write_text(
         f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
         f"api: {{port: {api_port}, rate_limit_per_minute: 10000000, rate_limit_burst: 1000000}}\n"
-        "credentials: {ro: {community: public}}\nlog_level: INFO\n"
+        f"secrets_dir: {directory / 'secrets'}\nlog_level: INFO\n"
         "ssh: {backup_schedule: '', facts_interval: 0}\n"
     )
     return config

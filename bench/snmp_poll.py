@@ -40,7 +40,7 @@ from genosd.collectors.snmp_client import SessionFactory
 from genosd.inventory import SnmpTarget
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.telegraf import poll_to_points
-from genosd.settings import SnmpCredential
+from genosd.settings_sections import SnmpCredential
 from tests.servers import start_http_server, start_snmpd
 
 MAX_REPETITIONS = 25

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genosd.errors import InventoryError, NotFoundError
 from genosd.platforms import Platform, load_platforms
-from genosd.settings import GenosdSettings, SnmpCredential
+from genosd.settings import GenosdSettings
+from genosd.settings_sections import SnmpCredential
 from genosd.ssh.target import SshTarget
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml, release
 
@@ -373,7 +374,14 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
         tags = tuple(dict.fromkeys(t for layer in layers for t in layer.data.tags))
         target = None
         snmp_problem = None
-        if snmp.get("enabled", True) and snmp.get("credential"):
+        declared = any(layer.data.snmp is not None for layer in layers[:-1])  # host or groups
+        if declared and snmp.get("enabled", True) and not snmp.get("credential"):
+            snmp_problem = (
+                "data.snmp is set but names no credential, so the device would never be polled: "
+                "add data.snmp.credential (here, in a group or in defaults.yaml) or "
+                "data.snmp.enabled: false"
+            )
+        elif snmp.get("enabled", True) and snmp.get("credential"):
             cred_name = snmp["credential"].lower()
             credential = settings.credentials.get(cred_name)
             version = snmp.get("version", "2c")

@@ -13,7 +13,7 @@ import ollama
 from pydantic import BaseModel, ValidationError
 
 from genosd.errors import GenosdError
-from genosd.settings import LlmSettings
+from genosd.settings_sections import LlmSettings
 
 Answer = TypeVar("Answer", bound=BaseModel)
 

@@ -1,9 +1,10 @@
 """Settings backup and restore without secrets: `genosd settings export|import`.
 
 Export writes the effective settings (file + environment) that differ from the built-in defaults,
-with every secret left out and listed in a header comment. Import validates a file like that,
-carries over the secrets of the current settings file where the imported one has none, shows a
-secret-free diff, and replaces the settings file atomically, keeping the previous one as a backup.
+with every secret left out and listed in a header comment (secrets live in the secrets directory
+or the environment, never in a settings file). Import validates a file like that (refusing one
+that holds a secret), shows the diff, and replaces the settings file atomically, keeping the
+previous one as a backup.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from genosd import __version__
 from genosd.errors import ConfigError
-from genosd.settings import GenosdSettings, is_secret_key, secrets_dirs
+from genosd.settings import GenosdSettings, refuse_file_secrets, secret_paths, secrets_dirs
 from genosd.yamlfile import describe_validation_error, load_yaml
 
 Path_ = tuple[str, ...]
@@ -35,7 +35,7 @@ def without_secrets(settings: GenosdSettings) -> tuple[dict[str, Any], list[str]
     """Non-default settings as plain data minus secrets, and the secret paths left out."""
     data: dict[str, Any] = settings.model_dump(mode="json", exclude_defaults=True)
     omitted = []
-    for path in _secret_paths(data):
+    for path in secret_paths(data):
         parent = _get(data, path[:-1])
         if parent.pop(path[-1]) is not None:
             omitted.append(".".join(path))
@@ -55,57 +55,12 @@ def render_export(settings: GenosdSettings) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def _secret_paths(data: Any, path: Path_ = (), *, by_name: bool = False) -> list[Path_]:
-    """Paths of secret values in raw settings data (typed secrets or secret-looking plugin keys)."""
-    found: list[Path_] = []
-    if isinstance(data, dict):
-        for key, item in data.items():
-            sub = (*path, str(key))
-            secret_field = _is_secret_field(sub) or (by_name and is_secret_key(str(key)))
-            if secret_field and not isinstance(item, dict | list):
-                found.append(sub)
-            else:
-                found += _secret_paths(item, sub, by_name=by_name or sub == ("plugins",))
-    return found
-
-
-def _is_secret_field(path: Path_) -> bool:
-    """Whether the settings model types the value at `path` as a secret."""
-    annotation: Any = GenosdSettings
-    for part in path:
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
-            annotation = args[0]
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(part)
-            if field is None:
-                return False
-            annotation = field.annotation
-        elif get_origin(annotation) is dict:
-            annotation = get_args(annotation)[1]
-        else:
-            return False
-    return "SecretStr" in str(annotation)
-
-
 def _get(data: Any, path: Path_) -> Any:
     for part in path:
         if not isinstance(data, dict) or part not in data:
             return None
         data = data[part]
     return data
-
-
-def _set_if_parent(data: dict[str, Any], path: Path_, value: Any) -> bool:
-    parent: Any = data
-    for part in path[:-1]:
-        if not isinstance(parent, dict) or part not in parent:
-            return False  # the section was removed by the import: its secrets go with it
-        parent = parent[part]
-    if not isinstance(parent, dict) or path[-1] in parent:
-        return False
-    parent[path[-1]] = value
-    return True
 
 
 @dataclass(frozen=True)
@@ -115,7 +70,6 @@ class ImportPlan:
     target: Path
     text: str
     diff: str
-    kept_secrets: list[str]
     digest: str
 
 
@@ -123,7 +77,7 @@ def _masked_text(data: Any) -> str:
     masked = data
     if isinstance(data, dict):
         masked = copy.deepcopy(data)
-        for path in _secret_paths(masked):
+        for path in secret_paths(masked):
             parent = _get(masked, path[:-1])
             parent[path[-1]] = "**********"
     return yaml.safe_dump(masked, sort_keys=True, default_flow_style=False)
@@ -132,23 +86,23 @@ def _masked_text(data: Any) -> str:
 def plan_import(
     source: Path, target: Path, extra_secrets_dirs: list[Path] | None = None
 ) -> ImportPlan:
-    """Validate `source` as settings, keep the target's secrets; raises ConfigError on problems."""
+    """Validate `source` as settings; raises ConfigError on any problem (a secret in it, too)."""
     document = load_yaml(source)
     if document.data is None:
         raise ConfigError("the file is empty", source=str(source))
     if not isinstance(document.data, dict):
         raise ConfigError("settings must be a mapping of sections", source=str(source))
+    refuse_file_secrets(document)
     new: dict[str, Any] = copy.deepcopy(document.data)
     current: dict[str, Any] = {}
     if target.is_file():
         loaded = load_yaml(target).data
         current = loaded if isinstance(loaded, dict) else {}
-    kept = []
-    for path in _secret_paths(current):
-        if _set_if_parent(new, path, _get(current, path)):
-            kept.append(".".join(path))
+    dirs = list(extra_secrets_dirs or [])
+    if new.get("secrets_dir"):
+        dirs.insert(0, Path(new["secrets_dir"]))
     try:
-        GenosdSettings(_secrets_dir=secrets_dirs(extra_secrets_dirs) or None, **new)
+        GenosdSettings(_secrets_dir=secrets_dirs(dirs) or None, **new)
     except ValidationError as exc:
         raise ConfigError(
             "the imported settings are invalid",
@@ -165,7 +119,7 @@ def plan_import(
         )
     )
     digest = hashlib.sha256(diff.encode()).hexdigest()
-    return ImportPlan(target, text, diff, kept, digest)
+    return ImportPlan(target, text, diff, digest)
 
 
 def apply_import(plan: ImportPlan) -> Path | None:

@@ -36,16 +36,23 @@ class YamlDocument:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-def _index_nodes(node: yaml.Node, path: LinePath, lines: dict[LinePath, int]) -> None:
+def _index_nodes(
+    node: yaml.Node, path: LinePath, lines: dict[LinePath, int], duplicates: list[str]
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _index_nodes(value_node, (*path, key), lines)
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key in seen:  # YAML loaders keep the last one without a word
+                where = ".".join(map(str, (*path, key)))
+                duplicates.append(f"{line}: {where}: duplicate key (first at line {seen[key]})")
+            seen.setdefault(key, line)
+            lines[(*path, key)] = line
+            _index_nodes(value_node, (*path, key), lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _index_nodes(item, (*path, index), lines)
+            _index_nodes(item, (*path, index), lines, duplicates)
 
 
 # libyaml (C) when PyYAML was built with it: 10-20x faster on a large inventory
@@ -67,9 +74,16 @@ def parse_yaml(text: str, path: Path, *, error: type[ConfigError] = ConfigError)
     finally:
         loader.dispose()
     lines: dict[LinePath, int] = {}
+    duplicates: list[str] = []
     if node is not None:
-        _index_nodes(node, (), lines)
+        _index_nodes(node, (), lines, duplicates)
         _dismantle(node)
+    if duplicates:
+        raise error(
+            "duplicate keys",
+            source=str(path),
+            problems=[f"{path}:{problem}" for problem in duplicates],
+        )
     return YamlDocument(path, data, lines)
 
 

@@ -24,7 +24,8 @@ from genosd.config.validate import ValidationReport, check_rules, llm_review, va
 from genosd.errors import ConfigError, InvalidRequestError
 from genosd.inventory import Device, Inventory
 from genosd.platforms import Platform
-from genosd.settings import ConfigsSettings, GenosdSettings
+from genosd.settings import GenosdSettings
+from genosd.settings_sections import ConfigsSettings
 from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
 

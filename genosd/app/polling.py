@@ -7,6 +7,7 @@ change), and counted. `poll_now` is the on-demand poll behind the API and the CL
 
 from __future__ import annotations
 
+import logging
 import time
 
 from genosd import audit
@@ -18,7 +19,9 @@ from genosd.errors import InvalidRequestError
 from genosd.inventory import Device
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.telegraf import health_point, poll_to_points
-from genosd.settings import PollerSettings
+from genosd.settings_sections import PollerSettings
+
+log = logging.getLogger(__name__)
 
 
 class Poller:
@@ -30,6 +33,7 @@ class Poller:
         self.metrics = metrics
         self.rates = CounterRates()
         self.last_progress = 0.0  # wall time of the newest finished poll (the watchdog reads it)
+        self._warned_text: set[str] = set()  # devices already warned about non-UTF-8 strings
 
     def start(self) -> None:
         """Start a loop for every SNMP device of the inventory."""
@@ -51,6 +55,14 @@ class Poller:
 
     async def handle(self, poll: SnmpPoll) -> None:
         """Turn one poll into points, commit them, publish it."""
+        if poll.invalid_utf8 and poll.device not in self._warned_text:
+            self._warned_text.add(poll.device)  # once per device: the next polls only count them
+            log.warning(
+                "%s sends strings that are not UTF-8 (%d in this poll); read as Latin-1 and "
+                "counted in genosd_poll.invalid_utf8",
+                poll.device,
+                poll.invalid_utf8,
+            )
         points = poll_to_points(poll, self.rates)
         health = self.scheduler.health.get(poll.device)
         hostname = str(poll.system.get("sysName") or poll.device)

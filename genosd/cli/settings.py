@@ -47,7 +47,7 @@ def settings_import(
         bool, typer.Option("--dry-run", help="show the diff, change nothing")
     ] = False,
 ) -> None:
-    """Validate FILE, keep the current file's secrets, show the diff, then replace the settings file."""
+    """Validate FILE, show the diff, then replace the settings file (secrets stay where they are)."""
     from genosd.settings import CONFIG_SEARCH_PATH, find_config_file, load_settings
     from genosd.settings_io import apply_import, plan_import
     from genosd.statedb import connect, state_db_path
@@ -61,8 +61,6 @@ def settings_import(
         console.print(f"{target} already has these settings; nothing to do")
         return
     sys.stdout.write(plan.diff)
-    if plan.kept_secrets:
-        console.print(f"kept from {target}: {', '.join(plan.kept_secrets)}")
     if dry_run:
         console.print("dry run: nothing written")
         return
@@ -83,7 +81,6 @@ def settings_import(
         details={
             "source": str(source),
             "backup": str(backup) if backup else None,
-            "kept_secrets": plan.kept_secrets,
         },
     )
     console.print(

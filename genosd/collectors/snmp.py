@@ -72,6 +72,7 @@ class SnmpPoll:
     cpu: list[CpuSample] = field(default_factory=list)
     memory: list[MemorySample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    invalid_utf8: int = 0  # strings that were not UTF-8 (read as Latin-1)
     slot: float | None = None  # the scheduled slot (None: an off-grid poll, e.g. on demand)
     skipped_slots: int = 0  # slots missed before this poll because the previous one overran
 
@@ -135,11 +136,24 @@ class _Collector:
 
     def convert(self, column: mib.Column, index: str, value: Value) -> Sample | None:
         try:
+            if column.kind == "text" and isinstance(value, bytes):
+                return self._text(column, index, value)
             return _convert(column, value)
         except ValueError as exc:
             if len(self.poll.problems) < MAX_PROBLEMS:
                 self.poll.problems.append(f"{column.name}.{index}: {exc}")
             return None
+
+    def _text(self, column: mib.Column, index: str, value: bytes) -> str:
+        """UTF-8, or (counted, and noted once per poll) Latin-1, which maps every byte."""
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            self.poll.invalid_utf8 += 1
+            if self.poll.invalid_utf8 == 1 and len(self.poll.problems) < MAX_PROBLEMS:
+                self.poll.problems.append(f"{column.name}.{index}: not UTF-8, read as Latin-1")
+            text = value.decode("latin-1")
+        return text.replace("\x00", "").strip()
 
     def table(
         self, columns: Sequence[mib.Column], walked: dict[str, dict[str, Value]]

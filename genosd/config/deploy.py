@@ -28,7 +28,7 @@ from genosd.config.normalize import strip_volatile
 from genosd.config.remediation import remediate, scoped
 from genosd.errors import DeviceError
 from genosd.platforms import Platform
-from genosd.settings import PostCheck
+from genosd.settings_sections import PostCheck
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget

@@ -14,7 +14,7 @@ from genosd.config.structure import check_structure
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable, structured_chat
 from genosd.platforms import Platform
-from genosd.settings import LlmSettings
+from genosd.settings_sections import LlmSettings
 
 
 @dataclass

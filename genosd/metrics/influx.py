@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from genosd.errors import SinkError
-from genosd.settings import InfluxSettings
+from genosd.settings_sections import InfluxSettings
 
 
 class SinkUnavailable(SinkError):

@@ -24,7 +24,7 @@ from genosd.metrics.forwarder import Forwarder, ForwarderMetrics, StateListener
 from genosd.metrics.influx import make_sink
 from genosd.metrics.model import Point
 from genosd.metrics.store import MetricsStore
-from genosd.settings import InfluxSettings, StoreSettings
+from genosd.settings_sections import InfluxSettings, StoreSettings
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0  # how long a stopping sink may spend delivering its backlog

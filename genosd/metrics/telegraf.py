@@ -59,6 +59,8 @@ def health_point(poll: SnmpPoll, hostname: str, last_success: float | None) -> P
         fields["on_time"] = poll.on_time
     if poll.skipped_slots:
         fields["skipped_slots"] = poll.skipped_slots
+    if poll.invalid_utf8:
+        fields["invalid_utf8"] = poll.invalid_utf8
     tags = {
         "agent_host": poll.address,
         "hostname": hostname,

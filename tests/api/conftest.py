@@ -16,7 +16,9 @@ from genosd.auth.keys import Role, create_key, revoke_key
 from genosd.statedb import connect, state_db_path
 
 
-def write_setup(tmp_path: Path, snmp_port: int, extra: str = "") -> Path:
+def write_setup(
+    tmp_path: Path, snmp_port: int, extra: str = "", secrets: dict[str, str] | None = None
+) -> Path:
     """Settings and a two-device inventory (one reachable snmpd, one not) under tmp_path."""
     inventory = tmp_path / "inventory"
     inventory.mkdir()
@@ -37,10 +39,14 @@ r1:
     (inventory / "defaults.yaml").write_text(
         "data:\n  snmp: {version: '2c', credential: ro, interval: 3600}\n"
     )
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    for name, value in {"credentials__ro__community": "public\n", **(secrets or {})}.items():
+        (secrets_dir / name).write_text(value)
     config = tmp_path / "genosd.yaml"
     config.write_text(
         f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
-        f"credentials:\n  ro:\n    community: public\n{extra}"
+        f"secrets_dir: {secrets_dir}\n{extra}"
     )
     return config
 
@@ -70,8 +76,10 @@ async def api(tmp_path: Path, snmpd: int) -> AsyncIterator[Callable[..., object]
     """A factory: `await api(extra_settings)` -> (client, Keys)."""
     clients: list[TestClient] = []
 
-    async def start(extra: str = "") -> tuple[TestClient, Keys]:
-        config = write_setup(tmp_path, snmpd, extra)
+    async def start(
+        extra: str = "", secrets: dict[str, str] | None = None
+    ) -> tuple[TestClient, Keys]:
+        config = write_setup(tmp_path, snmpd, extra, secrets)
         state = build_runtime(Sources(config))
         client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
         await client.start_server()

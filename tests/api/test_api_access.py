@@ -160,12 +160,20 @@ async def test_filters_pagination_groups_tags_and_system(api):
 
 
 async def test_settings_summary_hides_every_secret(api):
-    client, keys = await api("plugins:\n  chatops:\n    slack:\n      signing_secret: hush-hush\n")
+    client, keys = await api(
+        "plugins:\n  chatops:\n    slack:\n      channel: noc\n",
+        secrets={"plugins__chatops__slack__signing_secret": "hush-hush"},
+    )
     response = await client.get("/api/v1/system/settings", headers=_auth(keys.make(Role.admin)))
     text = await response.text()
     assert response.status == 200
     assert "public" not in text and "hush-hush" not in text
-    assert (await response.json())["settings"]["credentials"]["ro"]["community"] == "**********"
+    settings = (await response.json())["settings"]
+    assert settings["credentials"]["ro"]["community"] == "**********"
+    assert settings["plugins"]["chatops"]["slack"] == {
+        "channel": "noc",
+        "signing_secret": "**********",
+    }
 
 
 def test_audit_log_is_append_only_and_its_chain_shows_tampering(tmp_path):

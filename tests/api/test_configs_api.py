@@ -26,11 +26,15 @@ def _setup(tmp_path: Path, ports: dict[str, int]) -> Path:
         )
     )
     (inventory / "groups.yaml").write_text("core: {}\n")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in (("password", PASSWORD), ("enable_secret", SECRET)):
+        (secrets / f"ssh_credentials__lab__{name}").write_text(value)
     config = tmp_path / "genosd.yaml"
     config.write_text(
-        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
-        f"ssh_credentials: {{lab: {{username: {USER}, password: {PASSWORD}, "
-        f"enable_secret: {SECRET}}}}}\nssh: {{backup_schedule: '', facts_interval: 0}}\n"
+        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\nsecrets_dir: {secrets}\n"
+        f"ssh_credentials: {{lab: {{username: {USER}}}}}\n"
+        "ssh: {backup_schedule: '', facts_interval: 0}\n"
     )
     return config
 

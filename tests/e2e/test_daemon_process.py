@@ -77,7 +77,7 @@ def test_check_config_reports_every_problem_with_file_and_line(tmp_path: Path):
         line.startswith("  - inventory/hosts.yaml:5: r1.data.snmp.version: ") for line in lines
     )
     (tmp_path / "inventory" / "hosts.yaml").write_text(
-        "r1:\n  hostname: 10.0.0.1\n  data:\n    snmp:\n      version: 3\n"
+        "r1:\n  hostname: 10.0.0.1\n  data:\n    snmp:\n      version: 3\n      enabled: false\n"
     )
     proc = _genosd("check-config", env={**os.environ}, cwd=tmp_path)
     assert proc.wait(timeout=60) == 0

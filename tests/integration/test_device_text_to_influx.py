@@ -21,7 +21,7 @@ from genosd.metrics.influx import make_sink
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.store import MetricsStore
 from genosd.metrics.telegraf import poll_to_points
-from genosd.settings import InfluxSettings
+from genosd.settings_sections import InfluxSettings
 from tests.integration.test_snmp_poll import _target
 from tests.servers import InfluxV1, free_udp_port
 
@@ -41,7 +41,7 @@ RECORDING = "\n".join(
         "1.3.6.1.2.1.1.3.0|67|123456",
         "1.3.6.1.2.1.1.5.0|4x|" + _hex(SYS_NAME),
         "1.3.6.1.2.1.2.2.1.2.1|4|Gi0/1",
-        "1.3.6.1.2.1.2.2.1.2.2|4|Gi0/2",
+        "1.3.6.1.2.1.2.2.1.2.2|4x|" + "Gi0/2 Zürich".encode("latin-1").hex(),  # not UTF-8
         "1.3.6.1.2.1.2.2.1.8.1|2|1",
         "1.3.6.1.2.1.2.2.1.8.2|2|1",
         "1.3.6.1.2.1.31.1.1.1.1.1|4|Gi0/1",
@@ -75,6 +75,9 @@ async def test_text_that_needs_care_arrives_with_every_point(tmp_path: Path, inf
                 break
             await asyncio.sleep(0.5)
         assert poll.ok, poll.error
+        # a string that is not UTF-8 is read as Latin-1 (every byte maps), counted and noted once
+        assert poll.interfaces["2"]["ifDescr"] == "Gi0/2 Zürich" and poll.invalid_utf8 == 1
+        assert poll.problems == ["ifDescr.2: not UTF-8, read as Latin-1"]
     finally:
         agent.terminate()
         await agent.wait()

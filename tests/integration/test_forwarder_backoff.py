@@ -13,7 +13,7 @@ from genosd.metrics.forwarder import Forwarder, ForwarderMetrics, retry_delay
 from genosd.metrics.influx import make_sink
 from genosd.metrics.model import Point
 from genosd.metrics.store import MetricsStore
-from genosd.settings import InfluxSettings
+from genosd.settings_sections import InfluxSettings
 from tests.servers import free_tcp_port
 
 

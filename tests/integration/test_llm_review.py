@@ -12,7 +12,7 @@ import pytest
 
 from genosd.config.validate import ValidationReport, llm_review
 from genosd.platforms import platform
-from genosd.settings import LlmSettings
+from genosd.settings_sections import LlmSettings
 from tests.ollama_server import FakeOllama
 
 CONFIG = """hostname r1

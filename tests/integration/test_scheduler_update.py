@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from genosd.collectors.scheduler import PollScheduler, next_delay, next_slot, phase_of
 from genosd.collectors.snmp import SnmpPoll
 from genosd.inventory import Device, SnmpTarget
-from genosd.settings import SnmpCredential
+from genosd.settings_sections import SnmpCredential
 
 PUBLIC = SnmpCredential(community=SecretStr("public"))
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from genosd.metrics.model import Point
 from genosd.metrics.pipeline import DRAIN_SECONDS, MetricsPipeline
-from genosd.settings import InfluxSettings, StoreSettings
+from genosd.settings_sections import InfluxSettings, StoreSettings
 from tests.servers import free_tcp_port, start_victoria
 
 

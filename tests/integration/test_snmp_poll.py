@@ -15,7 +15,8 @@ from genosd.lab.snmp import interface_byte_rate
 from genosd.lab.topology import NODES
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.telegraf import poll_to_points
-from genosd.settings import SnmpCredential, load_settings
+from genosd.settings import load_settings
+from genosd.settings_sections import SnmpCredential
 
 
 def _target(

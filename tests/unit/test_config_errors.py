@@ -119,3 +119,52 @@ def test_a_typo_in_a_secret_file_name_is_reported_like_a_typo_in_the_file(tmp_pa
     (secrets / "influx__tokn").write_text("x")
     with pytest.raises(ConfigError, match=r"influx.tokn: Extra inputs are not permitted"):
         load_settings(None, extra_secrets_dirs=[secrets])
+
+
+def test_every_inventory_problem_is_reported_in_one_pass(tmp_path: Path):
+    inv = _inventory(
+        tmp_path,
+        "r1:\n  groups: [nope]\n  data: {snmp: {credential: ro}}\n"
+        "r2:\n  data: {snmp: {credential: missing}}\n"
+        "r3:\n  data: {snmp: {port: 1161}}\n"
+        "r4: {platform: ios, data: {ssh: {credential: nobody}}}\n",
+        groups="core: {hostname: [not, a, string]}\n",
+    )
+    with pytest.raises(InventoryError) as error:
+        load_inventory(inv, load_settings(None))
+    message = str(error.value)
+    assert "groups.yaml:1: core.hostname" in message
+    assert "r1: unknown group 'nope'" in message
+    assert "credential 'missing' is not defined" in message
+    assert "r3: data.snmp is set but names no credential" in message
+    assert "r4: SSH credential 'nobody' is not defined" in message
+
+
+def test_a_duplicate_key_is_an_error_not_a_silent_override(tmp_path: Path):
+    inv = _inventory(tmp_path, "r1: {hostname: 10.0.0.1}\nr2: {}\nr1: {hostname: 10.0.0.2}\n")
+    with pytest.raises(
+        InventoryError, match=r"hosts.yaml:3: r1: duplicate key \(first at line 1\)"
+    ):
+        load_inventory(inv, load_settings(None))
+    config = tmp_path / "genosd.yaml"
+    config.write_text("api:\n  port: 1\n  host: 0.0.0.0\n  port: 2\n")
+    with pytest.raises(ConfigError, match=r"genosd.yaml:4: api.port: duplicate key"):
+        load_settings(config)
+
+
+def test_snmp_timing_in_defaults_alone_does_not_need_a_credential(tmp_path: Path):
+    inv = _inventory(tmp_path, "r1: {hostname: 10.0.0.1}\n")
+    (inv / "defaults.yaml").write_text("data: {snmp: {interval: 30}}\n")
+    assert load_inventory(inv, load_settings(None)).devices["r1"].snmp is None
+    (inv / "hosts.yaml").write_text("r1: {data: {snmp: {port: 1161, enabled: false}}}\n")
+    assert load_inventory(inv, load_settings(None)).devices["r1"].snmp is None
+
+
+def test_secrets_dir_in_the_settings_file_supplies_secrets(tmp_path: Path):
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "credentials__ro__community").write_text("public\n")
+    config = tmp_path / "genosd.yaml"
+    config.write_text(f"secrets_dir: {secrets}\n")
+    community = load_settings(config).credentials["ro"].community
+    assert community is not None and community.get_secret_value() == "public"

@@ -1,4 +1,4 @@
-"""Settings export and import: no secret leaves, secrets are kept, bad files change nothing."""
+"""Settings export and import: no secret leaves or enters a settings file, bad files change nothing."""
 
 import os
 import subprocess
@@ -13,21 +13,31 @@ from genosd.settings import load_settings
 from genosd.settings_io import apply_import, plan_import, render_export
 
 CONFIG = """state_dir: {state}
+secrets_dir: {secrets}
 api: {{port: 9999, allowed_origins: [https://console.example.net]}}
 credentials:
-  ro: {{community: c0mmunity-s3cret}}
-  v3: {{username: mon, auth_protocol: SHA, auth_key: authkey-s3cret}}
-influx: {{url: "http://influx:8086", token: t0ken-s3cret}}
+  v3: {{username: mon, auth_protocol: SHA}}
+influx: {{url: "http://influx:8086"}}
 plugins:
   flapdetect: {{threshold: 4}}
-  chatops: {{slack: {{signing_secret: signing-s3cret, channel: noc}}}}
+  chatops: {{slack: {{channel: noc}}}}
 """
+SECRETS = {
+    "credentials__ro__community": "c0mmunity-s3cret",
+    "credentials__v3__auth_key": "authkey-s3cret",
+    "influx__token": "t0ken-s3cret",
+    "plugins__chatops__slack__signing_secret": "signing-s3cret",
+}
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in SECRETS.items():
+        (secrets / name).write_text(value)
     path = tmp_path / "genosd.yaml"
-    path.write_text(CONFIG.format(state=tmp_path / "state"))
+    path.write_text(CONFIG.format(state=tmp_path / "state", secrets=secrets))
     return path
 
 
@@ -51,31 +61,35 @@ def test_export_leaves_out_every_secret_and_names_them(config: Path):
     assert "poller" not in data  # defaults are not exported
 
 
-def test_import_keeps_current_secrets_drops_removed_sections_and_backs_up(
-    config: Path, tmp_path: Path
-):
+def test_import_writes_the_file_without_secrets_and_backs_up(config: Path, tmp_path: Path):
     exported = tmp_path / "export.yaml"
     data = yaml.safe_load(render_export(load_settings(config)))
     data["api"]["port"] = 9444
-    del data["credentials"]["v3"]  # removed by the operator: its key must not come back
     exported.write_text(yaml.safe_dump(data))
     before = config.read_text()
     plan = plan_import(exported, config)
-    assert "s3cret" not in plan.diff and "+  port: 9444" in plan.diff
-    assert "credentials.v3.auth_key" not in plan.kept_secrets
-    assert set(plan.kept_secrets) == {
-        "credentials.ro.community",
-        "influx.token",
-        "plugins.chatops.slack.signing_secret",
-    }
+    assert "s3cret" not in plan.diff + plan.text and "+  port: 9444" in plan.diff
     backup = apply_import(plan)
     assert backup is not None and backup.read_text() == before
     assert oct(config.stat().st_mode & 0o777) == "0o600"
-    settings = load_settings(config)
-    assert settings.api.port == 9444 and "v3" not in settings.credentials
+    settings = load_settings(config)  # the secrets still come from the secrets directory
+    assert settings.api.port == 9444
     community, token = settings.credentials["ro"].community, settings.influx.token
     assert community is not None and community.get_secret_value() == "c0mmunity-s3cret"
     assert token is not None and token.get_secret_value() == "t0ken-s3cret"
+
+
+def test_a_secret_in_a_settings_file_is_refused_with_where_it_belongs(tmp_path: Path):
+    path = tmp_path / "genosd.yaml"
+    path.write_text("api: {port: 9000}\ncredentials:\n  core:\n    community: s3cret\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path)
+    message = str(refused.value)
+    assert "secrets do not belong in the settings file" in message
+    assert "genosd.yaml:4: credentials.core.community: put it in a file named" in message
+    assert "credentials__core__community" in message and "s3cret" not in message
+    with pytest.raises(ConfigError, match="secrets do not belong"):
+        plan_import(path, tmp_path / "target.yaml")  # an import cannot bring one in either
 
 
 def test_a_bad_import_names_file_line_and_field_and_writes_nothing(config: Path, tmp_path: Path):

@@ -1,0 +1,208 @@
+"""The sections of genosd.yaml: one pydantic model each, every field with a working default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
+PrivProtocol = Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSettings(_Section):
+    """Where the HTTP API and web console listen."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8470, ge=0, le=65535)
+    rate_limit_per_minute: float = Field(
+        1200.0, gt=0, description="steady requests per minute allowed per API key"
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="requests a key may send at once")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins (besides the API's own) allowed to open the event stream",
+    )
+    ws_heartbeat: float = Field(30.0, ge=1.0, le=3600, description="event-stream heartbeat, s")
+    ws_queue_size: int = Field(
+        1000, ge=10, le=1_000_000, description="events queued per client before it is dropped"
+    )
+    ws_max_clients: int = Field(2000, ge=1, description="event-stream connections at once")
+
+
+class PollerSettings(_Section):
+    """Defaults for SNMP polling; each can be overridden per host or group in the inventory."""
+
+    interval: float = Field(60.0, ge=1.0, description="seconds between polls of one device")
+    timeout: float = Field(2.0, gt=0, le=60)
+    retries: int = Field(1, ge=0, le=10)
+    max_repetitions: int = Field(25, ge=1, le=200)
+    concurrency: int = Field(100, ge=1, le=5000, description="SNMP requests in flight at once")
+    backoff_max: float = Field(
+        600.0, ge=1.0, description="longest wait between polls of a down device"
+    )
+
+
+class InfluxSettings(_Section):
+    """An InfluxDB (or compatible) server to forward metrics to; off while `url` is empty."""
+
+    url: str | None = None
+    api: Literal["v2", "v1"] = "v2"
+    token: SecretStr | None = None
+    org: str = "genosd"
+    bucket: str = "genosd"
+    database: str = "telegraf"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval: float = Field(1.0, gt=0, le=300)
+    timeout: float = Field(10.0, gt=0, le=300)
+    retry_max_delay: float = Field(30.0, ge=0.1, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
+
+
+class StoreSettings(_Section):
+    """The local metrics store, which is also the spool while InfluxDB is unreachable."""
+
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="spool bound on disk")
+    retention_hours: float = Field(
+        24.0, gt=0, description="how long forwarded points stay queryable"
+    )
+
+
+class SnmpCredential(_Section):
+    """An SNMP credential referenced from the inventory by name: v1/v2c community or a v3 user."""
+
+    community: SecretStr | None = None
+    username: str | None = None
+    auth_protocol: AuthProtocol | None = None
+    auth_key: SecretStr | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpCredential:
+        if self.community is None and self.username is None:
+            raise ValueError("a credential needs a community (v1/v2c) or a username (v3)")
+        if (self.auth_protocol is None) != (self.auth_key is None):
+            raise ValueError("auth_protocol and auth_key go together")
+        if (self.priv_protocol is None) != (self.priv_key is None):
+            raise ValueError("priv_protocol and priv_key go together")
+        if self.priv_protocol is not None and self.auth_protocol is None:
+            raise ValueError("privacy (priv_*) needs authentication (auth_*)")
+        for key in (self.auth_key, self.priv_key):
+            if key is not None and len(key.get_secret_value()) < 8:
+                raise ValueError("SNMPv3 keys must be at least 8 characters (RFC 3414)")
+        return self
+
+
+class SshCredential(_Section):
+    """An SSH login referenced from the inventory (`data.ssh.credential`) by name."""
+
+    username: str
+    password: SecretStr
+    enable_secret: SecretStr | None = None
+
+
+class SshSettings(_Section):
+    """SSH collection and config backups."""
+
+    host_key_policy: Literal["accept-new", "strict"] = Field(
+        "accept-new", description="record an unknown host key on first contact, or refuse it"
+    )
+    concurrency: int = Field(20, ge=1, le=500, description="SSH sessions at once per run")
+    timeout: float = Field(30.0, gt=0, le=600, description="connect and command timeout, s")
+    mask_secrets: bool = Field(True, description="mask passwords, keys, communities in backups")
+    backup_schedule: str = Field(
+        "0 2 * * *", description="cron expression (local time) for backups; empty disables them"
+    )
+    facts_interval: float = Field(
+        900.0, ge=0, description="seconds between SSH fact collections in the daemon; 0 disables"
+    )
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value and not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+
+class PostCheck(_Section):
+    """A show command run after a deploy; a mismatch rolls the change back."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    command: str = Field(min_length=1)
+    platforms: list[str] = Field(default_factory=list, description="empty: every platform")
+    must_match: str | None = Field(None, description="regex the output must contain (multiline)")
+    must_not_match: str | None = Field(None, description="regex the output must not contain")
+
+    @model_validator(mode="after")
+    def _regexes(self) -> PostCheck:
+        if self.must_match is None and self.must_not_match is None:
+            raise ValueError("give must_match or must_not_match")
+        for pattern in (self.must_match, self.must_not_match):
+            if pattern is not None:
+                try:
+                    re.compile(pattern, re.MULTILINE)
+                except re.error as exc:
+                    raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return self
+
+
+class ConfigsSettings(_Section):
+    """Rendering, validating and deploying intended configs."""
+
+    templates_dir: Path = Field(Path("templates"), description="templates/<platform>/<feature>.j2")
+    rules: list[Path] | None = Field(
+        None,
+        description="compliance rule files or directories of *.yaml (default: <templates_dir>/rules)",
+    )
+    approval_ttl: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="seconds a planned change stays approvable"
+    )
+    require_llm_review: bool = Field(
+        False, description="refuse to approve a change whose LLM review did not run"
+    )
+    save_after_deploy: bool = Field(True, description="write memory once a deploy verified")
+    commit_confirm_minutes: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Junos (commit confirmed) and EOS (a session's commit "
+        "timer) revert a push by themselves after this long unless genosd, having verified the "
+        "change, confirms it",
+    )
+    four_eyes: bool = Field(
+        False, description="an API approval must come from someone other than the planner"
+    )
+    post_checks: list[PostCheck] = Field(default_factory=list)
+
+
+class LlmSettings(_Section):
+    """The Ollama server the AI features use; no url means no LLM (rule checks still run)."""
+
+    url: str | None = Field(None, description="e.g. http://127.0.0.1:11434")
+    timeout: float = Field(120.0, gt=0, le=3600, description="seconds per LLM request")
+    review_model: str = Field("qwen2.5-coder:7b", description="model for config reviews")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+(/.*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
