@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from genosd.statedb import transaction
+from genosd.statedb import audit_head_path, read_audit_head, transaction
 
 Result = Literal["ok", "failed", "denied"]
+MAX_DETAILS = 4096
 _COLUMNS = "id, time, actor, action, target, result, diff_hash, details, chain"
 
 
@@ -68,8 +69,15 @@ def record(
     diff_hash: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry; the chain link is computed inside the same transaction as the insert."""
+    """Append one entry; the chain link is computed inside the same transaction as the insert.
+
+    Fields are bounded (actor and action 128 characters, target 512, details 4 KiB of JSON), so
+    no request can make one entry large.
+    """
+    actor, action, target = actor[:128], action[:128], target[:512]
     text = json.dumps(details or {}, sort_keys=True, default=str)
+    if len(text) > MAX_DETAILS:
+        text = json.dumps({"truncated": text[:MAX_DETAILS]})
     with transaction(db):
         last = db.execute("SELECT chain FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         when = time.time()
@@ -176,6 +184,35 @@ def export(db: sqlite3.Connection, query: AuditQuery, fmt: Literal["json", "csv"
             ]
         )
     return out.getvalue()
+
+
+def verify(db: sqlite3.Connection) -> list[str]:
+    """Everything wrong with the log: an edited entry, or newest entries removed; [] when intact."""
+    broken = verify_chain(db)
+    problems = []
+    if broken is not None:
+        problems.append(f"chain broken at entry {broken}: it was edited or rows were removed")
+    path = audit_head_path(db)
+    head = read_audit_head(path) if path else None
+    if head is not None:
+        head_id, head_chain = head
+        row = db.execute("SELECT chain FROM audit WHERE id = ?", (head_id,)).fetchone()
+        newest = db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
+        if row is None:
+            problems.append(
+                f"the head file anchors entry {head_id} but the log ends at {newest}: "
+                f"the newest {head_id - newest} entries were removed"
+            )
+        elif row[0] != head_chain:
+            problems.append(f"entry {head_id} differs from what the head file anchored")
+    return problems
+
+
+def head(db: sqlite3.Connection) -> str | None:
+    """The head file's content (`<id> <chain>`), to keep with an export."""
+    path = audit_head_path(db)
+    anchored = read_audit_head(path) if path else None
+    return f"{anchored[0]} {anchored[1]}" if anchored else None
 
 
 def verify_chain(db: sqlite3.Connection) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+import ssl
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from genosd.api.app import create_app
 from genosd.app import reload as reloading
 from genosd.app.runtime import Runtime
 from genosd.errors import ConfigError
+from genosd.settings_sections import ApiSettings
 
 log = logging.getLogger("genosd")
 
@@ -34,13 +36,28 @@ async def reload_on_signal(runtime: Runtime) -> None:
     systemd.notify(f"READY=1\nSTATUS=reloaded: {report.summary()}")
 
 
-async def serve(runtime: Runtime) -> None:
+def tls_context(api: ApiSettings) -> ssl.SSLContext | None:
+    """The HTTPS context of `api.tls_cert`/`api.tls_key`, None without them; ConfigError if bad."""
+    if api.tls_cert is None or api.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(api.tls_cert, api.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot use api.tls_cert/api.tls_key: {exc}", source=str(api.tls_cert)
+        ) from exc
+    return context
+
+
+async def serve(runtime: Runtime, tls: ssl.SSLContext | None = None) -> None:
     """Run until SIGTERM/SIGINT."""
     settings = runtime.core.settings
     app = create_app(runtime)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.api.host, settings.api.port)
+    site = web.TCPSite(runner, settings.api.host, settings.api.port, ssl_context=tls)
     await site.start()
     # long-lived start-up objects (modules, settings, inventory) go to the permanent generation,
     # so full collections do not walk them again and again (p99 latency under load)
@@ -60,7 +77,8 @@ async def serve(runtime: Runtime) -> None:
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     devices = len(runtime.core.inventory.devices)
     log.info(
-        "genosd listening on http://%s:%d with %d devices",
+        "genosd listening on %s://%s:%d with %d devices",
+        "https" if tls else "http",
         settings.api.host,
         settings.api.port,
         devices,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,51 @@ class ApiSettings(_Section):
         1000, ge=10, le=1_000_000, description="events queued per client before it is dropped"
     )
     ws_max_clients: int = Field(2000, ge=1, description="event-stream connections at once")
+    ws_unauthenticated: int = Field(
+        100,
+        ge=1,
+        description="event-stream connections at once that have not authenticated yet; the "
+        "other slots are kept for clients that have",
+    )
+    ws_unauthenticated_per_address: int = Field(
+        10, ge=1, description="of those, from one client address"
+    )
+    ws_auth_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds a new event stream has to authenticate"
+    )
+    client_rate_limit_per_minute: float = Field(
+        6000.0, gt=0, description="requests per minute per client address, before any key check"
+    )
+    client_rate_limit_burst: int = Field(1000, ge=1)
+    unauthenticated_per_minute: float = Field(
+        60.0,
+        gt=0,
+        description="requests per minute a client address may send without a valid key before "
+        "it is refused (429) without even a key lookup",
+    )
+    unauthenticated_burst: int = Field(30, ge=1)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
 
 
 class PollerSettings(_Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -164,6 +165,42 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    anchor_audit(db)
+
+
+def audit_head_path(db: sqlite3.Connection) -> Path | None:
+    """The file anchoring the audit log's newest entry, beside the database (None in memory)."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]).with_name("audit.head") if row and row[2] else None
+
+
+def read_audit_head(path: Path) -> tuple[int, str] | None:
+    """(id, chain) of the newest entry the head file anchors, or None without one."""
+    try:
+        entry_id, chain = path.read_text().split()
+        return int(entry_id), chain
+    except (OSError, ValueError):
+        return None
+
+
+def anchor_audit(db: sqlite3.Connection) -> None:
+    """Write the audit log's newest id and chain link to its head file when they moved.
+
+    The head lives outside the table (and travels with `audit export`), so deleting the newest
+    rows of the log, which the hash chain alone cannot show, shows as a head with no row.
+    """
+    path = audit_head_path(db)
+    if path is None:
+        return
+    try:
+        row = db.execute("SELECT id, chain FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:  # migrating: the table does not exist yet
+        return
+    if row is None or read_audit_head(path) == (row[0], row[1]):
+        return
+    partial = path.with_name(f".audit.head.{os.getpid()}")
+    partial.write_text(f"{row[0]} {row[1]}\n")
+    partial.replace(path)
 
 
 def _statements(script: str) -> list[str]:

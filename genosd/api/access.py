@@ -1,7 +1,9 @@
 """Who may call what: API key check, role check, per-key rate limit, and error bodies.
 
-Every endpoint with a role needs `Authorization: Bearer <key>` or `X-API-Key: <key>`. Refusals of
-state-changing requests are written to the audit log ("denied"), so probing leaves a trace.
+Every endpoint with a role needs `Authorization: Bearer <key>` or `X-API-Key: <key>`. Refusals are
+counted in /metrics; state-changing ones are aggregated in the audit log ("denied", one row per
+client and minute with a count and sample paths), so probing leaves a trace without letting a
+flood grow the log (see genosd.api.edge).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from genosd import audit
 from genosd.api.context import runtime_of
+from genosd.api.edge import CLIENT, Edge, edge_of
 from genosd.app.runtime import Runtime
-from genosd.auth.keys import ApiKey, touch_key, verify_key
+from genosd.auth.keys import ApiKey, active_prefixes, prefix_of, touch_key, verify_key
 from genosd.endpoints import Endpoint, ErrorBody, ErrorDetail
 from genosd.errors import (
     AccessError,
@@ -54,10 +56,12 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
     """The caller's key if it may call `endpoint`; raises AccessError otherwise."""
     if endpoint.role is None:
         return None
-    runtime = runtime_of(request)
+    runtime, edge = runtime_of(request), edge_of(request)
+    address = request.get(CLIENT) or request.remote or "unknown"
     secret = presented_key(request)
     key: ApiKey | None = None
     try:
+        await refuse_guessers(runtime, edge, address, secret)
         if secret is None:
             raise AuthenticationError("an API key is required (Authorization: Bearer <key>)")
         key = await resolve_key(runtime, secret)
@@ -67,25 +71,50 @@ async def authorize(request: web.Request, endpoint: Endpoint) -> ApiKey | None:
                 f"this key has {key.role.value}"
             )
     except AccessError as exc:
-        if endpoint.mutating:
-            reason = str(exc)
-            actor = key.principal if key is not None else f"remote:{request.remote}"
-            await runtime.core.db.run(
-                lambda db: audit.record(
-                    db,
-                    actor=actor,
-                    action=endpoint.operation_id,
-                    target=request.path,
-                    result="denied",
-                    details={"reason": reason},
-                )
-            )
+        if isinstance(exc, AuthenticationError):
+            edge.unauthenticated.spend(address)
+        edge.refusals.record(
+            _REASONS.get(type(exc), "refused"),
+            actor=key.principal if key is not None else f"remote:{address}",
+            action=endpoint.operation_id,
+            path=request.path,
+            audited=endpoint.mutating,
+        )
         raise
     runtime.limiter.check(key.prefix)
     now = time.time()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         await runtime.core.db.run(touch_key, key.id, now)
     return key
+
+
+_REASONS: dict[type[AccessError], str] = {
+    AuthenticationError: "unauthorized",
+    PermissionDenied: "forbidden",
+    RateLimited: "unauthenticated_rate_limited",
+}
+
+
+async def refuse_guessers(runtime: Runtime, edge: Edge, address: str, secret: str | None) -> None:
+    """RateLimited, without a key lookup, for an address that spent its unauthenticated budget.
+
+    A key that exists (its prefix is among the live keys' prefixes, read at most every 10 s) is
+    still looked up, so a client behind the same NAT as a key guesser keeps working.
+    """
+    wait = edge.unauthenticated.exhausted(address)
+    if wait is None:
+        return
+    cache = runtime.key_cache
+    if secret is not None and cache.get(secret) is not None:
+        return
+    if secret is not None and cache.prefixes_stale():
+        cache.prefixes = await runtime.core.db.run(active_prefixes)
+        cache.prefixes_at = time.monotonic()
+    if secret is not None and prefix_of(secret) in cache.prefixes:
+        return
+    raise RateLimited(
+        "too many requests without a valid API key from this address", retry_after=wait
+    )
 
 
 def _error(status: int, code: str, message: str, details: object = None) -> web.Response:

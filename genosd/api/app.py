@@ -15,10 +15,13 @@ from genosd import __version__
 from genosd.api import audit, changes, configs, devices, events, keys, plugins, system
 from genosd.api.access import authorize, error_middleware
 from genosd.api.context import RUNTIME, SPEC, WEBSOCKETS
+from genosd.api.edge import EDGE, Edge, client_limit
+from genosd.app.jobs import Every, Job
 from genosd.app.runtime import Runtime
 from genosd.endpoints import Api
 
 MAX_BODY = 1024 * 1024
+REFUSALS_EVERY = 60.0  # seconds: one audit row per client and action per window
 
 
 def core_api() -> Api:
@@ -30,17 +33,29 @@ def core_api() -> Api:
 
 
 async def _run(app: web.Application) -> AsyncIterator[None]:
-    runtime = app[RUNTIME]
+    runtime, edge = app[RUNTIME], app[EDGE]
     await runtime.start()
     yield
+    await edge.refusals.flush(runtime.core.db)  # the last minute's refusals, before the db closes
     await runtime.stop()
 
 
 def create_app(runtime: Runtime) -> web.Application:
     """The HTTP application serving `runtime` (started and stopped with the app)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[error_middleware, client_limit], client_max_size=MAX_BODY)
     app[RUNTIME] = runtime
     app[WEBSOCKETS] = set()
+    edge = app[EDGE] = Edge(runtime.core.settings.api, runtime.registry)
+    runtime.reload_listeners.append(lambda settings: edge.configure(settings.api))
+    runtime.jobs.add(
+        Job(
+            "audit_refusals",
+            "genosd",
+            lambda: edge.refusals.flush(runtime.core.db),
+            lambda: Every(REFUSALS_EVERY),
+            quiet=True,
+        )
+    )
     app.cleanup_ctx.append(_run)
     api = core_api()
     api.install(app, authorize)

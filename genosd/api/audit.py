@@ -59,11 +59,13 @@ async def export_audit(request: web.Request, query: AuditExportQuery) -> web.Res
     """The whole matching audit log, oldest first, as a JSON or CSV download."""
     statedb = runtime_of(request).core.db
     text = await statedb.run(lambda db: audit.export(db, _audit_query(query), query.format))
+    anchored = await statedb.run(audit.head)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    headers = {"Content-Disposition": f'attachment; filename="genosd-audit-{stamp}.{query.format}"'}
+    if anchored:
+        headers["X-Genosd-Audit-Head"] = anchored  # keep it with the export
     return web.Response(
         text=text,
         content_type="text/csv" if query.format == "csv" else "application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="genosd-audit-{stamp}.{query.format}"'
-        },
+        headers=headers,
     )

@@ -22,20 +22,22 @@ from typing import Annotated, Any, Literal
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from genosd.api.access import presented_key, resolve_key
+from genosd.api.access import presented_key, refuse_guessers, resolve_key
 from genosd.api.context import WEBSOCKETS, runtime_of
+from genosd.api.edge import CLIENT, Edge, edge_of
 from genosd.app.runtime import Runtime
 from genosd.auth.keys import ApiKey
 from genosd.endpoints import validation_details
 from genosd.errors import AuthenticationError, PermissionDenied, RateLimited
 from genosd.events import Subscription
+from genosd.settings_sections import ApiSettings
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_SLOW_CONSUMER = 4409
-AUTH_TIMEOUT = 10.0
+CLOSE_TRY_AGAIN = 1013
 
 
 class _Message(BaseModel):
@@ -76,13 +78,22 @@ ClientMessage = Annotated[
 _PARSER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
-def origin_allowed(request: web.Request, allowed: list[str]) -> bool:
-    """No Origin (not a browser), the API's own origin, or one on the allow-list."""
+def own_origins(settings: ApiSettings) -> list[str]:
+    """The origins of the configured listen address (never the request's Host header, which a
+    DNS-rebinding page controls); none for a wildcard address."""
+    if settings.host in ("", "0.0.0.0", "::"):
+        return []
+    scheme = "https" if settings.tls_cert else "http"
+    hosts = [settings.host, "localhost"] if settings.host == "127.0.0.1" else [settings.host]
+    return [f"{scheme}://{host}:{settings.port}" for host in hosts]
+
+
+def origin_allowed(request: web.Request, settings: ApiSettings) -> bool:
+    """No Origin (not a browser), the configured API origin, or one of api.allowed_origins."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    if origin == f"{request.scheme}://{request.host}":
-        return True
+    allowed = [*settings.allowed_origins, *own_origins(settings)]
     return "*" in allowed or origin.rstrip("/") in (a.rstrip("/") for a in allowed)
 
 
@@ -156,9 +167,9 @@ class _Stream:
             await self.send("subscribed", topics=sorted(self.sub.topics), devices=self.sub.devices)
 
 
-async def _receive_auth(stream: _Stream) -> ApiKey:
-    """Wait for the first message to be an auth message."""
-    msg = await stream.ws.receive(timeout=AUTH_TIMEOUT)
+async def _receive_auth(ws: web.WebSocketResponse, timeout: float) -> str:
+    """The key of the first message, which must be an auth message (within `timeout`)."""
+    msg = await ws.receive(timeout=timeout)
     if msg.type != WSMsgType.TEXT:
         raise AuthenticationError("the first message must be {'type': 'auth', 'key': …}")
     try:
@@ -167,7 +178,7 @@ async def _receive_auth(stream: _Stream) -> ApiKey:
         parsed = None
     if not isinstance(parsed, AuthMessage):
         raise AuthenticationError("the first message must be {'type': 'auth', 'key': …}")
-    return await stream.authenticate(parsed.key)
+    return parsed.key
 
 
 async def _writer(stream: _Stream) -> None:
@@ -216,38 +227,93 @@ async def _reader(stream: _Stream) -> None:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Upgrade to the event stream after the Origin and (if sent) key checks."""
-    runtime = runtime_of(request)
+    """Upgrade to the event stream after the Origin, slot and (if sent) key checks.
+
+    A stream that brings its key in the upgrade is checked before upgrading (a bad key is a plain
+    401) and takes one of `ws_max_clients` slots. One that will authenticate with its first
+    message waits in a small pool of its own (`ws_unauthenticated`, at most
+    `ws_unauthenticated_per_address` per client) for `ws_auth_timeout` seconds, so connections
+    that never authenticate cannot take the slots of clients that do.
+    """
+    runtime, edge = runtime_of(request), edge_of(request)
     websockets = request.app[WEBSOCKETS]
     settings = runtime.core.settings.api
-    if not origin_allowed(request, settings.allowed_origins):
+    address = request.get(CLIENT) or request.remote or "unknown"
+    if not origin_allowed(request, settings):
         raise PermissionDenied(f"Origin {request.headers.get('Origin')} is not allowed")
-    if len(websockets) >= settings.ws_max_clients:
-        raise web.HTTPServiceUnavailable(reason="too many event-stream clients")
     secret = presented_key(request)
-    sub = runtime.events.subscribe(settings.ws_queue_size)
-    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024)
-    stream = _Stream(runtime, ws, sub)
     try:
-        if secret is not None:
-            key = await stream.authenticate(secret)  # a bad key is a plain 401, before upgrading
-        await ws.prepare(request)
-        websockets.add(ws)
-        if secret is None:
-            try:
-                key = await _receive_auth(stream)
-            except AuthenticationError as exc:
-                await ws.close(code=CLOSE_UNAUTHORIZED, message=str(exc)[:120].encode())
-                return ws
-            except TimeoutError:
-                await ws.close(code=CLOSE_AUTH_TIMEOUT, message=b"no auth message in time")
-                return ws
+        await refuse_guessers(runtime, edge, address, secret)
+    except RateLimited:
+        edge.refusals.record(
+            "unauthenticated_rate_limited",
+            actor=f"remote:{address}",
+            action="events",
+            path="",
+            audited=False,
+        )
+        raise
+    key: ApiKey | None = None
+    if secret is not None:
+        key = await _check_key(runtime, edge, address, secret)
+        if len(websockets) >= settings.ws_max_clients:
+            raise web.HTTPServiceUnavailable(reason="too many event-stream clients")
+    elif (
+        sum(edge.ws_pending.values()) >= settings.ws_unauthenticated
+        or edge.ws_pending.get(address, 0) >= settings.ws_unauthenticated_per_address
+    ):
+        edge.refusals.record(
+            "ws_unauthenticated_full",
+            actor=f"remote:{address}",
+            action="events",
+            path="",
+            audited=False,
+        )
+        raise web.HTTPServiceUnavailable(reason="too many event streams waiting to authenticate")
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    if key is None:
+        edge.ws_pending[address] = edge.ws_pending.get(address, 0) + 1
+        try:
+            secret = await _receive_auth(ws, settings.ws_auth_timeout)
+            key = await _check_key(runtime, edge, address, secret)
+        except AuthenticationError as exc:
+            await ws.close(code=CLOSE_UNAUTHORIZED, message=str(exc)[:120].encode())
+            return ws
+        except TimeoutError:
+            await ws.close(code=CLOSE_AUTH_TIMEOUT, message=b"no auth message in time")
+            return ws
+        finally:
+            edge.ws_pending[address] -= 1
+            if not edge.ws_pending[address]:
+                del edge.ws_pending[address]
+        if len(websockets) >= settings.ws_max_clients:
+            await ws.close(code=CLOSE_TRY_AGAIN, message=b"too many event-stream clients")
+            return ws
+    assert secret is not None  # authenticated one way or the other
+    sub = runtime.events.subscribe(settings.ws_queue_size)
+    stream = _Stream(runtime, ws, sub)
+    stream.secret, stream.key = secret, key
+    websockets.add(ws)
+    try:
         await stream.welcome(key)
         await _serve(stream, request)
     finally:
         sub.close()
         websockets.discard(ws)
     return ws
+
+
+async def _check_key(runtime: Runtime, edge: Edge, address: str, secret: str) -> ApiKey:
+    """The active key for `secret`; a bad one spends the address's unauthenticated budget."""
+    try:
+        return await resolve_key(runtime, secret)
+    except AuthenticationError:
+        edge.unauthenticated.spend(address)
+        edge.refusals.record(
+            "unauthorized", actor=f"remote:{address}", action="events", path="", audited=False
+        )
+        raise
 
 
 async def _serve(stream: _Stream, request: web.Request) -> None:

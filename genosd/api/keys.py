@@ -38,7 +38,8 @@ async def list_api_keys(request: web.Request, query: KeyQuery) -> KeyList:
 )
 async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     """Create a key; its secret is in this answer only."""
-    statedb = runtime_of(request).core.db
+    runtime = runtime_of(request)
+    statedb = runtime.core.db
     actor = actor_of(request)
     expires_in = body.expires_in_days * 86400 if body.expires_in_days else None
 
@@ -47,6 +48,7 @@ async def create_api_key(request: web.Request, body: KeyCreate) -> KeyCreated:
             db, name=body.name, role=body.role, created_by=actor, expires_in=expires_in
         )
     )
+    runtime.key_cache.clear()  # the set of live key prefixes changed
     return KeyCreated(**new.key.model_dump(exclude={"active"}), secret=new.secret)
 
 

@@ -161,4 +161,6 @@ async def _apply(runtime: Runtime, old: Snapshot, new: Snapshot, report: ReloadR
     if old.settings.plugins != settings.plugins:
         report.plugins_reloaded = await runtime.plugins.apply(settings.plugins)
     report.restart_required += runtime.plugins.routes_pending()
+    for listener in runtime.reload_listeners:
+        listener(settings)
     runtime.jobs.reschedule()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
@@ -39,6 +40,7 @@ from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
 from genosd.events import EventBus
 from genosd.metrics.pipeline import MetricsPipeline
+from genosd.settings import GenosdSettings
 
 log = logging.getLogger(__name__)
 RELAY_INTERVAL = 1.0  # seconds between looks for audit entries and CLI events to publish
@@ -76,6 +78,8 @@ class Runtime:
         )
         self.key_cache = KeyCache()
         self.restart_required: list[str] = []  # settings changed on disk that a restart applies
+        # adapters that keep settings of their own (the API's edge) are told about reloads
+        self.reload_listeners: list[Callable[[GenosdSettings], None]] = []
         self.reload_lock = asyncio.Lock()
         self._audit_cursor: int | None = None  # None while nobody listens to `audit`
         self._outbox_cursor = 0

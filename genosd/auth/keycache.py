@@ -15,11 +15,19 @@ from genosd.auth.keys import ApiKey, digest
 
 @dataclass
 class KeyCache:
-    """digest -> (key, verified at)."""
+    """digest -> (key, verified at); and the prefixes of the keys that exist."""
 
     ttl: float = 2.0
     max_entries: int = 10_000
+    prefixes_ttl: float = 10.0
     _entries: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
+    prefixes: set[str] = field(default_factory=set)
+    prefixes_at: float = float("-inf")  # monotonic time `prefixes` was read
+
+    def prefixes_stale(self, now: float | None = None) -> bool:
+        """Whether the prefix set should be read again."""
+        now = time.monotonic() if now is None else now
+        return now - self.prefixes_at > self.prefixes_ttl
 
     def get(self, secret: str, now: float | None = None) -> ApiKey | None:
         """The key verified for this secret within `ttl`, if still active."""
@@ -39,5 +47,6 @@ class KeyCache:
         self._entries[digest(secret)] = (key, time.monotonic() if now is None else now)
 
     def clear(self) -> None:
-        """Forget everything (after a revocation)."""
+        """Forget everything (after a creation or revocation)."""
         self._entries.clear()
+        self.prefixes_at = float("-inf")

@@ -158,6 +158,17 @@ def verify_key(db: sqlite3.Connection, secret: str) -> ApiKey:
     return key
 
 
+def active_prefixes(db: sqlite3.Connection) -> set[str]:
+    """The prefixes of keys not revoked (expiry is checked when the key is verified)."""
+    return {row[0] for row in db.execute("SELECT prefix FROM api_keys WHERE revoked_at IS NULL")}
+
+
+def prefix_of(secret: str) -> str | None:
+    """The lookup prefix of a well-formed key, else None."""
+    parts = secret.split("_")
+    return parts[1] if len(parts) >= 3 and parts[0] + "_" == KEY_PREFIX else None
+
+
 def touch_key(db: sqlite3.Connection, key_id: int, when: float) -> None:
     """Record that a key was used."""
     db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (when, key_id))

@@ -24,18 +24,19 @@ def run(config: ConfigOption = None, lab: LabOption = False) -> None:
     """Run the daemon (systemd's ExecStart); with --lab, also the lab, stopped on exit."""
     logs.set_level("INFO")
     from genosd.app.runtime import build_runtime
-    from genosd.daemon import serve
+    from genosd.daemon import serve, tls_context
 
     lab_started = False
     try:
         if lab:
             lab_started = not lab_is_running(config)
         runtime = build_runtime(sources(config, lab))
+        tls = tls_context(runtime.core.settings.api)
     except (ConfigError, PluginError) as exc:
         fail_config(exc)
     logs.set_level(runtime.core.settings.log_level)
     try:
-        asyncio.run(serve(runtime))
+        asyncio.run(serve(runtime, tls))
     finally:
         if lab_started:
             log.info("stopping the lab this daemon started")
@@ -56,8 +57,11 @@ def check_config(config: ConfigOption = None, lab: LabOption = False) -> None:
         # the daemon would start without them; a config check must still say no
         problems = "\n".join(f"  - {r.name}: {r.error}" for r in broken)
         fail_config(PluginError(f"plugins that would be disabled:\n{problems}"))
+    from genosd.daemon import tls_context
+
     try:
         runtime.core.lifecycle.rules  # noqa: B018 - load the rule files: a bad one is a config error
+        tls_context(runtime.core.settings.api)
     except ConfigError as exc:
         fail_config(exc)
     snapshot = runtime.core.snapshot

@@ -8,6 +8,8 @@ import sqlite3
 import pytest
 
 from genosd import audit
+from genosd.api.context import RUNTIME
+from genosd.api.edge import EDGE
 from genosd.auth.keys import Role
 
 
@@ -24,7 +26,8 @@ def _concrete(path: str) -> str:
 
 
 async def test_every_route_of_the_spec_refuses_bad_keys_and_low_roles(api):
-    client, keys = await api()
+    # every route is probed without a valid key: more than one address's budget for that
+    client, keys = await api("api: {unauthenticated_burst: 100000}\n")
     spec = await (await client.get("/api/v1/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     operations = [
@@ -82,9 +85,11 @@ async def test_keys_are_shown_once_revocation_is_immediate_and_everything_is_aud
     revoked = await client.delete(f"/api/v1/keys/{new['prefix']}", headers=admin)
     assert revoked.status == 200 and (await revoked.json())["active"] is False
     assert (await client.get("/api/v1/devices", headers=_auth(secret))).status == 401
-    # a refused state-changing request is audited as denied
+    # a refused state-changing request is audited as denied (aggregated per minute: flush now)
     viewer = _auth(keys.make(Role.viewer))
     assert (await client.post("/api/v1/devices/sw1/poll", headers=viewer)).status == 403
+    app = client.server.app
+    await app[EDGE].refusals.flush(app[RUNTIME].core.db)
     log = await (await client.get("/api/v1/audit", headers=admin)).json()
     entries = [(e["action"], e["result"], e["actor"].split(":")[0]) for e in log["items"]]
     assert entries == [
@@ -191,3 +196,32 @@ def test_audit_log_is_append_only_and_its_chain_shows_tampering(tmp_path):
     db.execute("DROP TRIGGER audit_no_update")
     db.execute("UPDATE audit SET actor = 'someone-else' WHERE id = 2")
     assert audit.verify_chain(db) == 2
+
+
+def test_deleting_the_newest_audit_entries_is_detected_by_the_head(tmp_path):
+    from genosd.statedb import connect
+
+    db = connect(tmp_path / "state.sqlite3")
+    for n in range(5):
+        audit.record(db, actor="cli:test", action="create_api_key", target=f"key:{n}")
+    assert audit.verify(db) == [] and audit.head(db) is not None
+    # someone drops the trigger and removes the two newest rows: the chain alone still checks out
+    db.execute("DROP TRIGGER audit_no_delete")
+    db.execute("DELETE FROM audit WHERE id > 3")
+    assert audit.verify_chain(db) is None
+    assert audit.verify(db) == [
+        "the head file anchors entry 5 but the log ends at 3: the newest 2 entries were removed"
+    ]
+
+
+def test_audit_fields_are_bounded(tmp_path):
+    from genosd.statedb import connect
+
+    db = connect(tmp_path / "state.sqlite3")
+    entry = audit.record(
+        db, actor="x" * 5000, action="a" * 5000, target="t" * 9000, details={"p": "d" * 10_000}
+    )
+    row = db.execute("SELECT actor, action, target, details FROM audit WHERE id = ?", (entry.id,))
+    actor, action, target, details = row.fetchone()
+    assert (len(actor), len(action), len(target)) == (128, 128, 512) and len(details) < 4200
+    assert audit.verify(db) == []
