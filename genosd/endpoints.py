@@ -25,10 +25,26 @@ Authorizer = Callable[[web.Request, "Endpoint"], Awaitable[ApiKey | None]]
 PRINCIPAL = web.RequestKey("principal", ApiKey)
 
 
+ErrorCode = Literal[
+    "invalid_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "payload_too_large",
+    "config_error",
+    "rate_limited",
+    "internal",
+    "unavailable",
+    "http_error",
+]
+
+
 class ErrorDetail(BaseModel):
     """The inner error object."""
 
-    code: str
+    code: ErrorCode
     message: str
     details: Any = None
 
@@ -55,7 +71,7 @@ class Endpoint:
     status: int = 200
     media_types: tuple[str, ...] = ("application/json",)
     namespace: str = ""  # plugins' operations are prefixed with the plugin name
-    conflicts: bool = False  # may answer 409 while conflicting work runs
+    conflicts: bool = False  # may answer 409: conflicting work, or a device without SSH/SNMP
     config_errors: bool = False  # may answer 422 when templates or rule files are invalid
 
     @property
@@ -66,9 +82,19 @@ class Endpoint:
         )
 
     @property
+    def spec_path(self) -> str:
+        """The path as OpenAPI writes it: aiohttp's `{name:regex}` becomes `{name}`."""
+        return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+    @property
     def mutating(self) -> bool:
         """Whether the endpoint changes state (and is therefore audited)."""
         return self.method not in ("GET", "HEAD")
+
+
+_PATH_PARAM = re.compile(r"{(\w+)(?::([^{}]+))?}")
+# a path parameter restricted to digits is an integer in the spec
+_INTEGER_PATTERNS = {r"\d+", "[0-9]+"}
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -142,7 +168,7 @@ class Api:
         _, schema = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
         paths: dict[str, dict[str, Any]] = {}
         for e in self.endpoints:
-            paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+            paths.setdefault(e.spec_path, {})[e.method.lower()] = _operation(e)
         return {
             "openapi": "3.1.0",
             "info": {"title": self.title, "version": self.version},
@@ -172,8 +198,15 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _operation(e: Endpoint) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{(\w+)}", e.path)
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0}
+            if pattern in _INTEGER_PATTERNS
+            else {"type": "string"},
+        }
+        for name, pattern in _PATH_PARAM.findall(e.path)
     ]
     if e.query is not None:
         query_schema = e.query.model_json_schema()
@@ -215,7 +248,13 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     if "{" in e.path:
         responses["404"] = {"description": "not found", **error}
     if e.conflicts:
-        responses["409"] = {"description": "conflicting work is in progress", **error}
+        responses["409"] = {
+            "description": "conflicting work is in progress, or the device lacks the SSH or "
+            "SNMP settings this needs",
+            **error,
+        }
+    if e.body is not None:
+        responses["413"] = {"description": "the request body is too large", **error}
     if e.config_errors:
         responses["422"] = {"description": "a template or rule file is invalid", **error}
     operation: dict[str, Any] = {

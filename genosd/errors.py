@@ -66,6 +66,18 @@ class ConflictError(GenosdError):
     """The request collides with work already in progress."""
 
 
+class NotManagedError(ConflictError):
+    """The device lacks the settings this needs (SSH for configs and facts, SNMP for polls)."""
+
+    def __init__(self, device: str, missing: str, setting: str):
+        super().__init__(
+            f"{device} has no {missing} settings: set {setting} for it "
+            "(on the host, one of its groups, or defaults) and reload"
+        )
+        self.device = device
+        self.missing = missing
+
+
 class AccessError(GenosdError):
     """The API caller may not do this."""
 

@@ -9,6 +9,7 @@ Precedence (highest first): explicit arguments, environment (`GENOSD_API__PORT`)
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -94,16 +95,23 @@ class GenosdSettings(BaseSettings):
 
     def public_summary(self) -> dict[str, Any]:
         """The settings with every secret replaced by '**********' (for API and logs)."""
-        # SecretStr fields dump masked; free-form sections (plugins) are masked by key name
-        return _mask_secret_keys(self.model_dump(mode="json"))
+        # typed secrets (SecretStr) dump masked; only free-form plugin sections, which have no
+        # types, are masked by key name, so ssh.host_key_policy stays readable
+        summary = self.model_dump(mode="json")
+        summary["plugins"] = _mask_secret_keys(summary["plugins"])
+        return summary
 
 
-_SECRET_WORDS = ("secret", "token", "password", "community", "key")
+_SECRET_WORDS = frozenset(
+    {"secret", "token", "password", "passwd", "passphrase", "community", "key", "apikey", "psk"}
+)
 
 
 def is_secret_key(name: str) -> bool:
-    """Whether a free-form settings key (plugin sections) names a secret."""
-    return any(word in name.lower() for word in _SECRET_WORDS)
+    """Whether a free-form settings key (plugin sections) names a secret: `api_key`, `botToken`."""
+    # the last word decides: key_rotation_days and token_ttl are not secrets, bot_token is
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+    return bool(words) and words[-1] in _SECRET_WORDS
 
 
 def _mask_secret_keys(value: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,15 +17,10 @@ from genosd.api.context import runtime_of
 from genosd.api.edge import CLIENT, Edge, edge_of
 from genosd.app.runtime import Runtime
 from genosd.auth.keys import ApiKey, active_prefixes, prefix_of, touch_key, verify_key
-from genosd.endpoints import Endpoint, ErrorBody, ErrorDetail
+from genosd.endpoints import Endpoint
 from genosd.errors import (
     AccessError,
     AuthenticationError,
-    ConfigError,
-    ConflictError,
-    GenosdError,
-    InvalidRequestError,
-    NotFoundError,
     PermissionDenied,
     RateLimited,
 )
@@ -115,50 +109,3 @@ async def refuse_guessers(runtime: Runtime, edge: Edge, address: str, secret: st
     raise RateLimited(
         "too many requests without a valid API key from this address", retry_after=wait
     )
-
-
-def _error(status: int, code: str, message: str, details: object = None) -> web.Response:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details))
-    return web.json_response(body.model_dump(mode="json"), status=status)
-
-
-_STATUS: list[tuple[type[GenosdError], int, str]] = [
-    (AuthenticationError, 401, "unauthorized"),
-    (PermissionDenied, 403, "forbidden"),
-    (RateLimited, 429, "rate_limited"),
-    (NotFoundError, 404, "not_found"),
-    (InvalidRequestError, 400, "invalid_request"),
-    (ConflictError, 409, "conflict"),
-    (ConfigError, 422, "config_error"),
-]
-
-
-@web.middleware
-async def error_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Turn every failure into the one error body with the right status."""
-    try:
-        return await handler(request)
-    except GenosdError as exc:
-        for kind, status, code in _STATUS:
-            if isinstance(exc, kind):
-                response = _error(status, code, str(exc), getattr(exc, "details", None))
-                if isinstance(exc, AuthenticationError):
-                    response.headers["WWW-Authenticate"] = 'Bearer realm="genosd"'
-                if isinstance(exc, RateLimited):
-                    response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-                return response
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return _error(500, "internal", f"{type(exc).__name__}: {exc}")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
-        response = _error(exc.status, code, exc.reason)
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return _error(500, "internal", "internal error; see the daemon log")

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from genosd import __version__
 from genosd.api import audit, changes, configs, devices, events, keys, plugins, system
-from genosd.api.access import authorize, error_middleware
+from genosd.api.access import authorize
 from genosd.api.context import RUNTIME, SPEC, WEBSOCKETS
 from genosd.api.edge import EDGE, Edge, client_limit
+from genosd.api.failures import error_middleware
 from genosd.app.jobs import Every, Job
 from genosd.app.runtime import Runtime
 from genosd.endpoints import Api

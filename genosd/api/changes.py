@@ -84,7 +84,9 @@ def _change_id(request: web.Request) -> int:
     return int(raw)
 
 
-@routes.route("GET", "/api/v1/approvals/{id}", tag="changes", role=Role.viewer, response=Change)
+@routes.route(
+    "GET", "/api/v1/approvals/{id:[0-9]+}", tag="changes", role=Role.viewer, response=Change
+)
 async def get_approval(request: web.Request) -> Change:
     """One planned change with its diff, findings and outcome."""
     return await runtime_of(request).core.db.run(get_change, _change_id(request))
@@ -92,7 +94,7 @@ async def get_approval(request: web.Request) -> Change:
 
 @routes.route(
     "POST",
-    "/api/v1/approvals/{id}/approve",
+    "/api/v1/approvals/{id:[0-9]+}/approve",
     tag="changes",
     role=Role.operator,
     body=ApproveIn,
@@ -107,7 +109,7 @@ async def approve(request: web.Request, body: ApproveIn) -> Change:
 
 @routes.route(
     "POST",
-    "/api/v1/approvals/{id}/reject",
+    "/api/v1/approvals/{id:[0-9]+}/reject",
     tag="changes",
     role=Role.operator,
     response=Change,
@@ -120,7 +122,7 @@ async def reject(request: web.Request) -> Change:
 
 @routes.route(
     "POST",
-    "/api/v1/approvals/{id}/deploy",
+    "/api/v1/approvals/{id:[0-9]+}/deploy",
     tag="changes",
     role=Role.operator,
     response=DeployOut,

@@ -105,7 +105,12 @@ async def get_device_metrics(request: web.Request, query: MetricsQuery) -> Devic
 
 
 @routes.route(
-    "POST", "/api/v1/devices/{name}/poll", tag="devices", role=Role.operator, response=PollOut
+    "POST",
+    "/api/v1/devices/{name}/poll",
+    tag="devices",
+    role=Role.operator,
+    response=PollOut,
+    conflicts=True,
 )
 async def poll_device_now(request: web.Request) -> PollOut:
     """Poll one device now, outside its schedule; the result also feeds the metrics pipeline."""
@@ -137,7 +142,12 @@ async def get_facts(request: web.Request) -> FactsOut:
 
 
 @routes.route(
-    "POST", "/api/v1/devices/{name}/facts", tag="devices", role=Role.operator, response=FactsRunOut
+    "POST",
+    "/api/v1/devices/{name}/facts",
+    tag="devices",
+    role=Role.operator,
+    response=FactsRunOut,
+    conflicts=True,
 )
 async def collect_now(request: web.Request) -> FactsRunOut:
     """Collect the device's facts over SSH now."""

@@ -12,7 +12,7 @@ import logging
 from genosd.app.core import AppCore
 from genosd.app.jobs import Every, Job
 from genosd.collectors.facts import FactsResult, collect_facts, store_facts, stored_facts
-from genosd.errors import InvalidRequestError, NotFoundError
+from genosd.errors import NotFoundError, NotManagedError
 from genosd.inventory import Device
 from genosd.metrics.telegraf import facts_to_points
 
@@ -43,10 +43,10 @@ async def collect(core: AppCore, devices: list[Device]) -> list[FactsResult]:
 
 
 async def collect_one(core: AppCore, name: str) -> FactsResult:
-    """Collect one device's facts now (InvalidRequestError when it has no SSH settings)."""
+    """Collect one device's facts now (NotManagedError when it has no SSH settings)."""
     device = core.inventory.device(name)
     if device.ssh is None:
-        raise InvalidRequestError(f"{device.name} has no SSH settings (data.ssh.credential)")
+        raise NotManagedError(device.name, "SSH", "data.ssh.credential")
     [result] = await collect(core, [device])
     return result
 

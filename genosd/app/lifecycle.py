@@ -21,7 +21,7 @@ from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
-from genosd.errors import ConfigError, InvalidRequestError
+from genosd.errors import ConfigError, NotManagedError
 from genosd.inventory import Device, Inventory
 from genosd.platforms import Platform
 from genosd.settings import GenosdSettings
@@ -92,10 +92,10 @@ class Lifecycle:
         return load_rule_set(self.settings.configs)
 
     def device(self, name: str) -> Device:
-        """A device that can be managed over SSH, or InvalidRequestError saying why not."""
+        """A device that can be managed over SSH, or NotManagedError saying what is missing."""
         device = self.inventory.device(name)
         if device.ssh is None:
-            raise InvalidRequestError(f"{name} has no SSH settings (data.ssh.credential)")
+            raise NotManagedError(name, "SSH", "data.ssh.credential")
         return device
 
     def facts(self, names: list[str]) -> dict[str, Facts]:

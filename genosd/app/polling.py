@@ -15,7 +15,7 @@ from genosd.app.core import AppCore
 from genosd.app.metrics import DaemonMetrics
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
-from genosd.errors import InvalidRequestError
+from genosd.errors import NotManagedError
 from genosd.inventory import Device
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.telegraf import health_point, poll_to_points
@@ -93,7 +93,7 @@ class Poller:
         """Poll one device now, outside its schedule (audited); results flow as usual."""
         device = self.core.inventory.device(name)
         if device.snmp is None:
-            raise InvalidRequestError(f"device {device.name!r} has no SNMP settings")
+            raise NotManagedError(device.name, "SNMP", "data.snmp.credential")
         poll = await self.scheduler.poll_once(device)
         await self.core.db.run(
             lambda db: audit.record(

@@ -200,8 +200,11 @@ async def test_four_eyes_and_reject(ssh_lab, tmp_path: Path):
         assert broken.status == 422 and error["code"] == "config_error"
         assert "ios/ntp.j2:2" in error["message"] and "ntp_servers" in error["message"]
         assert (await client.post("/api/v1/devices/r1/plan", headers=_bearer(other))).status == 422
-        assert (await client.get("/api/v1/approvals/abc", headers=_bearer(other))).status == 400
-        assert (await client.get("/api/v1/approvals/3%C2%B3", headers=_bearer(other))).status == 400
+        # the id is an integer in the spec, so anything else is not a route
+        assert (await client.get("/api/v1/approvals/abc", headers=_bearer(other))).status == 404
+        assert (await client.get("/api/v1/approvals/3%C2%B3", headers=_bearer(other))).status == 404
+        too_big = await client.get("/api/v1/approvals/" + "9" * 30, headers=_bearer(other))
+        assert too_big.status == 400
         assert (await client.get("/api/v1/approvals/999", headers=_bearer(other))).status == 404
 
         # an unreachable device is a failed plan (data), not a server error
