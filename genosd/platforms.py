@@ -27,6 +27,45 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
 
 
+# shorthands in secret patterns: an optional encryption type, a value (quoted or one word), the
+# rest of the line (for passwords a platform allows to contain spaces)
+SECRET_MACROS = {
+    "<T>": r"(?: (?:[0-9]|sha512))?",
+    "<V>": r'(?P<secret>"[^"]*"|[^\s"]+)',
+    "<R>": r"(?P<secret>\S(?:.*\S)?)",
+}
+
+
+def expand_secret_pattern(pattern: str) -> str:
+    """A secret pattern with its shorthands written out."""
+    for macro, regex in SECRET_MACROS.items():
+        pattern = pattern.replace(macro, regex)
+    return pattern
+
+
+class SecretRule(BaseModel):
+    """Where a secret stands: `match` has a group named "secret"; `within` limits it to a section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    match: str
+    within: str | None = None  # regex of the top-level line the rule applies under
+
+    @field_validator("match")
+    @classmethod
+    def _secret_group(cls, pattern: str) -> str:
+        if "secret" not in _compile(expand_secret_pattern(pattern)).groupindex:
+            raise ValueError(f"secret pattern {pattern!r} has no group named 'secret'")
+        return pattern
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            _compile(pattern)
+        return pattern
+
+
 class Platform(BaseModel):
     """How genosd talks to one network OS."""
 
@@ -39,7 +78,8 @@ class Platform(BaseModel):
     hier_config: str
     commands: dict[str, str]
     volatile: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
+    # every secret-bearing line form (genosd/config/secrets.py masks them)
+    secrets: tuple[SecretRule, ...] = ()
     # feature name -> regexes of the top-level config lines that feature's template owns, in the
     # order features are rendered; remediation never touches lines no feature owns
     features: dict[str, tuple[str, ...]] = {}
@@ -58,7 +98,14 @@ class Platform(BaseModel):
         _compile(pattern)
         return pattern
 
-    @field_validator("volatile", "secrets")
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_rules(cls, rules: Any) -> Any:
+        if not isinstance(rules, list | tuple):
+            return rules
+        return tuple({"match": r} if isinstance(r, str) else r for r in rules)
+
+    @field_validator("volatile")
     @classmethod
     def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in patterns:
@@ -92,9 +139,15 @@ class Platform(BaseModel):
         return re.compile("|".join(f"(?:{p})" for p in self.volatile)) if self.volatile else None
 
     @functools.cached_property
-    def secret_res(self) -> tuple[re.Pattern[str], ...]:
-        """The compiled secret patterns."""
-        return tuple(re.compile(p) for p in self.secrets)
+    def secret_res(self) -> tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...]:
+        """The compiled secret patterns, each with the section it is limited to (or None)."""
+        return tuple(
+            (
+                re.compile(expand_secret_pattern(rule.match)),
+                None if rule.within is None else re.compile(rule.within),
+            )
+            for rule in self.secrets
+        )
 
     @functools.cached_property
     def scope_re(self) -> dict[str, re.Pattern[str]]:

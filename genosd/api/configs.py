@@ -29,7 +29,7 @@ from genosd.app.core import AppCore
 from genosd.auth.keys import Role
 from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory
-from genosd.config.normalize import mask_secrets
+from genosd.config.secrets import diff_changed_secrets
 from genosd.endpoints import Api
 
 routes = Api("genosd", __version__)
@@ -112,7 +112,10 @@ async def diff_config_versions(request: web.Request, query: DiffQuery) -> Config
     name, version = request.match_info["name"], request.match_info["version"]
     history = _history(runtime_of(request).core, name)
     diff = await asyncio.to_thread(history.diff, name, version, query.to)
-    return ConfigDiffOut(device=name, old=version, new=query.to or "latest", diff=diff)
+    rotated = diff_changed_secrets(diff.splitlines())
+    return ConfigDiffOut(
+        device=name, old=version, new=query.to or "latest", diff=diff, changed_secrets=rotated
+    )
 
 
 @routes.route(
@@ -130,12 +133,11 @@ async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOu
         runtime_of(request).core, request.match_info["name"], llm=query.llm
     )
     rendered, report = found.rendered, found.report
-    assert found.device.profile is not None  # rendering needs the platform
     return IntendedOut(
         device=found.device.name,
         platform=rendered.platform,
         features=list(rendered.features),
-        text=mask_secrets(found.device.profile, rendered.text)[0],
+        text=found.shown,
         score=report.score,
         rules_applied=report.rules_applied,
         rules_passed=report.rules_passed,

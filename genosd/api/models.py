@@ -419,6 +419,9 @@ class ConfigDiffOut(BaseModel):
     old: str
     new: str
     diff: str
+    changed_secrets: list[str] = Field(
+        description="lines whose only difference is a secret (both values masked): rotations"
+    )
 
 
 class IntendedOut(BaseModel):

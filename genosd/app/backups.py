@@ -41,7 +41,8 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
         def inspect(name: str, text: str) -> None:
             device = by_name.get(name)
             if device is not None and device.profile is not None:
-                reports[name] = check_rules(device, device.profile, text, rules)
+                masker = core.lifecycle.masker(device)
+                reports[name] = check_rules(device, masker, text, rules)
 
         results = await asyncio.to_thread(
             backup,
@@ -52,6 +53,7 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
             concurrency=settings.concurrency,
             author=actor,
             mask=settings.mask_secrets,
+            mask_key=core.lifecycle.mask_key,
             inspect=inspect,
         )
         for name, report in reports.items():

@@ -34,6 +34,7 @@ class Intended:
     device: Device
     rendered: RenderedConfig
     report: ValidationReport
+    shown: str  # the rendered text with every secret masked
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ async def intended(core: AppCore, name: str, *, llm: bool) -> Intended:
     if llm:
         await lifecycle.review(device, DevicePlan(device.name, rendered=rendered, report=report))
     await record_report(core, device.name, "intended", report)
-    return Intended(device, rendered, report)
+    return Intended(device, rendered, report, lifecycle.shown(device, rendered.text))
 
 
 async def validate(

@@ -16,10 +16,11 @@ from genosd.config.changes import Change
 from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
 from genosd.config.findings import Finding
 from genosd.config.history import ConfigHistory
-from genosd.config.remediation import Remediation, masked_lines, remediate
+from genosd.config.remediation import Remediation, remediate
 from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
+from genosd.config.secrets import Masker, install_key
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
 from genosd.errors import ConfigError, NotManagedError
 from genosd.inventory import Device, Inventory
@@ -87,6 +88,19 @@ class Lifecycle:
         self.renderer = renderer if reuse and renderer is not None else Renderer(templates)
 
     @functools.cached_property
+    def mask_key(self) -> bytes:
+        """The install's masking key (<state_dir>/mask.key, created on first use)."""
+        return install_key(self.settings.state_dir)
+
+    def masker(self, device: Device) -> Masker:
+        """Masks this device's secrets with its stable tokens."""
+        return Masker(profile(device), device.name, self.mask_key)
+
+    def shown(self, device: Device, text: str) -> str:
+        """A config of the device as it may be shown: every secret masked."""
+        return self.masker(device).text(text).text
+
+    @functools.cached_property
     def rules(self) -> RuleSet:
         """The compliance rules (loaded on first use; ConfigError if a file is bad)."""
         return load_rule_set(self.settings.configs)
@@ -115,14 +129,14 @@ class Lifecycle:
 
     def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
         """Structure and compliance findings for a rendered config."""
-        platform = profile(device)
-        return validate_config(device, platform, list(rendered.features), rendered.text, self.rules)
+        masker = self.masker(device)
+        return validate_config(device, masker, list(rendered.features), rendered.text, self.rules)
 
     async def review(self, device: Device, plan: DevicePlan) -> None:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
         if plan.report is None or plan.rendered is None:
             return
-        await llm_review(plan.report, self.settings.llm, profile(device), plan.rendered.text)
+        await llm_review(plan.report, self.settings.llm, self.masker(device), plan.rendered.text)
 
     def plan(self, devices: list[Device]) -> list[DevicePlan]:
         """Dry run: render, validate and diff against the live running config (blocking)."""
@@ -151,12 +165,12 @@ class Lifecycle:
                 plan.error = f"could not read the running config: {read.error}"
                 continue
             assert plan.rendered is not None
-            platform = profile(device)
+            masker = self.masker(device)
             features = list(plan.rendered.features)
             _show_fix(
                 plan,
-                platform,
-                remediate(platform, features, device.name, read.text, plan.rendered.text),
+                masker,
+                remediate(masker.platform, features, device.name, read.text, plan.rendered.text),
             )
         return [plans[d.name] for d in devices]
 
@@ -174,9 +188,9 @@ class Lifecycle:
         if read.text is None:
             plan.error = f"could not read the running config: {read.error}"
             return plan
-        platform = profile(device)
-        restored = unmask(platform, stored, read.text)
-        plan.report = check_rules(device, platform, restored.text, self.rules)
+        masker = self.masker(device)
+        restored = unmask(masker, stored, read.text)
+        plan.report = check_rules(device, masker, restored.text, self.rules)
         plan.report.findings[:0] = [
             Finding(
                 layer="restore",
@@ -189,7 +203,8 @@ class Lifecycle:
             )
             for number, line in restored.unresolved
         ]
-        _show_fix(plan, platform, remediate(platform, None, device.name, read.text, restored.text))
+        fix = remediate(masker.platform, None, device.name, read.text, restored.text)
+        _show_fix(plan, masker, fix)
         return plan
 
     def deploy(self, change: Change, actor: str) -> tuple[DeployOutcome, BackupResult | None]:
@@ -202,8 +217,8 @@ class Lifecycle:
             if change.source is None:
                 raise ConfigError(f"change {change.id}: a restore without a stored version")
             stored = self.history.show(device.name, change.source)
-            platform = profile(device)
-            intended, features = (lambda running: unmask(platform, stored, running).text), None
+            masker = self.masker(device)
+            intended, features = (lambda running: unmask(masker, stored, running).text), None
         else:
             rendered = self.render(device)
             intended, features = rendered.text, list(rendered.features)
@@ -228,13 +243,14 @@ class Lifecycle:
                 policy=ssh.host_key_policy,
                 author=actor,
                 mask=ssh.mask_secrets,
+                mask_key=self.mask_key,
             )[0]
         return outcome, saved
 
 
-def _show_fix(plan: DevicePlan, platform: Platform, fix: Remediation) -> None:
-    """Put a remediation into a plan: its hash, and its lines masked for display."""
+def _show_fix(plan: DevicePlan, masker: Masker, fix: Remediation) -> None:
+    """Put a remediation into a plan: its hash (of the real text), and its lines masked."""
     plan.sha256 = fix.sha256
-    plan.commands = masked_lines(platform, fix.commands)
-    plan.rollback = masked_lines(platform, fix.rollback)
-    plan.diff = masked_lines(platform, fix.diff)
+    plan.commands = masker.lines(fix.commands)
+    plan.rollback = masker.lines(fix.rollback)
+    plan.diff = masker.lines(fix.diff)

@@ -138,13 +138,12 @@ def config_render(
     device: DeviceArg,
     config: ConfigOption = None,
     show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="print secrets instead of <masked>")
+        bool, typer.Option("--show-secrets", help="print secrets instead of <secret:…> tokens")
     ] = False,
 ) -> None:
     """Print a device's intended config rendered from its templates (secrets masked)."""
-    from genosd.app.lifecycle import Lifecycle, profile
+    from genosd.app.lifecycle import Lifecycle
     from genosd.config.history import ConfigHistory, history_path
-    from genosd.config.normalize import mask_secrets
     from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
 
     snap = snapshot(config)
@@ -158,7 +157,7 @@ def config_render(
     try:
         target = snap.inventory.device(device)
         rendered = lifecycle.render(target)
-        text = rendered.text if show_secrets else mask_secrets(profile(target), rendered.text)[0]
+        text = rendered.text if show_secrets else lifecycle.shown(target, rendered.text)
     except ConfigError as exc:
         fail_config(exc)
     except GenosdError as exc:

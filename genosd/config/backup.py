@@ -17,6 +17,7 @@ from nornir.core.task import Result, Task
 
 from genosd.config.history import ConfigHistory, change_message
 from genosd.config.normalize import for_history, strip_volatile
+from genosd.config.secrets import Masker
 from genosd.errors import DeviceError
 from genosd.platforms import Platform
 from genosd.ssh.cli import Cli, open_cli
@@ -50,6 +51,7 @@ def _backup_task(
     policy: Policy,
     author: str,
     mask: bool,
+    mask_key: bytes | None,
     inspect: Inspector | None,
 ) -> Result:
     target: SshTarget = task.host.data["target"]
@@ -64,7 +66,8 @@ def _backup_task(
             target.name, False, error=describe_error(exc), duration=time.monotonic() - started
         )
         return Result(host=task.host, failed=True, result=failed)
-    text, masked = for_history(platform, raw, mask=mask)
+    masker = Masker(platform, target.name, mask_key) if mask else None
+    text, masked = for_history(platform, raw, masker)
     if inspect is not None:
         try:
             inspect(target.name, strip_volatile(platform, raw))
@@ -109,11 +112,13 @@ def backup(
     concurrency: int = 20,
     author: str = "genosd",
     mask: bool = True,
+    mask_key: bytes | None = None,
     inspect: Inspector | None = None,
 ) -> list[BackupResult]:
     """Back up every target (blocking; call it from a worker thread in async code).
 
-    `inspect(device, text)` sees each running config before masking (e.g. for compliance rules);
+    Secrets are masked (unless `mask` is off) with tokens under `mask_key` (`<masked>` without
+    one). `inspect(device, text)` sees each running config before masking (e.g. for compliance rules);
     it runs on a worker thread and must not keep the text.
     """
     if not targets:
@@ -127,6 +132,7 @@ def backup(
         policy=policy,
         author=author,
         mask=mask,
+        mask_key=mask_key,
         inspect=inspect,
         on_failed=True,
     )

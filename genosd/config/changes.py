@@ -13,10 +13,11 @@ import sqlite3
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from genosd import audit
 from genosd.config.findings import Finding, LlmStatus, blocking
+from genosd.config.secrets import diff_changed_secrets
 from genosd.errors import ConflictError, GenosdError, InvalidRequestError, NotFoundError
 from genosd.statedb import transaction
 
@@ -47,6 +48,12 @@ class Change(BaseModel):
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     source: str | None = None  # a restore: the stored version it brings back
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def changed_secrets(self) -> list[str]:
+        """Diff lines whose only difference is a secret (shown masked): rotated secrets."""
+        return diff_changed_secrets(self.diff)
 
     @property
     def expired(self) -> bool:

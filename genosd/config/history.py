@@ -19,6 +19,7 @@ from dulwich.errors import NotGitRepository
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
+from genosd.config.secrets import diff_changed_secrets
 from genosd.errors import NotFoundError
 
 DEVICE_DIR = "devices"
@@ -163,5 +164,9 @@ def change_message(device: str, old: str | None, new: str, masked: int) -> str:
     diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0))
     added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
     removed = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
+    rotated = diff_changed_secrets(diff)
+    secrets = (
+        f", {len(rotated)} secret{'s' if len(rotated) != 1 else ''} changed" if rotated else ""
+    )
     stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
-    return f"{device}: +{added} -{removed} lines ({stamp})"
+    return f"{device}: +{added} -{removed} lines{secrets} ({stamp})"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from genosd.config.secrets import Masker
 from genosd.platforms import Platform
-
-MASK = "<masked>"
 
 
 def strip_volatile(platform: Platform, text: str) -> str:
@@ -15,23 +14,10 @@ def strip_volatile(platform: Platform, text: str) -> str:
     return "\n".join(kept).strip("\n") + "\n"
 
 
-def mask_secrets(platform: Platform, text: str) -> tuple[str, int]:
-    """The config with every secret replaced by <masked>, and how many were masked."""
-    masked = 0
-    out = []
-    for line in text.split("\n"):
-        for pattern in platform.secret_res:
-            match = pattern.search(line)
-            if match and match.group("secret") != MASK:
-                start, end = match.span("secret")
-                line = line[:start] + MASK + line[end:]
-                masked += 1
-                break
-        out.append(line)
-    return "\n".join(out), masked
-
-
-def for_history(platform: Platform, text: str, *, mask: bool = True) -> tuple[str, int]:
-    """What is stored: volatile lines dropped, then secrets masked (unless `mask` is off)."""
+def for_history(platform: Platform, text: str, masker: Masker | None) -> tuple[str, int]:
+    """What is stored: volatile lines dropped, then secrets masked (unless no masker is given)."""
     stable = strip_volatile(platform, text)
-    return mask_secrets(platform, stable) if mask else (stable, 0)
+    if masker is None:
+        return stable, 0
+    masked = masker.text(stable)
+    return masked.text, masked.count

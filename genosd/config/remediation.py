@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hier_config import HConfig, WorkflowRemediation, get_hconfig
 
-from genosd.config.normalize import mask_secrets, strip_volatile
+from genosd.config.normalize import strip_volatile
 from genosd.config.structure import hier_platform
 from genosd.platforms import Platform
 
@@ -87,22 +87,3 @@ def remediate(
         rollback=tuple(flow.rollback_config.dump_simple()),
         diff=diff,
     )
-
-
-NEGATIONS = ("no ", "delete ")  # a removed secret line still quotes the secret
-
-
-def masked_lines(platform: Platform, lines: tuple[str, ...] | list[str]) -> list[str]:
-    """Lines (commands or diff) for display, secrets replaced by <masked>; the hash covers the real text."""
-    return [_mask_line(platform, line) for line in lines]
-
-
-def _mask_line(platform: Platform, line: str) -> str:
-    sign = line[0] if line[:1] in ("+", "-") and not line.startswith(("+++", "---")) else ""
-    body = line[len(sign) :]
-    indent = len(body) - len(body.lstrip())
-    body = body.lstrip()
-    negation = next((n for n in NEGATIONS if body.startswith(n)), "")
-    # hier_config indents children by two spaces; the secret patterns expect the device's one
-    probe = (" " if indent else "") + body[len(negation) :]
-    return sign + " " * indent + negation + mask_secrets(platform, probe)[0].lstrip()

@@ -1,8 +1,8 @@
 """Restore: an old stored version as the intended config, its masked secrets taken from the live one.
 
 History keeps configs with secrets masked, so a stored version cannot be pushed as it is. A line
-with `<masked>` is matched, within its parent section, to the live line that masks to the same
-text, and the live line is used: a restore never changes a secret, it keeps the current one. A
+with a secret token is matched, within its parent section, to the live line that masks to the same
+text (tokens compared as equal: the secret may have been rotated since), and the live line is used: a restore never changes a secret, it keeps the current one. A
 masked line with no live counterpart cannot be restored; it (and its children) is left out and
 reported.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from genosd.config.normalize import MASK, mask_secrets, strip_volatile
-from genosd.platforms import Platform
+from genosd.config.normalize import strip_volatile
+from genosd.config.secrets import TOKEN_RE, Masker, generic
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,13 @@ def _sections(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def unmask(platform: Platform, stored: str, running: str) -> Restored:
-    """`stored` (a history version) with each `<masked>` line replaced by its live line."""
+def unmask(masker: Masker, stored: str, running: str) -> Restored:
+    """`stored` (a history version) with each masked line replaced by its live line."""
+    platform = masker.platform
     live: dict[tuple[str, str], str] = {}
     masked_parent = ""
     for parent, line in _sections(strip_volatile(platform, running)):
-        masked = mask_secrets(platform, line)[0]
+        masked = generic(masker.line(line, parent or line)[0])
         if not parent:
             masked_parent = masked  # children follow their parent: mask it once
         live.setdefault(("" if not parent else masked_parent, masked), line)
@@ -50,9 +51,9 @@ def unmask(platform: Platform, stored: str, running: str) -> Restored:
     for number, (parent, line) in enumerate(_sections(strip_volatile(platform, stored)), start=1):
         if parent and parent == dropped_parent:
             unresolved.append((number, line))  # a child of a section that cannot be restored
-        elif MASK not in line:
+        elif not TOKEN_RE.search(line):
             kept.append(line)
-        elif (found := live.get((parent, line))) is not None:
+        elif (found := live.get((generic(parent), generic(line)))) is not None:
             kept.append(found)
         else:
             unresolved.append((number, line))

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from genosd.config.findings import Finding, LlmStatus, SeverityName, blocking
-from genosd.config.normalize import mask_secrets
-from genosd.config.remediation import masked_lines, unowned_lines
+from genosd.config.remediation import unowned_lines
 from genosd.config.rules import RuleSet
+from genosd.config.secrets import Masker
 from genosd.config.structure import check_structure
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable, structured_chat
-from genosd.platforms import Platform
 from genosd.settings_sections import LlmSettings
 
 
@@ -43,9 +42,10 @@ class ValidationReport:
 
 
 def validate_config(
-    device: Device, platform: Platform, features: list[str], text: str, rules: RuleSet
+    device: Device, masker: Masker, features: list[str], text: str, rules: RuleSet
 ) -> ValidationReport:
     """Structure and rule findings for a config (the fast, deterministic layers)."""
+    platform = masker.platform
     findings = check_structure(platform, text)
     for number, line in unowned_lines(platform, features, text):
         findings.append(
@@ -59,21 +59,21 @@ def validate_config(
                 "deployed (add its prefix to the platform's features)",
             )
         )
-    report = check_rules(device, platform, text, rules)
-    report.findings[:0] = _masked(platform, findings)
+    report = check_rules(device, masker, text, rules)
+    report.findings[:0] = _masked(masker, findings)
     return report
 
 
-def check_rules(device: Device, platform: Platform, text: str, rules: RuleSet) -> ValidationReport:
+def check_rules(device: Device, masker: Masker, text: str, rules: RuleSet) -> ValidationReport:
     """Compliance rules only (for running configs, which need no structure check)."""
     findings, applied, passed = rules.check(device, text)
-    return ValidationReport(device.name, _masked(platform, findings), applied, passed)
+    return ValidationReport(device.name, _masked(masker, findings), applied, passed)
 
 
-def _masked(platform: Platform, findings: list[Finding]) -> list[Finding]:
+def _masked(masker: Masker, findings: list[Finding]) -> list[Finding]:
     for finding in findings:  # a finding quotes its line: never a secret
         if finding.text is not None:
-            finding.text = masked_lines(platform, [finding.text])[0]
+            finding.text = masker.lines([finding.text])[0]
     return findings
 
 
@@ -93,21 +93,21 @@ class LlmReview(BaseModel):
 
 
 REVIEW_PROMPT = """You review network device configurations for {platform} before they are deployed.
-Report security problems, likely mistakes and inconsistencies. Secrets are shown as <masked>; do not
-report them. Each config line is prefixed with its line number and a colon. Answer only with JSON:
+Report security problems, likely mistakes and inconsistencies. Secrets are replaced by <secret:…>
+tokens (the same token is the same value); do not report them. Each config line is prefixed with its line number and a colon. Answer only with JSON:
 {{"findings": [{{"severity": "info|minor|major|critical", "rule": "short-id", "message": "...",
 "line": N}}]}}. An empty list means no problems."""
 
 
 async def llm_review(
-    report: ValidationReport, settings: LlmSettings, platform: Platform, text: str
+    report: ValidationReport, settings: LlmSettings, masker: Masker, text: str
 ) -> ValidationReport:
     """Add the LLM's findings; an unusable answer is a finding and status 'unavailable', never a pass."""
     if settings.url is None:
         report.llm = "not configured"
         return report
-    redacted, _ = mask_secrets(platform, text)
-    lines = redacted.splitlines()
+    platform = masker.platform
+    lines = masker.text(text).text.splitlines()
     numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(lines, start=1))
     messages = [
         {"role": "system", "content": REVIEW_PROMPT.format(platform=platform.name)},

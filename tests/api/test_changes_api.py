@@ -35,7 +35,7 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
         body = await intended.json()
         assert intended.status == 200, body
         assert "ntp server 10.255.255.1" in body["text"]
-        assert "s3cret-community" not in body["text"] and "<masked>" in body["text"]
+        assert "s3cret-community" not in body["text"] and "<secret:" in body["text"]
         assert body["score"] == 100.0 and body["llm"] == "not configured"
 
         assert (await client.post("/api/v1/devices/r1/plan", headers=_bearer(viewer))).status == 403

@@ -35,7 +35,7 @@ async def test_template_edit_reaches_the_device_through_an_approved_deploy(ssh_l
     rendered = await _genosd("config", "render", "r1", *c, env=env)
     assert rendered.returncode == 0, rendered.stderr
     assert "ntp source Loopback0" in rendered.stdout
-    assert "s3cret-community" not in rendered.stdout and "<masked>" in rendered.stdout
+    assert "s3cret-community" not in rendered.stdout and "<secret:" in rendered.stdout
 
     validated = await _genosd("config", "validate", *c, "--json", env=env)
     assert validated.returncode == 0, validated.stdout + validated.stderr

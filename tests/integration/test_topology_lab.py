@@ -23,6 +23,7 @@ from genosd.app.snapshot import Sources
 from genosd.collectors.facts import collect_facts
 from genosd.config.changes import approve_change, create_change, start_deploy
 from genosd.config.commit import ConfigSession
+from genosd.config.secrets import generic
 from genosd.errors import DeviceError
 from genosd.lab.eos_device import EosDevice
 from genosd.lab.junos_device import JunosDevice
@@ -288,7 +289,7 @@ async def test_nxos_deploy_converges_and_a_refused_command_rolls_back(topology_l
         "line vty",
         "  exec-timeout 10",
         "no snmp-server community <masked> group network-operator",
-    } <= set(plan.commands)
+    } <= {generic(c) for c in plan.commands}
     assert outcome.status == "rolled_back" and outcome.rollback == "verified", outcome.reason
     assert "Invalid command" in (outcome.reason or "")
     assert sorted(nxos.config.render(indent=2).splitlines()) == before  # the simulator appends

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from genosd.config.remediation import masked_lines, remediate
+from genosd.config.remediation import remediate
 from genosd.config.render import Renderer, TemplateError
 from genosd.config.rules import RuleFileError, load_rules
+from genosd.config.secrets import Masker
 from genosd.config.structure import check_structure
 from genosd.config.validate import validate_config
 from genosd.errors import ConfigError
@@ -51,7 +52,11 @@ def test_shipped_templates_render_and_pass_the_shipped_rules(name: str):
     assert text.index("vlan 10") < text.index("vlan 20")
     assert "snmp-server location fra1" in text  # defaults to the site
     report = validate_config(
-        device, platform(name), list(rendered.features), text, load_rules([TEMPLATES / "rules"])
+        device,
+        Masker(platform(name)),
+        list(rendered.features),
+        text,
+        load_rules([TEMPLATES / "rules"]),
     )
     assert report.findings == [] and report.score == 100.0 and report.rules_applied >= 5
 
@@ -61,7 +66,11 @@ def test_nxos_rules_catch_telnet_and_a_read_write_community():
     rendered = Renderer(TEMPLATES).render(device)
     bad = rendered.text + "feature telnet\nsnmp-server community ops group network-admin\n"
     report = validate_config(
-        device, platform("nxos"), list(rendered.features), bad, load_rules([TEMPLATES / "rules"])
+        device,
+        Masker(platform("nxos")),
+        list(rendered.features),
+        bad,
+        load_rules([TEMPLATES / "rules"]),
     )
     assert {f.rule for f in report.findings} == {"nxos-no-telnet", "nxos-no-rw-community"}
     assert report.score < 100.0
@@ -195,23 +204,23 @@ def test_remediation_is_scoped_hashed_and_masked_for_display():
     assert (
         fix.sha256 == remediate(ios, ["base", "snmp", "interfaces"], "r1", running, intended).sha256
     )
-    shown = masked_lines(ios, list(fix.commands) + list(fix.diff))
+    shown = Masker(ios).lines(list(fix.commands) + list(fix.diff))
     assert "n3w-secret" not in "\n".join(shown) and "<masked>" in "\n".join(shown)
     assert remediate(ios, ["base"], "r1", running, intended).empty
 
 
 def test_removed_secret_lines_are_masked_too():
-    ios = platform("ios")
-    shown = masked_lines(
-        ios,
+    shown = Masker(platform("ios")).lines(
         [
             "no username temp privilege 1 secret 9 $9$tempsecret",
             "-snmp-server community old-community RO",
+            "tacacs server T1",
             "  no key 7 0822455D0A16",
         ],
     )
     assert shown == [
         "no username temp privilege 1 secret 9 <masked>",
         "-snmp-server community <masked> RO",
+        "tacacs server T1",
         "  no key 7 <masked>",
     ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from genosd.config.restore import unmask
+from genosd.config.secrets import Masker
 from genosd.platforms import platform
 
-IOS = platform("ios")
+IOS = Masker(platform("ios"), "r1", b"k" * 32)
 
 
 def test_unmask_takes_each_secret_from_the_same_line_of_the_live_config():
@@ -29,3 +30,12 @@ def test_unmask_takes_each_secret_from_the_same_line_of_the_live_config():
     # no live line to take these secrets from: left out (T2's key), with the user that is gone
     assert [n for n, _ in restored.unresolved] == [3, 10]
     assert "<masked>" not in restored.text
+
+
+def test_unmask_reads_stable_tokens_and_keeps_the_current_secret():
+    live = "snmp-server community now-public RO\nline vty 0 4\n password 7 0822455D0A16\n"
+    # stored when the values were different: other tokens, same line shapes
+    stored = IOS.text(live.replace("now-public", "old").replace("0822455D0A16", "1511021F07")).text
+    assert "<secret:" in stored and "old" not in stored
+    restored = unmask(IOS, stored, live)
+    assert restored.text.splitlines() == live.splitlines() and restored.unresolved == []

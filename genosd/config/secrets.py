@@ -1,0 +1,179 @@
+"""Masking the secrets of device configs: every secret-bearing form, one stable token per value.
+
+Each platform lists where its secrets stand (genosd/platforms.yaml). A secret value becomes
+`<secret:0123456789>`, ten hex digits of an HMAC of the value under a key of the device: the same
+value always masks to the same token in that device's history, so a rotated key shows as a
+changed line without either value showing, and nothing of the token can be reversed or compared
+across devices. The key derives from a random install key kept in `<state_dir>/mask.key` (never in
+the config history, so a pushed history holds no way to test guesses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from genosd.platforms import Platform
+
+MASK = "<masked>"  # the token of versions before stable tokens, and of masking without a key
+TOKEN_RE = re.compile(r"<secret:[0-9a-f]{10}>|<masked>")
+NEGATIONS = ("no ", "delete ")  # a removed secret line still quotes the secret
+KEY_FILE = "mask.key"
+
+
+def install_key(state_dir: Path) -> bytes:
+    """The install's masking key, created (mode 0600) on first use."""
+    path = state_dir / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fresh = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(fresh + "\n")
+    return bytes.fromhex(fresh)
+
+
+def generic(line: str) -> str:
+    """`line` with every token made the same: lines that differ only in a secret compare equal."""
+    return TOKEN_RE.sub(MASK, line)
+
+
+@dataclass(frozen=True)
+class Masked:
+    """A masked text and how many secrets were masked in it."""
+
+    text: str
+    count: int
+
+
+class Masker:
+    """Masks one device's secrets; without a key every secret becomes `<masked>`."""
+
+    def __init__(self, platform: Platform, device: str = "", key: bytes | None = None):
+        self.platform = platform
+        self._key = None if key is None else hmac.digest(key, device.encode(), "sha256")
+
+    def token(self, value: str) -> str:
+        """The stable token of one secret value."""
+        if self._key is None:
+            return MASK
+        return f"<secret:{hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:10]}>"
+
+    def spans(self, line: str, parent: str | None = None) -> list[tuple[int, int]]:
+        """Where the secret values of `line` stand (under `parent`; None: any section), in order."""
+        body, offset = line, 0
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        for negation in NEGATIONS:
+            if stripped.startswith(negation):
+                # the negated line keeps its indentation, so anchored patterns still apply
+                body, offset = indent + stripped[len(negation) :], len(negation)
+                break
+        found: list[tuple[int, int]] = []
+        for pattern, within in self.platform.secret_res:
+            if within is not None and parent is not None and not within.search(parent):
+                continue
+            for match in pattern.finditer(body):
+                start, end = match.span("secret")
+                if body[start:end].startswith('"') and end - start >= 2 and body[end - 1] == '"':
+                    start, end = start + 1, end - 1
+                if end > start and not TOKEN_RE.fullmatch(body[start:end]):
+                    found.append((start + offset, end + offset))
+        return _disjoint(found)
+
+    def line(self, line: str, parent: str | None = None) -> tuple[str, int]:
+        """One line masked, and how many secrets it held."""
+        spans = self.spans(line, parent)
+        for start, end in reversed(spans):
+            line = line[:start] + self.token(line[start:end]) + line[end:]
+        return line, len(spans)
+
+    def text(self, text: str) -> Masked:
+        """A whole config masked (each indented line is read under its top-level line)."""
+        out, count = [], 0
+        for parent, line in with_parents(text.split("\n")):
+            masked, found = self.line(line, parent)
+            out.append(masked)
+            count += found
+        return Masked("\n".join(out), count)
+
+    def lines(self, lines: Iterable[str]) -> list[str]:
+        """Diff, command or rollback lines masked (a leading +/- sign is kept as it is)."""
+        out = []
+        for parent, line in with_parents(list(lines), signed=True):
+            sign = _sign(line)
+            out.append(sign + self.line(line[len(sign) :], parent)[0])
+        return out
+
+    def values(self, text: str) -> list[str]:
+        """The secret values in `text` (for redacting them elsewhere)."""
+        found: list[str] = []
+        for parent, line in with_parents(text.split("\n")):
+            found.extend(line[start:end] for start, end in self.spans(line, parent))
+        return found
+
+
+def with_parents(lines: list[str], *, signed: bool = False) -> list[tuple[str | None, str]]:
+    """(top-level line it stands under, line) for each line; a top-level line is its own parent.
+
+    Lines before the first top-level line have an unknown parent (None): every rule applies.
+    """
+    out: list[tuple[str | None, str]] = []
+    parent: str | None = None
+    for line in lines:
+        body = line[len(_sign(line)) :] if signed else line
+        if body and not body[0].isspace():
+            parent = body
+        out.append((parent, line))
+    return out
+
+
+def changed_secrets(removed: list[str], added: list[str]) -> list[str]:
+    """The lines whose only difference is a secret's token: what a diff reports as "changed".
+
+    A line masked without a key (`<masked>`, as versions before stable tokens stored it) says
+    nothing about its value, so it never counts as a change.
+    """
+    gone = {_unsigned(line) for line in removed if _tokened(line)}
+    return [_unsigned(line) for line in added if _tokened(line) and _unsigned(line) in gone]
+
+
+def _tokened(line: str) -> bool:
+    return MASK not in line and TOKEN_RE.search(line) is not None
+
+
+def diff_changed_secrets(diff: list[str]) -> list[str]:
+    """`changed_secrets` of a unified diff's lines."""
+    return changed_secrets(
+        [line for line in diff if _sign(line) == "-"], [line for line in diff if _sign(line) == "+"]
+    )
+
+
+def _unsigned(line: str) -> str:
+    return generic(line[len(_sign(line)) :]).strip()
+
+
+def _sign(line: str) -> str:
+    if line[:1] in ("+", "-") and not line.startswith(("+++", "---")):
+        return line[0]
+    return ""
+
+
+def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans merged (two rules may see the same value with different edges)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

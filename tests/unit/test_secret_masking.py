@@ -1,0 +1,143 @@
+"""Every secret form of the corpus is masked, with stable per-device tokens, and nothing else is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genosd.config.secrets import TOKEN_RE, Masker, changed_secrets, generic, install_key
+from genosd.platforms import load_platforms
+
+CORPUS = Path(__file__).parent.parent / "data" / "secrets"
+MARKED = re.compile("«([^»]*)»")
+FILES = {
+    "ios.cfg": "ios",
+    "eos.cfg": "eos",
+    "nxos.cfg": "nxos",
+    "junos.cfg": "junos",
+    "junos-curly.cfg": "junos",
+}
+KEY = b"k" * 32
+
+
+def corpus(name: str) -> tuple[str, list[str]]:
+    """The config of a corpus file (markers taken out) and its secret values."""
+    marked = (CORPUS / name).read_text()
+    return MARKED.sub(r"\1", marked), MARKED.findall(marked)
+
+
+def masker(platform: str, device: str = "r1", key: bytes | None = KEY) -> Masker:
+    return Masker(load_platforms()[platform], device, key)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_every_corpus_secret_is_masked_and_nothing_else(name):
+    text, values = corpus(name)
+    masked = masker(FILES[name]).text(text)
+    assert masked.count == len(values)
+    for value in values:
+        assert value not in masked.text, value
+    # lines without a marker come out exactly as they went in
+    for before, after in zip(
+        (CORPUS / name).read_text().split("\n"), masked.text.split("\n"), strict=True
+    ):
+        if "«" not in before:
+            assert before == after
+        else:
+            assert len(TOKEN_RE.findall(after)) == before.count("«"), before
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_indentation_and_diff_signs_do_not_hide_a_secret(name):
+    text, values = corpus(name)
+    m = masker(FILES[name])
+    # hier_config indents children by two spaces, diffs add a sign, remediations a "no "
+    lines = [
+        ("+" + line.replace(" ", "  ", 1)) if line.startswith(" ") else line
+        for line in text.split("\n")
+    ]
+    negated = [
+        ("no " if FILES[name] != "junos" else "delete ") + line
+        for line in text.split("\n")
+        if line and not line.startswith((" ", "}"))
+    ]
+    shown = "\n".join(m.lines(lines) + m.lines(negated))
+    for value in values:
+        assert value not in shown, value
+
+
+def test_tokens_are_stable_per_value_and_differ_between_values_and_devices():
+    one = masker("ios", "r1")
+    assert one.token("abc") == masker("ios", "r1").token("abc")
+    assert one.token("abc") != one.token("abd")
+    assert one.token("abc") != masker("ios", "r2").token("abc")
+    assert masker("ios", "r1", b"x" * 32).token("abc") != one.token("abc")
+    assert masker("ios", key=None).token("abc") == "<masked>"
+
+
+def test_a_rotated_secret_is_reported_as_changed():
+    m = masker("ios")
+    old = m.lines(["-snmp-server community public1 RO", "-hostname a"])
+    new = m.lines(["+snmp-server community public2 RO", "+hostname b"])
+    assert old[0] != new[0].replace("+", "-", 1)
+    assert changed_secrets(old, new) == ["snmp-server community <masked> RO"]
+    assert generic(old[0]) == "-snmp-server community <masked> RO"
+    # an old version masked without a key tells nothing about the value: not a change
+    legacy = masker("ios", key=None).lines(["-snmp-server community public1 RO"])
+    assert changed_secrets(legacy, new) == []
+
+
+def test_already_masked_text_is_left_as_it_is():
+    text, _ = corpus("ios.cfg")
+    m = masker("ios")
+    once = m.text(text).text
+    again = m.text(once)
+    assert again.text == once and again.count == 0
+
+
+def test_install_key_is_created_once_and_private(tmp_path):
+    key = install_key(tmp_path)
+    assert install_key(tmp_path) == key and len(key) == 32
+    assert (tmp_path / "mask.key").stat().st_mode & 0o777 == 0o600
+
+
+VALUE = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"«»<>'),
+    min_size=1,
+    max_size=40,
+)
+FORMS = [
+    ("ios", "snmp-server community {} RO"),
+    ("ios", "{i}key 7 {}"),
+    ("ios", "{i}neighbor 192.0.2.1 password 7 {}"),
+    ("ios", "{i}ip ospf message-digest-key 1 md5 {}"),
+    ("ios", "snmp-server user u1 g1 v3 auth sha {} priv aes 128 {}"),
+    ("eos", "username admin privilege 15 secret sha512 {}"),
+    ("nxos", "snmp-server user admin network-admin auth md5 {} priv aes-128 {}"),
+    ("junos", "set system root-authentication encrypted-password {}"),
+    ("junos", '{i}authentication-key "{}";'),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    form=st.sampled_from(FORMS),
+    values=st.lists(VALUE, min_size=2, max_size=2),
+    indent=st.sampled_from([" ", "  ", "    "]),
+)
+def test_random_values_in_known_forms_are_exactly_the_masked_ones(form, values, indent):
+    platform, template = form
+    line = template.replace("{i}", indent).format(*values)
+    if "{i}" in template and platform != "junos":
+        parent = "tacacs server T1" if "key 7" in template else "router bgp 65000"
+        text = f"{parent}\n{line}"
+    else:
+        text = line
+    wanted = values[: template.count("{}")]
+    m = masker(platform)
+    assert m.values(text) == wanted, (line, m.text(text).text)
+    assert m.text(text).count == len(wanted)
