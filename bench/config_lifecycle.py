@@ -186,6 +186,7 @@ def bench_render_validate(devices: list, templates: Path, trace: bool) -> dict[s
     """genosd: sandboxed render + structure + rules for every device."""
     from genosd.config.render import Renderer
     from genosd.config.rules import load_rules
+    from genosd.config.secrets import Masker
     from genosd.config.validate import validate_config
     from genosd.platforms import platform
 
@@ -198,7 +199,11 @@ def bench_render_validate(devices: list, templates: Path, trace: bool) -> dict[s
         rendered = renderer.render(device)
         findings += len(
             validate_config(
-                device, platform(device.platform), list(rendered.features), rendered.text, rules
+                device,
+                Masker(platform(device.platform), device.name, b"k" * 32),
+                list(rendered.features),
+                rendered.text,
+                rules,
             ).findings
         )
     wall = time.perf_counter() - started

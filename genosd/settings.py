@@ -17,6 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import (
     BaseModel,
     Field,
+    SecretStr,
     ValidationError,
 )
 from pydantic_settings import (
@@ -111,7 +112,30 @@ def is_secret_key(name: str) -> bool:
     """Whether a free-form settings key (plugin sections) names a secret: `api_key`, `botToken`."""
     # the last word decides: key_rotation_days and token_ttl are not secrets, bot_token is
     words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
-    return bool(words) and words[-1] in _SECRET_WORDS
+    # a webhook URL (Slack, Mattermost) is the credential itself
+    return bool(words) and (words[-1] in _SECRET_WORDS or "webhook" in words)
+
+
+def secret_values(value: Any, *, by_name: bool = False) -> set[str]:
+    """Every secret value in settings: typed secrets, and plugin values whose key names one."""
+    if isinstance(value, SecretStr):
+        return {value.get_secret_value()}
+    if isinstance(value, BaseModel):
+        found: set[str] = set()
+        for name in type(value).model_fields:
+            found |= secret_values(getattr(value, name), by_name=by_name or name == "plugins")
+        return found
+    if isinstance(value, dict):
+        found = set()
+        for key, item in value.items():
+            if by_name and isinstance(item, str) and is_secret_key(str(key)):
+                found.add(item)
+            else:
+                found |= secret_values(item, by_name=by_name)
+        return found
+    if isinstance(value, list | tuple):
+        return set().union(*(secret_values(item, by_name=by_name) for item in value))
+    return set()
 
 
 def _mask_secret_keys(value: Any) -> Any:

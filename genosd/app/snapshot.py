@@ -17,8 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from genosd import logs
+from genosd.config.secrets import redact_config_forms
 from genosd.inventory import Inventory, load_inventory
-from genosd.settings import GenosdSettings, load_settings
+from genosd.settings import GenosdSettings, load_settings, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,14 @@ class Snapshot:
 
 
 def load_settings_from(sources: Sources) -> GenosdSettings:
-    """Only the settings of `sources` (commands that need no inventory)."""
-    return load_settings(sources.config_file, extra_secrets_dirs=list(sources.secrets_dirs))
+    """Only the settings of `sources` (commands that need no inventory).
+
+    The log filter learns the settings' secret values, so no log line can carry them.
+    """
+    settings = load_settings(sources.config_file, extra_secrets_dirs=list(sources.secrets_dirs))
+    logs.REDACTION.remember(secret_values(settings))
+    logs.REDACTION.also(redact_config_forms)
+    return settings
 
 
 def load_snapshot(sources: Sources) -> Snapshot:

@@ -10,6 +10,7 @@ the config history, so a pushed history holds no way to test guesses).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from genosd.platforms import Platform
+from genosd.platforms import Platform, load_platforms
 
 MASK = "<masked>"  # the token of versions before stable tokens, and of masking without a key
 TOKEN_RE = re.compile(r"<secret:[0-9a-f]{10}>|<masked>")
@@ -177,3 +178,30 @@ def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+# a cheap test before running every platform's rules over a log line
+_MAYBE_SECRET = re.compile(
+    r"(?i)pass|secret|key|community|auth|psk|md5|sha|\$\d\$|nhrp|spi |encrypted|ascii-text"
+)
+
+
+@functools.cache
+def _keyless() -> tuple[Masker, ...]:
+    return tuple(Masker(platform) for platform in load_platforms().values())
+
+
+def redact_config_forms(text: str) -> str:
+    """`text` (a log message) with every config-form secret of every platform masked."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if _MAYBE_SECRET.search(line):
+            # every platform's spans on the original line: one platform's mask must not hide
+            # a value from another's rule
+            spans = _disjoint([span for m in _keyless() for span in m.spans(line)])
+            for start, end in reversed(spans):
+                line = line[:start] + MASK + line[end:]
+            lines[number] = line
+    return "\n".join(lines)
