@@ -14,6 +14,10 @@ from genosd.app.core import AppCore
 from genosd.app.jobs import Cron, Job
 from genosd.config.backup import BackupResult, backup
 from genosd.config.compliance import record_compliance
+from genosd.config.history import history_path
+from genosd.config.scrub import ScrubReport
+from genosd.config.scrub import scrub_history as scrub
+from genosd.config.secrets import Masker, every_platform
 from genosd.config.validate import ValidationReport, check_rules
 from genosd.errors import ConflictError
 from genosd.inventory import Device
@@ -120,3 +124,34 @@ def backup_job(core: AppCore) -> Job:
         return Cron(expression) if expression else None
 
     return Job("config_backup", "genosd", run, schedule)
+
+
+async def scrub_history(core: AppCore, actor: str, *, dry_run: bool) -> ScrubReport:
+    """Mask every stored version again (see genosd.config.scrub); audited unless a dry run."""
+    lifecycle = core.lifecycle
+    fallback = every_platform()
+
+    def masker_for(name: str) -> Masker:
+        device = core.inventory.devices.get(name)
+        if device is not None and device.profile is not None:
+            return lifecycle.masker(device)
+        return Masker(fallback, name, lifecycle.mask_key)  # gone from the inventory
+
+    async with core.backup_lock:
+        report = await asyncio.to_thread(
+            scrub, history_path(core.settings.state_dir), masker_for, dry_run=dry_run
+        )
+    if not dry_run:
+        await core.audit(
+            actor=actor,
+            action="config_history_scrub",
+            target=f"devices:{len(report.devices)}",
+            result="ok",
+            details={
+                "commits": report.commits,
+                "files": report.files,
+                "secrets": report.secrets,
+                "devices": report.devices[:50],
+            },
+        )
+    return report

@@ -119,6 +119,45 @@ def config_show(
     sys.stdout.write(text)
 
 
+history_app = typer.Typer(help="The config history as a whole", no_args_is_help=True)
+config_app.add_typer(history_app, name="history")
+
+
+@history_app.command("scrub")
+def config_history_scrub(
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only count the clear-text secrets")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Rewrite the whole config history with every secret masked (after an upgrade).
+
+    Versions stored before a secret form was masked keep it in clear in git; this rebuilds every
+    commit with today's masking (authors, times, messages kept) and deletes the old objects.
+    Clones and remotes of the history still hold the old one: replace them (force-push).
+    """
+    from genosd.app.backups import scrub_history
+
+    snap = snapshot(config)
+    with Progress(console=console, transient=True) as progress:
+        progress.add_task("scrubbing the config history", total=None)
+        try:
+            report = with_core(snap, lambda core: scrub_history(core, actor(), dry_run=dry_run))
+        except ConfigError as exc:
+            fail_config(exc)
+    if json_out:
+        print_json(dataclasses.asdict(report))
+        return
+    verb = "would mask" if dry_run else "masked"
+    out().print(
+        f"{report.commits} commits read; {verb} {report.secrets} secrets in {report.files} "
+        f"stored versions of {len(report.devices)} devices ({report.seconds:.1f} s)"
+    )
+    if report.devices:
+        out().print("devices: " + ", ".join(report.devices))
+
+
 @config_app.command("diff")
 def config_diff(
     device: DeviceArg,

@@ -8,9 +8,11 @@ device's stored text changed, so history is a list of real changes.
 from __future__ import annotations
 
 import difflib
+import fcntl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,17 +42,46 @@ class Version:
     message: str
 
 
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Hold the history's write lock (a file lock beside it): one writer across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class ConfigHistory:
-    """The git repository of device configs; safe to use from several threads."""
+    """The git repository of device configs; safe to use from several threads and processes."""
 
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
         path.mkdir(parents=True, exist_ok=True)
+        self._opened = self._open()
+
+    def _open(self) -> tuple[Repo, int]:
         try:
-            self.repo = Repo(str(path))
+            repo = Repo(str(self.path))
         except NotGitRepository:
-            self.repo = Repo.init(str(path))
+            repo = Repo.init(str(self.path))
+        return repo, self.path.stat().st_ino
+
+    @property
+    def repo(self) -> Repo:
+        """The repository, opened again if it was replaced (`config history scrub`)."""
+        repo, inode = self._opened
+        try:
+            current = self.path.stat().st_ino
+        except FileNotFoundError:
+            return repo  # in the middle of a swap: the old one still answers
+        if current != inode:
+            repo.close()
+            self._opened = repo, inode = self._open()
+        return repo
 
     @staticmethod
     def file_of(device: str) -> str:
@@ -69,7 +100,7 @@ class ConfigHistory:
 
         `describe(previous text)` makes the commit message.
         """
-        with self._lock:
+        with self._lock, writing(self.path):
             previous = self.current(device)
             if previous == text:
                 return None

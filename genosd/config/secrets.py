@@ -87,7 +87,7 @@ class Masker:
                 start, end = match.span("secret")
                 if body[start:end].startswith('"') and end - start >= 2 and body[end - 1] == '"':
                     start, end = start + 1, end - 1
-                if end > start and not TOKEN_RE.fullmatch(body[start:end]):
+                if TOKEN_RE.sub("", body[start:end]).strip():  # not already masked
                     found.append((start + offset, end + offset))
         return _disjoint(found)
 
@@ -186,22 +186,51 @@ _MAYBE_SECRET = re.compile(
 )
 
 
+# where a config line may start inside a log message: after a space, quote, bracket, prompt or
+# colon ("write_channel: b'snmp-server community …", "lab-r1(config)#username …")
+_STARTS = re.compile(r"""[\s'"(#>:]""")
+# a log line may hold a whole output as a bytes repr, its line breaks written as \n
+_BREAKS = re.compile(r"(\\r\\n|\\n|\\r|\n)")
+# netmiko logs the regex of what it waits for: `no\ snmp\-server\ community\ …`
+_REGEX_ESCAPES = re.compile(r"\\([^\w\\])")
+
+
+@functools.cache
+def every_platform() -> Platform:
+    """A platform with every platform's secret rules (a device whose platform is not known)."""
+    platforms = list(load_platforms().values())
+    rules = [rule.model_dump() for p in platforms for rule in p.secrets]
+    return Platform(**{**platforms[0].model_dump(), "name": "any", "secrets": rules})
+
+
 @functools.cache
 def _keyless() -> tuple[Masker, ...]:
     return tuple(Masker(platform) for platform in load_platforms().values())
 
 
 def redact_config_forms(text: str) -> str:
-    """`text` (a log message) with every config-form secret of every platform masked."""
+    """`text` (a log message) with every config-form secret of every platform masked.
+
+    A log line is not a config: a secret line may start anywhere in it (after a prompt, inside a
+    bytes repr whose line breaks are escaped), so each piece is tried from every word start, with
+    every platform's rules on the original piece (one platform's mask must not hide a value from
+    another's rule).
+    """
     if not _MAYBE_SECRET.search(text):
         return text
-    lines = text.split("\n")
-    for number, line in enumerate(lines):
-        if _MAYBE_SECRET.search(line):
-            # every platform's spans on the original line: one platform's mask must not hide
-            # a value from another's rule
-            spans = _disjoint([span for m in _keyless() for span in m.spans(line)])
-            for start, end in reversed(spans):
-                line = line[:start] + MASK + line[end:]
-            lines[number] = line
-    return "\n".join(lines)
+    text = _REGEX_ESCAPES.sub(r"\1", text)
+    pieces = _BREAKS.split(text)
+    for number, piece in enumerate(pieces):
+        if number % 2 or not _MAYBE_SECRET.search(piece):
+            continue  # a line break, or nothing that could be a secret
+        starts = [0] + [m.end() for m in _STARTS.finditer(piece)]
+        spans = [
+            (start + a, start + b)
+            for start in starts
+            for masker in _keyless()
+            for a, b in masker.spans(piece[start:])
+        ]
+        for start, end in reversed(_disjoint(spans)):
+            piece = piece[:start] + MASK + piece[end:]
+        pieces[number] = piece
+    return "".join(pieces)

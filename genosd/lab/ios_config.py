@@ -24,7 +24,17 @@ SECTION_WORDS = (
     "vrf definition ",
     "key chain ",
     "archive",
-    "management ",  # EOS: management ssh|telnet|api
+    "management ",  # EOS: management ssh|telnet|api|security
+    "radius server ",
+    "aaa server radius ",
+    "crypto isakmp client configuration group ",
+    "crypto isakmp profile ",
+    "crypto keyring ",
+    "crypto ikev2 keyring ",
+    "crypto ikev2 profile ",
+    "dot11 ssid ",
+    "wlan ",
+    "mpls ldp",
 )
 SINGLE_VALUED_TOP = (
     "hostname ",

@@ -22,7 +22,10 @@ async def _audit_rows(client, admin: str) -> list[dict]:
 
 
 async def test_a_flood_without_keys_is_refused_early_and_audited_once(api):
-    client, keys = await api("api: {unauthenticated_per_minute: 60, unauthenticated_burst: 20}\n")
+    # a refill of one request an hour: a slow machine cannot earn an extra 401 mid-test
+    client, keys = await api(
+        "api: {unauthenticated_per_minute: 0.017, unauthenticated_burst: 20}\n"
+    )
     admin, viewer = keys.make(Role.admin), keys.make(Role.viewer)
     long_path = "/api/v1/devices/" + "x" * 8000 + "/poll"
     statuses = []
@@ -44,7 +47,9 @@ async def test_a_flood_without_keys_is_refused_early_and_audited_once(api):
 
 
 async def test_every_address_has_its_own_budget_behind_a_trusted_proxy(api):
-    client, _ = await api("api: {unauthenticated_burst: 3, trusted_proxies: ['127.0.0.0/8']}\n")
+    client, _ = await api(
+        "api: {unauthenticated_per_minute: 0.017, unauthenticated_burst: 3, trusted_proxies: ['127.0.0.0/8']}\n"
+    )
 
     async def status(forwarded: str) -> int:
         headers = {"X-Forwarded-For": forwarded}
@@ -58,7 +63,7 @@ async def test_every_address_has_its_own_budget_behind_a_trusted_proxy(api):
 
 
 async def test_a_proxy_that_is_not_trusted_cannot_choose_the_address(api):
-    client, _ = await api("api: {unauthenticated_burst: 2}\n")
+    client, _ = await api("api: {unauthenticated_per_minute: 0.017, unauthenticated_burst: 2}\n")
     for forwarded in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         response = await client.get("/api/v1/devices", headers={"X-Forwarded-For": forwarded})
         last = response.status

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genosd.config.secrets import TOKEN_RE, Masker, changed_secrets, generic, install_key
+from genosd.config.secrets import (
+    TOKEN_RE,
+    Masker,
+    changed_secrets,
+    every_platform,
+    generic,
+    install_key,
+)
 from genosd.platforms import load_platforms
 
 CORPUS = Path(__file__).parent.parent / "data" / "secrets"
@@ -91,12 +98,15 @@ def test_a_rotated_secret_is_reported_as_changed():
     assert changed_secrets(legacy, new) == []
 
 
-def test_already_masked_text_is_left_as_it_is():
-    text, _ = corpus("ios.cfg")
-    m = masker("ios")
-    once = m.text(text).text
-    again = m.text(once)
-    assert again.text == once and again.count == 0
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_already_masked_text_is_left_as_it_is(name):
+    text, values = corpus(name)
+    # the union of every platform's rules (a device gone from the inventory) too
+    for m in (masker(FILES[name]), Masker(every_platform(), "gone", KEY)):
+        once = m.text(text)
+        again = m.text(once.text)
+        assert again.text == once.text and again.count == 0
+        assert once.count >= len(values) and not [v for v in values if v in once.text]
 
 
 def test_install_key_is_created_once_and_private(tmp_path):
