@@ -7,6 +7,7 @@ to the file's name: an error body never tells a caller where the daemon keeps it
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -48,12 +49,20 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 _ABSOLUTE = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`:;,()\[\]{}<>]+/)*[^\s/'\"`:;,()\[\]{}<>]+")
 
 
-def without_paths(text: str, roots: Iterable[Path]) -> str:
-    """`text` with each absolute path of an existing directory made relative or cut to its name."""
-    anchors = sorted(
+@functools.lru_cache(maxsize=16)
+def _anchors(roots: tuple[Path, ...]) -> list[tuple[str, str]]:
+    """(resolved directory, its name), longest first (the configured directories rarely change)."""
+    return sorted(
         {(str(root.resolve()), root.resolve().name) for root in roots},
         key=lambda anchor: -len(anchor[0]),
     )
+
+
+def without_paths(text: str, roots: Iterable[Path]) -> str:
+    """`text` with each absolute path of an existing directory made relative or cut to its name."""
+    if not _ABSOLUTE.search(text):
+        return text  # most error messages: no path, and no resolving (refusals come in floods)
+    anchors = _anchors(tuple(roots))
 
     def shorten(match: re.Match[str]) -> str:
         found = match.group(0)

@@ -233,6 +233,7 @@ class Lifecycle:
             save=self.settings.configs.save_after_deploy,
             confirm_minutes=self.settings.configs.commit_confirm_minutes,
         )
+        _mask_outcome(outcome, self.masker(device))
         saved = None
         if outcome.status in ("deployed", "rolled_back"):
             ssh = self.settings.ssh
@@ -254,3 +255,13 @@ def _show_fix(plan: DevicePlan, masker: Masker, fix: Remediation) -> None:
     plan.commands = masker.lines(fix.commands)
     plan.rollback = masker.lines(fix.rollback)
     plan.diff = masker.lines(fix.diff)
+
+
+def _mask_outcome(outcome: DeployOutcome, masker: Masker) -> None:
+    """A failure reason or post-check output may quote a pushed line: mask it before it is kept."""
+    if outcome.reason:
+        outcome.reason = masker.free_text(outcome.reason)
+    for check in outcome.post_checks:
+        for name, value in check.items():
+            if isinstance(value, str):
+                check[name] = masker.free_text(value)

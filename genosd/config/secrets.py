@@ -115,6 +115,26 @@ class Masker:
             out.append(sign + self.line(line[len(sign) :], parent)[0])
         return out
 
+    def free_text(self, text: str) -> str:
+        """Free text (a log line, a device's error message) with every secret masked.
+
+        Free text is not a config: a secret line may start anywhere in it (after a prompt or a
+        quote, inside a bytes repr whose line breaks are escaped, in a regex netmiko logs), so
+        each piece is tried from every word start.
+        """
+        if not _MAYBE_SECRET.search(text):
+            return text
+        pieces = _BREAKS.split(_REGEX_ESCAPES.sub(r"\1", text))
+        for number, piece in enumerate(pieces):
+            if number % 2 or not _MAYBE_SECRET.search(piece):
+                continue  # a line break, or nothing that could be a secret
+            starts = [0] + [m.end() for m in _STARTS.finditer(piece)]
+            spans = [(at + a, at + b) for at in starts for a, b in self.spans(piece[at:])]
+            for start, end in reversed(_disjoint(spans)):
+                piece = piece[:start] + self.token(piece[start:end]) + piece[end:]
+            pieces[number] = piece
+        return "".join(pieces)
+
     def values(self, text: str) -> list[str]:
         """The secret values in `text` (for redacting them elsewhere)."""
         found: list[str] = []
@@ -204,33 +224,10 @@ def every_platform() -> Platform:
 
 
 @functools.cache
-def _keyless() -> tuple[Masker, ...]:
-    return tuple(Masker(platform) for platform in load_platforms().values())
+def _anywhere() -> Masker:
+    return Masker(every_platform())
 
 
 def redact_config_forms(text: str) -> str:
-    """`text` (a log message) with every config-form secret of every platform masked.
-
-    A log line is not a config: a secret line may start anywhere in it (after a prompt, inside a
-    bytes repr whose line breaks are escaped), so each piece is tried from every word start, with
-    every platform's rules on the original piece (one platform's mask must not hide a value from
-    another's rule).
-    """
-    if not _MAYBE_SECRET.search(text):
-        return text
-    text = _REGEX_ESCAPES.sub(r"\1", text)
-    pieces = _BREAKS.split(text)
-    for number, piece in enumerate(pieces):
-        if number % 2 or not _MAYBE_SECRET.search(piece):
-            continue  # a line break, or nothing that could be a secret
-        starts = [0] + [m.end() for m in _STARTS.finditer(piece)]
-        spans = [
-            (start + a, start + b)
-            for start in starts
-            for masker in _keyless()
-            for a, b in masker.spans(piece[start:])
-        ]
-        for start, end in reversed(_disjoint(spans)):
-            piece = piece[:start] + MASK + piece[end:]
-        pieces[number] = piece
-    return "".join(pieces)
+    """`text` (a log message) with every config-form secret of every platform masked."""
+    return _anywhere().free_text(text)

@@ -106,3 +106,62 @@ async def test_streams_that_never_authenticate_leave_the_slots_to_those_that_do(
     await asyncio.sleep(0.1)
     app = client.server.app
     assert app[EDGE].ws_pending == {}
+
+
+async def test_2000_requests_and_2000_sockets_without_keys_leave_a_keyed_client_working(api):
+    client, keys = await api()  # the default edge settings
+    admin, viewer = keys.make(Role.admin), keys.make(Role.viewer)
+    app = client.server.app
+    db = app[RUNTIME].core.db
+    await app[EDGE].refusals.flush(db)
+    rows_before = len(await _audit_rows(client, admin))
+    base = str(client.make_url("/"))
+    long_url = base + "api/v1/devices/" + "x" * 8000 + "/poll"
+    statuses: dict[int, int] = {}
+    sockets: dict[str, int] = {}
+    keyed: list[int] = []
+    gate = asyncio.Semaphore(100)
+    # the flood comes from another loopback address than the keyed client (127.0.0.1)
+    flood = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0)))
+
+    async def request() -> None:
+        async with gate, flood.post(long_url) as response:
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    async def socket() -> None:
+        async with gate:
+            try:
+                ws = await flood.ws_connect(base + "api/v1/events")
+            except aiohttp.WSServerHandshakeError as exc:
+                outcome = f"refused {exc.status}"
+            else:
+                outcome = "waiting"
+                await ws.close()
+            sockets[outcome] = sockets.get(outcome, 0) + 1
+
+    async def keyed_client(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            keyed.append((await client.get("/api/v1/devices", headers=_bearer(viewer))).status)
+            await asyncio.sleep(0.01)
+
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(keyed_client(stop))
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(request() for _ in range(2000)), *(socket() for _ in range(2000)))
+        # an authenticated stream gets in while the flood is still fresh
+        async with client.ws_connect("/api/v1/events", headers=_bearer(viewer)) as ws:
+            assert (await _next(ws, "welcome"))["role"] == "viewer"
+    finally:
+        stop.set()
+        await watcher
+        await flood.close()
+    assert time.monotonic() - started < 120
+    assert sum(statuses.values()) == 2000 and statuses.get(429, 0) >= 2000 - 60, statuses
+    assert sum(sockets.values()) == 2000 and sockets.get("refused 429", 0) > 0, sockets
+    assert keyed and set(keyed) == {200}, keyed  # every keyed request answered, none refused
+    await app[EDGE].refusals.flush(db)
+    added = len(await _audit_rows(client, admin)) - rows_before
+    assert 1 <= added <= 2  # refusals aggregated: a row per client, action and window
+    metrics = await (await client.get("/metrics")).text()
+    assert 'genosd_api_refused_total{reason="unauthenticated_rate_limited"}' in metrics

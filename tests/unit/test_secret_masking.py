@@ -151,3 +151,20 @@ def test_random_values_in_known_forms_are_exactly_the_masked_ones(form, values, 
     m = masker(platform)
     assert m.values(text) == wanted, (line, m.text(text).text)
     assert m.text(text).count == len(wanted)
+
+
+def test_free_text_masks_lines_quoted_inside_messages():
+    m = masker("ios")
+    messages = [
+        "did not converge: 1 line(s) still differ: 'snmp-server community Fr33Text RO'",
+        "ConfigInvalidException: Invalid input detected at '^' marker.\n"
+        "lab-r1(config)#username bob secret 0 Plain-Secret-1\n% Invalid input",
+        r"read: b'\nsnmp-server user u1 g1 v3 auth sha AuthKey-77 priv aes 128 PrivKey-77\n'",
+        r"Pattern found: (no\ snmp\-server\ community\ Esc-Community\ RO)",
+    ]
+    shown = [m.free_text(message) for message in messages]
+    for secret in ("Fr33Text", "Plain-Secret-1", "AuthKey-77", "PrivKey-77", "Esc-Community"):
+        assert not [s for s in shown if secret in s], secret
+    assert all("<secret:" in s for s in shown)
+    assert shown[0].startswith("did not converge: 1 line(s) still differ: 'snmp-server community")
+    assert m.free_text("host key for 10.0.0.1 accepted") == "host key for 10.0.0.1 accepted"
