@@ -218,6 +218,11 @@ class ConfigsSettings(_Section):
         None,
         description="compliance rule files or directories of *.yaml (default: <templates_dir>/rules)",
     )
+    baselines: list[Path] | None = Field(
+        None,
+        description="hardening baselines (CIS/STIG topics) for `config validate --file` and the "
+        "validate API (default: <templates_dir>/rules/baselines)",
+    )
     approval_ttl: float = Field(
         3600.0, gt=0, le=30 * 86400, description="seconds a planned change stays approvable"
     )

@@ -22,6 +22,8 @@ from genosd.api.models import (
     IntendedOut,
     IntendedQuery,
     PageQuery,
+    ValidateOut,
+    ValidateRequest,
 )
 from genosd.app import changes
 from genosd.app.backups import run_backup
@@ -142,6 +144,31 @@ async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOu
         rules_applied=report.rules_applied,
         rules_passed=report.rules_passed,
         llm=report.llm,
+        findings=report.findings,
+    )
+
+
+@routes.route(
+    "POST",
+    "/api/v1/validate",
+    tag="configs",
+    role=Role.viewer,
+    body=ValidateRequest,
+    response=ValidateOut,
+    config_errors=True,
+)
+async def validate_config_text(request: web.Request, body: ValidateRequest) -> ValidateOut:
+    """Check any config (a device's, managed or not) against the rules and baselines."""
+    lifecycle = runtime_of(request).core.lifecycle
+    found = await asyncio.to_thread(lifecycle.validate_file, body.text, body.name, body.platform)
+    report = found.report
+    return ValidateOut(
+        name=found.name,
+        platform=found.platform,
+        platform_detected=found.detected,
+        score=report.score,
+        rules_applied=report.rules_applied,
+        rules_passed=report.rules_passed,
         findings=report.findings,
     )
 

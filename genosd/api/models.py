@@ -438,6 +438,26 @@ class IntendedOut(BaseModel):
     findings: list[Finding]
 
 
+class ValidateRequest(Strict):
+    """A config to check against the compliance rules and the hardening baselines."""
+
+    text: str = Field(min_length=1, description="the config, as `show running-config` prints it")
+    platform: str | None = Field(None, description="ios, eos, nxos or junos (default: detected)")
+    name: str = Field("config", min_length=1, max_length=200, description="names it in findings")
+
+
+class ValidateOut(BaseModel):
+    """What the rules found in a config, and which platform it was read as."""
+
+    name: str
+    platform: str
+    platform_detected: bool
+    score: float
+    rules_applied: int
+    rules_passed: int
+    findings: list[Finding]
+
+
 class IntendedQuery(Strict):
     """Whether to add the (slower) LLM review."""
 

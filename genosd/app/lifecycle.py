@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from genosd.collectors.facts import stored_facts
 from genosd.config.backup import BackupResult, backup
 from genosd.config.changes import Change
 from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
+from genosd.config.detect import detect_platform
 from genosd.config.findings import Finding
 from genosd.config.history import ConfigHistory
 from genosd.config.remediation import Remediation, remediate
@@ -22,9 +24,9 @@ from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
 from genosd.config.secrets import Masker, install_key
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
-from genosd.errors import ConfigError, NotManagedError
+from genosd.errors import ConfigError, InvalidRequestError, NotManagedError
 from genosd.inventory import Device, Inventory
-from genosd.platforms import Platform
+from genosd.platforms import Platform, load_platforms
 from genosd.settings import GenosdSettings
 from genosd.settings_sections import ConfigsSettings
 from genosd.ssh.hostkeys import KnownHosts
@@ -32,6 +34,16 @@ from genosd.statedb import connect, state_db_path
 
 log = logging.getLogger(__name__)
 Facts = dict[str, list[dict[str, object]]]
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """A config file's validation: which platform it was read as, and the findings."""
+
+    name: str
+    platform: str
+    detected: bool  # the platform came from the text, not from the caller
+    report: ValidationReport
 
 
 @dataclass
@@ -49,15 +61,28 @@ class DevicePlan:
     template_error: TemplateError | None = None  # the device's templates failed: nothing rendered
 
 
-def load_rule_set(configs: ConfigsSettings) -> RuleSet:
-    """The compliance rules: the configured files (which must exist), else <templates_dir>/rules."""
+def rule_paths(configs: ConfigsSettings) -> list[Path]:
+    """The compliance rule files: the configured ones (which must exist), else <templates_dir>/rules."""
     if configs.rules is not None:
-        return load_rules(configs.rules)
+        return list(configs.rules)
     default = configs.templates_dir / "rules"
     if not default.is_dir():
         log.warning("no compliance rules: %s does not exist", default)
-        return load_rules([])
-    return load_rules([default])
+        return []
+    return [default]
+
+
+def baseline_paths(configs: ConfigsSettings) -> list[Path]:
+    """The hardening baselines: the configured ones, else <templates_dir>/rules/baselines."""
+    if configs.baselines is not None:
+        return list(configs.baselines)
+    default = configs.templates_dir / "rules" / "baselines"
+    return [default] if default.is_dir() else []
+
+
+def load_rule_set(configs: ConfigsSettings) -> RuleSet:
+    """The compliance rules of intended and running configs."""
+    return load_rules(rule_paths(configs))
 
 
 def profile(device: Device) -> Platform:
@@ -99,6 +124,38 @@ class Lifecycle:
     def shown(self, device: Device, text: str) -> str:
         """A config of the device as it may be shown: every secret masked."""
         return self.masker(device).text(text).text
+
+    @functools.cached_property
+    def baselines(self) -> RuleSet:
+        """The hardening baselines (loaded on first use; ConfigError if a file is bad)."""
+        return load_rules(baseline_paths(self.settings.configs))
+
+    def file_rules(self, platform: str) -> RuleSet:
+        """Rules for a config file: the platform's baseline, else the compliance rules."""
+        baseline = [r for r in self.baselines.rules if not r.platforms or platform in r.platforms]
+        return RuleSet(tuple(baseline)) if baseline else self.rules
+
+    def validate_file(self, text: str, name: str, platform_name: str | None) -> FileReport:
+        """Check a config file (any device's, managed or not) against rules and baselines.
+
+        The platform is detected from the text unless given; InvalidRequestError when it cannot
+        be, ConfigError when a rule file is bad.
+        """
+        detected = platform_name is None
+        chosen = detect_platform(text) if platform_name is None else platform_name
+        if chosen is None:
+            raise InvalidRequestError(
+                f"{name}: cannot tell which platform this config is from; name it "
+                f"({', '.join(sorted(load_platforms()))})"
+            )
+        found = load_platforms().get(chosen)
+        if found is None:
+            known = ", ".join(sorted(load_platforms()))
+            raise InvalidRequestError(f"unknown platform {chosen!r}; known: {known}")
+        device = Device(name=name, hostname=name, platform=chosen, groups=(), tags=(), data={})
+        masker = Masker(found, name, self.mask_key)
+        rules = self.file_rules(chosen)
+        return FileReport(name, chosen, detected, check_rules(device, masker, text, rules))
 
     @functools.cached_property
     def rules(self) -> RuleSet:

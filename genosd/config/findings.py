@@ -31,6 +31,8 @@ class Finding(BaseModel):
     message: str
     line: int | None = None
     text: str | None = None
+    remediation: str | None = None  # a rule's fix, as config lines
+    references: list[str] = []  # where a rule comes from (CIS, STIG ids)
 
     @property
     def level(self) -> Severity:

@@ -1,16 +1,30 @@
-"""Compliance rules: YAML files of must-contain / must-not-contain checks, scored per device.
+r"""Compliance rules: YAML files of checks with the platform's defaults and scopes, scored per device.
 
 A rule file holds `rules:`, a list of:
 
-    id: no-telnet                      # unique across all files
+    id: ios-vty-ssh-only               # unique across all files
     description: VTY lines accept SSH only
     severity: critical                 # info | minor | major | critical (default major)
     platforms: [ios]                   # optional; default every platform
     roles: [access]                    # optional; matches the device's role or one of its groups
-    section: '^line vty'               # optional regex: the check applies inside each such section
+    rationale: Telnet sends credentials in clear text.
+    remediation: "line vty 0 15\n transport input ssh"
+    references: ["CIS Cisco IOS XE 17 1.2.4", "DISA STIG CISC-ND-001000"]
+    section: '^line vty'               # optional regex: checked in each such section
+    if_absent: pass                    # a section that is not there: pass (the platform's default
+                                       # is secure) or fail; default fail for must_contain
+                                       # without `when`/`unless`
+    when: 'switchport mode access'     # optional regexes on a section's lines: it is checked only
+    unless: 'shutdown'                 # when one line matches / unless one line matches
+    when_config: '^ntp server'         # optional regexes on the whole config: the rule applies
+    unless_config: '^no cdp run'       # only when / unless one line matches
+    for_each: '^neighbor (\S+) remote-as'   # optional: one check per captured value; {1} in
+                                       # must_contain/must_not_contain/when/unless is that value
     must_not_contain: 'transport input .*telnet'   # exactly one of must_contain / must_not_contain
     regex: true                        # default false: a literal matches a line equal to it or
                                        # starting with it followed by a space
+
+Lines are compared stripped of their indentation; comments (`!`, `#`) and blank lines are ignored.
 """
 
 from __future__ import annotations
@@ -18,11 +32,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genosd.config.findings import Finding, SeverityName
+from genosd.config.scopes import Line, ParsedConfig, Scope, parse_config, pattern_key, per_text
 from genosd.errors import ConfigError
 from genosd.inventory import Device
 from genosd.platforms import load_platforms
@@ -33,17 +50,33 @@ class RuleFileError(ConfigError):
     """A compliance rule file is invalid."""
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+
+
 class Rule(BaseModel):
     """One compliance check."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     description: str = ""
     severity: SeverityName = "major"
     platforms: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    rationale: str = ""
+    remediation: str = ""
+    references: tuple[str, ...] = ()
     section: str | None = None
+    if_absent: Literal["pass", "fail"] | None = None
+    when: str | None = None
+    unless: str | None = None
+    when_config: str | None = None
+    unless_config: str | None = None
+    for_each: str | None = None
     must_contain: str | None = None
     must_not_contain: str | None = None
     regex: bool = False
@@ -52,12 +85,15 @@ class Rule(BaseModel):
     def _check(self) -> Rule:
         if (self.must_contain is None) == (self.must_not_contain is None):
             raise ValueError("give exactly one of must_contain and must_not_contain")
-        patterns = [self.section or ""] + ([self.pattern] if self.regex else [])
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        for pattern in (self.section, self.when, self.unless, self.when_config, self.unless_config):
+            if pattern is not None:
+                _compile(pattern.replace("{1}", "x"))
+        if self.for_each is not None and _compile(self.for_each).groups < 1:
+            raise ValueError(f"for_each {self.for_each!r} needs a group to capture")
+        if self.regex:
+            _compile(self.pattern.replace("{1}", "x"))
+        if self.if_absent is not None and self.section is None:
+            raise ValueError("if_absent needs a section")
         unknown = sorted(set(self.platforms) - set(load_platforms()))
         if unknown:
             raise ValueError(f"unknown platform(s): {', '.join(unknown)}")
@@ -68,6 +104,14 @@ class Rule(BaseModel):
         """The text the rule looks for."""
         return self.must_contain if self.must_contain is not None else self.must_not_contain or ""
 
+    @property
+    def passes_when_absent(self) -> bool:
+        """Whether a config without the rule's section passes it."""
+        if self.if_absent is not None:
+            return self.if_absent == "pass"
+        # a rule about some sections only (`when`, `unless`) has nothing to check without them
+        return self.must_contain is None or self.when is not None or self.unless is not None
+
     def applies_to(self, device: Device) -> bool:
         """Whether the rule covers this device (platform and role)."""
         if self.platforms and device.platform not in self.platforms:
@@ -76,42 +120,83 @@ class Rule(BaseModel):
             return True
         return device.role in self.roles or bool(set(self.roles) & set(device.groups))
 
+    @cached_property
+    def compiled(self) -> _Compiled:
+        """The rule's regexes, compiled once."""
+        return _Compiled.of(self)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A rule ready to run: regexes and the index keys of the lines they can match."""
+
+    matcher: re.Pattern[str] | None  # None: the pattern holds {1}, made per for_each value
+    key: str | None
+    section: re.Pattern[str] | None
+    section_key: str | None
+    when: re.Pattern[str] | None
+    unless: re.Pattern[str] | None
+    when_config: re.Pattern[str] | None
+    when_config_key: str | None
+    unless_config: re.Pattern[str] | None
+    unless_config_key: str | None
+    for_each: re.Pattern[str] | None
+    for_each_key: str | None
+    # the same, for one search over a section's joined lines (None: try line by line)
+    matcher_text: re.Pattern[str] | None
+    when_text: re.Pattern[str] | None
+    unless_text: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, rule: Rule) -> _Compiled:
+        def optional(pattern: str | None) -> re.Pattern[str] | None:
+            return None if pattern is None or "{1}" in pattern else re.compile(pattern)
+
+        def key(pattern: str | None, regex: bool = True) -> str | None:
+            return None if pattern is None else pattern_key(pattern, regex=regex)
+
+        templated = "{1}" in rule.pattern
+        return cls(
+            matcher=None if templated else _matcher(rule.pattern, rule.regex),
+            key=key(rule.pattern, rule.regex),
+            section=optional(rule.section),
+            section_key=key(rule.section),
+            when=optional(rule.when),
+            unless=optional(rule.unless),
+            when_config=optional(rule.when_config),
+            when_config_key=key(rule.when_config),
+            unless_config=optional(rule.unless_config),
+            unless_config_key=key(rule.unless_config),
+            for_each=optional(rule.for_each),
+            for_each_key=key(rule.for_each),
+            matcher_text=None if templated else _text_matcher(rule.pattern, rule.regex),
+            when_text=None if rule.when is None or "{1}" in rule.when else per_text(rule.when),
+            unless_text=(
+                None if rule.unless is None or "{1}" in rule.unless else per_text(rule.unless)
+            ),
+        )
+
+
+def _matcher(pattern: str, regex: bool) -> re.Pattern[str]:
+    if regex:
+        return re.compile(pattern)
+    return re.compile(rf"^{re.escape(pattern)}(?: |$)")
+
+
+def _text_matcher(pattern: str, regex: bool) -> re.Pattern[str] | None:
+    if regex:
+        return per_text(pattern)
+    return re.compile(rf"^{re.escape(pattern)}(?: |$)", re.MULTILINE)
+
+
+def _with_value(pattern: str, value: str, regex: bool) -> str:
+    return pattern.replace("{1}", re.escape(value) if regex else value)
+
 
 class _RuleFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule]
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    text: str
-    indent: int
-
-
-def _lines(text: str) -> list[_Line]:
-    out = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith(("!", "#")):
-            continue
-        out.append(_Line(number, stripped, len(raw) - len(raw.lstrip())))
-    return out
-
-
-def _sections(lines: list[_Line], section: re.Pattern[str]) -> list[tuple[_Line, list[_Line]]]:
-    """Each line matching `section` with the lines indented below it."""
-    found = []
-    for index, line in enumerate(lines):
-        if section.search(line.text):
-            children = []
-            for child in lines[index + 1 :]:
-                if child.indent <= line.indent:
-                    break
-                children.append(child)
-            found.append((line, children))
-    return found
 
 
 @dataclass(frozen=True)
@@ -122,50 +207,114 @@ class RuleSet:
 
     def check(self, device: Device, text: str) -> tuple[list[Finding], int, int]:
         """(findings, rules that apply, rules passed) for one rendered or running config."""
-        lines = _lines(text)
+        parsed = parse_config(text)
         findings: list[Finding] = []
         applied = passed = 0
         for rule in self.rules:
-            if not rule.applies_to(device):
+            if not rule.applies_to(device) or not _config_applies(rule, parsed):
                 continue
             applied += 1
-            found = _check(rule, lines)
+            found = _check(rule, parsed)
             findings.extend(found)
             passed += not found
         return findings, applied, passed
 
 
-def _matcher(rule: Rule) -> re.Pattern[str]:
-    if rule.regex:
-        return re.compile(rule.pattern)
-    return re.compile(rf"^{re.escape(rule.pattern)}(?: |$)")
+def _any(pattern: re.Pattern[str] | None, lines: list[Line]) -> bool:
+    return pattern is not None and any(pattern.search(line.text) for line in lines)
 
 
-def _check(rule: Rule, lines: list[_Line]) -> list[Finding]:
-    matcher = _matcher(rule)
-    scopes: list[tuple[_Line | None, list[_Line]]]
-    if rule.section is not None:
-        scopes = list(_sections(lines, re.compile(rule.section)))
+def _config_applies(rule: Rule, parsed: ParsedConfig) -> bool:
+    compiled, whole = rule.compiled, parsed.whole
+    if compiled.when_config is not None and not _any(
+        compiled.when_config, whole.with_key(compiled.when_config_key)
+    ):
+        return False
+    return not _any(compiled.unless_config, whole.with_key(compiled.unless_config_key))
+
+
+def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
+    compiled = rule.compiled
+    if compiled.section is None:
+        scopes = [parsed.whole]
+    else:
+        scopes = parsed.sections(compiled.section, compiled.section_key)
         if not scopes:
-            if rule.must_contain is None:
+            if rule.passes_when_absent:
                 return []
             return [_finding(rule, None, f"no section matching {rule.section!r}")]
-    else:
-        scopes = [(None, lines)]
     findings = []
-    for parent, body in scopes:
-        hits = [line for line in body if matcher.search(line.text)]
-        where = f" in {parent.text!r}" if parent else ""
-        if rule.must_contain is not None and not hits:
-            findings.append(_finding(rule, parent, f"missing {rule.pattern!r}{where}"))
-        if rule.must_not_contain is not None:
-            findings.extend(
-                _finding(rule, hit, f"forbidden {rule.pattern!r}{where}") for hit in hits
+    for scope in scopes:
+        body = [scope.header, *scope.lines] if scope.header else scope.lines
+        if compiled.section is not None and not _scope_selected(rule, scope, body):
+            continue
+        if compiled.for_each is None:
+            findings.extend(_check_scope(rule, scope, compiled.matcher, compiled.key, ""))
+            continue
+        for value in _each(compiled, scope):
+            if not _item_selected(rule, body, value):
+                continue
+            matcher = compiled.matcher or _matcher(
+                _with_value(rule.pattern, value, rule.regex), rule.regex
             )
+            findings.extend(_check_scope(rule, scope, matcher, compiled.key, f" for {value}"))
     return findings
 
 
-def _finding(rule: Rule, line: _Line | None, problem: str) -> Finding:
+def _scope_selected(rule: Rule, scope: Scope, body: list[Line]) -> bool:
+    compiled = rule.compiled
+    for pattern, joined, wanted in (
+        (compiled.when, compiled.when_text, True),
+        (compiled.unless, compiled.unless_text, False),
+    ):
+        if pattern is None:
+            continue  # absent, or holding {1} (checked per for_each value)
+        found = bool(joined.search(scope.body_text)) if joined else _any(pattern, body)
+        if found != wanted:
+            return False
+    return True
+
+
+def _item_selected(rule: Rule, body: list[Line], value: str) -> bool:
+    """`when`/`unless` holding {1}, for one for_each value."""
+    for pattern, wanted in ((rule.when, True), (rule.unless, False)):
+        if pattern is not None and "{1}" in pattern:
+            regex = re.compile(_with_value(pattern, value, True))
+            if _any(regex, body) != wanted:
+                return False
+    return True
+
+
+def _each(compiled: _Compiled, scope: Scope) -> list[str]:
+    """The distinct values for_each captures in a scope, in order."""
+    assert compiled.for_each is not None
+    values: dict[str, None] = {}
+    for line in scope.with_key(compiled.for_each_key):
+        match = compiled.for_each.search(line.text)
+        if match:
+            values.setdefault(match.group(1), None)
+    return list(values)
+
+
+def _check_scope(
+    rule: Rule, scope: Scope, matcher: re.Pattern[str] | None, key: str | None, item: str
+) -> list[Finding]:
+    assert matcher is not None
+    where = f" in {scope.header.text!r}" if scope.header else ""
+    if rule.must_contain is not None:
+        joined = rule.compiled.matcher_text if matcher is rule.compiled.matcher else None
+        if joined is not None and scope.header is not None:
+            present = joined.search(scope.text) is not None  # one search over the section
+        else:
+            present = any(matcher.search(line.text) for line in scope.with_key(key))
+        if present:
+            return []
+        return [_finding(rule, scope.header, f"missing {rule.pattern!r}{item}{where}")]
+    hits = [line for line in scope.with_key(key) if matcher.search(line.text)]
+    return [_finding(rule, hit, f"forbidden {hit.text!r}{where}") for hit in hits]
+
+
+def _finding(rule: Rule, line: Line | None, problem: str) -> Finding:
     message = f"{rule.description}: {problem}" if rule.description else problem
     return Finding(
         layer="rules",
@@ -174,6 +323,8 @@ def _finding(rule: Rule, line: _Line | None, problem: str) -> Finding:
         message=message,
         line=line.number if line else None,
         text=line.text if line else None,
+        remediation=rule.remediation or None,
+        references=list(rule.references),
     )
 
 
