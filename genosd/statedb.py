@@ -127,6 +127,23 @@ MIGRATIONS: list[str] = [
         last_ok REAL
     );
     """,
+    # 7: compliance waivers: a rule's findings accepted for a device, a group or every device,
+    # with a reason, an owner and an expiry
+    """
+    CREATE TABLE waivers (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        device TEXT,
+        grp TEXT,
+        reason TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_by TEXT,
+        revoked_at REAL
+    );
+    """,
 ]
 
 

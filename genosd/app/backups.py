@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.jobs import Cron, Job
 from genosd.config.backup import BackupResult, backup
-from genosd.config.compliance import record_compliance
 from genosd.config.history import history_path
 from genosd.config.scrub import ScrubReport
 from genosd.config.scrub import scrub_history as scrub
 from genosd.config.secrets import Masker, every_platform
 from genosd.config.validate import ValidationReport, check_rules
+from genosd.config.waivers import list_waivers
 from genosd.errors import ConflictError
 from genosd.inventory import Device
 
@@ -42,11 +43,13 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
         rules = await asyncio.to_thread(lambda: lifecycle.rules)
         by_name = {d.name: d for d in ssh_devices}
 
+        waivers = await core.db.run(list_waivers)
+
         def inspect(name: str, text: str) -> None:
             device = by_name.get(name)
             if device is not None and device.profile is not None:
                 masker = core.lifecycle.masker(device)
-                reports[name] = check_rules(device, masker, text, rules)
+                reports[name] = check_rules(device, masker, text, rules, waivers)
 
         results = await asyncio.to_thread(
             backup,
@@ -61,16 +64,7 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
             inspect=inspect,
         )
         for name, report in reports.items():
-            await core.db.run(
-                record_compliance,
-                name,
-                "running",
-                report.score,
-                report.rules_applied,
-                report.rules_passed,
-                report.findings,
-            )
-            core.compliance[name] = report.score
+            await record_report(core, name, "running", report)
         for r in results:
             core.status.record_ssh(by_name[r.device], r.ok, r.error, r.duration)
             if r.error and "CHANGED" in r.error:

@@ -12,12 +12,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.lifecycle import DevicePlan
 from genosd.app.locks import device_lock, held
 from genosd.config import changes
 from genosd.config.backup import BackupResult
-from genosd.config.compliance import record_compliance
 from genosd.config.deploy import DeployOutcome
 from genosd.config.render import RenderedConfig, TemplateError
 from genosd.config.validate import ValidationReport
@@ -59,20 +59,6 @@ class DeployResult:
     change: changes.Change
     outcome: DeployOutcome
     backup: BackupResult | None
-
-
-async def record_report(core: AppCore, device: str, source: str, report: ValidationReport) -> None:
-    """Keep a validation's score in the compliance history and /metrics."""
-    await core.db.run(
-        record_compliance,
-        device,
-        source,
-        report.score,
-        report.rules_applied,
-        report.rules_passed,
-        report.findings,
-    )
-    core.compliance[device] = report.score
 
 
 async def intended(core: AppCore, name: str, *, llm: bool) -> Intended:

@@ -18,12 +18,14 @@ from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
 from genosd.config.detect import detect_platform
 from genosd.config.findings import Finding
 from genosd.config.history import ConfigHistory
+from genosd.config.junos_set import curly_to_set, is_curly
 from genosd.config.remediation import Remediation, remediate
 from genosd.config.render import RenderedConfig, Renderer, TemplateError
 from genosd.config.restore import unmask
 from genosd.config.rules import RuleSet, load_rules
 from genosd.config.secrets import Masker, install_key
 from genosd.config.validate import ValidationReport, check_rules, llm_review, validate_config
+from genosd.config.waivers import Waiver, list_waivers
 from genosd.errors import ConfigError, InvalidRequestError, NotManagedError
 from genosd.inventory import Device, Inventory
 from genosd.platforms import Platform, load_platforms
@@ -44,6 +46,7 @@ class FileReport:
     platform: str
     detected: bool  # the platform came from the text, not from the caller
     report: ValidationReport
+    converted: bool = False  # a curly-brace Junos config, checked as its set lines
 
 
 @dataclass
@@ -152,10 +155,14 @@ class Lifecycle:
         if found is None:
             known = ", ".join(sorted(load_platforms()))
             raise InvalidRequestError(f"unknown platform {chosen!r}; known: {known}")
+        converted = chosen == "junos" and is_curly(text)
+        if converted:  # the rules read Junos as `display set` lines
+            text = curly_to_set(text)
         device = Device(name=name, hostname=name, platform=chosen, groups=(), tags=(), data={})
         masker = Masker(found, name, self.mask_key)
         rules = self.file_rules(chosen)
-        return FileReport(name, chosen, detected, check_rules(device, masker, text, rules))
+        report = check_rules(device, masker, text, rules)
+        return FileReport(name, chosen, detected, report, converted)
 
     @functools.cached_property
     def rules(self) -> RuleSet:
@@ -168,6 +175,18 @@ class Lifecycle:
         if device.ssh is None:
             raise NotManagedError(name, "SSH", "data.ssh.credential")
         return device
+
+    def known_rules(self) -> set[str]:
+        """Ids of every loaded compliance rule and baseline rule (what a waiver may name)."""
+        return {rule.id for rule in (*self.rules.rules, *self.baselines.rules)}
+
+    def waivers(self) -> list[Waiver]:
+        """The compliance waivers in force (read from the state database)."""
+        db = connect(state_db_path(self.settings.state_dir))  # WAL: safe beside the daemon's
+        try:
+            return list_waivers(db)
+        finally:
+            db.close()
 
     def facts(self, names: list[str]) -> dict[str, Facts]:
         """The newest stored facts of each device (empty before its first collection)."""
@@ -187,7 +206,8 @@ class Lifecycle:
     def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
         """Structure and compliance findings for a rendered config."""
         masker = self.masker(device)
-        return validate_config(device, masker, list(rendered.features), rendered.text, self.rules)
+        features, text = list(rendered.features), rendered.text
+        return validate_config(device, masker, features, text, self.rules, self.waivers())
 
     async def review(self, device: Device, plan: DevicePlan) -> None:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
@@ -247,7 +267,7 @@ class Lifecycle:
             return plan
         masker = self.masker(device)
         restored = unmask(masker, stored, read.text)
-        plan.report = check_rules(device, masker, restored.text, self.rules)
+        plan.report = check_rules(device, masker, restored.text, self.rules, self.waivers())
         plan.report.findings[:0] = [
             Finding(
                 layer="restore",

@@ -18,6 +18,7 @@ from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
 from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
+from genosd.cli.waivers import waivers_app
 from genosd.errors import GenosdError
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
+app.add_typer(waivers_app, name="waivers")
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 from typing import Annotated, Literal
@@ -10,15 +9,9 @@ from typing import Annotated, Literal
 import typer
 
 from genosd import audit
-from genosd.cli.common import ConfigOption, console, fail, settings_only
+from genosd.cli.common import ConfigOption, console, fail, state_db
 
 audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
-
-
-def _state_db(config: ConfigOption) -> sqlite3.Connection:
-    from genosd.statedb import connect, state_db_path
-
-    return connect(state_db_path(settings_only(config).state_dir))
 
 
 @audit_app.command("export")
@@ -37,7 +30,7 @@ def audit_export(
     since = time.time() - since_hours * 3600 if since_hours else None
     query = audit.AuditQuery(actor=actor, action=action, since=since)
     output_format: Literal["json", "csv"] = "csv" if fmt == "csv" else "json"
-    db = _state_db(config)
+    db = state_db(config)
     sys.stdout.write(audit.export(db, query, output_format))
     anchored = audit.head(db)
     if anchored:  # keep it with the export: it shows later whether newest entries went missing
@@ -47,7 +40,7 @@ def audit_export(
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Check the audit log's hash chain and head; exit 1 naming what was edited or removed."""
-    problems = audit.verify(_state_db(config))
+    problems = audit.verify(state_db(config))
     if problems:
         fail("; ".join(problems))
     console.print("audit log chain intact, head anchored")

@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import importlib.util
 import json
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -145,3 +146,10 @@ def with_core(snap: Snapshot, work: Callable[[AppCore], Awaitable[T]]) -> T:
             return await work(core)
 
     return asyncio.run(main())
+
+
+def state_db(config: ConfigOption) -> sqlite3.Connection:
+    """The state database of the configured state directory (created and migrated if needed)."""
+    from genosd.statedb import connect, state_db_path
+
+    return connect(state_db_path(settings_only(config).state_dir))

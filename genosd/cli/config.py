@@ -340,6 +340,7 @@ def _file_json(path: Path, found: Any) -> dict[str, Any]:
         "file": str(path),
         "platform": found.platform,
         "platform_detected": found.detected,
+        "converted_to_set": found.converted,
         "score": report.score,
         "rules_applied": report.rules_applied,
         "rules_passed": report.rules_passed,

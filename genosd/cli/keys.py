@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,16 +15,18 @@ import typer
 from rich.table import Table
 
 from genosd.auth.keys import ApiKey, Role, create_key, list_keys, revoke_key
-from genosd.cli.common import ConfigOption, JsonOption, actor, console, fail, out, settings_only
+from genosd.cli.common import (
+    ConfigOption,
+    JsonOption,
+    actor,
+    console,
+    fail,
+    out,
+    state_db,
+)
 from genosd.errors import GenosdError
 
 keys_app = typer.Typer(help="API keys (roles viewer < operator < admin)", no_args_is_help=True)
-
-
-def _state_db(config: ConfigOption) -> sqlite3.Connection:
-    from genosd.statedb import connect, state_db_path
-
-    return connect(state_db_path(settings_only(config).state_dir))
 
 
 def _when(ts: float | None) -> str:
@@ -47,7 +48,7 @@ def keys_create(
     json_out: JsonOption = False,
 ) -> None:
     """Create an API key; the secret is printed once and never stored."""
-    db = _state_db(config)
+    db = state_db(config)
     name = name or f"{getpass.getuser()}-{role.value}"
     try:
         new = create_key(
@@ -75,7 +76,7 @@ def keys_list(
     json_out: JsonOption = False,
 ) -> None:
     """List API keys (never their secrets)."""
-    keys = list_keys(_state_db(config), include_inactive=all_keys)
+    keys = list_keys(state_db(config), include_inactive=all_keys)
     if json_out:
         print(json.dumps([_key_dict(k) for k in keys]))
         return
@@ -101,7 +102,7 @@ def keys_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a key; the daemon refuses it from the next request on."""
-    db = _state_db(config)
+    db = state_db(config)
     try:
         revoked = revoke_key(db, key, actor=actor())
     except GenosdError as exc:

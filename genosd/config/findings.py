@@ -33,6 +33,8 @@ class Finding(BaseModel):
     text: str | None = None
     remediation: str | None = None  # a rule's fix, as config lines
     references: list[str] = []  # where a rule comes from (CIS, STIG ids)
+    waiver: int | None = None  # the waiver that accepts this finding (still reported, not a pass)
+    waived_until: float | None = None
 
     @property
     def level(self) -> Severity:
@@ -41,5 +43,5 @@ class Finding(BaseModel):
 
 
 def blocking(findings: list[Finding]) -> list[Finding]:
-    """The findings that stop a deploy (critical ones)."""
-    return [f for f in findings if f.level >= Severity.critical]
+    """The findings that stop a deploy (critical ones no waiver accepts)."""
+    return [f for f in findings if f.level >= Severity.critical and f.waiver is None]

@@ -251,13 +251,14 @@ def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
         if compiled.for_each is None:
             findings.extend(_check_scope(rule, scope, compiled.matcher, compiled.key, ""))
             continue
-        for value in _each(compiled, scope):
+        for value, first in _each(compiled, scope).items():
             if not _item_selected(rule, body, value):
                 continue
             matcher = compiled.matcher or _matcher(
                 _with_value(rule.pattern, value, rule.regex), rule.regex
             )
-            findings.extend(_check_scope(rule, scope, matcher, compiled.key, f" for {value}"))
+            found = _check_scope(rule, scope, matcher, compiled.key, f" for {value}", first)
+            findings.extend(found)
     return findings
 
 
@@ -285,20 +286,27 @@ def _item_selected(rule: Rule, body: list[Line], value: str) -> bool:
     return True
 
 
-def _each(compiled: _Compiled, scope: Scope) -> list[str]:
-    """The distinct values for_each captures in a scope, in order."""
+def _each(compiled: _Compiled, scope: Scope) -> dict[str, Line]:
+    """The distinct values for_each captures in a scope, in order, each with its first line."""
     assert compiled.for_each is not None
-    values: dict[str, None] = {}
+    values: dict[str, Line] = {}
     for line in scope.with_key(compiled.for_each_key):
         match = compiled.for_each.search(line.text)
         if match:
-            values.setdefault(match.group(1), None)
-    return list(values)
+            values.setdefault(match.group(1), line)
+    return values
 
 
 def _check_scope(
-    rule: Rule, scope: Scope, matcher: re.Pattern[str] | None, key: str | None, item: str
+    rule: Rule,
+    scope: Scope,
+    matcher: re.Pattern[str] | None,
+    key: str | None,
+    item: str,
+    anchor: Line | None = None,
 ) -> list[Finding]:
+    """The findings of one scope; a missing line is reported at `anchor` (the line a for_each
+    value came from) or the section header."""
     assert matcher is not None
     where = f" in {scope.header.text!r}" if scope.header else ""
     if rule.must_contain is not None:
@@ -309,7 +317,8 @@ def _check_scope(
             present = any(matcher.search(line.text) for line in scope.with_key(key))
         if present:
             return []
-        return [_finding(rule, scope.header, f"missing {rule.pattern!r}{item}{where}")]
+        missing = f"missing {rule.pattern!r}{item}{where}"
+        return [_finding(rule, anchor or scope.header, missing)]
     hits = [line for line in scope.with_key(key) if matcher.search(line.text)]
     return [_finding(rule, hit, f"forbidden {hit.text!r}{where}") for hit in hits]
 

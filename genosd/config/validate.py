@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
@@ -11,6 +13,7 @@ from genosd.config.remediation import unowned_lines
 from genosd.config.rules import RuleSet
 from genosd.config.secrets import Masker
 from genosd.config.structure import check_structure
+from genosd.config.waivers import Waiver, apply_waivers
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable, structured_chat
 from genosd.settings_sections import LlmSettings
@@ -29,11 +32,19 @@ class ValidationReport:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def rules_waived(self) -> int:
+        """Rules that failed only with waived findings: neither passed nor counted as failed."""
+        waived = {f.rule for f in self.findings if f.layer == "rules" and f.waiver is not None}
+        failing = {f.rule for f in self.findings if f.layer == "rules" and f.waiver is None}
+        return len(waived - failing)
+
+    @property
     def score(self) -> float:
-        """Percentage of applicable compliance rules passed (100 when none apply)."""
-        if not self.rules_applied:
+        """Percentage of applicable, not waived compliance rules passed (100 when none apply)."""
+        considered = self.rules_applied - self.rules_waived
+        if considered <= 0:
             return 100.0
-        return round(100.0 * self.rules_passed / self.rules_applied, 1)
+        return round(100.0 * self.rules_passed / considered, 1)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -42,7 +53,12 @@ class ValidationReport:
 
 
 def validate_config(
-    device: Device, masker: Masker, features: list[str], text: str, rules: RuleSet
+    device: Device,
+    masker: Masker,
+    features: list[str],
+    text: str,
+    rules: RuleSet,
+    waivers: Sequence[Waiver] = (),
 ) -> ValidationReport:
     """Structure and rule findings for a config (the fast, deterministic layers)."""
     platform = masker.platform
@@ -59,14 +75,18 @@ def validate_config(
                 "deployed (add its prefix to the platform's features)",
             )
         )
-    report = check_rules(device, masker, text, rules)
+    report = check_rules(device, masker, text, rules, waivers)
     report.findings[:0] = _masked(masker, findings)
     return report
 
 
-def check_rules(device: Device, masker: Masker, text: str, rules: RuleSet) -> ValidationReport:
-    """Compliance rules only (for running configs, which need no structure check)."""
+def check_rules(
+    device: Device, masker: Masker, text: str, rules: RuleSet, waivers: Sequence[Waiver] = ()
+) -> ValidationReport:
+    """Compliance rules only (for running configs, which need no structure check); findings a
+    waiver in force accepts are marked with it."""
     findings, applied, passed = rules.check(device, text)
+    apply_waivers(findings, device, list(waivers), time.time())
     return ValidationReport(device.name, _masked(masker, findings), applied, passed)
 
 

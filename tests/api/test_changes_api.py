@@ -100,6 +100,15 @@ async def test_plan_approve_by_hash_deploy_and_compliance(ssh_lab, tmp_path: Pat
         r2 = running[("r2", "running")]
         assert r2["score"] < 100.0
         assert {"ntp-configured", "aaa-new-model"} <= {f["rule"] for f in r2["findings"]}
+        # the score is also a point in the metrics database, for dashboards
+        kept = await (
+            await client.get("/api/v1/devices/r2/metrics", headers=_bearer(viewer))
+        ).json()
+        scores = [s for s in kept["series"] if s["measurement"] == "genosd_compliance"]
+        assert {s["tags"]["source"] for s in scores} >= {"running"}
+        running_point = next(s for s in scores if s["tags"]["source"] == "running")
+        assert running_point["fields"]["score"] == r2["score"]
+        assert running_point["fields"]["findings"] == len(r2["findings"])
         history = await (
             await client.get("/api/v1/devices/r1/compliance", headers=_bearer(viewer))
         ).json()

@@ -67,6 +67,14 @@ def test_files_are_checked_as_text_json_and_sarif(tmp_path: Path):
     )
     assert json.loads(given.stdout)[0]["platform_detected"] is False
 
+    curly = Path(__file__).parent.parent / "data" / "secrets" / "junos-curly.cfg"
+    (tmp_path / "mx.conf").write_text(curly.read_text().replace("«", "").replace("»", ""))
+    junos = _genosd("config", "validate", "--file", "mx.conf", "--json", *c, cwd=tmp_path)
+    [checked] = json.loads(junos.stdout)
+    assert checked["platform"] == "junos" and checked["converted_to_set"] is True
+    assert checked["rules_applied"] > 20
+    assert "junos-root-password" not in {f["rule"] for f in checked["findings"]}  # it has one
+
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "bad.yaml").write_text("rules:\n  - id: x\n    must_contain: [1\n")
     (tmp_path / "genosd.yaml").write_text(

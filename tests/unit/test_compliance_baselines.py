@@ -84,7 +84,7 @@ def test_for_each_checks_every_neighbor_and_skips_peer_group_members(tmp_path: P
         " neighbor 10.0.0.3 password y\n"
     )
     [finding] = rules.check(device("ios"), config)[0]
-    assert finding.line == 1 and "for 10.0.0.2" in finding.message
+    assert finding.line == 6 and "for 10.0.0.2" in finding.message  # its remote-as line
 
 
 def test_a_broken_rule_names_file_line_and_field(tmp_path: Path):
@@ -131,3 +131,8 @@ def test_sarif_names_rule_line_and_level():
     assert region["startLine"] == 44 and "telnet" in region["snippet"]["text"]
     described = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "ios-vty-no-telnet")
     assert "transport input ssh" in described["help"]["text"] and described["properties"]["tags"]
+
+
+def test_intent_rules_and_baselines_load_together():
+    both = load_rules([TEMPLATES / "rules", TEMPLATES / "rules" / "baselines"])
+    assert len(both.rules) == len(INTENT.rules) + len(BASELINES.rules)

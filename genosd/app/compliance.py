@@ -1,0 +1,43 @@
+"""Keeping a validation's outcome: the compliance history, /metrics, and the metrics database."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from genosd.app.core import AppCore
+from genosd.config.compliance import record_compliance
+from genosd.config.validate import ValidationReport
+from genosd.metrics.model import Point
+
+MEASUREMENT = "genosd_compliance"
+
+
+async def record_report(core: AppCore, device: str, source: str, report: ValidationReport) -> None:
+    """Keep a score in the compliance history, /metrics and, as a point, the metrics database."""
+    await core.db.run(
+        record_compliance,
+        device,
+        source,
+        report.score,
+        report.rules_applied,
+        report.rules_passed,
+        report.findings,
+    )
+    core.compliance[device] = report.score
+    await core.points.commit([compliance_point(device, source, report, time.time_ns())])
+
+
+def compliance_point(device: str, source: str, report: ValidationReport, time_ns: int) -> Point:
+    """`genosd_compliance,device=…,source=running|intended score=…,…` for dashboards."""
+    severities = Counter(finding.severity for finding in report.findings)
+    fields: dict[str, float | int] = {
+        "score": float(report.score),
+        "rules_applied": report.rules_applied,
+        "rules_passed": report.rules_passed,
+        "findings": len(report.findings),
+    }
+    fields.update(
+        {name: severities.get(name, 0) for name in ("critical", "major", "minor", "info")}
+    )
+    return Point(MEASUREMENT, {"device": device, "source": source}, dict(fields), time_ns)
