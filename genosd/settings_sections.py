@@ -223,6 +223,11 @@ class ConfigsSettings(_Section):
         description="hardening baselines (CIS/STIG topics) for `config validate --file` and the "
         "validate API (default: <templates_dir>/rules/baselines)",
     )
+    check_baselines: bool = Field(
+        True,
+        description="check running configs (at every backup) against the platform's hardening "
+        "baseline too, not only the compliance rules",
+    )
     approval_ttl: float = Field(
         3600.0, gt=0, le=30 * 86400, description="seconds a planned change stays approvable"
     )

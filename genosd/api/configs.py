@@ -22,15 +22,18 @@ from genosd.api.models import (
     IntendedOut,
     IntendedQuery,
     PageQuery,
+    ReportQuery,
     ValidateOut,
     ValidateRequest,
 )
 from genosd.app import changes
 from genosd.app.backups import run_backup
+from genosd.app.compliance import fleet_report
 from genosd.app.core import AppCore
 from genosd.auth.keys import Role
 from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory
+from genosd.config.report import FleetCompliance, report_csv, report_html
 from genosd.config.secrets import diff_changed_secrets
 from genosd.endpoints import Api
 
@@ -171,6 +174,27 @@ async def validate_config_text(request: web.Request, body: ValidateRequest) -> V
         rules_passed=report.rules_passed,
         findings=report.findings,
     )
+
+
+@routes.route(
+    "GET",
+    "/api/v1/compliance/report",
+    tag="configs",
+    role=Role.viewer,
+    query=ReportQuery,
+    response=FleetCompliance,
+    media_types=("application/json", "text/csv", "text/html"),
+)
+async def get_compliance_report(request: web.Request, query: ReportQuery) -> web.StreamResponse:
+    """The fleet's compliance report (format=json, csv or html)."""
+    core = runtime_of(request).core
+    names = None if query.device is None else [core.inventory.device(query.device).name]
+    report = await fleet_report(core, names)
+    if query.format == "csv":
+        return web.Response(text=report_csv(report), content_type="text/csv")
+    if query.format == "html":
+        return web.Response(text=report_html(report), content_type="text/html")
+    return web.json_response(text=report.model_dump_json())
 
 
 @routes.route(

@@ -438,6 +438,13 @@ class IntendedOut(BaseModel):
     findings: list[Finding]
 
 
+class ReportQuery(Strict):
+    """Which compliance report, in which format."""
+
+    format: Literal["json", "csv", "html"] = "json"
+    device: str | None = None  # one device only
+
+
 class ValidateRequest(Strict):
     """A config to check against the compliance rules and the hardening baselines."""
 

@@ -40,7 +40,8 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
         )
         reports: dict[str, ValidationReport] = {}
         lifecycle = core.lifecycle
-        rules = await asyncio.to_thread(lambda: lifecycle.rules)
+        # load (and check) the rule files before any session opens
+        await asyncio.to_thread(lambda: (lifecycle.rules, lifecycle.baselines))
         by_name = {d.name: d for d in ssh_devices}
 
         waivers = await core.db.run(list_waivers)
@@ -49,6 +50,7 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
             device = by_name.get(name)
             if device is not None and device.profile is not None:
                 masker = core.lifecycle.masker(device)
+                rules = lifecycle.running_rules(device.platform or "")
                 reports[name] = check_rules(device, masker, text, rules, waivers)
 
         results = await asyncio.to_thread(

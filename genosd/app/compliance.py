@@ -6,7 +6,8 @@ import time
 from collections import Counter
 
 from genosd.app.core import AppCore
-from genosd.config.compliance import record_compliance
+from genosd.config.compliance import compliance_history, record_compliance
+from genosd.config.report import FleetCompliance, build_report
 from genosd.config.validate import ValidationReport
 from genosd.metrics.model import Point
 
@@ -41,3 +42,11 @@ def compliance_point(device: str, source: str, report: ValidationReport, time_ns
         {name: severities.get(name, 0) for name in ("critical", "major", "minor", "info")}
     )
     return Point(MEASUREMENT, {"device": device, "source": source}, dict(fields), time_ns)
+
+
+async def fleet_report(core: AppCore, names: list[str] | None = None) -> FleetCompliance:
+    """The compliance report of the selected devices (default: every device with a platform)."""
+    if names is None:
+        names = [device.name for device in core.inventory.select() if device.platform]
+    records = await core.db.run(compliance_history)
+    return build_report(records, names)

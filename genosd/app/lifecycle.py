@@ -114,6 +114,7 @@ class Lifecycle:
         # a reload keeps the renderer (and Jinja's compiled templates) while the directory stays
         reuse = renderer is not None and renderer.templates_dir == templates
         self.renderer = renderer if reuse and renderer is not None else Renderer(templates)
+        self._running: dict[str, RuleSet] = {}
 
     @functools.cached_property
     def mask_key(self) -> bytes:
@@ -132,6 +133,17 @@ class Lifecycle:
     def baselines(self) -> RuleSet:
         """The hardening baselines (loaded on first use; ConfigError if a file is bad)."""
         return load_rules(baseline_paths(self.settings.configs))
+
+    def running_rules(self, platform: str) -> RuleSet:
+        """Rules for a running config: the compliance rules and (unless `configs.check_baselines`
+        is off) the platform's hardening baseline."""
+        if not self.settings.configs.check_baselines:
+            return self.rules
+        cached = self._running.get(platform)
+        if cached is None:
+            baseline = [r for r in self.baselines.rules if platform in r.platforms]
+            cached = self._running[platform] = RuleSet((*self.rules.rules, *baseline))
+        return cached
 
     def file_rules(self, platform: str) -> RuleSet:
         """Rules for a config file: the platform's baseline, else the compliance rules."""

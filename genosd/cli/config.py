@@ -215,6 +215,38 @@ def _findings_table(findings: list[Any]) -> Table:
     return table
 
 
+@config_app.command("report")
+def config_report(
+    config: ConfigOption = None,
+    filter: FilterOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or html")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file (default: stdout)")
+    ] = None,
+) -> None:
+    """The fleet's compliance: scores, findings by severity and rule, newly failing since the
+    previous backup, score history; as JSON, CSV or HTML."""
+    from genosd.app.compliance import fleet_report
+    from genosd.config.report import report_csv, report_html
+
+    if fmt not in ("json", "csv", "html"):
+        fail("--format must be json, csv or html", 2)
+    snap = snapshot(config)
+    names = [d.name for d in select(snap, filter) if d.platform]
+    report = with_core(snap, lambda core: fleet_report(core, names))
+    if fmt == "csv":
+        text = report_csv(report)
+    elif fmt == "html":
+        text = report_html(report)
+    else:
+        text = report.model_dump_json(indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"{output}: {report.checked} of {report.devices} devices")
+
+
 @config_app.command("validate")
 def config_validate(
     config: ConfigOption = None,

@@ -245,14 +245,13 @@ def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
             return [_finding(rule, None, f"no section matching {rule.section!r}")]
     findings = []
     for scope in scopes:
-        body = [scope.header, *scope.lines] if scope.header else scope.lines
-        if compiled.section is not None and not _scope_selected(rule, scope, body):
+        if compiled.section is not None and not _scope_selected(rule, scope):
             continue
         if compiled.for_each is None:
             findings.extend(_check_scope(rule, scope, compiled.matcher, compiled.key, ""))
             continue
         for value, first in _each(compiled, scope).items():
-            if not _item_selected(rule, body, value):
+            if not _item_selected(rule, scope.body, value):
                 continue
             matcher = compiled.matcher or _matcher(
                 _with_value(rule.pattern, value, rule.regex), rule.regex
@@ -262,7 +261,7 @@ def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
     return findings
 
 
-def _scope_selected(rule: Rule, scope: Scope, body: list[Line]) -> bool:
+def _scope_selected(rule: Rule, scope: Scope) -> bool:
     compiled = rule.compiled
     for pattern, joined, wanted in (
         (compiled.when, compiled.when_text, True),
@@ -270,7 +269,7 @@ def _scope_selected(rule: Rule, scope: Scope, body: list[Line]) -> bool:
     ):
         if pattern is None:
             continue  # absent, or holding {1} (checked per for_each value)
-        found = bool(joined.search(scope.body_text)) if joined else _any(pattern, body)
+        found = bool(joined.search(scope.body_text)) if joined else _any(pattern, scope.body)
         if found != wanted:
             return False
     return True
@@ -319,8 +318,12 @@ def _check_scope(
             return []
         missing = f"missing {rule.pattern!r}{item}{where}"
         return [_finding(rule, anchor or scope.header, missing)]
+    joined = rule.compiled.matcher_text if matcher is rule.compiled.matcher else None
+    if joined is not None and scope.header is not None and not joined.search(scope.text):
+        return []  # one search over the section says no line matches
     hits = [line for line in scope.with_key(key) if matcher.search(line.text)]
-    return [_finding(rule, hit, f"forbidden {hit.text!r}{where}") for hit in hits]
+    # the message names the rule's pattern, never the line: the line (`text`) may hold a secret
+    return [_finding(rule, hit, f"forbidden {rule.pattern!r}{where}") for hit in hits]
 
 
 def _finding(rule: Rule, line: Line | None, problem: str) -> Finding:

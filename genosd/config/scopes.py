@@ -40,6 +40,11 @@ class Scope:
         return "\n".join(line.text for line in self.lines)
 
     @cached_property
+    def body(self) -> list[Line]:
+        """The header and the lines."""
+        return [self.header, *self.lines] if self.header is not None else self.lines
+
+    @cached_property
     def body_text(self) -> str:
         """The header and the lines as one text."""
         head = [self.header.text] if self.header is not None else []

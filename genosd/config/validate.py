@@ -91,9 +91,10 @@ def check_rules(
 
 
 def _masked(masker: Masker, findings: list[Finding]) -> list[Finding]:
-    for finding in findings:  # a finding quotes its line: never a secret
+    for finding in findings:  # a finding quotes its line, its message a section: never a secret
         if finding.text is not None:
             finding.text = masker.lines([finding.text])[0]
+        finding.message = masker.free_text(finding.message)
     return findings
 
 

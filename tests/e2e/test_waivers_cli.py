@@ -76,3 +76,22 @@ def test_add_list_revoke_and_refusals(tmp_path: Path):
     assert every[0]["revoked_by"].startswith("cli:")
     trail = _genosd("audit", "export", "--action", "add_waiver", *c, cwd=tmp_path)
     assert json.loads(trail.stdout)[0]["details"]["rule"] == "ios-snmp-community-acl"
+
+
+def test_the_compliance_report_from_the_cli(tmp_path: Path):
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yaml").write_text("r1: {hostname: 192.0.2.1, platform: ios}\n")
+    (tmp_path / "genosd.yaml").write_text(
+        f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
+    )
+    c = ("--config", str(tmp_path / "genosd.yaml"))
+    html = _genosd("config", "report", "--format", "html", "-o", "report.html", *c, cwd=tmp_path)
+    assert html.returncode == 0, html.stderr
+    assert "0 of 1 devices" in html.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "not checked" in page
+    as_json = json.loads(_genosd("config", "report", *c, cwd=tmp_path).stdout)
+    assert as_json["devices"] == 1 and as_json["items"][0]["device"] == "r1"
+    bad = _genosd("config", "report", "--format", "pdf", *c, cwd=tmp_path)
+    assert bad.returncode == 2
