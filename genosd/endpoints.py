@@ -222,6 +222,14 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             )
     if e.response is not None:
         content: dict[str, Any] = {"application/json": {"schema": _ref(e.response)}}
+        # other forms of the same answer (a report as CSV or HTML) are text
+        content.update(
+            {
+                media: {"schema": {"type": "string"}}
+                for media in e.media_types
+                if media != "application/json"
+            }
+        )
     else:
         content = {
             media: {

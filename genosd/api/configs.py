@@ -188,7 +188,9 @@ async def validate_config_text(request: web.Request, body: ValidateRequest) -> V
 async def get_compliance_report(request: web.Request, query: ReportQuery) -> web.StreamResponse:
     """The fleet's compliance report (format=json, csv or html)."""
     core = runtime_of(request).core
-    names = None if query.device is None else [core.inventory.device(query.device).name]
+    # a filter, like the device list's: an unknown name gives an empty report, not a 404
+    known = {device.name for device in core.inventory.select() if device.platform}
+    names = None if query.device is None else [n for n in (query.device,) if n in known]
     report = await fleet_report(core, names)
     if query.format == "csv":
         return web.Response(text=report_csv(report), content_type="text/csv")

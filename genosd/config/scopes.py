@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import NamedTuple
 
 _PREFIX_WORDS = frozenset({"no", "set", "delete", "default"})
@@ -26,29 +25,41 @@ class Line(NamedTuple):
     position: int  # among the config's meaningful lines
 
 
-@dataclass
 class Scope:
-    """The lines a rule is checked against: a section (its header and children) or the config."""
+    """The lines a rule is checked against: a section (its header and children) or the config.
 
-    header: Line | None
-    lines: list[Line]
-    _index: dict[str, list[Line]] | None = field(default=None, repr=False)
+    A plain class with slots and texts joined on first use: a config with a hundred interfaces
+    makes a hundred of these per section pattern, so their cost counts.
+    """
 
-    @cached_property
+    __slots__ = ("_body_text", "_index", "_text", "header", "lines")
+
+    def __init__(self, header: Line | None, lines: list[Line]):
+        self.header = header
+        self.lines = lines
+        self._index: dict[str, list[Line]] | None = None
+        self._text: str | None = None
+        self._body_text: str | None = None
+
+    @property
     def text(self) -> str:
         """The lines (not the header) as one text, for one multi-line search."""
-        return "\n".join(line.text for line in self.lines)
+        if self._text is None:
+            self._text = "\n".join([line.text for line in self.lines])
+        return self._text
 
-    @cached_property
+    @property
     def body(self) -> list[Line]:
         """The header and the lines."""
         return [self.header, *self.lines] if self.header is not None else self.lines
 
-    @cached_property
+    @property
     def body_text(self) -> str:
         """The header and the lines as one text."""
-        head = [self.header.text] if self.header is not None else []
-        return "\n".join(head + [line.text for line in self.lines])
+        if self._body_text is None:
+            head = self.header.text + "\n" if self.header is not None else ""
+            self._body_text = head + self.text
+        return self._body_text
 
     def with_key(self, key: str | None) -> list[Line]:
         """The lines whose key is `key`, or every line (unknown key, or a section: a section is
