@@ -83,6 +83,35 @@ def baseline_paths(configs: ConfigsSettings) -> list[Path]:
     return [default] if default.is_dir() else []
 
 
+def validate_file(
+    rules: RuleSet, baselines: RuleSet, text: str, name: str, platform_name: str | None
+) -> FileReport:
+    """Check a config file against its platform's baseline (else the compliance rules).
+
+    The platform is detected from the text unless given (InvalidRequestError when it cannot be);
+    a curly-brace Junos config is read as its set lines. Nothing is stored: quoted lines are
+    masked without the install's key.
+    """
+    detected = platform_name is None
+    chosen = detect_platform(text) if platform_name is None else platform_name
+    known = load_platforms()
+    if chosen is None:
+        raise InvalidRequestError(
+            f"{name}: cannot tell which platform this config is from; name it "
+            f"({', '.join(sorted(known))})"
+        )
+    if chosen not in known:
+        raise InvalidRequestError(f"unknown platform {chosen!r}; known: {', '.join(sorted(known))}")
+    converted = chosen == "junos" and is_curly(text)
+    if converted:  # the rules read Junos as `display set` lines
+        text = curly_to_set(text)
+    baseline = [r for r in baselines.rules if not r.platforms or chosen in r.platforms]
+    applied = RuleSet(tuple(baseline)) if baseline else rules
+    device = Device(name=name, hostname=name, platform=chosen, groups=(), tags=(), data={})
+    report = check_rules(device, Masker(known[chosen]), text, applied)
+    return FileReport(name, chosen, detected, report, converted)
+
+
 def load_rule_set(configs: ConfigsSettings) -> RuleSet:
     """The compliance rules of intended and running configs."""
     return load_rules(rule_paths(configs))
@@ -145,36 +174,9 @@ class Lifecycle:
             cached = self._running[platform] = RuleSet((*self.rules.rules, *baseline))
         return cached
 
-    def file_rules(self, platform: str) -> RuleSet:
-        """Rules for a config file: the platform's baseline, else the compliance rules."""
-        baseline = [r for r in self.baselines.rules if not r.platforms or platform in r.platforms]
-        return RuleSet(tuple(baseline)) if baseline else self.rules
-
     def validate_file(self, text: str, name: str, platform_name: str | None) -> FileReport:
-        """Check a config file (any device's, managed or not) against rules and baselines.
-
-        The platform is detected from the text unless given; InvalidRequestError when it cannot
-        be, ConfigError when a rule file is bad.
-        """
-        detected = platform_name is None
-        chosen = detect_platform(text) if platform_name is None else platform_name
-        if chosen is None:
-            raise InvalidRequestError(
-                f"{name}: cannot tell which platform this config is from; name it "
-                f"({', '.join(sorted(load_platforms()))})"
-            )
-        found = load_platforms().get(chosen)
-        if found is None:
-            known = ", ".join(sorted(load_platforms()))
-            raise InvalidRequestError(f"unknown platform {chosen!r}; known: {known}")
-        converted = chosen == "junos" and is_curly(text)
-        if converted:  # the rules read Junos as `display set` lines
-            text = curly_to_set(text)
-        device = Device(name=name, hostname=name, platform=chosen, groups=(), tags=(), data={})
-        masker = Masker(found, name, self.mask_key)
-        rules = self.file_rules(chosen)
-        report = check_rules(device, masker, text, rules)
-        return FileReport(name, chosen, detected, report, converted)
+        """Check a config file (any device's, managed or not) against rules and baselines."""
+        return validate_file(self.rules, self.baselines, text, name, platform_name)
 
     @functools.cached_property
     def rules(self) -> RuleSet:

@@ -34,7 +34,6 @@ from genosd.cli.common import (
     with_core,
 )
 from genosd.errors import ConfigError, GenosdError
-from genosd.inventory import Inventory
 
 config_app = typer.Typer(
     help="Device configurations: backup, history, render, validate, deploy", no_args_is_help=True
@@ -318,38 +317,32 @@ def config_validate(
 
 
 def _validate_files(config: Any, files: list[Path], platform: str | None, fmt: str) -> None:
-    """`config validate --file`: each file checked, reported as text, JSON or SARIF."""
+    """`config validate --file`: each file checked, reported as text, JSON or SARIF; nothing is
+    written (no state directory is needed)."""
     from genosd import __version__
-    from genosd.app.lifecycle import Lifecycle
-    from genosd.config.history import ConfigHistory, history_path
+    from genosd.app.lifecycle import baseline_paths, load_rule_set, validate_file
+    from genosd.config.rules import load_rules
     from genosd.config.sarif import sarif_report
-    from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
 
     if fmt not in ("text", "json", "sarif"):
         fail("--format must be text, json or sarif", 2)
-    settings = settings_only(config)
-    lifecycle = Lifecycle(
-        settings,
-        Inventory(Path("."), {}, {}),
-        KnownHosts(known_hosts_path(settings.state_dir)),
-        ConfigHistory(history_path(settings.state_dir)),
-    )
+    configs = settings_only(config).configs
     reports = []
     try:
+        rules, baselines = load_rule_set(configs), load_rules(baseline_paths(configs))
         for path in files:
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError as exc:
                 fail(f"{path}: {exc.strerror or exc}", 2)
-            reports.append((path, lifecycle.validate_file(text, path.name, platform)))
+            reports.append((path, validate_file(rules, baselines, text, path.name, platform)))
     except ConfigError as exc:
         fail_config(exc)
     except GenosdError as exc:
         fail(str(exc), 2)
     if fmt == "sarif":
         results = [(str(path), found.report.findings) for path, found in reports]
-        rules = [*lifecycle.baselines.rules, *lifecycle.rules.rules]
-        print_json(sarif_report(results, rules, __version__))
+        print_json(sarif_report(results, [*baselines.rules, *rules.rules], __version__))
     elif fmt == "json":
         print_json([_file_json(path, found) for path, found in reports])
     else:

@@ -33,6 +33,7 @@ def test_files_are_checked_as_text_json_and_sarif(tmp_path: Path):
     ok = _genosd("config", "validate", "--file", str(clean), *c, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "(ios, detected): score 100%" in ok.stdout
+    assert not (tmp_path / "state").exists()  # checking a file writes nothing
 
     bad = _genosd("config", "validate", "--file", "legacy.cfg", "--json", *c, cwd=tmp_path)
     assert bad.returncode == 1  # a critical finding (telnet on the VTYs)
