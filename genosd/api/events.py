@@ -88,6 +88,11 @@ def own_origins(settings: ApiSettings) -> list[str]:
     return [f"{scheme}://{host}:{settings.port}" for host in hosts]
 
 
+def _count_refusal(edge: Edge, reason: str, address: str) -> None:
+    """Count a refused event stream (an upgrade is not state-changing: never audited)."""
+    edge.refusals.record(reason, actor=f"remote:{address}", action="events", path="", audited=False)
+
+
 def origin_allowed(request: web.Request, settings: ApiSettings) -> bool:
     """No Origin (not a browser), the configured API origin, or one of api.allowed_origins."""
     origin = request.headers.get("Origin")
@@ -245,13 +250,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await refuse_guessers(runtime, edge, address, secret)
     except RateLimited:
-        edge.refusals.record(
-            "unauthenticated_rate_limited",
-            actor=f"remote:{address}",
-            action="events",
-            path="",
-            audited=False,
-        )
+        _count_refusal(edge, "unauthenticated_rate_limited", address)
         raise
     key: ApiKey | None = None
     if secret is not None:
@@ -262,13 +261,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         sum(edge.ws_pending.values()) >= settings.ws_unauthenticated
         or edge.ws_pending.get(address, 0) >= settings.ws_unauthenticated_per_address
     ):
-        edge.refusals.record(
-            "ws_unauthenticated_full",
-            actor=f"remote:{address}",
-            action="events",
-            path="",
-            audited=False,
-        )
+        _count_refusal(edge, "ws_unauthenticated_full", address)
         raise web.HTTPServiceUnavailable(reason="too many event streams waiting to authenticate")
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024)
     await ws.prepare(request)

@@ -8,8 +8,9 @@ from pydantic import BaseModel
 from genosd import __version__
 from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import Strict
+from genosd.app.compliance import accept_finding, end_waiver, waivers
 from genosd.auth.keys import Role
-from genosd.config.waivers import Waiver, WaiverRequest, add_waiver, list_waivers, revoke_waiver
+from genosd.config.waivers import Waiver, WaiverRequest
 from genosd.endpoints import Api
 
 routes = Api("genosd", __version__)
@@ -37,8 +38,8 @@ class WaiverList(BaseModel):
 )
 async def get_waivers(request: web.Request, query: WaiverQuery) -> WaiverList:
     """Waivers in force (all of them with `all=true`), newest first."""
-    db = runtime_of(request).core.db
-    return WaiverList(items=await db.run(lambda c: list_waivers(c, active_only=not query.all)))
+    core = runtime_of(request).core
+    return WaiverList(items=await waivers(core, active_only=not query.all))
 
 
 @routes.route(
@@ -53,10 +54,7 @@ async def get_waivers(request: web.Request, query: WaiverQuery) -> WaiverList:
 )
 async def post_waiver(request: web.Request, body: WaiverRequest) -> Waiver:
     """Accept a rule's findings on a device, a group or every device until `expires_at`."""
-    core = runtime_of(request).core
-    known = core.lifecycle.known_rules()
-    actor = actor_of(request)
-    return await core.db.run(lambda c: add_waiver(c, body, known, actor))
+    return await accept_finding(runtime_of(request).core, body, actor_of(request))
 
 
 @routes.route(
@@ -65,5 +63,4 @@ async def post_waiver(request: web.Request, body: WaiverRequest) -> Waiver:
 async def delete_waiver(request: web.Request) -> Waiver:
     """Revoke a waiver now (it stays listed with `all=true`)."""
     waiver_id = int(request.match_info["id"][:18])
-    actor = actor_of(request)
-    return await runtime_of(request).core.db.run(lambda c: revoke_waiver(c, waiver_id, actor))
+    return await end_waiver(runtime_of(request).core, waiver_id, actor_of(request))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 
@@ -9,6 +10,7 @@ from genosd.app.core import AppCore
 from genosd.config.compliance import compliance_history, record_compliance
 from genosd.config.report import FleetCompliance, build_report
 from genosd.config.validate import ValidationReport
+from genosd.config.waivers import Waiver, WaiverRequest, add_waiver, list_waivers, revoke_waiver
 from genosd.metrics.model import Point
 
 MEASUREMENT = "genosd_compliance"
@@ -50,3 +52,19 @@ async def fleet_report(core: AppCore, names: list[str] | None = None) -> FleetCo
         names = [device.name for device in core.inventory.select() if device.platform]
     records = await core.db.run(compliance_history)
     return build_report(records, names)
+
+
+async def accept_finding(core: AppCore, request: WaiverRequest, actor: str) -> Waiver:
+    """Add a waiver (InvalidRequestError unless its rule is among the loaded rules); audited."""
+    known = await asyncio.to_thread(core.lifecycle.known_rules)  # loads the rule files once
+    return await core.db.run(lambda db: add_waiver(db, request, known, actor))
+
+
+async def end_waiver(core: AppCore, waiver_id: int, actor: str) -> Waiver:
+    """Revoke a waiver now (NotFoundError for an unknown id); audited."""
+    return await core.db.run(lambda db: revoke_waiver(db, waiver_id, actor))
+
+
+async def waivers(core: AppCore, *, active_only: bool = True) -> list[Waiver]:
+    """Waivers, newest first (only those in force unless `active_only` is off)."""
+    return await core.db.run(lambda db: list_waivers(db, active_only=active_only))

@@ -92,6 +92,9 @@ def validate_file(
     a curly-brace Junos config is read as its set lines. Nothing is stored: quoted lines are
     masked without the install's key.
     """
+    # a file saved by some editors starts with a byte-order mark; it would hide the first line
+    # from every rule (CRLF line ends need nothing: lines are split and stripped)
+    text = text.removeprefix("\ufeff")
     detected = platform_name is None
     chosen = detect_platform(text) if platform_name is None else platform_name
     known = load_platforms()
@@ -217,11 +220,14 @@ class Lifecycle:
             facts = self.facts([device.name])[device.name]
         return self.renderer.render(device, facts)
 
-    def validate(self, device: Device, rendered: RenderedConfig) -> ValidationReport:
-        """Structure and compliance findings for a rendered config."""
+    def validate(
+        self, device: Device, rendered: RenderedConfig, waivers: list[Waiver] | None = None
+    ) -> ValidationReport:
+        """Structure and compliance findings for a rendered config (waivers read if not given)."""
         masker = self.masker(device)
         features, text = list(rendered.features), rendered.text
-        return validate_config(device, masker, features, text, self.rules, self.waivers())
+        in_force = self.waivers() if waivers is None else waivers
+        return validate_config(device, masker, features, text, self.rules, in_force)
 
     async def review(self, device: Device, plan: DevicePlan) -> None:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
@@ -234,6 +240,7 @@ class Lifecycle:
         plans: dict[str, DevicePlan] = {}
         reachable = []
         facts = self.facts([d.name for d in devices])
+        waivers = self.waivers()  # once for the run, not once per device
         for device in devices:
             plan = plans[device.name] = DevicePlan(device.name)
             try:
@@ -241,7 +248,7 @@ class Lifecycle:
             except TemplateError as exc:
                 plan.error, plan.template_error = str(exc), exc
                 continue
-            plan.report = self.validate(device, plan.rendered)
+            plan.report = self.validate(device, plan.rendered, waivers)
             reachable.append(device)
         ssh = self.settings.ssh
         running = read_running(

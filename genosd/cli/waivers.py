@@ -1,5 +1,5 @@
-"""`genosd waivers add|list|revoke`: accepted exceptions to compliance rules, straight on the state
-database (as the API does), audited with the local user as actor."""
+"""`genosd waivers add|list|revoke`: accepted exceptions to compliance rules, through the same
+workflows as the API (genosd.app.compliance), audited with the local user as actor."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from genosd.cli.common import (
     fail_config,
     out,
     print_json,
-    settings_only,
-    state_db,
+    snapshot,
+    with_core,
 )
 from genosd.errors import ConfigError, GenosdError
 
@@ -47,13 +47,11 @@ def waivers_add(
     json_out: JsonOption = False,
 ) -> None:
     """Accept a rule's findings on a device, a group or (neither given) every device."""
-    from genosd.app.lifecycle import baseline_paths, rule_paths
-    from genosd.config.rules import load_rules
-    from genosd.config.waivers import WaiverRequest, add_waiver
+    from genosd.app.compliance import accept_finding
+    from genosd.config.waivers import WaiverRequest
 
-    settings = settings_only(config)
+    snap = snapshot(config)
     try:
-        loaded = load_rules(rule_paths(settings.configs) + baseline_paths(settings.configs))
         request = WaiverRequest(
             rule=rule,
             device=device,
@@ -62,7 +60,8 @@ def waivers_add(
             owner=owner,
             expires_at=time.time() + days * 86400,
         )
-        waiver = add_waiver(state_db(config), request, {r.id for r in loaded.rules}, actor())
+        who = actor()
+        waiver = with_core(snap, lambda core: accept_finding(core, request, who))
     except ConfigError as exc:
         fail_config(exc)
     except ValidationError as exc:
@@ -82,9 +81,9 @@ def waivers_list(
     json_out: JsonOption = False,
 ) -> None:
     """Waivers, newest first (only those in force unless --all)."""
-    from genosd.config.waivers import list_waivers
+    from genosd.app.compliance import waivers as waivers_of
 
-    waivers = list_waivers(state_db(config), active_only=not all_)
+    waivers = with_core(snapshot(config), lambda core: waivers_of(core, active_only=not all_))
     if json_out:
         print_json([w.model_dump(mode="json") for w in waivers])
         return
@@ -103,10 +102,11 @@ def waivers_revoke(
     config: ConfigOption = None,
 ) -> None:
     """End a waiver now."""
-    from genosd.config.waivers import revoke_waiver
+    from genosd.app.compliance import end_waiver
 
+    who = actor()
     try:
-        waiver = revoke_waiver(state_db(config), waiver_id, actor())
+        waiver = with_core(snapshot(config), lambda core: end_waiver(core, waiver_id, who))
     except GenosdError as exc:
         fail(str(exc), 1)
     console.print(f"waiver {waiver.id} revoked")

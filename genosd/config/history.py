@@ -108,10 +108,11 @@ class ConfigHistory:
             path = self.path / self.file_of(device)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            porcelain.add(self.repo, paths=[str(path)])
+            repo = self.repo
+            porcelain.add(repo, paths=[str(path)])
             identity = f"{author} <genosd@localhost>".encode()
             commit_id = porcelain.commit(
-                self.repo, message=message.encode(), author=identity, committer=identity
+                repo, message=message.encode(), author=identity, committer=identity
             )
             return commit_id.decode() if isinstance(commit_id, bytes) else str(commit_id)
 
@@ -145,7 +146,8 @@ class ConfigHistory:
 
     def _head(self) -> Commit | None:
         try:
-            commit = self.repo[self.repo.head()]
+            repo = self.repo
+            commit = repo[repo.head()]
         except KeyError:
             return None
         return commit if isinstance(commit, Commit) else None
@@ -160,8 +162,9 @@ class ConfigHistory:
                 return full
         if len(version) < 7 or not all(c in "0123456789abcdef" for c in version):
             raise NotFoundError(f"no version {version!r} (give at least 7 hex digits)")
-        matches = [sha for sha in self.repo.object_store if sha.decode().startswith(version)]
-        commits = [self.repo[s] for s in matches if isinstance(self.repo[s], Commit)]
+        repo = self.repo  # one check that the repository was not replaced, not one per object
+        matches = [sha for sha in repo.object_store if sha.decode().startswith(version)]
+        commits = [repo[s] for s in matches if isinstance(repo[s], Commit)]
         if len(commits) != 1:
             raise NotFoundError(f"no single version matches {version!r}")
         commit = commits[0]
@@ -169,13 +172,14 @@ class ConfigHistory:
         return commit
 
     def _read(self, commit: Commit, path: str) -> str | None:
-        tree = self.repo[commit.tree]
+        repo = self.repo
+        tree = repo[commit.tree]
         assert isinstance(tree, Tree)
         try:
-            _, sha = tree.lookup_path(self.repo.object_store.__getitem__, path.encode())
+            _, sha = tree.lookup_path(repo.object_store.__getitem__, path.encode())
         except KeyError:
             return None
-        blob = self.repo[sha]
+        blob = repo[sha]
         return blob.data.decode("utf-8") if isinstance(blob, Blob) else None
 
     @staticmethod

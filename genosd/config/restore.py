@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from genosd.config.normalize import strip_volatile
-from genosd.config.secrets import TOKEN_RE, Masker, generic
+from genosd.config.secrets import TOKEN_RE, Masker, generic, with_parents
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,10 @@ class Restored:
 
 def _sections(text: str) -> list[tuple[str, str]]:
     """(parent top-level line or '', line) for each line, as the device indents them."""
-    out, parent = [], ""
-    for line in text.split("\n"):
-        if line and not line[0].isspace():
-            parent = line
-            out.append(("", line))
-        else:
-            out.append((parent, line))
-    return out
+    return [
+        ("" if line and not line[0].isspace() else parent or "", line)
+        for parent, line in with_parents(text.split("\n"))
+    ]
 
 
 def unmask(masker: Masker, stored: str, running: str) -> Restored:

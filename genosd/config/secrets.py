@@ -135,13 +135,6 @@ class Masker:
             pieces[number] = piece
         return "".join(pieces)
 
-    def values(self, text: str) -> list[str]:
-        """The secret values in `text` (for redacting them elsewhere)."""
-        found: list[str] = []
-        for parent, line in with_parents(text.split("\n")):
-            found.extend(line[start:end] for start, end in self.spans(line, parent))
-        return found
-
 
 def with_parents(lines: list[str], *, signed: bool = False) -> list[tuple[str | None, str]]:
     """(top-level line it stands under, line) for each line; a top-level line is its own parent.

@@ -40,3 +40,24 @@ async def test_a_config_that_says_nothing_of_its_platform_is_a_clear_400(api):
     )
     assert (await given.json())["platform_detected"] is False
     assert (await client.post("/api/v1/validate", json={"text": "x"})).status == 401
+
+
+async def test_a_windows_saved_file_gives_the_same_findings(api):
+    client, keys = await api()
+    viewer = _bearer(keys.make(Role.viewer))
+    legacy = load_labelled(SET / "ios" / "legacy-router.cfg")
+    windows = "\ufeff" + legacy.text.replace("\n", "\r\n")
+    body = await (
+        await client.post("/api/v1/validate", json={"text": windows}, headers=viewer)
+    ).json()
+    assert body["platform"] == "ios" and body["platform_detected"] is True
+    got = sorted(((f["rule"], f["line"]) for f in body["findings"]), key=str)
+    assert got == sorted(legacy.expected, key=str)
+    # a byte-order mark must not hide the first line from the rules
+    first = "\ufeffset system services telnet\r\nset system host-name j1\r\n"
+    junos = await (
+        await client.post(
+            "/api/v1/validate", json={"text": first, "platform": "junos"}, headers=viewer
+        )
+    ).json()
+    assert [f["line"] for f in junos["findings"] if f["rule"] == "junos-telnet-service-off"] == [1]

@@ -7,23 +7,18 @@ text as docs/metrics.md says.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from genosd.collectors.snmp import poll_device
-from genosd.collectors.snmp_client import SessionFactory
 from genosd.metrics.forwarder import Forwarder, ForwarderMetrics
 from genosd.metrics.influx import make_sink
 from genosd.metrics.rates import CounterRates
 from genosd.metrics.store import MetricsStore
 from genosd.metrics.telegraf import poll_to_points
 from genosd.settings_sections import InfluxSettings
-from tests.integration.test_snmp_poll import _target
-from tests.servers import InfluxV1, free_udp_port
+from tests.integration.test_snmp_poll import poll_recording
+from tests.servers import InfluxV1
 
 
 def _hex(text: str) -> str:
@@ -58,29 +53,10 @@ async def test_text_that_needs_care_arrives_with_every_point(tmp_path: Path, inf
     data = tmp_path / "data"
     data.mkdir()
     (data / "odd.snmprec").write_text(RECORDING + "\n")
-    port = free_udp_port()
-    agent = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "snmpsim-command-responder"),
-        f"--data-dir={data}",
-        f"--cache-dir={tmp_path / 'cache'}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        "--logging-method=null",
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
-    )
-    try:
-        session = SessionFactory().open(_target(port, "odd", timeout=1.0, retries=2))
-        for _ in range(40):
-            poll = await poll_device("odd", "127.0.0.1", session, 25)
-            if poll.ok:
-                break
-            await asyncio.sleep(0.5)
-        assert poll.ok, poll.error
-        # a string that is not UTF-8 is read as Latin-1 (every byte maps), counted and noted once
-        assert poll.interfaces["2"]["ifDescr"] == "Gi0/2 Zürich" and poll.invalid_utf8 == 1
-        assert poll.problems == ["ifDescr.2: not UTF-8, read as Latin-1"]
-    finally:
-        agent.terminate()
-        await agent.wait()
+    poll = await poll_recording(tmp_path, data, "odd")
+    # a string that is not UTF-8 is read as Latin-1 (every byte maps), counted and noted once
+    assert poll.interfaces["2"]["ifDescr"] == "Gi0/2 Zürich" and poll.invalid_utf8 == 1
+    assert poll.problems == ["ifDescr.2: not UTF-8, read as Latin-1"]
     points = poll_to_points(poll, CounterRates())
     store = MetricsStore(
         tmp_path / "m.sqlite3", max_bytes=1 << 24, retention_hours=1, forwarding=True

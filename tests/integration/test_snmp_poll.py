@@ -1,8 +1,10 @@
 """Polling real agents: net-snmp snmpd and the snmpsim lab (recordings of real devices)."""
 
 import asyncio
+import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -138,9 +140,34 @@ async def test_garbage_answers_are_a_failed_poll_not_a_crash():
         transport.close()
 
 
-async def test_wrong_value_types_are_dropped_and_reported(tmp_path: Path):
+async def poll_recording(tmp_path: Path, data: Path, name: str):
+    """One successful poll of the snmpsim recording `data/<name>.snmprec` (agent started, stopped)."""
     from genosd.lab.manager import free_udp_port
 
+    port = free_udp_port()
+    agent = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "snmpsim-command-responder"),
+        f"--data-dir={data}",
+        f"--cache-dir={tmp_path / 'cache'}",
+        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        "--logging-method=null",
+        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
+    )
+    try:
+        session = SessionFactory().open(_target(port, name, timeout=1.0, retries=2))
+        for _ in range(40):  # the agent needs a moment to index its recordings
+            poll = await poll_device(name, "127.0.0.1", session, 25)
+            if poll.ok:
+                break
+            await asyncio.sleep(0.5)
+        assert poll.ok, poll.error
+        return poll
+    finally:
+        agent.terminate()
+        await agent.wait()
+
+
+async def test_wrong_value_types_are_dropped_and_reported(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "odd.snmprec").write_text(
@@ -148,27 +175,8 @@ async def test_wrong_value_types_are_dropped_and_reported(tmp_path: Path):
         "1.3.6.1.2.1.2.2.1.2.1|4|eth0\n1.3.6.1.2.1.2.2.1.8.1|4|up\n"
         "1.3.6.1.2.1.31.1.1.1.1.1|4|eth0\n1.3.6.1.2.1.31.1.1.1.6.1|4|not-a-counter\n"
     )
-    port = free_udp_port()
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(__import__("sys").executable).parent / "snmpsim-command-responder"),
-        f"--data-dir={data}",
-        f"--cache-dir={tmp_path / 'cache'}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        "--logging-method=null",
-        env={**__import__("os").environ, "SNMPSIM_ALLOW_ROOT": "true"},
-    )
-    try:
-        session = SessionFactory().open(_target(port, "odd", timeout=1.0, retries=2))
-        for _ in range(40):
-            poll = await poll_device("odd", "127.0.0.1", session, 25)
-            if poll.ok:
-                break
-            await asyncio.sleep(0.5)
-        assert poll.ok, poll.error
-        assert poll.interfaces["1"]["ifName"] == "eth0"
-        assert "ifHCInOctets" not in poll.interfaces["1"]
-        assert any("ifHCInOctets.1" in p for p in poll.problems)
-        assert any("ifOperStatus.1" in p for p in poll.problems)
-    finally:
-        proc.terminate()
-        await proc.wait()
+    poll = await poll_recording(tmp_path, data, "odd")
+    assert poll.interfaces["1"]["ifName"] == "eth0"
+    assert "ifHCInOctets" not in poll.interfaces["1"]
+    assert any("ifHCInOctets.1" in p for p in poll.problems)
+    assert any("ifOperStatus.1" in p for p in poll.problems)
