@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -39,7 +39,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genosd.config.findings import Finding, SeverityName
-from genosd.config.scopes import Line, ParsedConfig, Scope, parse_config, pattern_key, per_text
+from genosd.config.scopes import (
+    Line,
+    ParsedConfig,
+    Scope,
+    Sections,
+    parse_config,
+    pattern_key,
+    per_text,
+)
 from genosd.errors import ConfigError
 from genosd.inventory import Device
 from genosd.platforms import load_platforms
@@ -147,6 +155,15 @@ class _Compiled:
     when_text: re.Pattern[str] | None
     unless_text: re.Pattern[str] | None
 
+    @property
+    def all_sections_at_once(self) -> bool:
+        """Whether every pattern can be one search over all the sections' joined text."""
+        return (
+            self.matcher_text is not None
+            and (self.when is None or self.when_text is not None)
+            and (self.unless is None or self.unless_text is not None)
+        )
+
     @classmethod
     def of(cls, rule: Rule) -> _Compiled:
         def optional(pattern: str | None) -> re.Pattern[str] | None:
@@ -186,7 +203,7 @@ def _matcher(pattern: str, regex: bool) -> re.Pattern[str]:
 def _text_matcher(pattern: str, regex: bool) -> re.Pattern[str] | None:
     if regex:
         return per_text(pattern)
-    return re.compile(rf"^{re.escape(pattern)}(?: |$)", re.MULTILINE)
+    return per_text(rf"^{re.escape(pattern)}(?: |$)")
 
 
 def _with_value(pattern: str, value: str, regex: bool) -> str:
@@ -204,14 +221,25 @@ class RuleSet:
     """Every loaded rule, in file order."""
 
     rules: tuple[Rule, ...]
+    _covering: dict[tuple[str | None, str | None, tuple[str, ...]], tuple[Rule, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def covering(self, device: Device) -> tuple[Rule, ...]:
+        """The rules for this device's platform and role, found once per kind of device."""
+        kind = (device.platform, device.role, device.groups)
+        found = self._covering.get(kind)
+        if found is None:
+            found = self._covering[kind] = tuple(r for r in self.rules if r.applies_to(device))
+        return found
 
     def check(self, device: Device, text: str) -> tuple[list[Finding], int, int]:
         """(findings, rules that apply, rules passed) for one rendered or running config."""
         parsed = parse_config(text)
         findings: list[Finding] = []
         applied = passed = 0
-        for rule in self.rules:
-            if not rule.applies_to(device) or not _config_applies(rule, parsed):
+        for rule in self.covering(device):
+            if not _config_applies(rule, parsed):
                 continue
             applied += 1
             found = _check(rule, parsed)
@@ -220,17 +248,18 @@ class RuleSet:
         return findings, applied, passed
 
 
-def _any(pattern: re.Pattern[str] | None, lines: list[Line]) -> bool:
-    return pattern is not None and any(pattern.search(line.text) for line in lines)
+def _any(pattern: re.Pattern[str] | None, config: ParsedConfig, positions: Iterable[int]) -> bool:
+    texts = config.texts
+    return pattern is not None and any(pattern.search(texts[position]) for position in positions)
 
 
 def _config_applies(rule: Rule, parsed: ParsedConfig) -> bool:
     compiled, whole = rule.compiled, parsed.whole
     if compiled.when_config is not None and not _any(
-        compiled.when_config, whole.with_key(compiled.when_config_key)
+        compiled.when_config, parsed, whole.with_key(compiled.when_config_key)
     ):
         return False
-    return not _any(compiled.unless_config, whole.with_key(compiled.unless_config_key))
+    return not _any(compiled.unless_config, parsed, whole.with_key(compiled.unless_config_key))
 
 
 def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
@@ -238,20 +267,23 @@ def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
     if compiled.section is None:
         scopes = [parsed.whole]
     else:
-        scopes = parsed.sections(compiled.section, compiled.section_key)
-        if not scopes:
+        sections = parsed.sections(compiled.section, compiled.section_key)
+        if not sections.headers:
             if rule.passes_when_absent:
                 return []
             return [_finding(rule, None, f"no section matching {rule.section!r}")]
+        if compiled.for_each is None and compiled.all_sections_at_once:
+            return _check_sections(rule, sections)
+        scopes = sections.scopes
     findings = []
     for scope in scopes:
-        if compiled.section is not None and not _scope_selected(rule, scope):
+        if scope.header is not None and not _scope_selected(rule, scope):
             continue
         if compiled.for_each is None:
             findings.extend(_check_scope(rule, scope, compiled.matcher, compiled.key, ""))
             continue
         for value, first in _each(compiled, scope).items():
-            if not _item_selected(rule, scope.body, value):
+            if not _item_selected(rule, scope, value):
                 continue
             matcher = compiled.matcher or _matcher(
                 _with_value(rule.pattern, value, rule.regex), rule.regex
@@ -261,39 +293,65 @@ def _check(rule: Rule, parsed: ParsedConfig) -> list[Finding]:
     return findings
 
 
+def _check_sections(rule: Rule, sections: Sections) -> list[Finding]:
+    """A section rule as a few searches over all the sections' joined text, not one per section."""
+    compiled = rule.compiled
+    assert compiled.matcher_text is not None
+    selected: Iterable[int] = range(len(sections.headers))
+    if compiled.when_text is not None:
+        selected = sections.matching(compiled.when_text, header=True)
+    if compiled.unless_text is not None:
+        selected = set(selected) - sections.matching(compiled.unless_text, header=True)
+    if not selected:
+        return []
+    hits = sections.matching(compiled.matcher_text, header=False)
+    findings: list[Finding] = []
+    for index in sorted(selected):
+        scope = sections.scope(index)
+        if rule.must_contain is not None:
+            if index not in hits:
+                findings.append(_missing(rule, scope, ""))
+        elif index in hits:
+            findings.extend(_check_scope(rule, scope, compiled.matcher, compiled.key, ""))
+    return findings
+
+
 def _scope_selected(rule: Rule, scope: Scope) -> bool:
     compiled = rule.compiled
-    for pattern, joined, wanted in (
-        (compiled.when, compiled.when_text, True),
-        (compiled.unless, compiled.unless_text, False),
-    ):
-        if pattern is None:
-            continue  # absent, or holding {1} (checked per for_each value)
-        found = bool(joined.search(scope.body_text)) if joined else _any(pattern, scope.body)
-        if found != wanted:
+    for pattern, wanted in ((compiled.when, True), (compiled.unless, False)):
+        # None: absent, or holding {1} (checked per for_each value)
+        if pattern is not None and _any(pattern, scope.config, scope.body()) != wanted:
             return False
     return True
 
 
-def _item_selected(rule: Rule, body: list[Line], value: str) -> bool:
+def _item_selected(rule: Rule, scope: Scope, value: str) -> bool:
     """`when`/`unless` holding {1}, for one for_each value."""
     for pattern, wanted in ((rule.when, True), (rule.unless, False)):
         if pattern is not None and "{1}" in pattern:
             regex = re.compile(_with_value(pattern, value, True))
-            if _any(regex, body) != wanted:
+            if _any(regex, scope.config, scope.body()) != wanted:
                 return False
     return True
 
 
-def _each(compiled: _Compiled, scope: Scope) -> dict[str, Line]:
+def _each(compiled: _Compiled, scope: Scope) -> dict[str, int]:
     """The distinct values for_each captures in a scope, in order, each with its first line."""
     assert compiled.for_each is not None
-    values: dict[str, Line] = {}
-    for line in scope.with_key(compiled.for_each_key):
-        match = compiled.for_each.search(line.text)
+    values: dict[str, int] = {}
+    texts = scope.config.texts
+    for position in scope.with_key(compiled.for_each_key):
+        match = compiled.for_each.search(texts[position])
         if match:
-            values.setdefault(match.group(1), line)
+            values.setdefault(match.group(1), position)
     return values
+
+
+def _missing(rule: Rule, scope: Scope, item: str, anchor: int | None = None) -> Finding:
+    header = scope.header_line
+    where = f" in {header.text!r}" if header else ""
+    line = scope.config.line(anchor) if anchor is not None else header
+    return _finding(rule, line, f"missing {rule.pattern!r}{item}{where}")
 
 
 def _check_scope(
@@ -302,28 +360,29 @@ def _check_scope(
     matcher: re.Pattern[str] | None,
     key: str | None,
     item: str,
-    anchor: Line | None = None,
+    anchor: int | None = None,
 ) -> list[Finding]:
     """The findings of one scope; a missing line is reported at `anchor` (the line a for_each
     value came from) or the section header."""
     assert matcher is not None
-    where = f" in {scope.header.text!r}" if scope.header else ""
+    config, texts = scope.config, scope.config.texts
+    joined = rule.compiled.matcher_text if matcher is rule.compiled.matcher else None
     if rule.must_contain is not None:
-        joined = rule.compiled.matcher_text if matcher is rule.compiled.matcher else None
         if joined is not None and scope.header is not None:
             present = joined.search(scope.text) is not None  # one search over the section
         else:
-            present = any(matcher.search(line.text) for line in scope.with_key(key))
-        if present:
-            return []
-        missing = f"missing {rule.pattern!r}{item}{where}"
-        return [_finding(rule, anchor or scope.header, missing)]
-    joined = rule.compiled.matcher_text if matcher is rule.compiled.matcher else None
+            present = any(matcher.search(texts[position]) for position in scope.with_key(key))
+        return [] if present else [_missing(rule, scope, item, anchor)]
     if joined is not None and scope.header is not None and not joined.search(scope.text):
         return []  # one search over the section says no line matches
-    hits = [line for line in scope.with_key(key) if matcher.search(line.text)]
+    header = scope.header_line
+    where = f" in {header.text!r}" if header else ""
     # the message names the rule's pattern, never the line: the line (`text`) may hold a secret
-    return [_finding(rule, hit, f"forbidden {rule.pattern!r}{where}") for hit in hits]
+    return [
+        _finding(rule, config.line(position), f"forbidden {rule.pattern!r}{where}")
+        for position in scope.with_key(key)
+        if matcher.search(texts[position])
+    ]
 
 
 def _finding(rule: Rule, line: Line | None, problem: str) -> Finding:
