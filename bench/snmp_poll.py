@@ -56,18 +56,29 @@ COLUMNS = {c.name: c for c in (*mib.IF_TABLE, *mib.IFX_TABLE)}
 WORKLOAD = tuple(COLUMNS[name] for name in WORKLOAD_NAMES)
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 V3_USER, V3_AUTH, V3_PRIV = "benchuser", "bench-auth-pass", "bench-priv-pass"
-SNMPD_V3 = f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\nrouser {V3_USER} priv\n'
+# genosd's protocol names -> net-snmp's createUser names (the exporter uses genosd's)
+SNMPD_AUTH = {"MD5": "MD5", "SHA": "SHA", "SHA224": "SHA-224", "SHA256": "SHA-256"}
+SNMPD_AUTH |= {"SHA384": "SHA-384", "SHA512": "SHA-512"}
+SNMPD_PRIV = {"DES": "DES", "AES": "AES", "AES192": "AES192", "AES256": "AES256"}
 
 
-def credential(version: str) -> SnmpCredential:
-    """The credential of the workload for SNMP version 2c or 3 (authPriv SHA/AES)."""
+def snmpd_user(auth: str, priv: str) -> str:
+    """snmpd.conf lines for the workload's SNMPv3 user."""
+    return (
+        f'createUser {V3_USER} {SNMPD_AUTH[auth]} "{V3_AUTH}" {SNMPD_PRIV[priv]} "{V3_PRIV}"\n'
+        f"rouser {V3_USER} priv\n"
+    )
+
+
+def credential(version: str, auth: str = "SHA", priv: str = "AES") -> SnmpCredential:
+    """The credential of the workload for SNMP version 2c or 3 (authPriv)."""
     if version == "2c":
         return SnmpCredential(community=SecretStr("public"))
     return SnmpCredential(
         username=V3_USER,
-        auth_protocol="SHA",
+        auth_protocol=auth,
         auth_key=SecretStr(V3_AUTH),
-        priv_protocol="AES",
+        priv_protocol=priv,
         priv_key=SecretStr(V3_PRIV),
     )
 
@@ -82,7 +93,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def genosd_worker(
-    port: int, version: str, seconds: float, concurrency: int, warmup: float
+    port: int,
+    version: str,
+    seconds: float,
+    concurrency: int,
+    warmup: float,
+    protocols: tuple[str, str],
 ) -> dict:
     """Poll in a loop with `concurrency` sessions; count polls, varbinds and own CPU."""
     factory = SessionFactory()
@@ -90,7 +106,7 @@ async def genosd_worker(
         address="127.0.0.1",
         port=port,
         version=version,  # type: ignore[arg-type]
-        credential=credential(version),
+        credential=credential(version, *protocols),
         timeout=2.0,
         retries=1,
         max_repetitions=MAX_REPETITIONS,
@@ -139,9 +155,9 @@ def run_genosd(args: argparse.Namespace, port: int, agent_pid: int) -> dict:
     agent0 = cpu_seconds(agent_pid)
     out = subprocess.run(
         [
-            *(sys.executable, "-m", "bench.snmp_poll", "--worker", "--port", str(port)),
+            *(args.worker_python, "-m", "bench.snmp_poll", "--worker", "--port", str(port)),
             *("--seconds", str(args.seconds), "--concurrency", str(args.concurrency)),
-            *("--snmp-version", args.snmp_version),
+            *("--snmp-version", args.snmp_version, "--auth", args.auth, "--priv", args.priv),
         ],
         check=True,
         capture_output=True,
@@ -155,7 +171,7 @@ def run_genosd(args: argparse.Namespace, port: int, agent_pid: int) -> dict:
 # ---------------------------------------------------------------- snmp_exporter
 
 
-def exporter_auth(version: str) -> dict:
+def exporter_auth(version: str, auth: str, priv: str) -> dict:
     """The exporter 0.21 `auth` block for the workload's credential."""
     if version == "2c":
         return {"community": "public"}
@@ -163,13 +179,13 @@ def exporter_auth(version: str) -> dict:
         "security_level": "authPriv",
         "username": V3_USER,
         "password": V3_AUTH,
-        "auth_protocol": "SHA",
-        "priv_protocol": "AES",
+        "auth_protocol": auth,
+        "priv_protocol": priv,
         "priv_password": V3_PRIV,
     }
 
 
-def exporter_config(path: Path, version: str) -> None:
+def exporter_config(path: Path, version: str, auth: str, priv: str) -> None:
     """A snmp_exporter 0.21 module for the workload (numeric OIDs: Debian ships no MIBs)."""
     exporter_type = {
         "text": "DisplayString",
@@ -202,7 +218,7 @@ def exporter_config(path: Path, version: str) -> None:
         "max_repetitions": MAX_REPETITIONS,
         "retries": 1,
         "timeout": "2s",
-        "auth": exporter_auth(version),
+        "auth": exporter_auth(version, auth, priv),
     }
     path.write_text(json.dumps({"bench": module}, indent=1))  # JSON is YAML
 
@@ -215,10 +231,10 @@ class Exporter:
     url: str
 
 
-def start_exporter(directory: Path, version: str) -> Exporter:
+def start_exporter(directory: Path, version: str, auth: str, priv: str) -> Exporter:
     """snmp_exporter on a free port with the workload module."""
     config = directory / "snmp.yml"
-    exporter_config(config, version)
+    exporter_config(config, version, auth, priv)
     process, url = start_http_server(
         "prometheus-snmp-exporter",
         [f"--config.file={config}", "--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
@@ -312,20 +328,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--snmp-version", choices=("2c", "3"), default="2c")
+    parser.add_argument("--auth", choices=sorted(SNMPD_AUTH), default="SHA", help="SNMPv3 auth")
+    parser.add_argument("--priv", choices=sorted(SNMPD_PRIV), default="AES", help="SNMPv3 priv")
+    parser.add_argument(
+        "--worker-python", default=sys.executable, help="the Python that runs genosd's rounds"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the raw rounds as JSON")
     args = parser.parse_args()
     if args.worker:
         result = asyncio.run(
-            genosd_worker(args.port, args.snmp_version, args.seconds, args.concurrency, warmup=1.0)
+            genosd_worker(
+                args.port,
+                args.snmp_version,
+                args.seconds,
+                args.concurrency,
+                warmup=1.0,
+                protocols=(args.auth, args.priv),
+            )
         )
         print(json.dumps(result))
         return
 
     with tempfile.TemporaryDirectory(prefix="genosd-bench-") as tmp:
-        agent, port = start_snmpd(Path(tmp), SNMPD_V3)
-        exporter = start_exporter(Path(tmp), args.snmp_version)
+        agent, port = start_snmpd(Path(tmp), snmpd_user(args.auth, args.priv))
+        exporter = start_exporter(Path(tmp), args.snmp_version, args.auth, args.priv)
         rounds: dict[str, list[dict]] = {"genosd": [], "snmp_exporter": []}
         try:
             for n in range(args.rounds):
@@ -341,7 +369,9 @@ def main() -> None:
         print(json.dumps(rounds, indent=1))
     keys = ("polls_per_s", "cpu_ms_per_poll", "cpu_s_per_1000_varbinds", "agent_cpu_ms_per_poll")
     print(
-        f"workload: SNMPv{args.snmp_version}, system + {len(WORKLOAD)} interface columns, "
+        f"workload: SNMPv{args.snmp_version}"
+        + (f" authPriv {args.auth}/{args.priv}" if args.snmp_version == "3" else "")
+        + f", system + {len(WORKLOAD)} interface columns, "
         f"GETBULK {MAX_REPETITIONS}, "
         f"{args.concurrency} in flight, {args.rounds} x {args.seconds:.0f} s rounds (medians)"
     )

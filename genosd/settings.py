@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -38,6 +39,7 @@ from genosd.settings_sections import (
     SshCredential,
     SshSettings,
     StoreSettings,
+    TrapSettings,
 )
 from genosd.yamlfile import YamlDocument, describe_validation_error, load_yaml
 
@@ -71,6 +73,7 @@ class GenosdSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     api: ApiSettings = ApiSettings()
     poller: PollerSettings = PollerSettings()
+    traps: TrapSettings = TrapSettings()
     influx: InfluxSettings = InfluxSettings()
     store: StoreSettings = StoreSettings()
     credentials: dict[str, SnmpCredential] = {}
@@ -93,6 +96,13 @@ class GenosdSettings(BaseSettings):
         given = getattr(file_secret_settings, "secrets_dir", None) or []
         directories = [Path(d) for d in (given if isinstance(given, list | tuple) else [given])]
         return env_settings, SecretFilesSource(settings_cls, directories), init_settings
+
+    @model_validator(mode="after")
+    def _trap_credentials_exist(self) -> GenosdSettings:
+        unknown = sorted(set(self.traps.credentials) - set(self.credentials))
+        if unknown:
+            raise ValueError(f"traps.credentials names unknown credentials: {', '.join(unknown)}")
+        return self
 
     def public_summary(self) -> dict[str, Any]:
         """The settings with every secret replaced by '**********' (for API and logs)."""

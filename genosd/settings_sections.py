@@ -11,7 +11,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
-PrivProtocol = Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256"]
+PrivProtocol = Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256", "AES192C", "AES256C"]
 
 
 class _Section(BaseModel):
@@ -93,6 +93,30 @@ class PollerSettings(_Section):
     concurrency: int = Field(100, ge=1, le=5000, description="SNMP requests in flight at once")
     backoff_max: float = Field(
         600.0, ge=1.0, description="longest wait between polls of a down device"
+    )
+
+
+class TrapSettings(_Section):
+    """The SNMP trap and inform receiver (docs/snmp.md#traps-and-informs)."""
+
+    enabled: bool = True
+    host: str = Field("0.0.0.0", description="address to listen on (devices send from afar)")
+    port: int = Field(162, ge=0, le=65535, description="UDP port; 0 picks a free one")
+    credentials: list[str] = Field(
+        default_factory=list,
+        description="names of the credentials (communities, v3 users) accepted; empty: every one",
+    )
+    rate_per_source: float = Field(
+        200.0, gt=0, description="notifications per second taken from one address (burst x5)"
+    )
+    queue_size: int = Field(
+        10_000, ge=10, le=1_000_000, description="received, not yet handled; beyond: dropped"
+    )
+    retention_days: float = Field(30.0, gt=0, description="how long received traps are kept")
+    max_kept: int = Field(1_000_000, ge=100, description="traps kept at most (oldest go first)")
+    mib_names: list[Path] = Field(
+        default_factory=list,
+        description="extra OID-name files (module: {name: OID}) beside the built-in names",
     )
 
 

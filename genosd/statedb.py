@@ -144,6 +144,22 @@ MIGRATIONS: list[str] = [
         revoked_at REAL
     );
     """,
+    # 8: received SNMP traps and informs
+    """
+    CREATE TABLE traps (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        device TEXT,
+        version TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        trap_oid TEXT NOT NULL,
+        name TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX traps_received ON traps (received_at);
+    CREATE INDEX traps_device ON traps (device, received_at);
+    """,
 ]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,14 +99,19 @@ bind-address = "127.0.0.1:{free_tcp_port()}"
         httpx.post(self.url + "/query", params={"q": q}, timeout=10, auth=auth).raise_for_status()
 
 
-def start_snmpd(directory: Path, extra_config: str = "") -> tuple[subprocess.Popen[bytes], int]:
-    """net-snmp snmpd in the foreground, community 'public', on a free UDP port; waits until it answers."""
-    port = free_udp_port()
+def start_snmpd(
+    directory: Path, extra_config: str = "", port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """net-snmp snmpd in the foreground, community 'public', on a free UDP port (or `port`);
+    waits until it answers. Its state (engine ID, boots, users) lives in `directory`/state, so
+    starting it again on the same directory is a restart of the same agent."""
+    port = port or free_udp_port()
     conf = directory / "snmpd.conf"
     conf.write_text(
         f"agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\n{extra_config}"
     )
-    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(directory)}
+    (directory / "state").mkdir(exist_ok=True)
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(directory / "state")}
     process = subprocess.Popen(
         [need("snmpd"), "-f", "-C", "-c", str(conf), "-Lf", str(directory / "snmpd.log")],
         env=env,
@@ -120,6 +129,27 @@ def start_snmpd(directory: Path, extra_config: str = "") -> tuple[subprocess.Pop
         time.sleep(0.2)
     process.kill()
     raise RuntimeError("snmpd did not answer within 20 s")
+
+
+@contextlib.asynccontextmanager
+async def snmpsim(data: Path, cache: Path, *options: str) -> AsyncIterator[int]:
+    """snmpsim (pysnmp's agent) serving the recordings in `data` on a free UDP port: the port.
+    It answers once it has indexed them, which takes a moment: callers retry their first request."""
+    port = free_udp_port()
+    agent = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "snmpsim-command-responder"),
+        f"--data-dir={data}",
+        f"--cache-dir={cache}",
+        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        "--logging-method=null",
+        *options,
+        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
+    )
+    try:
+        yield port
+    finally:
+        agent.terminate()
+        await agent.wait()
 
 
 def start_http_server(

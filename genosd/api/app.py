@@ -12,7 +12,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from genosd import __version__
-from genosd.api import audit, changes, configs, devices, events, keys, plugins, system, waivers
+from genosd.api import (
+    audit,
+    changes,
+    configs,
+    devices,
+    events,
+    keys,
+    plugins,
+    system,
+    traps,
+    waivers,
+)
 from genosd.api.access import authorize
 from genosd.api.context import RUNTIME, SPEC, WEBSOCKETS
 from genosd.api.edge import EDGE, Edge, client_limit
@@ -28,7 +39,7 @@ REFUSALS_EVERY = 60.0  # seconds: one audit row per client and action per window
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (system, devices, configs, changes, waivers, keys, audit, plugins):
+    for module in (system, devices, configs, changes, waivers, traps, keys, audit, plugins):
         api.endpoints.extend(module.routes.endpoints)
     return api
 

@@ -80,6 +80,17 @@ def _backends(runtime: Runtime) -> list[BackendHealth]:
             detail=f"{len(health)} devices, {down} down",
         )
     )
+    traps = runtime.traps
+    if traps.listening or traps.error:
+        where = f"udp {traps.listening[0]}:{traps.listening[1]}" if traps.listening else ""
+        backends.append(
+            BackendHealth(
+                name="trap-receiver",
+                kind="collector",
+                healthy=traps.error is None,
+                detail=traps.error or where,
+            )
+        )
     return backends
 
 

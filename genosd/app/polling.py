@@ -34,6 +34,7 @@ class Poller:
         self.rates = CounterRates()
         self.last_progress = 0.0  # wall time of the newest finished poll (the watchdog reads it)
         self._warned_text: set[str] = set()  # devices already warned about non-UTF-8 strings
+        self._warned_narrow: set[str] = set()  # ... about Counter32 in 64-bit counter columns
 
     def start(self) -> None:
         """Start a loop for every SNMP device of the inventory."""
@@ -62,6 +63,14 @@ class Poller:
                 "counted in genosd_poll.invalid_utf8",
                 poll.device,
                 poll.invalid_utf8,
+            )
+        if poll.narrow_counters and poll.device not in self._warned_narrow:
+            self._warned_narrow.add(poll.device)
+            log.warning(
+                "%s answers %d 64-bit counters (ifHC*) with a Counter32; their rates wrap at "
+                "2^32 and they are counted in genosd_poll.counter32_in_counter64",
+                poll.device,
+                len(poll.narrow_counters),
             )
         points = poll_to_points(poll, self.rates)
         health = self.scheduler.health.get(poll.device)

@@ -128,7 +128,12 @@ def _load_and_compare(old: Snapshot) -> tuple[Snapshot, ReloadReport]:
     """
     loaded = load_snapshot(old.sources)
     names = changed(old.settings, loaded.settings)
-    new = Snapshot(loaded.sources, _keep_running(old.settings, loaded.settings), loaded.inventory)
+    new = Snapshot(
+        loaded.sources,
+        _keep_running(old.settings, loaded.settings),
+        loaded.inventory,
+        loaded.mib_names,
+    )
     # compared with the running values (kept in `old`), so a change undone is no longer pending
     report = ReloadReport(
         changed=names, restart_required=[n for n in names if n in RESTART_REQUIRED]
@@ -157,6 +162,7 @@ async def _apply(runtime: Runtime, old: Snapshot, new: Snapshot, report: ReloadR
     runtime.core.events.queue_size = settings.api.ws_queue_size
     await runtime.pipeline.reconfigure(settings.influx, settings.store)
     runtime.poller.apply(new.inventory.select(), settings.poller)
+    runtime.traps.apply(settings)
     runtime.core.status.forget(set(report.devices_removed))
     if old.settings.plugins != settings.plugins:
         report.plugins_reloaded = await runtime.plugins.apply(settings.plugins)

@@ -34,6 +34,7 @@ from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusColle
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
+from genosd.app.traps import TrapService
 from genosd.auth.keycache import KeyCache
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
@@ -71,6 +72,7 @@ class Runtime:
             snmp_health=scheduler.health,
         )
         self.poller = Poller(self.core, scheduler, self.metrics)
+        self.traps = TrapService(self.core, self.registry)
         self.jobs = JobRunner(self.core.events, self._persist_job)
         self.plugins = Plugins(self.core, load_plugins(self.core), self.jobs)
         self.limiter = RateLimiter(
@@ -129,7 +131,7 @@ class Runtime:
         return jobs
 
     async def start(self) -> None:
-        """Open storage, then start forwarding, plugins, pollers and jobs (in that order)."""
+        """Open storage, then start forwarding, plugins, pollers, traps and jobs (in that order)."""
         await self.core.open()
         await self.pipeline.start()
         self._outbox_cursor = await self.core.db.run(outbox.last_id)
@@ -138,11 +140,13 @@ class Runtime:
             self.jobs.add(job, saved.get(job.name))
         self.plugins.start()
         self.poller.start()
+        await self.traps.start()
         self.jobs.start()
 
     async def stop(self) -> None:
-        """Stop in reverse order: jobs, pollers, plugins, then flush metrics and close storage."""
+        """Stop in reverse order: jobs, traps, pollers, plugins, then flush metrics and storage."""
         await self.jobs.stop()
+        await self.traps.stop()
         await self.poller.stop()
         await self.plugins.stop()
         await self.pipeline.stop()
@@ -151,6 +155,7 @@ class Runtime:
     async def _prune(self) -> None:
         await self.pipeline.store.prune()
         await self.core.db.run(outbox.prune)
+        await self.traps.prune()
 
     async def _relay(self) -> None:
         """Publish audit entries (while someone listens) and events written by CLI processes."""

@@ -21,11 +21,14 @@ from genosd import logs
 from genosd.config.secrets import redact_config_forms
 from genosd.inventory import Inventory, load_inventory
 from genosd.settings import GenosdSettings, load_settings, secret_values
+from genosd.snmp.names import MibNames, builtin_names, with_files
 
 log = logging.getLogger(__name__)
 
 # settings a running daemon keeps until it restarts (sockets and files opened once)
-RESTART_REQUIRED = frozenset({"state_dir", "api.host", "api.port"})
+RESTART_REQUIRED = frozenset(
+    {"state_dir", "api.host", "api.port", "traps.enabled", "traps.host", "traps.port"}
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Snapshot:
     sources: Sources
     settings: GenosdSettings
     inventory: Inventory
+    mib_names: MibNames = field(default_factory=builtin_names)  # built-in + traps.mib_names
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -70,12 +74,13 @@ def load_snapshot(sources: Sources) -> Snapshot:
     (a first start on a laptop); a configured inventory_dir without hosts.yaml is an error.
     """
     settings = load_settings_from(sources)
+    names = with_files(settings.traps.mib_names)
     directory = sources.inventory_dir or settings.inventory_dir
     configured = sources.inventory_dir is not None or "inventory_dir" in settings.model_fields_set
     if not configured and not (directory / "hosts.yaml").exists():
         log.warning("no inventory: %s/hosts.yaml does not exist; no device is polled", directory)
-        return Snapshot(sources, settings, Inventory(directory, {}, {}))
-    return Snapshot(sources, settings, load_inventory(directory, settings))
+        return Snapshot(sources, settings, Inventory(directory, {}, {}), names)
+    return Snapshot(sources, settings, load_inventory(directory, settings), names)
 
 
 def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from genosd.collectors import snmp_mibs as mib
 from genosd.collectors.snmp_client import SnmpSession, Value, walk_columns
 from genosd.errors import DeviceError, DeviceTimeout
+from genosd.snmp.ber import Counter32
 
 Sample = int | str
 MAX_PROBLEMS = 20
@@ -73,6 +74,8 @@ class SnmpPoll:
     memory: list[MemorySample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     invalid_utf8: int = 0  # strings that were not UTF-8 (read as Latin-1)
+    # 64-bit counter columns the agent answered with a Counter32: (ifIndex, column) wraps at 2^32
+    narrow_counters: set[tuple[str, str]] = field(default_factory=set)
     slot: float | None = None  # the scheduled slot (None: an off-grid poll, e.g. on demand)
     skipped_slots: int = 0  # slots missed before this poll because the previous one overran
 
@@ -138,11 +141,22 @@ class _Collector:
         try:
             if column.kind == "text" and isinstance(value, bytes):
                 return self._text(column, index, value)
+            if column.kind == "counter64" and isinstance(value, Counter32):
+                self._narrow(column, index)
             return _convert(column, value)
         except ValueError as exc:
             if len(self.poll.problems) < MAX_PROBLEMS:
                 self.poll.problems.append(f"{column.name}.{index}: {exc}")
             return None
+
+    def _narrow(self, column: mib.Column, index: str) -> None:
+        """A Counter32 in a 64-bit column: kept, with rates that wrap at 2^32 (noted once)."""
+        if not self.poll.narrow_counters and len(self.poll.problems) < MAX_PROBLEMS:
+            self.poll.problems.append(
+                f"{column.name}.{index}: a Counter32 where the MIB says Counter64 (rates wrap "
+                "at 2^32)"
+            )
+        self.poll.narrow_counters.add((index, column.name))
 
     def _text(self, column: mib.Column, index: str, value: bytes) -> str:
         """UTF-8, or (counted, and noted once per poll) Latin-1, which maps every byte."""

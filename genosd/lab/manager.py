@@ -23,9 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from genosd.errors import GenosdError
+from genosd.errors import DeviceError, GenosdError
 from genosd.lab.snmp import LAB_SNMP_DEVICES, write_lab_recording
 from genosd.lab.topology import LAB_DATA, USERNAME, inventory_hosts
+from genosd.snmp.client import Credentials, SnmpClient
 
 V3_USER = "genosd-lab"
 
@@ -277,18 +278,17 @@ def _stop_group(pid: int) -> None:
 async def _wait_for_agent(
     port: int, community: str, process: subprocess.Popen[bytes], timeout: float
 ) -> None:
-    import aiosnmp
-
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise GenosdError(f"snmpsim exited with status {process.returncode} (see its log)")
-        try:
-            async with aiosnmp.Snmp(
-                host="127.0.0.1", port=port, community=community, timeout=1, retries=1
-            ) as snmp:
-                await snmp.get("1.3.6.1.2.1.1.3.0")
+    client = SnmpClient("127.0.0.1", port, Credentials("2c", community=community.encode()), 1, 1)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise GenosdError(f"snmpsim exited with status {process.returncode} (see its log)")
+            try:
+                await client.get(["1.3.6.1.2.1.1.3.0"])
                 return
-        except Exception:
-            await asyncio.sleep(0.5)
+            except DeviceError:
+                await asyncio.sleep(0.5)
+    finally:
+        client.close()
     raise GenosdError(f"snmpsim did not answer on 127.0.0.1:{port} within {timeout:.0f}s")

@@ -61,6 +61,8 @@ def health_point(poll: SnmpPoll, hostname: str, last_success: float | None) -> P
         fields["skipped_slots"] = poll.skipped_slots
     if poll.invalid_utf8:
         fields["invalid_utf8"] = poll.invalid_utf8
+    if poll.narrow_counters:
+        fields["counter32_in_counter64"] = len(poll.narrow_counters)
     tags = {
         "agent_host": poll.address,
         "hostname": hostname,
@@ -98,7 +100,10 @@ def poll_to_points(poll: SnmpPoll, rates: CounterRates) -> list[Point]:
             k: v for k, v in row.items() if k not in _TAG_COLUMNS and isinstance(v, int)
         }
         counters = {
-            k: (v, COUNTER_BITS[COLUMN_BY_NAME[k].kind])
+            k: (
+                v,
+                32 if (index, k) in poll.narrow_counters else COUNTER_BITS[COLUMN_BY_NAME[k].kind],
+            )
             for k, v in fields.items()
             if isinstance(v, int) and COLUMN_BY_NAME[k].kind in COUNTER_BITS
         }

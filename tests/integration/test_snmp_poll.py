@@ -1,10 +1,9 @@
 """Polling real agents: net-snmp snmpd and the snmpsim lab (recordings of real devices)."""
 
 import asyncio
-import os
+import copy
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -16,9 +15,10 @@ from genosd.inventory import SnmpTarget, load_inventory
 from genosd.lab.snmp import interface_byte_rate
 from genosd.lab.topology import NODES
 from genosd.metrics.rates import CounterRates
-from genosd.metrics.telegraf import poll_to_points
+from genosd.metrics.telegraf import health_point, poll_to_points
 from genosd.settings import load_settings
 from genosd.settings_sections import SnmpCredential
+from tests.servers import snmpsim
 
 
 def _target(
@@ -142,18 +142,7 @@ async def test_garbage_answers_are_a_failed_poll_not_a_crash():
 
 async def poll_recording(tmp_path: Path, data: Path, name: str):
     """One successful poll of the snmpsim recording `data/<name>.snmprec` (agent started, stopped)."""
-    from genosd.lab.manager import free_udp_port
-
-    port = free_udp_port()
-    agent = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "snmpsim-command-responder"),
-        f"--data-dir={data}",
-        f"--cache-dir={tmp_path / 'cache'}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        "--logging-method=null",
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
-    )
-    try:
+    async with snmpsim(data, tmp_path / "cache") as port:
         session = SessionFactory().open(_target(port, name, timeout=1.0, retries=2))
         for _ in range(40):  # the agent needs a moment to index its recordings
             poll = await poll_device(name, "127.0.0.1", session, 25)
@@ -162,9 +151,6 @@ async def poll_recording(tmp_path: Path, data: Path, name: str):
             await asyncio.sleep(0.5)
         assert poll.ok, poll.error
         return poll
-    finally:
-        agent.terminate()
-        await agent.wait()
 
 
 async def test_wrong_value_types_are_dropped_and_reported(tmp_path: Path):
@@ -180,3 +166,31 @@ async def test_wrong_value_types_are_dropped_and_reported(tmp_path: Path):
     assert "ifHCInOctets" not in poll.interfaces["1"]
     assert any("ifHCInOctets.1" in p for p in poll.problems)
     assert any("ifOperStatus.1" in p for p in poll.problems)
+
+
+async def test_a_counter32_in_a_64_bit_column_is_kept_and_wraps_at_32_bits(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "narrow.snmprec").write_text(
+        "1.3.6.1.2.1.1.1.0|4|narrow agent\n1.3.6.1.2.1.1.3.0|67|100\n1.3.6.1.2.1.1.5.0|4|narrow\n"
+        "1.3.6.1.2.1.2.2.1.2.1|4|eth0\n1.3.6.1.2.1.31.1.1.1.1.1|4|eth0\n"
+        "1.3.6.1.2.1.31.1.1.1.6.1|65|4294967000\n"  # ifHCInOctets as a Counter32 (tag 65)
+        "1.3.6.1.2.1.31.1.1.1.10.1|70|1000\n"  # ifHCOutOctets, a proper Counter64
+    )
+    first = await poll_recording(tmp_path, data, "narrow")
+    assert first.interfaces["1"]["ifHCInOctets"] == 4294967000
+    assert first.narrow_counters == {("1", "ifHCInOctets")}
+    assert any("a Counter32 where the MIB says Counter64" in p for p in first.problems)
+    # the next reading has wrapped past 2^32: a 32-bit wrap, so a rate (a 64-bit counter going
+    # down would be a discontinuity and give none)
+    rates = CounterRates()
+    poll_to_points(first, rates)
+    second = copy.deepcopy(first)
+    second.started += 10
+    second.counters_at += 10
+    second.system["sysUpTime"] = int(first.system["sysUpTime"]) + 1000
+    second.interfaces["1"]["ifHCInOctets"] = 704  # 1,000 octets after the wrap
+    (interface,) = [p for p in poll_to_points(second, rates) if p.measurement == "interface"]
+    assert interface.fields["in_bps"] == 1000 * 8 / 10
+    health = health_point(second, "narrow", None)
+    assert health.fields["counter32_in_counter64"] == 1

@@ -1,0 +1,1 @@
+"""genosd's own SNMP engine: a BER codec, USM security and an asyncio client."""

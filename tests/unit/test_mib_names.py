@@ -1,0 +1,50 @@
+"""OID names: the built-in table, longest-prefix lookup, and user files with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genosd.errors import ConfigError
+from genosd.snmp.names import MibNames, builtin_names
+
+
+def test_builtin_names_resolve_objects_instances_and_notifications():
+    names = builtin_names()
+    assert str(names.lookup("1.3.6.1.2.1.2.2.1.8.12")) == "IF-MIB::ifOperStatus.12"
+    assert str(names.lookup("1.3.6.1.6.3.1.1.5.3")) == "IF-MIB::linkDown"
+    assert names.label("1.3.6.1.2.1.15.3.1.2.192.0.2.1") == "bgpPeerState.192.0.2.1"
+    assert names.lookup("1.3.6.1.4.1.99999.1") is None
+    assert names.label("1.3.6.1.4.1.99999.1") == "1.3.6.1.4.1.99999.1"
+
+
+def test_user_files_add_names_and_bad_ones_name_the_problem(tmp_path: Path):
+    good = tmp_path / "acme.yaml"
+    good.write_text("ACME-MIB:\n  acmeFanFailure: 1.3.6.1.4.1.99999.0.1\n")
+    names = MibNames()
+    names.add_file(good)
+    assert str(names.lookup("1.3.6.1.4.1.99999.0.1")) == "ACME-MIB::acmeFanFailure"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ACME-MIB:\n  acmeFan: 1.3.x.1\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*ACME-MIB::acmeFan.*not an OID"):
+        names.add_file(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("ACME-MIB: [\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):
+        names.add_file(broken)
+
+
+def test_a_bad_names_file_in_the_settings_refuses_the_snapshot(tmp_path: Path):
+    from genosd.app.snapshot import Sources, load_snapshot
+
+    bad = tmp_path / "names.yaml"
+    bad.write_text("ACME-MIB:\n  acmeFan: not-an-oid\n")
+    config = tmp_path / "genosd.yaml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\ntraps:\n  mib_names: [{bad}]\n")
+    with pytest.raises(ConfigError, match=r"names\.yaml.*acmeFan"):
+        load_snapshot(Sources(config))
+    bad.write_text("ACME-MIB:\n  acmeFan: 1.3.6.1.4.1.99999.1\n")
+    snapshot = load_snapshot(Sources(config))
+    assert snapshot.mib_names.label("1.3.6.1.4.1.99999.1.0") == "acmeFan.0"
+    assert snapshot.mib_names.label("1.3.6.1.6.3.1.1.5.3") == "linkDown"  # built-ins kept
