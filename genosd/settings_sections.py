@@ -94,6 +94,15 @@ class PollerSettings(_Section):
     backoff_max: float = Field(
         600.0, ge=1.0, description="longest wait between polls of a down device"
     )
+    profiles: list[str] = Field(
+        default_factory=list,
+        description="MIB profiles to poll (docs/snmp.md#mib-profiles); empty: every one whose "
+        "sysObjectID prefixes match the device",
+    )
+    profile_paths: list[Path] = Field(
+        default_factory=list,
+        description="profile files or directories of *.yaml, beside the built-in profiles",
+    )
 
 
 class TrapSettings(_Section):

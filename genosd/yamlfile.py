@@ -147,3 +147,16 @@ def describe_validation_error(
                 break
         problems.append(f"{where}{field}: {err['msg']}")
     return problems
+
+
+def yaml_files(paths: Iterable[Path], *, error: type[ConfigError], what: str) -> list[Path]:
+    """The files of `paths`: a directory means its *.yaml and *.yml; a missing path is `error`."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise error(f"no such {what} file or directory", source=str(path))
+    return files

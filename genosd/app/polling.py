@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from genosd import audit
 from genosd.app.core import AppCore
 from genosd.app.metrics import DaemonMetrics
 from genosd.collectors.scheduler import PollScheduler
-from genosd.collectors.snmp import SnmpPoll
+from genosd.collectors.snmp import FULL_PROFILE, SnmpPoll
 from genosd.errors import NotManagedError
 from genosd.inventory import Device
 from genosd.metrics.rates import CounterRates
@@ -35,6 +36,7 @@ class Poller:
         self.last_progress = 0.0  # wall time of the newest finished poll (the watchdog reads it)
         self._warned_text: set[str] = set()  # devices already warned about non-UTF-8 strings
         self._warned_narrow: set[str] = set()  # ... about Counter32 in 64-bit counter columns
+        self.use_profiles(core.settings.poller)
 
     def start(self) -> None:
         """Start a loop for every SNMP device of the inventory."""
@@ -49,10 +51,16 @@ class Poller:
         self.scheduler.reconfigure(
             concurrency=settings.concurrency, backoff_max=settings.backoff_max
         )
+        self.use_profiles(settings)
         self.scheduler.update(devices)
         names = {d.name for d in devices}
         for gone in self.rates.devices() - names:
             self.rates.forget(gone)
+
+    def use_profiles(self, settings: PollerSettings) -> None:
+        """The MIB profiles of the snapshot in effect, and which of them are enabled."""
+        self.scheduler.mib_profiles = self.core.snapshot.mib_profiles
+        self.scheduler.poll_profile = replace(FULL_PROFILE, enabled=tuple(settings.profiles))
 
     async def handle(self, poll: SnmpPoll) -> None:
         """Turn one poll into points, commit them, publish it."""

@@ -133,6 +133,7 @@ def _load_and_compare(old: Snapshot) -> tuple[Snapshot, ReloadReport]:
         _keep_running(old.settings, loaded.settings),
         loaded.inventory,
         loaded.mib_names,
+        loaded.mib_profiles,
     )
     # compared with the running values (kept in `old`), so a change undone is no longer pending
     report = ReloadReport(

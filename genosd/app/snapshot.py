@@ -18,7 +18,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from genosd import logs
+from genosd.collectors.mib_profiles import BUILTIN_DIR, ProfileSet, load_profiles
 from genosd.config.secrets import redact_config_forms
+from genosd.errors import ConfigError
 from genosd.inventory import Inventory, load_inventory
 from genosd.settings import GenosdSettings, load_settings, secret_values
 from genosd.snmp.names import MibNames, builtin_names, with_files
@@ -48,6 +50,7 @@ class Snapshot:
     settings: GenosdSettings
     inventory: Inventory
     mib_names: MibNames = field(default_factory=builtin_names)  # built-in + traps.mib_names
+    mib_profiles: ProfileSet = field(default_factory=ProfileSet)  # built-in + poller.profile_paths
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -75,12 +78,16 @@ def load_snapshot(sources: Sources) -> Snapshot:
     """
     settings = load_settings_from(sources)
     names = with_files(settings.traps.mib_names)
+    profiles = load_profiles([BUILTIN_DIR, *settings.poller.profile_paths], names)
+    unknown = sorted(set(settings.poller.profiles) - {p.name for p in profiles.profiles})
+    if unknown:
+        raise ConfigError(f"poller.profiles names unknown MIB profiles: {', '.join(unknown)}")
     directory = sources.inventory_dir or settings.inventory_dir
     configured = sources.inventory_dir is not None or "inventory_dir" in settings.model_fields_set
     if not configured and not (directory / "hosts.yaml").exists():
         log.warning("no inventory: %s/hosts.yaml does not exist; no device is polled", directory)
-        return Snapshot(sources, settings, Inventory(directory, {}, {}), names)
-    return Snapshot(sources, settings, load_inventory(directory, settings), names)
+        return Snapshot(sources, settings, Inventory(directory, {}, {}), names, profiles)
+    return Snapshot(sources, settings, load_inventory(directory, settings), names, profiles)
 
 
 def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import typer
@@ -29,6 +30,7 @@ def poll(
 ) -> None:
     """Poll the selected devices once and print what came back (exit 1 if any failed)."""
     from genosd.collectors.scheduler import PollScheduler
+    from genosd.collectors.snmp import FULL_PROFILE
 
     snap = snapshot(config, lab)
     devices = [d for d in select(snap, filter) if d.snmp]
@@ -39,6 +41,8 @@ def poll(
 
         concurrency = snap.settings.poller.concurrency
         scheduler = PollScheduler(ignore, concurrency=concurrency, backoff_max=60)
+        scheduler.mib_profiles = snap.mib_profiles
+        scheduler.poll_profile = replace(FULL_PROFILE, enabled=tuple(snap.settings.poller.profiles))
         try:
             return await asyncio.gather(*(scheduler.poll_once(d) for d in devices))
         finally:
@@ -58,6 +62,7 @@ def poll(
                     "interfaces": p.interfaces,
                     "cpu": [vars(c) for c in p.cpu],
                     "memory": [vars(m) for m in p.memory],
+                    "tables": [vars(t) for t in p.tables],
                     "problems": p.problems,
                 }
                 for p in polls

@@ -23,7 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from genosd.collectors.snmp import SnmpPoll, poll_device
+from genosd.collectors.mib_profiles import ProfileSet
+from genosd.collectors.snmp import FULL_PROFILE, SnmpPoll, poll_device
 from genosd.collectors.snmp_client import SessionFactory, SnmpSession
 from genosd.inventory import Device
 
@@ -88,6 +89,8 @@ class PollScheduler:
         self._factory = SessionFactory()
         self._loops: dict[str, _DeviceLoop] = {}
         self.health: dict[str, DeviceHealth] = {}
+        self.mib_profiles = ProfileSet()  # set by the application from the snapshot in effect
+        self.poll_profile = FULL_PROFILE
 
     def reconfigure(self, *, concurrency: int, backoff_max: float) -> None:
         """New limits (a reload): polls already in flight finish under the old bound."""
@@ -134,7 +137,12 @@ class PollScheduler:
         assert device.snmp is not None
         async with self._limit:
             return await poll_device(
-                device.name, device.snmp.address, session, device.snmp.max_repetitions
+                device.name,
+                device.snmp.address,
+                session,
+                device.snmp.max_repetitions,
+                self.poll_profile,
+                self.mib_profiles,
             )
 
     def _record(self, poll: SnmpPoll) -> None:

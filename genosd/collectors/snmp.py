@@ -11,6 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from genosd.collectors import snmp_mibs as mib
+from genosd.collectors.mib_profiles import (
+    MibProfile,
+    ProfileSet,
+    TableSample,
+    convert,
+    lookup_oids,
+    table_samples,
+)
 from genosd.collectors.snmp_client import SnmpSession, Value, walk_columns
 from genosd.errors import DeviceError, DeviceTimeout
 from genosd.snmp.ber import Counter32
@@ -25,6 +33,7 @@ class PollProfile:
 
     interfaces: tuple[mib.Column, ...] = (*mib.IF_TABLE, *mib.IFX_TABLE)
     cpu_memory: bool = True
+    enabled: tuple[str, ...] = ()  # MIB profiles to use (empty: every one matching the device)
 
 
 FULL_PROFILE = PollProfile()
@@ -74,6 +83,7 @@ class SnmpPoll:
     memory: list[MemorySample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     invalid_utf8: int = 0  # strings that were not UTF-8 (read as Latin-1)
+    tables: list[TableSample] = field(default_factory=list)  # what MIB profiles produced
     # 64-bit counter columns the agent answered with a Counter32: (ifIndex, column) wraps at 2^32
     narrow_counters: set[tuple[str, str]] = field(default_factory=set)
     slot: float | None = None  # the scheduled slot (None: an off-grid poll, e.g. on demand)
@@ -230,12 +240,63 @@ def _cpu_and_memory(collector: _Collector, walked: dict[str, dict[str, Value]]) 
             )
 
 
+async def _profile_scalars(
+    counting: SnmpSession, profiles: list[MibProfile], known: ProfileSet, poll: SnmpPoll
+) -> None:
+    """GET every scalar the device's profiles name; one point per scalar group."""
+    wanted = [(p, s) for p in profiles for s in p.scalars]
+    oids = list(dict.fromkeys(known.oid(c) for _, s in wanted for c in s.fields))
+    values: dict[str, Value] = {}
+    for start in range(0, len(oids), 20):
+        values.update(await counting.get(oids[start : start + 20]))
+    for profile, scalar in wanted:
+        row = {c.name: values.get(known.oid(c)) for c in scalar.fields}
+        fields: dict[str, int | float | str] = {}
+        for column in scalar.fields:
+            try:
+                value = convert(column, row[column.name], row)
+            except (ValueError, TypeError) as exc:
+                _note(poll, f"profile {profile.name}: {exc}")
+                continue
+            if value is None:
+                _note(poll, f"profile {profile.name}: {column.oid} is not on this device")
+            else:
+                fields[column.name] = value
+        if fields:
+            poll.tables.append(TableSample(scalar.measurement, dict(scalar.constant_tags), fields))
+
+
+def _note(poll: SnmpPoll, problem: str) -> None:
+    if len(poll.problems) < MAX_PROBLEMS:
+        poll.problems.append(problem)
+
+
+def _profile_tables(
+    profiles: list[MibProfile],
+    known: ProfileSet,
+    walked: dict[str, dict[str, Value]],
+    poll: SnmpPoll,
+) -> None:
+    for profile in profiles:
+        for table in profile.tables:
+            problems: list[str] = []
+            samples = table_samples(table, known, walked, problems)
+            for problem in problems:
+                _note(poll, f"profile {profile.name}: {problem}")
+            if not samples and profile.sys_object_id:
+                _note(
+                    poll, f"profile {profile.name}: the device has no rows of {table.measurement}"
+                )
+            poll.tables.extend(samples)
+
+
 async def poll_device(
     name: str,
     address: str,
     session: SnmpSession,
     max_repetitions: int,
     profile: PollProfile = FULL_PROFILE,
+    mib_profiles: ProfileSet | None = None,
 ) -> SnmpPoll:
     """Poll one device; every outcome, including a dead device, is returned as an SnmpPoll."""
     poll = SnmpPoll(device=name, address=address, started=time.time())
@@ -253,10 +314,18 @@ async def poll_device(
         if "sysUpTime" not in poll.system:
             raise DeviceError("agent gave no valid sysUpTime")
         columns = list(profile.interfaces)
+        sys_object_id = str(poll.system.get("sysObjectID", ""))
         if profile.cpu_memory:
-            columns += _cpu_memory_columns(str(poll.system.get("sysObjectID", "")))
+            columns += _cpu_memory_columns(sys_object_id)
+        matched: list[MibProfile] = []
+        extra: list[str] = []
+        if mib_profiles is not None:
+            matched = mib_profiles.for_device(sys_object_id, profile.enabled)
+            extra = [o for p in matched for t in p.tables for o in lookup_oids(t, mib_profiles)]
         poll.counters_at = time.time()
-        walked = await walk_columns(counting, [c.oid for c in columns], max_repetitions)
+        walked = await walk_columns(
+            counting, list(dict.fromkeys([c.oid for c in columns] + extra)), max_repetitions
+        )
         poll.interfaces = collector.table(profile.interfaces, walked)
         needs_32bit = any("ifHCInOctets" not in row for row in poll.interfaces.values())
         if needs_32bit or not poll.interfaces:
@@ -271,6 +340,9 @@ async def poll_device(
                         target[key] = value
         if profile.cpu_memory:
             _cpu_and_memory(collector, walked)
+        if matched and mib_profiles is not None:
+            _profile_tables(matched, mib_profiles, walked, poll)
+            await _profile_scalars(counting, matched, mib_profiles, poll)
         poll.ok = True
     except DeviceTimeout as exc:
         poll.error, poll.timed_out = str(exc), True

@@ -51,7 +51,7 @@ from genosd.config.scopes import (
 from genosd.errors import ConfigError
 from genosd.inventory import Device
 from genosd.platforms import load_platforms
-from genosd.yamlfile import describe_validation_error, load_yaml
+from genosd.yamlfile import describe_validation_error, load_yaml, yaml_files
 
 
 class RuleFileError(ConfigError):
@@ -401,14 +401,7 @@ def _finding(rule: Rule, line: Line | None, problem: str) -> Finding:
 
 def load_rules(paths: Iterable[Path]) -> RuleSet:
     """Rules from YAML files (a directory means its *.yaml); errors name file, line and field."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise RuleFileError("no such rule file or directory", source=str(path))
+    files = yaml_files(paths, error=RuleFileError, what="rule")
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     problems: list[str] = []

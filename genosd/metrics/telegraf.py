@@ -145,6 +145,13 @@ def poll_to_points(poll: SnmpPoll, rates: CounterRates) -> list[Point]:
                     "snmp_mem", {**base, "pool": pool.name, "source": pool.source}, mem_fields, ts
                 )
             )
+    for sample in poll.tables:  # MIB profiles: measurement = the table's name, as in Telegraf
+        table_fields: dict[str, FieldValue] = dict(sample.fields)
+        if sample.measurement == "snmp_mem" and "used_percent" not in table_fields:
+            used, total = table_fields.get("used_bytes"), table_fields.get("total_bytes")
+            if isinstance(used, int | float) and isinstance(total, int | float) and total:
+                table_fields["used_percent"] = used / total * 100
+        points.append(Point(sample.measurement, {**base, **sample.tags}, table_fields, ts))
     return points
 
 

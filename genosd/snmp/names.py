@@ -54,6 +54,25 @@ class MibNames:
                     raise ConfigError(f"{module}::{name}: {oid!r} is not an OID", source=str(path))
                 self.add(str(module), str(name), oid)
 
+    def oid_of(self, name: str) -> str | None:
+        """The OID of `MODULE::object`, `object` (when one module has it), either followed by an
+        instance (`sysUpTime.0`), or of a numeric OID."""
+        name = name.strip().lstrip(".")
+        if name and all(arc.isdigit() for arc in name.split(".")):
+            return name
+        module, _, rest = name.rpartition("::")
+        object_name, _, instance = rest.partition(".")
+        if instance and not all(arc.isdigit() for arc in instance.split(".")):
+            return None
+        found = [
+            oid
+            for oid, (mod, obj) in self._names.items()
+            if obj == object_name and (not module or mod == module)
+        ]
+        if len(found) != 1:
+            return None
+        return f"{found[0]}.{instance}" if instance else found[0]
+
     def lookup(self, oid: str) -> OidName | None:
         """The name of `oid` or of its longest named prefix; None when nothing is known."""
         arcs = oid.strip(".").split(".")

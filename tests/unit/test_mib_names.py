@@ -48,3 +48,32 @@ def test_a_bad_names_file_in_the_settings_refuses_the_snapshot(tmp_path: Path):
     snapshot = load_snapshot(Sources(config))
     assert snapshot.mib_names.label("1.3.6.1.4.1.99999.1.0") == "acmeFan.0"
     assert snapshot.mib_names.label("1.3.6.1.6.3.1.1.5.3") == "linkDown"  # built-ins kept
+
+
+def test_unknown_profiles_and_bad_profile_files_refuse_the_snapshot(tmp_path: Path):
+    from genosd.app.snapshot import Sources, load_snapshot
+
+    config = tmp_path / "genosd.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\npoller:\n  profiles: [entity-sensor, nope]\n"
+    )
+    with pytest.raises(ConfigError, match=r"poller\.profiles names unknown MIB profiles: nope"):
+        load_snapshot(Sources(config))
+    extra = tmp_path / "profiles"
+    extra.mkdir()
+    (extra / "acme.yaml").write_text(
+        "profiles:\n  - name: acme\n    tables:\n      - measurement: acme\n"
+        "        fields: [{name: fan, oid: ACME-MIB::acmeFan}]\n"
+    )
+    config.write_text(f"state_dir: {tmp_path / 'state'}\npoller:\n  profile_paths: [{extra}]\n")
+    with pytest.raises(
+        ConfigError, match=r"acme\.yaml:2: profile 'acme', acme\.fan: unknown object"
+    ):
+        load_snapshot(Sources(config))
+    (extra / "acme.yaml").write_text(
+        "profiles:\n  - name: acme\n    sys_object_id: ['1.3.6.1.4.1.99999']\n    tables:\n"
+        "      - measurement: acme\n        fields: [{name: fan, oid: 1.3.6.1.4.1.99999.1.1}]\n"
+    )
+    snapshot = load_snapshot(Sources(config))
+    names = [p.name for p in snapshot.mib_profiles.for_device(".1.3.6.1.4.1.99999.7")]
+    assert names == ["entity-sensor", "bgp4-peers", "acme"]
