@@ -74,6 +74,12 @@ class GenosdSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     poller: PollerSettings = PollerSettings()
     traps: TrapSettings = TrapSettings()
+    mib_paths: list[Path] = Field(
+        default_factory=list,
+        description="MIB names beside the built-in ones, for trap names and MIB profiles: "
+        "directories of MIB source files (vendor MIBs as shipped) or YAML files of "
+        "{MODULE: {name: OID}}",
+    )
     influx: InfluxSettings = InfluxSettings()
     store: StoreSettings = StoreSettings()
     credentials: dict[str, SnmpCredential] = {}

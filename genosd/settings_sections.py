@@ -123,10 +123,6 @@ class TrapSettings(_Section):
     )
     retention_days: float = Field(30.0, gt=0, description="how long received traps are kept")
     max_kept: int = Field(1_000_000, ge=100, description="traps kept at most (oldest go first)")
-    mib_names: list[Path] = Field(
-        default_factory=list,
-        description="extra OID-name files (module: {name: OID}) beside the built-in names",
-    )
 
 
 class InfluxSettings(_Section):

@@ -23,7 +23,8 @@ from genosd.config.secrets import redact_config_forms
 from genosd.errors import ConfigError
 from genosd.inventory import Inventory, load_inventory
 from genosd.settings import GenosdSettings, load_settings, secret_values
-from genosd.snmp.names import MibNames, builtin_names, with_files
+from genosd.snmp.mibtext import with_files
+from genosd.snmp.names import MibNames, builtin_names
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Snapshot:
     sources: Sources
     settings: GenosdSettings
     inventory: Inventory
-    mib_names: MibNames = field(default_factory=builtin_names)  # built-in + traps.mib_names
+    mib_names: MibNames = field(default_factory=builtin_names)  # built-in + mib_paths
     mib_profiles: ProfileSet = field(default_factory=ProfileSet)  # built-in + poller.profile_paths
     loaded_at: float = field(default_factory=time.time)
 
@@ -77,7 +78,7 @@ def load_snapshot(sources: Sources) -> Snapshot:
     (a first start on a laptop); a configured inventory_dir without hosts.yaml is an error.
     """
     settings = load_settings_from(sources)
-    names = with_files(settings.traps.mib_names)
+    names = with_files(settings.mib_paths)
     profiles = load_profiles([BUILTIN_DIR, *settings.poller.profile_paths], names)
     unknown = sorted(set(settings.poller.profiles) - {p.name for p in profiles.profiles})
     if unknown:

@@ -97,14 +97,3 @@ def builtin_names() -> MibNames:
     resource = resources.files("genosd.snmp").joinpath("mibnames.yaml")
     names.add_file("genosd/snmp/mibnames.yaml", resource.read_text())
     return names
-
-
-def with_files(paths: list[Path]) -> MibNames:
-    """The built-in names plus those in `paths`; ConfigError naming a bad file."""
-    if not paths:
-        return builtin_names()
-    names = MibNames()
-    names._names.update(builtin_names()._names)
-    for path in paths:
-        names.add_file(path)
-    return names

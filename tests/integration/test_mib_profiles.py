@@ -215,3 +215,38 @@ def test_bad_profiles_name_file_line_and_problem(tmp_path: Path):
         ProfileError, match=rf"{badly_named}:4: profiles.1.name: String should match"
     ):
         load_profiles([badly_named], builtin_names())
+
+
+async def test_a_user_profile_names_objects_from_a_vendor_mib_directory(tmp_path: Path, snmpd):
+    from genosd.snmp.mibtext import with_files
+
+    mibs = Path(__file__).parent.parent / "data" / "mibs"  # net-snmp's UCD-SNMP-MIB, as shipped
+    names = with_files([mibs])
+    (tmp_path / "ucd.yaml").write_text(
+        "profiles:\n"
+        "  - name: net-snmp-load\n"
+        "    sys_object_id: ['1.3.6.1.4.1.8072']\n"
+        "    scalars:\n"
+        "      - measurement: ucd_memory\n"
+        "        fields: [{name: total_kb, oid: UCD-SNMP-MIB::memTotalReal.0}]\n"
+        "    tables:\n"
+        "      - measurement: ucd_load\n"
+        "        tags: [{name: period, oid: laNames}]\n"
+        "        fields: [{name: load, oid: UCD-SNMP-MIB::laLoad, conversion: float}]\n"
+    )
+    profiles = load_profiles([tmp_path / "ucd.yaml"], names)
+    assert profiles.oids["UCD-SNMP-MIB::laLoad"] == "1.3.6.1.4.1.2021.10.1.3"
+    target = SnmpTarget(
+        "127.0.0.1", snmpd, "2c", SnmpCredential(community=SecretStr("public")), 2.0, 1, 25, 60
+    )
+    session = SessionFactory().open(target)
+    try:
+        poll = await poll_device("local", "127.0.0.1", session, 25, mib_profiles=profiles)
+    finally:
+        session.close()
+    assert poll.ok, poll.error
+    loads = {p["period"]: p["load"] for p in _points(poll, "ucd_load")}
+    assert set(loads) == {"Load-1", "Load-5", "Load-15"}  # net-snmp's laNames
+    assert all(value >= 0 for value in loads.values())
+    (memory,) = _points(poll, "ucd_memory")
+    assert memory["total_kb"] > 0

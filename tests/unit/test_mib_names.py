@@ -41,7 +41,7 @@ def test_a_bad_names_file_in_the_settings_refuses_the_snapshot(tmp_path: Path):
     bad = tmp_path / "names.yaml"
     bad.write_text("ACME-MIB:\n  acmeFan: not-an-oid\n")
     config = tmp_path / "genosd.yaml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\ntraps:\n  mib_names: [{bad}]\n")
+    config.write_text(f"state_dir: {tmp_path / 'state'}\nmib_paths: [{bad}]\n")
     with pytest.raises(ConfigError, match=r"names\.yaml.*acmeFan"):
         load_snapshot(Sources(config))
     bad.write_text("ACME-MIB:\n  acmeFan: 1.3.6.1.4.1.99999.1\n")
@@ -77,3 +77,39 @@ def test_unknown_profiles_and_bad_profile_files_refuse_the_snapshot(tmp_path: Pa
     snapshot = load_snapshot(Sources(config))
     names = [p.name for p in snapshot.mib_profiles.for_device(".1.3.6.1.4.1.99999.7")]
     assert names == ["entity-sensor", "bgp4-peers", "acme"]
+
+
+def test_mib_source_files_forms_and_errors(tmp_path: Path):
+    from genosd.snmp.mibtext import load_mib_dir
+
+    (tmp_path / "ACME.my").write_text(
+        "ACME-SMI DEFINITIONS ::= BEGIN\n"
+        "IMPORTS enterprises FROM RFC1155-SMI;\n"
+        "acme OBJECT IDENTIFIER ::= { enterprises 99999 } -- the vendor root\n"
+        "acmeLab OBJECT IDENTIFIER ::= { iso(1) org(3) dod(6) internet(1) private(4) 1 99998 }\n"
+        "END\n"
+        "ACME-MIB DEFINITIONS ::= BEGIN\n"
+        "-- acmeCommented OBJECT IDENTIFIER ::= { acme 7 }\n"
+        "acmeFanRpm OBJECT-TYPE SYNTAX INTEGER ACCESS read-only STATUS mandatory\n"
+        '    DESCRIPTION "rpm ::= not an assignment" ::= { acmeFanEntry 3 }\n'
+        "acmeFanEntry OBJECT-TYPE SYNTAX AcmeFanEntry ACCESS not-accessible STATUS mandatory\n"
+        "    ::= { acmeFanTable 1 }\n"
+        "acmeFanTable OBJECT-TYPE SYNTAX SEQUENCE OF AcmeFanEntry ACCESS not-accessible\n"
+        "    STATUS mandatory ::= { acme 1 }\n"
+        "acmeFanFailure TRAP-TYPE ENTERPRISE acme VARIABLES { acmeFanRpm } ::= 5\n"
+        "orphan OBJECT IDENTIFIER ::= { nowhere 1 }\n"
+        "END\n"
+    )
+    names = MibNames()
+    assert load_mib_dir(tmp_path, names) == 6
+    assert (
+        names.oid_of("ACME-MIB::acmeFanRpm") == "1.3.6.1.4.1.99999.1.1.3"
+    )  # parents defined later
+    assert names.oid_of("acmeLab") == "1.3.6.1.4.1.99998"
+    assert names.oid_of("acmeFanFailure") == "1.3.6.1.4.1.99999.0.5"  # SMIv1 trap: enterprise.0.n
+    assert names.oid_of("acmeCommented") is None and names.oid_of("orphan") is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README").write_text("no MIB here\n")
+    with pytest.raises(ConfigError, match="no MIB module"):
+        load_mib_dir(empty, MibNames())
