@@ -244,7 +244,8 @@ def convert(spec: ColumnSpec, value: Value, row: Mapping[str, Value]) -> int | f
     if kind == "enum":
         code = int(_text(value)) if isinstance(value, bytes) else int(value)
         return spec.enum.get(code, str(code))
-    if kind == "string" or (kind is None and isinstance(value, bytes) and spec.scale is None):
+    numeric = spec.scale is not None or spec.decimals_from or spec.si_scale_from
+    if kind == "string" or (kind is None and isinstance(value, bytes) and not numeric):
         if isinstance(value, bytes):
             if value.startswith(b".") and value[1:2].isdigit():
                 return value.decode()  # an OID value
@@ -267,6 +268,19 @@ def convert(spec: ColumnSpec, value: Value, row: Mapping[str, Value]) -> int | f
         if isinstance(prefix, int) and 1 <= prefix <= 17:  # yocto(1) .. units(9) .. yotta(17)
             number = number * 10 ** (3 * (prefix - 9))
     return number
+
+
+def _pointer(value: Value) -> str | None:
+    """The index a lookup column points at: a number, or the last arc of an OID value
+    (`ifIndex.5` as entAliasMappingIdentifier holds it)."""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        text = value.decode(errors="replace").strip()
+        if text.startswith(".") and text[1:2].isdigit():
+            return text.rsplit(".", 1)[1]
+        return text if text.isdigit() else None
+    return None
 
 
 def _index(index: str, how: str) -> str:
@@ -300,12 +314,8 @@ def table_samples(
             for column in table.tags:
                 raw = row.get(column.name)
                 if column.index_from is not None:
-                    pointer = row.get(column.index_from)
-                    raw = (
-                        walked.get(oids.oid(column), {}).get(str(pointer))
-                        if pointer is not None
-                        else None
-                    )
+                    pointer = _pointer(row.get(column.index_from))
+                    raw = walked.get(oids.oid(column), {}).get(pointer) if pointer else None
                 value = convert(column, raw, row)
                 if value not in (None, ""):
                     tags[column.name] = str(value)
