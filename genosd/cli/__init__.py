@@ -16,6 +16,7 @@ from genosd.cli.facts import facts
 from genosd.cli.inventory import inventory_app
 from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
+from genosd.cli.playbook import playbook_app
 from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
 from genosd.cli.waivers import waivers_app
@@ -54,6 +55,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
 app.add_typer(waivers_app, name="waivers")
+app.add_typer(playbook_app, name="playbook")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Playbooks: reviewed YAML workflows over devices (docs/playbooks.md)."""
