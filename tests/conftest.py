@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# every daemon the tests start (in process or as a child) receives traps on a free loopback port,
+# never on the machine's UDP 162
+os.environ.setdefault("GENOSD_TRAPS__HOST", "127.0.0.1")
+os.environ.setdefault("GENOSD_TRAPS__PORT", "0")
 
 from tests.servers import InfluxV1, free_tcp_port, start_snmpd, start_victoria
 
