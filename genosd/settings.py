@@ -67,6 +67,7 @@ class GenosdSettings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     inventory_dir: Path = Path("inventory")
+    playbooks_dir: Path = Path("playbooks")
     secrets_dir: Path | None = Field(
         None, description="a directory of secret files (besides $CREDENTIALS_DIRECTORY)"
     )

@@ -160,6 +160,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX traps_received ON traps (received_at);
     CREATE INDEX traps_device ON traps (device, received_at);
     """,
+    # 9: playbook runs: who, what, when, per-step per-host results
+    """
+    CREATE TABLE playbook_runs (
+        id INTEGER PRIMARY KEY,
+        playbook TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        check_mode INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX playbook_runs_name ON playbook_runs (playbook, id);
+    """,
 ]
 
 

@@ -21,7 +21,7 @@ from genosd.errors import DeviceError
 from genosd.platforms import Platform
 from genosd.ssh.cli import open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
-from genosd.ssh.nornir import describe_error, nornir_for
+from genosd.ssh.nornir import describe_error, run_each
 from genosd.ssh.target import SshTarget
 from genosd.statedb import transaction
 
@@ -90,22 +90,16 @@ def collect_facts(
     concurrency: int = 20,
 ) -> list[FactsResult]:
     """Facts of every target (blocking; call it from a worker thread in async code)."""
-    if not targets:
-        return []
-    nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
-    try:
-        aggregated = nr.run(task=_facts_task, known=known_hosts, policy=policy, on_failed=True)
-    finally:
-        nr.close_connections(on_good=True, on_failed=True)
-    results = []
-    for target in targets:
-        first = aggregated[target.name][0]
-        results.append(
-            first.result
-            if isinstance(first.result, FactsResult)
-            else FactsResult(target.name, False, error=describe_error(first.exception))
-        )
-    return results
+    return run_each(
+        targets,
+        known_hosts.path,
+        concurrency,
+        _facts_task,
+        FactsResult,
+        lambda name, error: FactsResult(name, False, error=error),
+        known=known_hosts,
+        policy=policy,
+    )
 
 
 def store_facts(db: sqlite3.Connection, result: FactsResult) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nornir.core import Nornir
 from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
@@ -53,3 +53,34 @@ def describe_error(error: BaseException | None) -> str:
     text = str(error).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(error).__name__}: {first}"[:500]
+
+
+R = TypeVar("R")
+
+
+def run_each(
+    targets: list[SshTarget],
+    known_hosts: Path,
+    concurrency: int,
+    task: Callable[..., Any],
+    result_type: type[R],
+    failed: Callable[[str, str], R],
+    **params: Any,
+) -> list[R]:
+    """Run a Nornir task on every target (blocking): one `result_type` per target, in order; a
+    task that raised becomes `failed(name, error)`."""
+    if not targets:
+        return []
+    nr = nornir_for(targets, known_hosts, min(concurrency, len(targets)))
+    try:
+        aggregated = nr.run(task=task, on_failed=True, **params)
+    finally:
+        nr.close_connections(on_good=True, on_failed=True)
+    results = []
+    for target in targets:
+        first = aggregated[target.name][0]
+        if isinstance(first.result, result_type):
+            results.append(first.result)
+        else:
+            results.append(failed(target.name, describe_error(first.exception)))
+    return results

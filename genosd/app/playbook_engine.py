@@ -1,0 +1,189 @@
+"""Running a playbook: batches of hosts, steps in order, per-host results, failure limits.
+
+Each step runs over the batch's remaining hosts at once (one Nornir run for SSH actions, as the
+daemon's backups do), and yields a result per host: ok, changed, failed or skipped, with the
+action's data, which `register` keeps for later steps' conditions and templates. Retries re-run
+only the hosts that failed. A host that fails a step stops there (`on_failure: abort`) or goes
+on (`continue`); a batch with more failed hosts than `rollout.max_failures` stops the run, and no
+later batch starts. The actions the engine runs today only read from devices, so a check run
+(`--check`) runs them too; `run.check` tells conditions and notifications which run it is.
+
+Actions the engine runs today: poll, backup, facts, show, assert, wait (seconds), notify and
+plugin tasks. A playbook that uses another action (render, validate, plan, deploy, approval,
+llm, wait until) is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from genosd.app.core import AppCore
+from genosd.app.playbook_records import RunRecord, save_run
+from genosd.app.playbook_steps import RUNNABLE, BatchRunner, PluginRun
+from genosd.errors import InvalidRequestError
+from genosd.inventory import Device
+from genosd.playbooks.model import Playbook, Step
+
+
+def unsupported(steps: Sequence[Step], tasks: dict[str, Any]) -> list[str]:
+    """Actions of `steps` this engine cannot run yet."""
+    found: list[str] = []
+    for step in steps:
+        if step.block is not None:
+            found += unsupported([*step.block, *(step.always or [])], tasks)
+        elif step.action is not None and step.action not in RUNNABLE | set(tasks):
+            found.append(step.action)
+        elif step.action == "wait" and step.args.get("until") is not None:
+            found.append("wait until")
+    return sorted(set(found))
+
+
+def coerce_variables(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
+    """The run's variables: given values typed as declared, defaults, required ones present."""
+    unknown = sorted(set(given) - set(playbook.variables))
+    problems = [f"unknown variable {name!r}" for name in unknown]
+    values: dict[str, Any] = {}
+    for name, spec in playbook.variables.items():
+        if name not in given:
+            if spec.required:
+                problems.append(f"variable {name!r} is required")
+            values[name] = spec.default
+            continue
+        value = given[name]
+        try:
+            if spec.type == "int":
+                value = int(value)
+            elif spec.type == "float":
+                value = float(value)
+            elif spec.type == "bool":
+                value = (
+                    value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                )
+            elif spec.type == "list" and isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+        except ValueError:
+            problems.append(f"variable {name!r}: {value!r} is not a {spec.type}")
+        values[name] = value
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+    return values
+
+
+def select_targets(core: AppCore, playbook: Playbook) -> list[Device]:
+    """The inventory devices the playbook's targets name, by name."""
+    chosen = []
+    for device in core.inventory.select():
+        fields = {
+            "name": [device.name],
+            "group": list(device.groups),
+            "tag": list(device.tags),
+            "platform": [device.platform or ""],
+            "site": [device.site or ""],
+            "role": [device.role or ""],
+        }
+        ok = True
+        for key, wanted in playbook.targets.items():
+            options = wanted if isinstance(wanted, list) else [wanted]
+            have = [str(device.data.get(key[5:], ""))] if key.startswith("data.") else fields[key]
+            if not set(options) & set(have):
+                ok = False
+                break
+        if ok:
+            chosen.append(device)
+    return chosen
+
+
+def split_batches(names: list[str], sizes: Sequence[int | str]) -> list[list[str]]:
+    """Batches as `rollout.batches` says: counts or percentages of all targets, the last repeating."""
+    batches: list[list[str]] = []
+    at, which = 0, 0
+    while at < len(names):
+        size = sizes[min(which, len(sizes) - 1)]
+        count = (
+            max(1, math.ceil(len(names) * int(size[:-1]) / 100)) if isinstance(size, str) else size
+        )
+        batches.append(names[at : at + count])
+        at += count
+        which += 1
+    return batches
+
+
+def _limit(value: int | str, of: int) -> int:
+    return math.floor(of * int(value[:-1]) / 100) if isinstance(value, str) else value
+
+
+async def run_playbook(
+    core: AppCore,
+    playbook: Playbook,
+    *,
+    actor: str,
+    variables: dict[str, Any] | None = None,
+    check: bool = False,
+    tasks: dict[str, tuple[type[BaseModel], PluginRun]] | None = None,
+) -> RunRecord:
+    """Run `playbook` over its targets; InvalidRequestError (nothing ran) for what cannot run."""
+    tasks = tasks or {}
+    missing = unsupported(playbook.steps, tasks)
+    if missing:
+        raise InvalidRequestError(
+            f"playbook {playbook.name!r} uses actions this genosd cannot run yet: {', '.join(missing)}"
+        )
+    values = coerce_variables(playbook, variables or {})
+    targets = select_targets(core, playbook)
+    names = [d.name for d in targets]
+    record = RunRecord(
+        playbook.name, actor, check, values, split_batches(names, playbook.rollout.batches)
+    )
+    record.id = await core.db.run(save_run, record)
+    _publish(core, record, "started")
+    by_name = {d.name: d for d in targets}
+    run = BatchRunner(core, playbook, record, tasks)
+    rollout, failed_total = playbook.rollout, 0
+    for number, batch in enumerate(record.batches):
+        failed = await run.batch(number, [by_name[n] for n in batch])
+        record.failed_hosts += sorted(failed)
+        failed_total += len(failed)
+        _publish(core, record, "batch_finished", batch=number, failed=sorted(failed))
+        limit = _limit(rollout.max_failures, len(batch))
+        if len(failed) > limit:
+            record.stopped_because = f"batch {number + 1}: {len(failed)} of {len(batch)} hosts failed (max_failures {rollout.max_failures})"
+        elif rollout.max_failures_total is not None and failed_total > rollout.max_failures_total:
+            record.stopped_because = (
+                f"{failed_total} hosts failed (max_failures_total {rollout.max_failures_total})"
+            )
+        elif run.stop:
+            record.stopped_because = "a host failed (stop_on_first_failure)"
+        if record.stopped_because:
+            break
+        if rollout.pause and number + 1 < len(record.batches):
+            await asyncio.sleep(rollout.pause)
+    record.status = (
+        "stopped" if record.stopped_because else "partial" if record.failed_hosts else "ok"
+    )
+    record.finished_at = time.time()
+    await core.db.run(save_run, record)
+    _publish(core, record, "finished")
+    return record
+
+
+def _publish(core: AppCore, record: RunRecord, status: str, **extra: Any) -> None:
+    core.events.publish(
+        "run",
+        {
+            "kind": "playbook",
+            "status": status,
+            "run": record.id,
+            "playbook": record.playbook,
+            "check": record.check,
+            "actor": record.actor,
+            "result": record.status,
+            "stopped_because": record.stopped_because,
+            **extra,
+        },
+    )
