@@ -19,6 +19,7 @@ from genosd.api import (
     devices,
     events,
     keys,
+    playbooks,
     plugins,
     system,
     traps,
@@ -39,7 +40,8 @@ REFUSALS_EVERY = 60.0  # seconds: one audit row per client and action per window
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    for module in (system, devices, configs, changes, waivers, traps, keys, audit, plugins):
+    modules = (system, devices, configs, changes, waivers, traps, playbooks, keys, audit, plugins)
+    for module in modules:
         api.endpoints.extend(module.routes.endpoints)
     return api
 

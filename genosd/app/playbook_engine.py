@@ -118,58 +118,81 @@ def _limit(value: int | str, of: int) -> int:
     return math.floor(of * int(value[:-1]) / 100) if isinstance(value, str) else value
 
 
-async def run_playbook(
+Tasks = dict[str, tuple[type[BaseModel], PluginRun]]
+
+
+async def begin_run(
     core: AppCore,
     playbook: Playbook,
     *,
     actor: str,
     variables: dict[str, Any] | None = None,
     check: bool = False,
-    tasks: dict[str, tuple[type[BaseModel], PluginRun]] | None = None,
+    tasks: Tasks | None = None,
 ) -> RunRecord:
-    """Run `playbook` over its targets; InvalidRequestError (nothing ran) for what cannot run."""
-    tasks = tasks or {}
-    missing = unsupported(playbook.steps, tasks)
+    """Check what a run needs and record it as started (with its id); InvalidRequestError, and
+    nothing recorded, for what cannot run."""
+    missing = unsupported(playbook.steps, tasks or {})
     if missing:
         raise InvalidRequestError(
             f"playbook {playbook.name!r} uses actions this genosd cannot run yet: {', '.join(missing)}"
         )
     values = coerce_variables(playbook, variables or {})
-    targets = select_targets(core, playbook)
-    names = [d.name for d in targets]
+    names = [d.name for d in select_targets(core, playbook)]
     record = RunRecord(
         playbook.name, actor, check, values, split_batches(names, playbook.rollout.batches)
     )
     record.id = await core.db.run(save_run, record)
     _publish(core, record, "started")
-    by_name = {d.name: d for d in targets}
-    run = BatchRunner(core, playbook, record, tasks)
-    rollout, failed_total = playbook.rollout, 0
-    for number, batch in enumerate(record.batches):
-        failed = await run.batch(number, [by_name[n] for n in batch])
-        record.failed_hosts += sorted(failed)
-        failed_total += len(failed)
-        _publish(core, record, "batch_finished", batch=number, failed=sorted(failed))
-        limit = _limit(rollout.max_failures, len(batch))
-        if len(failed) > limit:
-            record.stopped_because = f"batch {number + 1}: {len(failed)} of {len(batch)} hosts failed (max_failures {rollout.max_failures})"
-        elif rollout.max_failures_total is not None and failed_total > rollout.max_failures_total:
-            record.stopped_because = (
-                f"{failed_total} hosts failed (max_failures_total {rollout.max_failures_total})"
-            )
-        elif run.stop:
-            record.stopped_because = "a host failed (stop_on_first_failure)"
-        if record.stopped_because:
-            break
-        if rollout.pause and number + 1 < len(record.batches):
-            await asyncio.sleep(rollout.pause)
-    record.status = (
-        "stopped" if record.stopped_because else "partial" if record.failed_hosts else "ok"
-    )
-    record.finished_at = time.time()
-    await core.db.run(save_run, record)
-    _publish(core, record, "finished")
     return record
+
+
+async def finish_run(
+    core: AppCore, playbook: Playbook, record: RunRecord, tasks: Tasks | None = None
+) -> RunRecord:
+    """Run a begun run's batches to the end; a run cancelled (daemon stopping) is recorded as
+    `interrupted`, with the steps done so far."""
+    by_name = {d.name: d for d in core.inventory.select()}
+    run = BatchRunner(core, playbook, record, tasks or {})
+    rollout, failed_total = playbook.rollout, 0
+    try:
+        for number, batch in enumerate(record.batches):
+            devices = [by_name[n] for n in batch if n in by_name]  # a reload may drop devices
+            failed = await run.batch(number, devices)
+            record.failed_hosts += sorted(failed)
+            failed_total += len(failed)
+            _publish(core, record, "batch_finished", batch=number, failed=sorted(failed))
+            record.stopped_because = _stop_reason(
+                playbook, number, len(batch), len(failed), failed_total, run.stop
+            )
+            if record.stopped_because:
+                break
+            if rollout.pause and number + 1 < len(record.batches):
+                await asyncio.sleep(rollout.pause)
+        record.status = (
+            "stopped" if record.stopped_because else "partial" if record.failed_hosts else "ok"
+        )
+    except asyncio.CancelledError:
+        record.status = "interrupted"
+        raise
+    finally:
+        record.finished_at = time.time()
+        await asyncio.shield(core.db.run(save_run, record))
+        _publish(core, record, "finished")
+    return record
+
+
+def _stop_reason(
+    playbook: Playbook, number: int, size: int, failed: int, failed_total: int, stop: bool
+) -> str | None:
+    rollout = playbook.rollout
+    if failed > _limit(rollout.max_failures, size):
+        return f"batch {number + 1}: {failed} of {size} hosts failed (max_failures {rollout.max_failures})"
+    if rollout.max_failures_total is not None and failed_total > rollout.max_failures_total:
+        return f"{failed_total} hosts failed (max_failures_total {rollout.max_failures_total})"
+    if stop:
+        return "a host failed (stop_on_first_failure)"
+    return None
 
 
 def _publish(core: AppCore, record: RunRecord, status: str, **extra: Any) -> None:

@@ -1,27 +1,33 @@
 """Playbooks in the application: the actions plugins add, finding playbooks, checking and
-running them (the engine: genosd.app.playbook_engine)."""
+running them (the engine: genosd.app.playbook_engine). The CLI runs a playbook to the end in its
+process; the daemon runs it in the background and answers with the run's id at once. Both
+record, audit and publish it the same way."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from genosd.app.core import AppCore
-from genosd.app.playbook_engine import run_playbook
+from genosd.app.playbook_engine import Tasks, begin_run
 from genosd.app.playbook_records import RunRecord
-from genosd.app.playbook_steps import PluginRun
 from genosd.app.plugins import load_plugins
 from genosd.errors import NotFoundError
-from genosd.playbooks.loader import load_playbook, load_playbooks
+from genosd.playbooks.loader import collect_playbooks, load_playbook
 from genosd.playbooks.model import BUILTIN_ACTIONS, Playbook
+from genosd.pluginhost.manager import PluginHost
 
 
-def plugin_tasks(core: AppCore) -> dict[str, tuple[type[BaseModel], PluginRun]]:
-    """The tasks the configured plugins register: name -> (argument model, run)."""
-    host = load_plugins(core)
-    found: dict[str, tuple[type[BaseModel], PluginRun]] = {}
+def plugin_tasks(host: PluginHost) -> Tasks:
+    """The tasks the active plugins register: name -> (argument model, run)."""
+    found: Tasks = {}
     for record in host.active:
         for task in record.contributions.tasks:
             if task.name not in BUILTIN_ACTIONS:
@@ -29,53 +35,94 @@ def plugin_tasks(core: AppCore) -> dict[str, tuple[type[BaseModel], PluginRun]]:
     return found
 
 
+def _models(tasks: Tasks) -> dict[str, type[BaseModel]]:
+    return {name: model for name, (model, _) in tasks.items()}
+
+
 def check_playbook(core: AppCore, path: Path) -> Playbook:
     """One playbook file checked against the built-in actions and the plugins' tasks."""
-    return load_playbook(path, {name: model for name, (model, _) in plugin_tasks(core).items()})
+    return load_playbook(path, _models(plugin_tasks(load_plugins(core))))
 
 
-def find_playbook(core: AppCore, name_or_path: str) -> Playbook:
+def available(core: AppCore, tasks: Tasks) -> tuple[dict[str, Playbook], list[str]]:
+    """The playbooks of `playbooks_dir` by name, and the problems of the invalid files."""
+    directory = core.settings.playbooks_dir
+    if not directory.is_dir():
+        return {}, []
+    return collect_playbooks([directory], _models(tasks))
+
+
+def find_playbook(core: AppCore, name_or_path: str, tasks: Tasks) -> Playbook:
     """A playbook file, or a playbook of `playbooks_dir` by name; NotFoundError if neither."""
-    models = {name: model for name, (model, _) in plugin_tasks(core).items()}
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        return load_playbook(path, models)
-    directory = core.settings.playbooks_dir
-    if directory.is_dir():
-        found = load_playbooks([directory], models)
-        if name_or_path in found:
-            return found[name_or_path]
-    raise NotFoundError(f"no playbook {name_or_path!r} (a file, or a name in {directory}/)")
+        return load_playbook(path, _models(tasks))
+    found, _ = available(core, tasks)
+    if name_or_path in found:
+        return found[name_or_path]
+    raise NotFoundError(
+        f"no playbook {name_or_path!r} (a file, or a name in {core.settings.playbooks_dir}/)"
+    )
 
 
-async def start_run(
+async def begin(
     core: AppCore,
     playbook: Playbook,
+    tasks: Tasks,
     *,
     actor: str,
     variables: dict[str, Any] | None = None,
     check: bool = False,
 ) -> RunRecord:
-    """Run a playbook with the plugins' tasks available (audited)."""
-    record = await run_playbook(
-        core,
-        playbook,
-        actor=actor,
-        variables=variables,
-        check=check,
-        tasks=plugin_tasks(core),
+    """Record and audit a run as started; InvalidRequestError (nothing recorded) if it cannot."""
+    record = await begin_run(
+        core, playbook, actor=actor, variables=variables, check=check, tasks=tasks
     )
     await core.audit(
         actor=actor,
         action="playbook_run",
         target=playbook.name,
-        result="ok" if record.status == "ok" else "failed",
-        details={
-            "run": record.id,
-            "status": record.status,
-            "check": check,
-            "failed_hosts": record.failed_hosts,
-            "stopped_because": record.stopped_because,
-        },
+        result="ok",
+        details={"run": record.id, "check": check, "hosts": sum(map(len, record.batches))},
     )
     return record
+
+
+class BackgroundRuns:
+    """Runs the daemon started; cancelled at stop, which records them as interrupted."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[RunRecord]] = set()
+
+    def start(self, work: Coroutine[Any, Any, RunRecord]) -> None:
+        """Run `work` in the background."""
+        task = asyncio.create_task(work, name="playbook-run")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel every run in flight and wait for them to record it."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def list_runs(db: sqlite3.Connection, playbook: str, limit: int) -> list[dict[str, Any]]:
+    """A playbook's runs, newest first (without their per-step results)."""
+    rows = db.execute(
+        "SELECT id, actor, check_mode, started_at, finished_at, status FROM playbook_runs"
+        " WHERE playbook = ? ORDER BY id DESC LIMIT ?",
+        (playbook, limit),
+    ).fetchall()
+    keys = ("id", "actor", "check", "started_at", "finished_at", "status")
+    return [dict(zip(keys, row, strict=True)) | {"check": bool(row[2])} for row in rows]
+
+
+def get_run(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """One run with every step's per-host results; NotFoundError if there is none."""
+    row = db.execute("SELECT id, data FROM playbook_runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no playbook run {run_id}")
+    return {**json.loads(row[1]), "id": row[0]}

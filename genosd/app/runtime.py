@@ -31,6 +31,7 @@ from genosd.app.jobs import (
     saved_statuses,
 )
 from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
+from genosd.app.playbooks import BackgroundRuns
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
@@ -73,6 +74,7 @@ class Runtime:
         )
         self.poller = Poller(self.core, scheduler, self.metrics)
         self.traps = TrapService(self.core, self.registry)
+        self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
         self.plugins = Plugins(self.core, load_plugins(self.core), self.jobs)
         self.limiter = RateLimiter(
@@ -146,6 +148,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop in reverse order: jobs, traps, pollers, plugins, then flush metrics and storage."""
         await self.jobs.stop()
+        await self.playbook_runs.stop()
         await self.traps.stop()
         await self.poller.stop()
         await self.plugins.stop()

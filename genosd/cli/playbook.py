@@ -83,7 +83,9 @@ def playbook_run(
     json_out: JsonOption = False,
 ) -> None:
     """Run a playbook now over its targets (exit 1 when a host failed or the run stopped)."""
-    from genosd.app.playbooks import find_playbook, start_run
+    from genosd.app.playbook_engine import finish_run
+    from genosd.app.playbooks import begin, find_playbook, plugin_tasks
+    from genosd.app.plugins import load_plugins
 
     variables: dict[str, str] = {}
     for item in var or []:
@@ -94,14 +96,16 @@ def playbook_run(
     snap = snapshot(config)
 
     async def work(core: Any) -> Any:
+        tasks = plugin_tasks(load_plugins(core))
         try:
-            found = find_playbook(core, playbook)
+            found = find_playbook(core, playbook, tasks)
         except PlaybookError as exc:
             fail_config(exc)
         except NotFoundError as exc:
             fail(str(exc), 2)
-        with console.status(f"running {found.name}…"):
-            return await start_run(core, found, actor=actor(), variables=variables, check=check)
+        record = await begin(core, found, tasks, actor=actor(), variables=variables, check=check)
+        with console.status(f"running {found.name} (run {record.id})…"):
+            return await finish_run(core, found, record, tasks)
 
     try:
         record = with_core(snap, work)

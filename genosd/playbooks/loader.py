@@ -44,10 +44,11 @@ def load_playbook(path: Path, tasks: Mapping[str, type[BaseModel]] | None = None
     return playbook
 
 
-def load_playbooks(
+def collect_playbooks(
     paths: Iterable[Path], tasks: Mapping[str, type[BaseModel]] | None = None
-) -> dict[str, Playbook]:
-    """Every playbook of `paths` (directories mean their *.yaml) by name; names are unique."""
+) -> tuple[dict[str, Playbook], list[str]]:
+    """The valid playbooks of `paths` (directories mean their *.yaml) by name, and the problems
+    of the files that are not (one bad file does not hide the others)."""
     found: dict[str, Playbook] = {}
     where: dict[str, Path] = {}
     problems: list[str] = []
@@ -61,6 +62,14 @@ def load_playbooks(
             problems.append(f"{file}: playbook {playbook.name!r} is also in {where[playbook.name]}")
             continue
         found[playbook.name], where[playbook.name] = playbook, file
+    return found, problems
+
+
+def load_playbooks(
+    paths: Iterable[Path], tasks: Mapping[str, type[BaseModel]] | None = None
+) -> dict[str, Playbook]:
+    """Every playbook of `paths` by name; PlaybookError listing every problem if one is bad."""
+    found, problems = collect_playbooks(paths, tasks)
     if problems:
         raise PlaybookError("invalid playbooks", problems=problems)
     return found

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from genosd.app.core import tool_core
-from genosd.app.playbook_engine import run_playbook, split_batches
+from genosd.app.playbook_engine import finish_run, split_batches
+from genosd.app.playbooks import begin
 from genosd.app.snapshot import Sources, load_snapshot
 from genosd.errors import InvalidRequestError
 from genosd.playbooks.loader import load_playbook
@@ -34,7 +35,9 @@ async def _run(tmp_path: Path, ports: dict[str, int], text: str, **options: Any)
     events: list[tuple[str, dict]] = []
     async with tool_core(snapshot) as core:
         core.events.listeners.append(lambda e: events.append((e.topic, e.data)))
-        record = await run_playbook(core, _playbook(tmp_path, text), actor="test", **options)
+        playbook = _playbook(tmp_path, text)
+        record = await begin(core, playbook, {}, actor="test", **options)
+        record = await finish_run(core, playbook, record)
         stored = await core.db.run(
             lambda db: db.execute(
                 "SELECT status, data FROM playbook_runs WHERE id = ?", (record.id,)
