@@ -286,16 +286,13 @@ class BatchRunner:
     ) -> dict[str, HostResult]:
         results = {}
         for device in devices:
-            false = [e for e in args["that"] if not self._truth_item(e, device.name, item)]
+            false = [e for e in args["that"] if not self._truth(e, device.name, item)]
             if false:
                 message = self._render(args.get("fail_msg", "assertion failed"), device.name, item)
                 results[device.name] = HostResult("failed", {"false": false}, message)
             else:
                 results[device.name] = HostResult("ok")
         return results
-
-    def _truth_item(self, expression: str, host: str, item: Any) -> bool:
-        return self._truth(expression, host, item)
 
     async def _do_wait(
         self, args: dict[str, Any], devices: list[Device], item: Any

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -211,9 +211,8 @@ class SnmpClient:
         self._next_id = (self._next_id + 1) & 0x7FFFFFFF
         return self._next_id
 
-    async def _exchange(self, key: int, make: object) -> bytes | Pdu:
-        """Send `make()` (bytes) under `key` until an answer arrives or the retries run out."""
-        assert callable(make)
+    async def _exchange(self, key: int, make: Callable[[], bytes]) -> bytes | Pdu:
+        """Send `make()` under `key` until an answer arrives or the retries run out."""
         loop = asyncio.get_running_loop()
         garbage_before = self._undecodable
         self._refused = None

@@ -126,8 +126,7 @@ def with_files(paths: list[Path]) -> MibNames:
     shipped) or YAML name files; ConfigError naming a bad file."""
     if not paths:
         return builtin_names()
-    names = MibNames()
-    names._names.update(builtin_names()._names)
+    names = builtin_names().copy()
     for path in paths:
         if path.is_dir():
             load_mib_dir(path, names)

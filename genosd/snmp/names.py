@@ -34,6 +34,12 @@ class MibNames:
     def __init__(self) -> None:
         self._names: dict[str, tuple[str, str]] = {}
 
+    def copy(self) -> MibNames:
+        """A copy to add more names to, leaving this one as it is."""
+        other = MibNames()
+        other._names = dict(self._names)
+        return other
+
     def add(self, module: str, name: str, oid: str) -> None:
         """Know one more name."""
         self._names[oid.strip(".")] = (module, name)
