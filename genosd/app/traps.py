@@ -294,7 +294,10 @@ def _jsonable(value: Value, names: MibNames) -> object:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         return "0x" + value.hex()
-    return text if text.isprintable() else "0x" + value.hex()
+    # line breaks and tabs are text (a syslog message, a multi-line alias); other control bytes
+    # mean binary
+    readable = all(c.isprintable() or c in "\r\n\t" for c in text)
+    return text if readable else "0x" + value.hex()
 
 
 def trap_point(record: dict[str, Any]) -> Point:

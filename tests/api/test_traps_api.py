@@ -20,6 +20,7 @@ from tests.api.conftest import Keys, write_setup
 from tests.servers import need
 
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
+ALIAS = "uplink\tto core\nrack 4 \u2013 Zürich"  # tab, newline, Unicode: kept as text
 
 
 def _snmptrap(port: int, source: str, community: str = "public") -> None:
@@ -27,7 +28,7 @@ def _snmptrap(port: int, source: str, community: str = "public") -> None:
         [
             need("snmptrap"), "-v2c", "-c", community, f"--clientaddr={source}",
             f"127.0.0.1:{port}", "", LINK_DOWN, "1.3.6.1.2.1.2.2.1.1.7", "i", "7",
-            "1.3.6.1.2.1.2.2.1.8.7", "i", "2",
+            "1.3.6.1.2.1.2.2.1.8.7", "i", "2", "1.3.6.1.2.1.31.1.1.1.18.7", "s", ALIAS,
         ],
         check=True,
         env={**os.environ, "MIBS": ""},
@@ -64,7 +65,7 @@ async def test_a_trap_is_attributed_stored_listed_published_and_counted(tmp_path
                         break
         assert (event["device"], event["name"], event["mib"]) == ("r1", "linkDown", "IF-MIB")
         named = {v["name"]: v["value"] for v in event["varbinds"]}
-        assert named == {"ifIndex.7": 7, "ifOperStatus.7": 2}
+        assert named == {"ifIndex.7": 7, "ifOperStatus.7": 2, "ifAlias.7": ALIAS}
         response = await client.get("/api/v1/traps?device=r1", headers=headers)
         assert response.status == 200
         (item,) = (await response.json())["items"]
