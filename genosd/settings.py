@@ -68,6 +68,13 @@ class GenosdSettings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     inventory_dir: Path = Path("inventory")
     playbooks_dir: Path = Path("playbooks")
+    playbooks_misfire_grace: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="a scheduled playbook run missed while the daemon was down starts at "
+        "start-up if at most this many seconds late; later ones are skipped",
+    )
     secrets_dir: Path | None = Field(
         None, description="a directory of secret files (besides $CREDENTIALS_DIRECTORY)"
     )

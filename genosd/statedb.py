@@ -174,6 +174,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX playbook_runs_name ON playbook_runs (playbook, id);
     """,
+    # 10: a change may cover only some of the device's features (a playbook's `plan: {features}`);
+    # requests to cancel a playbook run, read by whichever process runs it
+    """
+    ALTER TABLE changes ADD COLUMN features TEXT;
+    CREATE TABLE playbook_cancels (
+        run INTEGER PRIMARY KEY,
+        actor TEXT NOT NULL,
+        requested_at REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Playbooks over the API: list them, start a run (in the background), list and read runs."""
+"""Playbooks over the API: list them, start a run (in the background), list and read runs, and
+decide about runs: approve or reject the gate one waits at, cancel, resume an interrupted one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pydantic import BaseModel, Field
 from genosd import __version__
 from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import Strict
-from genosd.app.playbook_engine import finish_run
+from genosd.app import playbook_gates
+from genosd.app.playbook_records import RunRecord, load_run, request_cancel
 from genosd.app.playbooks import available, begin, get_run, list_runs, plugin_tasks
 from genosd.auth.keys import Role
 from genosd.endpoints import PRINCIPAL, Api
@@ -92,6 +94,25 @@ class RunOut(BaseModel):
     batches: list[list[str]]
     variables: dict[str, Any]
     steps: list[dict[str, Any]]
+    cursor: dict[str, Any]
+    gates: list[dict[str, Any]]
+    changes: dict[str, dict[str, Any]]
+    cancelled_by: str | None
+
+
+class ApproveIn(Strict):
+    """The gate's hash as the approver reviewed it (required when the gate approves changes)."""
+
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class RunState(BaseModel):
+    """A run after a decision: its status now."""
+
+    id: int
+    playbook: str
+    status: str
+    stopped_because: str | None
 
 
 @routes.route("GET", "/api/v1/playbooks", tag="playbooks", role=Role.viewer, response=PlaybookList)
@@ -141,7 +162,7 @@ async def start_run(request: web.Request, body: RunIn) -> RunStarted:
         variables=dict(body.vars),
         check=body.check,
     )
-    runtime.playbook_runs.start(finish_run(runtime.core, playbook, record, tasks))
+    runtime.playbook_runs.start(runtime.core, record, tasks)
     assert record.id is not None
     return RunStarted(
         id=record.id, playbook=playbook.name, status="running", hosts=sum(map(len, record.batches))
@@ -165,5 +186,88 @@ async def get_runs(request: web.Request, query: RunQuery) -> RunList:
 @routes.route("GET", "/api/v1/runs/{id:[0-9]+}", tag="playbooks", role=Role.viewer, response=RunOut)
 async def get_one_run(request: web.Request) -> RunOut:
     """One run with every step's per-host results."""
-    run_id = int(request.match_info["id"][:18])
-    return RunOut.model_validate(await runtime_of(request).core.db.run(get_run, run_id))
+    return RunOut.model_validate(await runtime_of(request).core.db.run(get_run, _run_id(request)))
+
+
+def _state(record: RunRecord) -> RunState:
+    assert record.id is not None
+    return RunState(
+        id=record.id,
+        playbook=record.playbook,
+        status=record.status,
+        stopped_because=record.stopped_because,
+    )
+
+
+def _run_id(request: web.Request) -> int:
+    return int(request.match_info["id"][:18])
+
+
+@routes.route(
+    "POST",
+    "/api/v1/runs/{id:[0-9]+}/approve",
+    tag="playbooks",
+    role=Role.operator,
+    body=ApproveIn,
+    response=RunState,
+)
+async def approve_run(request: web.Request, body: ApproveIn) -> RunState:
+    """Approve the gate the run waits at (its changes, bound to the gate's hash); it goes on."""
+    runtime = runtime_of(request)
+    record = await runtime.core.db.run(load_run, _run_id(request))
+    gate = record.gate
+    if gate is not None and not request[PRINCIPAL].role.allows(Role(gate.role)):
+        raise PermissionDenied(f"this approval gate needs the {gate.role} role")
+    claimed = await playbook_gates.approve(
+        runtime.core, _run_id(request), actor_of(request), body.sha256
+    )
+    runtime.playbook_runs.start(runtime.core, claimed, plugin_tasks(runtime.plugins.host))
+    return _state(claimed)
+
+
+@routes.route(
+    "POST",
+    "/api/v1/runs/{id:[0-9]+}/reject",
+    tag="playbooks",
+    role=Role.operator,
+    response=RunState,
+)
+async def reject_run(request: web.Request) -> RunState:
+    """Reject the gate the run waits at: its changes are rejected and the run ends."""
+    runtime = runtime_of(request)
+    return _state(await playbook_gates.reject(runtime.core, _run_id(request), actor_of(request)))
+
+
+@routes.route(
+    "POST",
+    "/api/v1/runs/{id:[0-9]+}/cancel",
+    tag="playbooks",
+    role=Role.operator,
+    response=RunState,
+)
+async def cancel_run(request: web.Request) -> RunState:
+    """Cancel a run: one in flight stops before its next step (in whichever process runs it;
+    `cancelling` until then); one waiting at a gate ends now and its changes are rejected."""
+    runtime = runtime_of(request)
+    run_id, actor = _run_id(request), actor_of(request)
+    record = await runtime.core.db.run(load_run, run_id)
+    if record.status == "waiting_approval":
+        return _state(await playbook_gates.cancel_waiting(runtime.core, run_id, actor))
+    record = await runtime.core.db.run(request_cancel, run_id, actor)
+    runtime.playbook_runs.cancel(run_id, actor)
+    return _state(record).model_copy(update={"status": "cancelling"})
+
+
+@routes.route(
+    "POST",
+    "/api/v1/runs/{id:[0-9]+}/resume",
+    tag="playbooks",
+    role=Role.operator,
+    response=RunState,
+)
+async def resume_run(request: web.Request) -> RunState:
+    """Go on with an interrupted run from where it stopped (in the background)."""
+    runtime = runtime_of(request)
+    claimed = await playbook_gates.resume(runtime.core, _run_id(request), actor_of(request))
+    runtime.playbook_runs.start(runtime.core, claimed, plugin_tasks(runtime.plugins.host))
+    return _state(claimed)

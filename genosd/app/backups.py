@@ -26,8 +26,14 @@ from genosd.inventory import Device
 log = logging.getLogger(__name__)
 
 
-async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[BackupResult]:
-    """Back up `devices` (those with SSH settings) as `actor`; one result per device."""
+async def run_backup(
+    core: AppCore,
+    devices: list[Device],
+    actor: str,
+    reports: dict[str, ValidationReport] | None = None,
+) -> list[BackupResult]:
+    """Back up `devices` (those with SSH settings) as `actor`; one result per device. The
+    running configs' compliance reports go into `reports` when given."""
     if core.backup_lock.locked():
         raise ConflictError("a backup run is already in progress")
     async with core.backup_lock:
@@ -38,7 +44,7 @@ async def run_backup(core: AppCore, devices: list[Device], actor: str) -> list[B
             "run",
             {"kind": "config_backup", "status": "started", "devices": len(targets), "actor": actor},
         )
-        reports: dict[str, ValidationReport] = {}
+        reports = {} if reports is None else reports
         lifecycle = core.lifecycle
         # load (and check) the rule files before any session opens
         await asyncio.to_thread(lambda: (lifecycle.rules, lifecycle.baselines))

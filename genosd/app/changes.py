@@ -92,12 +92,17 @@ async def _busy(core: AppCore, device: str) -> None:
         raise ConflictError(f"{device} is busy: {operation} in progress")
 
 
-async def plan(core: AppCore, name: str, actor: str) -> PlanResult:
-    """Dry run against the live device; a diff becomes a pending change to approve."""
+async def plan(
+    core: AppCore, name: str, actor: str, features: list[str] | None = None
+) -> PlanResult:
+    """Dry run against the live device; a diff becomes a pending change to approve.
+
+    `features` limits the change to those features of the intended config (None: all).
+    """
     lifecycle = core.lifecycle
     device = lifecycle.device(name)
     await _busy(core, device.name)
-    [dry_run] = await asyncio.to_thread(lifecycle.plan, [device])
+    [dry_run] = await asyncio.to_thread(lifecycle.plan, [device], features)
     if dry_run.template_error is not None:
         raise dry_run.template_error  # the user's templates, not the device
     report = dry_run.report
@@ -106,7 +111,7 @@ async def plan(core: AppCore, name: str, actor: str) -> PlanResult:
     await lifecycle.review(device, dry_run)
     if report is not None:
         await record_report(core, device.name, "intended", report)
-    return await _pending(core, dry_run, "render", None, actor)
+    return await _pending(core, dry_run, "render", None, actor, features)
 
 
 async def plan_restore(core: AppCore, name: str, version: str, actor: str) -> PlanResult:
@@ -121,7 +126,12 @@ async def plan_restore(core: AppCore, name: str, version: str, actor: str) -> Pl
 
 
 async def _pending(
-    core: AppCore, dry_run: DevicePlan, kind: changes.ChangeKind, source: str | None, actor: str
+    core: AppCore,
+    dry_run: DevicePlan,
+    kind: changes.ChangeKind,
+    source: str | None,
+    actor: str,
+    features: list[str] | None = None,
 ) -> PlanResult:
     report = dry_run.report
     assert report is not None  # a plan that read the device has been validated
@@ -142,6 +152,7 @@ async def _pending(
                 ttl=ttl,
                 llm=report.llm,
                 source=source,
+                features=features,
             )
         )
         core.events.publish(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from croniter import croniter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -64,7 +64,14 @@ class Cron:
         return float(croniter(self.expression, base).get_next(float))
 
 
-Schedule = Every | Cron
+class Schedule(Protocol):
+    """When a job runs: Every, Cron, or another with the same two methods."""
+
+    def describe(self) -> str:
+        """For humans and the API."""
+
+    def next_after(self, last_start: float | None, now: float) -> float:
+        """Wall time of the next run."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +113,14 @@ Persist = Callable[[JobStatus], Awaitable[None]]
 class JobRunner:
     """Runs each job in its own task; add and remove jobs while running (plugins, reloads)."""
 
-    def __init__(self, events: EventBus, persist: Persist | None = None):
+    def __init__(
+        self,
+        events: EventBus,
+        persist: Persist | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.events = events
+        self.clock = clock  # wall time; tests move it
         self.persist = persist
         self.jobs: dict[str, Job] = {}
         self.status: dict[str, JobStatus] = {}
@@ -177,22 +190,22 @@ class JobRunner:
                 await wake.wait()
                 continue
             if planned is None or planned[0] != schedule:
-                planned = (schedule, schedule.next_after(last_start, time.time()))
+                planned = (schedule, schedule.next_after(last_start, self.clock()))
             status.schedule, status.next_run = schedule.describe(), planned[1]
-            delay = planned[1] - time.time()
+            delay = planned[1] - self.clock()
             if delay > 0:
                 try:
                     await asyncio.wait_for(wake.wait(), delay)
                     continue  # rescheduled: read the schedule again
                 except TimeoutError:
                     pass
-            last_start, planned = time.time(), None
+            last_start, planned = self.clock(), None
             await self._run(job)
 
     async def _run(self, job: Job) -> None:
         status = self.status[job.name]
         was_failing = status.failing
-        started = time.time()
+        started = self.clock()
         status.running, status.last_run = True, started
         status.runs += 1
         try:
@@ -210,11 +223,11 @@ class JobRunner:
                 status.last_error,
             )
         else:
-            status.last_error, status.last_ok = None, time.time()
+            status.last_error, status.last_ok = None, self.clock()
             if was_failing:
                 log.info("job %s recovered", job.name)
         status.running = False
-        status.last_duration = time.time() - started
+        status.last_duration = self.clock() - started
         self._announce(job, status, was_failing)
         if self.persist is not None:
             try:

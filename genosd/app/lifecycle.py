@@ -235,8 +235,12 @@ class Lifecycle:
             return
         await llm_review(plan.report, self.settings.llm, self.masker(device), plan.rendered.text)
 
-    def plan(self, devices: list[Device]) -> list[DevicePlan]:
-        """Dry run: render, validate and diff against the live running config (blocking)."""
+    def plan(self, devices: list[Device], features: list[str] | None = None) -> list[DevicePlan]:
+        """Dry run: render, validate and diff against the live running config (blocking).
+
+        `features` narrows the change to those of the device's rendered features (a device
+        that renders none of them has nothing to change); None means all of them.
+        """
         plans: dict[str, DevicePlan] = {}
         reachable = []
         facts = self.facts([d.name for d in devices])
@@ -244,7 +248,7 @@ class Lifecycle:
         for device in devices:
             plan = plans[device.name] = DevicePlan(device.name)
             try:
-                plan.rendered = self.render(device, facts[device.name])
+                plan.rendered = narrowed(self.render(device, facts[device.name]), features)
             except TemplateError as exc:
                 plan.error, plan.template_error = str(exc), exc
                 continue
@@ -318,7 +322,7 @@ class Lifecycle:
             masker = self.masker(device)
             intended, features = (lambda running: unmask(masker, stored, running).text), None
         else:
-            rendered = self.render(device)
+            rendered = narrowed(self.render(device), change.features)
             intended, features = rendered.text, list(rendered.features)
         outcome = deploy(
             device.ssh,
@@ -345,6 +349,14 @@ class Lifecycle:
                 mask_key=self.mask_key,
             )[0]
         return outcome, saved
+
+
+def narrowed(rendered: RenderedConfig, features: list[str] | None) -> RenderedConfig:
+    """The rendered config limited to `features` (None: unchanged), in render order."""
+    if features is None:
+        return rendered
+    kept = {name: text for name, text in rendered.features.items() if name in features}
+    return RenderedConfig(rendered.device, rendered.platform, kept)
 
 
 def _show_fix(plan: DevicePlan, masker: Masker, fix: Remediation) -> None:

@@ -4,13 +4,18 @@ Each step runs over the batch's remaining hosts at once (one Nornir run for SSH 
 daemon's backups do), and yields a result per host: ok, changed, failed or skipped, with the
 action's data, which `register` keeps for later steps' conditions and templates. Retries re-run
 only the hosts that failed. A host that fails a step stops there (`on_failure: abort`) or goes
-on (`continue`); a batch with more failed hosts than `rollout.max_failures` stops the run, and no
-later batch starts. The actions the engine runs today only read from devices, so a check run
-(`--check`) runs them too; `run.check` tells conditions and notifications which run it is.
+on (`continue`) or has what the run deployed on it undone (`rollback`); a batch with more failed
+hosts than `rollout.max_failures` stops the run, no later batch starts, and with
+`rollout.rollback_batch` what the run deployed on that batch is undone. In a check run
+(`--check`) plans record nothing, gates do not wait and deploys only report their diffs.
 
-Actions the engine runs today: poll, backup, facts, show, assert, wait (seconds), notify and
-plugin tasks. A playbook that uses another action (render, validate, plan, deploy, approval,
-llm, wait until) is refused before anything runs.
+At an approval gate the run is saved as `waiting_approval` and this coroutine returns; an
+approval (genosd.app.playbook_gates) claims the run and calls `finish_run` again, which goes on
+from the record's cursor: that is how a paused run survives a restart. A run cancelled (the
+daemon stopping, or a user) is recorded as `interrupted` or `cancelled` with where it stopped.
+
+A playbook that uses an action this engine does not run yet (llm, wait until) is refused
+before anything runs.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel
 
 from genosd.app.core import AppCore
-from genosd.app.playbook_records import RunRecord, save_run
-from genosd.app.playbook_steps import RUNNABLE, BatchRunner, PluginRun
+from genosd.app.playbook_records import Cursor, RunRecord, save_run, where
+from genosd.app.playbook_steps import RUNNABLE, BatchRunner, PluginRun, RunCancelled
 from genosd.errors import InvalidRequestError
 from genosd.inventory import Device
 from genosd.playbooks.model import Playbook, Step
@@ -142,6 +148,7 @@ async def begin_run(
     record = RunRecord(
         playbook.name, actor, check, values, split_batches(names, playbook.rollout.batches)
     )
+    record.definition = playbook.model_dump(mode="json", by_alias=True, exclude_unset=True)
     record.id = await core.db.run(save_run, record)
     _publish(core, record, "started")
     return record
@@ -150,35 +157,49 @@ async def begin_run(
 async def finish_run(
     core: AppCore, playbook: Playbook, record: RunRecord, tasks: Tasks | None = None
 ) -> RunRecord:
-    """Run a begun run's batches to the end; a run cancelled (daemon stopping) is recorded as
-    `interrupted`, with the steps done so far."""
+    """Run a begun (or claimed) run from its cursor until it ends or waits at a gate."""
     by_name = {d.name: d for d in core.inventory.select()}
     run = BatchRunner(core, playbook, record, tasks or {})
-    rollout, failed_total = playbook.rollout, 0
+    rollout = playbook.rollout
     try:
-        for number, batch in enumerate(record.batches):
+        for number in range(record.cursor.batch, len(record.batches)):
+            batch = record.batches[number]
             devices = [by_name[n] for n in batch if n in by_name]  # a reload may drop devices
-            failed = await run.batch(number, devices)
+            if await run.batch(number, devices):
+                record.status = "waiting_approval"
+                return record
+            failed = run.failed
             record.failed_hosts += sorted(failed)
-            failed_total += len(failed)
             _publish(core, record, "batch_finished", batch=number, failed=sorted(failed))
             record.stopped_because = _stop_reason(
-                playbook, number, len(batch), len(failed), failed_total, run.stop
+                playbook, number, len(batch), len(failed), len(record.failed_hosts), run.stop
             )
             if record.stopped_because:
+                if rollout.rollback_batch:
+                    await run.rollback(devices, number, "the batch stopped the run")
                 break
+            record.cursor = Cursor(batch=number + 1)
             if rollout.pause and number + 1 < len(record.batches):
-                await asyncio.sleep(rollout.pause)
+                await run.sleep(rollout.pause)
         record.status = (
             "stopped" if record.stopped_because else "partial" if record.failed_hosts else "ok"
         )
+    except RunCancelled:
+        record.status = "cancelled"
+        record.stopped_because = f"cancelled by {record.cancelled_by} at {where(record)}"
     except asyncio.CancelledError:
         record.status = "interrupted"
+        record.stopped_because = f"interrupted at {where(record)}"
         raise
     finally:
-        record.finished_at = time.time()
+        if record.status != "waiting_approval":
+            record.finished_at = time.time()
         await asyncio.shield(core.db.run(save_run, record))
-        _publish(core, record, "finished")
+        gate = record.gate
+        if gate is not None:
+            _publish(core, record, "waiting_approval", gate=asdict(gate))
+        else:
+            _publish(core, record, "finished")
     return record
 
 

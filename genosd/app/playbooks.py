@@ -9,15 +9,14 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from genosd.app.core import AppCore
-from genosd.app.playbook_engine import Tasks, begin_run
-from genosd.app.playbook_records import RunRecord
+from genosd.app.playbook_engine import Tasks, begin_run, finish_run
+from genosd.app.playbook_records import RunRecord, playbook_of
 from genosd.app.plugins import load_plugins
 from genosd.errors import NotFoundError
 from genosd.playbooks.loader import collect_playbooks, load_playbook
@@ -89,22 +88,47 @@ async def begin(
 
 
 class BackgroundRuns:
-    """Runs the daemon started; cancelled at stop, which records them as interrupted."""
+    """Runs the daemon goes on with in the background; cancelled at stop (recorded as
+    interrupted, to be resumed)."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[RunRecord]] = set()
+        self._tasks: dict[int, tuple[asyncio.Task[RunRecord], RunRecord]] = {}
 
-    def start(self, work: Coroutine[Any, Any, RunRecord]) -> None:
-        """Run `work` in the background."""
-        task = asyncio.create_task(work, name="playbook-run")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def start(self, core: AppCore, record: RunRecord, tasks: Tasks) -> None:
+        """Go on with a begun or claimed run in the background."""
+        assert record.id is not None
+        task = asyncio.create_task(
+            finish_run(core, playbook_of(record), record, tasks), name=f"playbook-run-{record.id}"
+        )
+        self._tasks[record.id] = (task, record)
+        task.add_done_callback(lambda _: self._tasks.pop(record.id or 0, None))
+
+    def running(self, playbook: str) -> bool:
+        """Whether a run of `playbook` is in flight here."""
+        return any(r.playbook == playbook for _, r in self._tasks.values())
+
+    def cancel(self, run_id: int, actor: str) -> bool:
+        """Ask a run in flight here to stop before its next step; False if it is not here."""
+        if run_id not in self._tasks:
+            return False
+        self._tasks[run_id][1].cancelled_by = actor
+        return True
+
+    async def wait(self, run_id: int) -> RunRecord | None:
+        """The run's record once its task ends (None if it is not here)."""
+        found = self._tasks.get(run_id)
+        if found is None:
+            return None
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.shield(found[0])
+        return found[1]
 
     async def stop(self) -> None:
         """Cancel every run in flight and wait for them to record it."""
-        for task in list(self._tasks):
+        running = [task for task, _ in self._tasks.values()]
+        for task in running:
             task.cancel()
-        for task in list(self._tasks):
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from genosd import logs
+from genosd.app.playbooks import plugin_tasks
 from genosd.app.runtime import Runtime
 from genosd.app.snapshot import RESTART_REQUIRED, Snapshot, changed, load_snapshot
 from genosd.errors import ConfigError
@@ -170,4 +171,5 @@ async def _apply(runtime: Runtime, old: Snapshot, new: Snapshot, report: ReloadR
     report.restart_required += runtime.plugins.routes_pending()
     for listener in runtime.reload_listeners:
         listener(settings)
+    await runtime.playbook_schedules.sync(plugin_tasks(runtime.plugins.host))
     runtime.jobs.reschedule()

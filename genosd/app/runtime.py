@@ -31,7 +31,9 @@ from genosd.app.jobs import (
     saved_statuses,
 )
 from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
-from genosd.app.playbooks import BackgroundRuns
+from genosd.app.playbook_gates import expire_gates, recover_orphans
+from genosd.app.playbook_schedule import PlaybookSchedules
+from genosd.app.playbooks import BackgroundRuns, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
@@ -77,6 +79,9 @@ class Runtime:
         self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
         self.plugins = Plugins(self.core, load_plugins(self.core), self.jobs)
+        self.playbook_schedules = PlaybookSchedules(
+            self.core, self.jobs, self.playbook_runs, plugin_tasks(self.plugins.host)
+        )
         self.limiter = RateLimiter(
             settings.api.rate_limit_per_minute, settings.api.rate_limit_burst
         )
@@ -124,6 +129,7 @@ class Runtime:
             facts_job(self.core),
             Job("store_prune", "genosd", self._prune, lambda: Every(PRUNE_INTERVAL)),
             Job("event_relay", "genosd", self._relay, lambda: Every(RELAY_INTERVAL), quiet=True),
+            Job("playbook_gates", "genosd", self._expire_gates, lambda: Every(60.0), quiet=True),
         ]
         interval = systemd.watchdog_interval()
         if interval:
@@ -143,6 +149,9 @@ class Runtime:
         self.plugins.start()
         self.poller.start()
         await self.traps.start()
+        for run_id in await self.core.db.run(recover_orphans):
+            log.warning("playbook run %d was cut short by a restart; resume it to go on", run_id)
+        await self.playbook_schedules.sync(plugin_tasks(self.plugins.host))
         self.jobs.start()
 
     async def stop(self) -> None:
@@ -154,6 +163,13 @@ class Runtime:
         await self.plugins.stop()
         await self.pipeline.stop()
         await self.core.close()
+
+    async def _expire_gates(self) -> None:
+        for run_id in await self.core.db.run(expire_gates):
+            self.events.publish(
+                "run",
+                {"kind": "playbook", "status": "finished", "run": run_id, "result": "expired"},
+            )
 
     async def _prune(self) -> None:
         await self.pipeline.store.prune()

@@ -48,6 +48,7 @@ class Change(BaseModel):
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     source: str | None = None  # a restore: the stored version it brings back
+    features: list[str] | None = None  # the features the change covers (None: all rendered)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -63,7 +64,7 @@ class Change(BaseModel):
 
 _COLUMNS = (
     "id, device, kind, sha256, commands, rollback, diff, findings, llm, created_at, created_by, "
-    "expires_at, status, approved_by, approved_at, finished_at, result, source"
+    "expires_at, status, approved_by, approved_at, finished_at, result, source, features"
 )
 
 
@@ -73,6 +74,7 @@ def _row(row: tuple) -> Change:
     for name in ("commands", "rollback", "diff", "findings"):
         values[name] = json.loads(values[name])
     values["result"] = json.loads(values["result"]) if values["result"] else None
+    values["features"] = json.loads(values["features"]) if values["features"] else None
     return Change.model_validate(values)
 
 
@@ -90,13 +92,14 @@ def create_change(
     ttl: float,
     llm: LlmStatus = "not configured",
     source: str | None = None,
+    features: list[str] | None = None,
 ) -> Change:
     """Record a planned change (pending approval) and audit it, in one transaction."""
     now = time.time()
     with transaction(db):
         cursor = db.execute(
             f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL, ?, ?)",
             (
                 device,
                 kind,
@@ -110,6 +113,7 @@ def create_change(
                 actor,
                 now + ttl,
                 source,
+                json.dumps(features) if features is not None else None,
             ),
         )
         change_id = int(cursor.lastrowid or 0)
@@ -124,6 +128,7 @@ def create_change(
                 "kind": kind,
                 "commands": len(commands),
                 "source": source,
+                "features": features,
             },
         )
     return get_change(db, change_id)
@@ -218,6 +223,70 @@ def approve_change(
             details={"change": change_id, "reason": str(refusal)},
         )
         raise refusal
+    return get_change(db, change_id)
+
+
+def approve_changes(
+    db: sqlite3.Connection,
+    approvals: list[tuple[int, str]],
+    *,
+    actor: str,
+    four_eyes: bool = False,
+    require_llm: bool = False,
+) -> list[Change]:
+    """Approve several pending changes (id, reviewed hash) all or none: the first refusal is
+    audited as `denied` and raised, and no change of the set is approved."""
+    with transaction(db):
+        found = [get_change(db, change_id) for change_id, _ in approvals]
+        for change, (_, sha256) in zip(found, approvals, strict=True):
+            refusal = _refusal(
+                change, sha256=sha256, actor=actor, four_eyes=four_eyes, require_llm=require_llm
+            )
+            if refusal is not None:
+                break
+        else:
+            refusal = None
+            for change, (_, sha256) in zip(found, approvals, strict=True):
+                approve_change(db, change.id, sha256=sha256, actor=actor)
+    if refusal is not None:
+        audit.record(
+            db,
+            actor=actor,
+            action="approve_config_change",
+            target=f"device:{change.device}",
+            result="denied",
+            diff_hash=sha256,
+            details={"change": change.id, "reason": str(refusal)},
+        )
+        raise refusal
+    return [get_change(db, change_id) for change_id, _ in approvals]
+
+
+def approve_rollback(db: sqlite3.Connection, change_id: int, *, undoes: int, actor: str) -> Change:
+    """Approve a pending restore that puts back the state before deployed change `undoes`.
+
+    The approval of the change being undone covers it (an automatic rollback returns to the
+    reviewed starting point); it is audited as such and needs no second human.
+    """
+    with transaction(db):
+        change = get_change(db, change_id)
+        undone = get_change(db, undoes)
+        if change.kind != "restore" or change.status != "pending":
+            raise ConflictError(f"change {change_id} is not a pending restore")
+        if undone.device != change.device or undone.status != "deployed":
+            raise ConflictError(f"change {undoes} is not a deployed change of {change.device}")
+        db.execute(
+            "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? WHERE id = ?",
+            (f"rollback of change {undoes}", time.time(), change_id),
+        )
+        audit.record(
+            db,
+            actor=actor,
+            action="approve_config_rollback",
+            target=f"device:{change.device}",
+            diff_hash=change.sha256,
+            details={"change": change_id, "undoes": undoes},
+        )
     return get_change(db, change_id)
 
 

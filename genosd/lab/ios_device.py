@@ -151,6 +151,25 @@ class IosDevice:
             lines.append(f"{name:<23}{ip:<16}YES NVRAM  {status:<22}{proto}")
         return "\n".join(lines) + "\n"
 
+    def show_ip_route(self) -> str:
+        """`show ip route`: the connected and local routes of the interfaces that are up."""
+        lines = [
+            "Codes: L - local, C - connected, S - static, R - RIP, M - mobile, B - BGP",
+            "       D - EIGRP, EX - EIGRP external, O - OSPF, IA - OSPF inter area",
+            "",
+            "Gateway of last resort is not set",
+            "",
+        ]
+        for name, children in self.interfaces():
+            address = self._address(children)
+            if address is None or "shutdown" in children:
+                continue
+            network = address.network
+            if network.prefixlen < 32:
+                lines.append(f"C        {network} is directly connected, {name}")
+            lines.append(f"L        {address.ip}/32 is directly connected, {name}")
+        return "\n".join(lines) + "\n"
+
     def show_interfaces(self) -> str:
         """`show interfaces`."""
         out = []
@@ -297,6 +316,7 @@ class IosDevice:
             ("show", "hosts"): self.show_hosts,
             ("show", "ip", "interface", "brief"): self.show_ip_interface_brief,
             ("show", "interfaces"): self.show_interfaces,
+            ("show", "ip", "route"): self.show_ip_route,
             ("show", "lldp", "neighbors", "detail"): self.show_lldp_neighbors_detail,
             ("show", "cdp", "neighbors", "detail"): self.show_cdp_neighbors_detail,
             ("show", "running-config"): self.show_running_config,

@@ -39,6 +39,7 @@ def load_playbook(path: Path, tasks: Mapping[str, type[BaseModel]] | None = None
     problems: list[str] = []
     known = set(playbook.variables)
     _check_steps(playbook.steps, ("steps",), doc, actions, known, problems)
+    _check_change_order(playbook.steps, doc, problems)
     if problems:
         raise PlaybookError("invalid playbook", problems=problems)
     return playbook
@@ -103,6 +104,37 @@ def _check_steps(
                     "or a registered result"
                 )
             known.add(step.save_as)
+
+
+def _check_change_order(steps: Sequence[Step], doc: YamlDocument, problems: list[str]) -> None:
+    """Approval gates stand on their own at the top level, and a deploy comes after a plan and
+    an approval of it: nothing reaches a device without a human approving its diff."""
+    planned = approved = False
+    for number, step in enumerate(steps):
+        where = doc.where(("steps", number))
+        nested = _flatten(step.block or []) + _flatten(step.always or [])
+        if any(s.action == "approval" for s in nested):
+            problems.append(f"{where}: an approval gate is a top-level step, not inside a block")
+        if step.action == "approval" and (step.loop is not None or step.retries):
+            problems.append(f"{where}: an approval gate takes no loop or retries")
+        for one in [step, *nested]:
+            if one.action == "plan":
+                planned, approved = True, False
+            elif one.action == "deploy" and not (planned and approved):
+                problems.append(
+                    f"{where}: deploy needs a plan step and then an approval step before it "
+                    "(nothing reaches a device without a human approving its diff)"
+                )
+        if step.action == "approval" and planned:
+            approved = True
+
+
+def _flatten(steps: Sequence[Step]) -> list[Step]:
+    found: list[Step] = []
+    for step in steps:
+        found.append(step)
+        found += _flatten(step.block or []) + _flatten(step.always or [])
+    return found
 
 
 def _check_action(

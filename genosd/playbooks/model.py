@@ -2,7 +2,8 @@
 
 A step names its action by a key, as in Ansible (`- backup: {}`, `- show: {commands: [...]}`),
 plus the common keys: name, when, loop, register, retries, delay, timeout, on_failure. A group
-(`block:` with optional `always:`) shares retries, timeout and on_failure among its steps. Actions
+(`block:` with optional `always:`) is retried as a whole for the hosts that failed in it, and its
+on_failure says what such a host does after it. Actions
 are the built-ins below and the tasks plugins register (their arguments validated by the task's
 own model).
 """
@@ -51,10 +52,23 @@ class ShowArgs(_Strict):
         return commands
 
 
-class DeployArgs(_Strict):
-    """Deploy the planned change; without an approved plan nothing is pushed."""
+class ValidateArgs(_Strict):
+    """Render the intended config and check it (structure, rules, the LLM when `llm`); a host
+    fails on a finding that would block an approval."""
 
-    confirm_minutes: int = Field(5, ge=1, le=60)
+    llm: bool = False
+
+
+class PlanArgs(_Strict):
+    """Dry run against the device; its diff becomes a pending change the approval gate binds.
+    `features` limits the change to those features of the intended config (e.g. ntp, snmp)."""
+
+    features: list[str] | None = Field(None, min_length=1)
+
+
+class DeployArgs(_Strict):
+    """Push each host's approved change from the plan step (verified, post-checked, rolled back
+    on failure); a host whose plan found nothing to change is left alone."""
 
 
 class AssertArgs(_Strict):
@@ -80,11 +94,14 @@ class WaitArgs(_Strict):
 
 
 class ApprovalArgs(_Strict):
-    """Pause the run until someone with `role` approves it (API, CLI, chat)."""
+    """Pause the run until someone with `role` approves it (API, CLI, chat). The approval
+    approves the batch's planned changes, bound to the hash of their diffs; with
+    `only_with_changes` a batch with nothing to change passes without asking."""
 
     message: str
     role: Literal["operator", "admin"] = "operator"
     timeout: float = Field(86400.0, gt=0, le=7 * 86400)
+    only_with_changes: bool = True
 
 
 class NotifyArgs(_Strict):
@@ -107,8 +124,8 @@ BUILTIN_ACTIONS: dict[str, type[BaseModel]] = {
     "facts": NoArgs,
     "show": ShowArgs,
     "render": NoArgs,
-    "validate": NoArgs,
-    "plan": NoArgs,
+    "validate": ValidateArgs,
+    "plan": PlanArgs,
     "deploy": DeployArgs,
     "assert": AssertArgs,
     "wait": WaitArgs,
@@ -181,6 +198,10 @@ class Step(_Strict):
             raise ValueError("always: belongs to a block")
         if self.block is not None and not self.block:
             raise ValueError("a block needs at least one step")
+        if self.block is not None and self.timeout is not None:
+            raise ValueError("a block has no timeout of its own: set `timeout` on its steps")
+        if self.block is not None and self.loop is not None:
+            raise ValueError("a block has no loop: loop its steps")
         return self
 
     @property
@@ -244,6 +265,8 @@ class Rollout(_Strict):
     max_failures_total: int | None = Field(None, ge=0)
     pause: float = Field(0.0, ge=0, le=86400)  # seconds between batches
     stop_on_first_failure: bool = False
+    # when a batch stops the run, undo what this run deployed on every host of that batch
+    rollback_batch: bool = False
 
     @field_validator("batches")
     @classmethod

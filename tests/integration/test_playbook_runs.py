@@ -70,8 +70,11 @@ async def test_show_register_assert_notify_and_the_run_record(ssh_lab, tmp_path:
     assert any(row.get("interface") == "Loopback0" for row in only["r1"].data["parsed"])  # TextFSM
     alerts = [d for topic, d in events if topic == "alert"]
     assert sorted(a["message"] for a in alerts) == ["r1 ran t", "r2 ran t"]
-    runs = [d for topic, d in events if topic == "run"]
+    runs = [d for topic, d in events if topic == "run" and d["status"] != "step_finished"]
     assert [r["status"] for r in runs] == ["started", "batch_finished", "finished"]
+    steps = [d for topic, d in events if topic == "run" and d["status"] == "step_finished"]
+    assert [s["step"] for s in steps] == ["version", "only r1", "check", "tell"]
+    assert steps[1]["hosts"] == {"ok": 1, "skipped": 1}
     assert stored[0] == "ok" and json.loads(stored[1])["steps"][0]["hosts"]["r1"]["status"] == "ok"
 
 
@@ -115,8 +118,10 @@ async def test_continue_on_failure_loops_and_limits_in_percent(ssh_lab, tmp_path
 async def test_variables_and_actions_not_yet_runnable_are_refused_before_anything_runs(
     ssh_lab, tmp_path: Path
 ):
-    with pytest.raises(InvalidRequestError, match="cannot run yet: deploy"):
-        await _run(_fresh(tmp_path / "d"), ssh_lab.ports, "name: t\nsteps:\n  - deploy: {}\n")
+    with pytest.raises(InvalidRequestError, match="cannot run yet: llm"):
+        await _run(
+            _fresh(tmp_path / "d"), ssh_lab.ports, "name: t\nsteps:\n  - llm: {prompt: hi}\n"
+        )
     with pytest.raises(InvalidRequestError, match="variable 'ticket' is required"):
         await _run(
             _fresh(tmp_path / "v"),
