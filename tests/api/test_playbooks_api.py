@@ -87,3 +87,99 @@ async def test_list_start_follow_and_read_runs(ssh_lab, tmp_path: Path):
         assert (await client.get("/api/v1/runs/999999", headers=viewer)).status == 404
     finally:
         await client.close()
+
+
+GATED = """name: gated
+steps:
+  - plan: {features: [ntp]}
+  - approval: {message: "ntp for {{ host.name }}"}
+  - deploy: {}
+"""
+
+
+async def _until(client: TestClient, run_id: int, headers: dict, *statuses: str) -> dict:
+    for _ in range(300):
+        record = await (await client.get(f"/api/v1/runs/{run_id}", headers=headers)).json()
+        if record["status"] in statuses:
+            return record
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} stayed {record['status']}")
+
+
+async def test_an_approval_gate_survives_a_daemon_restart_and_the_run_goes_on(
+    ssh_lab, tmp_path: Path
+):
+    directory = tmp_path / "playbooks"
+    directory.mkdir()
+    (directory / "gated.yaml").write_text(GATED)
+    (directory / "slow.yaml").write_text("name: slow\nsteps:\n  - wait: {seconds: 60}\n")
+    config, secrets = write_setup(
+        tmp_path,
+        ssh_lab.ports,
+        settings=f"playbooks_dir: {directory}\n"
+        "ssh: {backup_schedule: '', facts_interval: 0, host_key_policy: accept-new}\n",
+    )
+
+    async def daemon() -> tuple[TestClient, Keys]:
+        runtime = build_runtime(Sources(config, None, (secrets,)))
+        client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+        await client.start_server()
+        return client, Keys(runtime.core.settings.state_dir)
+
+    client, keys = await daemon()
+    planner = {"Authorization": f"Bearer {keys.make(Role.operator)}"}
+    try:
+        started = await (
+            await client.post("/api/v1/playbooks/gated/runs", json={}, headers=planner)
+        ).json()
+        record = await _until(client, started["id"], planner, "waiting_approval")
+        slow = await (
+            await client.post("/api/v1/playbooks/slow/runs", json={}, headers=planner)
+        ).json()
+    finally:
+        await client.close()  # the daemon stops: the waiting run stays, the slow one is cut
+    [gate] = record["gates"]
+    assert (
+        sorted(c["device"] for c in gate["changes"]) == ["r1", "r2"]
+        and gate["message"] == "ntp for r1"
+    )
+    assert "ntp server 10.255.255.1" not in ssh_lab.sims["r1"].device.show_running_config()
+
+    client, keys = await daemon()
+    approver = {"Authorization": f"Bearer {keys.make(Role.operator)}"}
+    viewer = {"Authorization": f"Bearer {keys.make(Role.viewer)}"}
+    try:
+        cut = await _until(client, slow["id"], viewer, "interrupted")
+        assert "interrupted at batch 1, step 1 (wait)" in cut["stopped_because"]
+        url = f"/api/v1/runs/{started['id']}"
+        assert (
+            await client.post(f"{url}/approve", json={"sha256": gate["sha256"]}, headers=viewer)
+        ).status == 403
+        wrong = await client.post(f"{url}/approve", json={"sha256": "0" * 64}, headers=approver)
+        assert wrong.status == 400 and "does not match" in (await wrong.json())["error"]["message"]
+        approved = await client.post(
+            f"{url}/approve", json={"sha256": gate["sha256"]}, headers=approver
+        )
+        assert approved.status == 200, await approved.text()
+        done = await _until(client, started["id"], viewer, "ok", "stopped", "partial")
+        assert done["status"] == "ok" and done["gates"][0]["decision"] == "approved"
+        deploys = next(s for s in done["steps"] if s["action"] == "deploy")["hosts"]
+        assert {h: r["status"] for h, r in deploys.items()} == {"r1": "changed", "r2": "changed"}
+        assert "ntp server 10.255.255.1" in ssh_lab.sims["r1"].device.show_running_config()
+        again = await client.post(
+            f"{url}/approve", json={"sha256": gate["sha256"]}, headers=approver
+        )
+        assert again.status == 409
+
+        # the interrupted run resumes from its wait; cancelled from the API, it stops there
+        resumed = await client.post(f"/api/v1/runs/{slow['id']}/resume", headers=approver)
+        assert resumed.status == 200 and (await resumed.json())["status"] == "running"
+        cancel = await client.post(f"/api/v1/runs/{slow['id']}/cancel", headers=approver)
+        assert (await cancel.json())["status"] == "cancelling"
+        cancelled = await _until(client, slow["id"], viewer, "cancelled")
+        assert (
+            cancelled["cancelled_by"]
+            and "at batch 1, step 1 (wait)" in cancelled["stopped_because"]
+        )
+    finally:
+        await client.close()

@@ -55,6 +55,16 @@ def test_the_schema_refuses_what_the_loader_refuses():
         ("  - block: []\n", 4, "a block needs at least one step"),
         ("  - backup: {}\n    register: a\n  - backup: {}\n    register: a\n", 7, "already"),
         ("  - block:\n      - reboot: {}\n", 5, "unknown action 'reboot'"),
+        ("  - plan: {}\n  - deploy: {}\n", 5, "deploy needs a plan step and then an approval"),
+        ("  - approval: {message: go}\n  - deploy: {}\n", 5, "deploy needs a plan step"),
+        (
+            "  - plan: {}\n  - block:\n      - approval: {message: go}\n",
+            5,
+            "an approval gate is a top-level step",
+        ),
+        ("  - approval: {message: go}\n    retries: 2\n", 4, "takes no loop or retries"),
+        ("  - timeout: 5\n    block:\n      - backup: {}\n", 4, "no timeout of its own"),
+        ("  - plan: {features: []}\n", 4, "at least 1 item"),
     ],
 )
 def test_malformed_steps_name_file_line_and_problem(tmp_path: Path, steps, line, problem):
