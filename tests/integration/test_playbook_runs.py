@@ -171,3 +171,53 @@ async def test_the_cli_runs_a_playbook_with_variables_and_json(ssh_lab, tmp_path
     assert code == 2 and "unknown variable 'colour'" in output
     code, output = await genosd("no-such-playbook")
     assert code == 2 and "no playbook 'no-such-playbook'" in output
+
+
+async def test_the_cli_stops_at_a_gate_shows_the_diffs_and_approves(ssh_lab, tmp_path: Path):
+    import asyncio
+    import re
+    import sys
+
+    directory = _fresh(tmp_path / "playbooks")
+    (directory / "gated.yaml").write_text(
+        "name: gated\nsteps:\n  - plan: {features: [ntp]}\n"
+        "  - approval: {message: 'ntp please'}\n  - deploy: {}\n"
+    )
+    config, secrets = write_setup(
+        tmp_path,
+        ssh_lab.ports,
+        settings=f"playbooks_dir: {directory}\nssh: {{host_key_policy: accept-new}}\n",
+    )
+    cli = str(Path(sys.executable).parent / "genosd")
+    env = {"GENOSD_SECRETS_DIR": str(secrets), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+
+    async def genosd(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            cli, "playbook", *args, "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        output, _ = await process.communicate()
+        return process.returncode or 0, output.decode()
+
+    code, output = await genosd("list")
+    assert code == 0 and "gated" in output, output
+    code, output = await genosd("run", "gated")
+    assert code == 3, output  # waiting at the gate
+    assert "waiting for approval (operator): ntp please" in output
+    assert "+ntp server 10.255.255.1" in output  # the diff the approver is asked about
+    found = re.search(r"genosd playbook approve (\d+) --sha256 ([0-9a-f]{64})", output)
+    assert found, output
+    run_id, sha = found.groups()
+    code, output = await genosd("show", run_id)
+    assert code == 0 and "waiting_approval" in output and f"--sha256 {sha}" in output
+    code, output = await genosd("approve", run_id, "--sha256", "0" * 64)
+    assert code == 2 and "does not match" in output
+    assert "ntp server 10.255.255.1" not in ssh_lab.sims["r1"].device.show_running_config()
+    code, output = await genosd("approve", run_id, "--sha256", sha, "--json")
+    assert code == 0, output
+    assert json.loads(output)["status"] == "ok"
+    assert "ntp server 10.255.255.1" in ssh_lab.sims["r2"].device.show_running_config()
+    code, output = await genosd("runs", "gated", "--json")
+    assert [r["status"] for r in json.loads(output)] == ["ok"]
+    code, output = await genosd("cancel", run_id)
+    assert code == 1 and "is ok, not running" in output
