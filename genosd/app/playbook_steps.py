@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -36,8 +37,10 @@ from genosd.collectors.snmp import poll_device
 from genosd.collectors.snmp_client import SessionFactory
 from genosd.config.validate import ValidationReport
 from genosd.inventory import Device
-from genosd.playbooks.expressions import ENVIRONMENT
+from genosd.playbooks.expressions import expression as expression_of
+from genosd.playbooks.expressions import template
 from genosd.playbooks.model import Playbook, Step
+from genosd.ssh.nornir import KeptSessions
 
 RUNNABLE = frozenset(
     {
@@ -96,6 +99,7 @@ class BatchRunner(ChangeActions):
         self.contexts: dict[str, dict[str, Any]] = {}
         self.stop = False
         self.failed: set[str] = set()
+        self.kept: KeptSessions | None = None  # the batch's SSH sessions, open across steps
 
     async def batch(self, number: int, devices: list[Device]) -> bool:
         """Run (or go on with) batch `number`; True when it stopped at an approval gate."""
@@ -105,6 +109,23 @@ class BatchRunner(ChangeActions):
             cursor.batch, cursor.step, cursor.active, cursor.failed = number, 0, sorted(names), []
         active, failed = set(cursor.active) & names, set(cursor.failed)
         self.failed = failed
+        ssh = self.core.settings.ssh
+        self.kept = KeptSessions(
+            [d.ssh for d in devices if d.ssh is not None],
+            self.core.known_hosts.path,
+            ssh.concurrency,
+        )
+        try:
+            return await self._batch_steps(number, devices, active, failed)
+        finally:
+            # closing waits for any session still busy (a command a timeout gave up on): in the
+            # background, so the run goes on
+            threading.Thread(target=self.kept.close, name="playbook-sessions", daemon=True).start()
+
+    async def _batch_steps(
+        self, number: int, devices: list[Device], active: set[str], failed: set[str]
+    ) -> bool:
+        cursor = self.record.cursor
         for index in range(cursor.step, len(self.playbook.steps)):
             if self.stop:
                 break
@@ -288,11 +309,11 @@ class BatchRunner(ChangeActions):
 
     def _truth(self, expression: str, host: str, item: Any = None) -> bool:
         context = self.contexts[host] if item is None else {**self.contexts[host], "item": item}
-        return bool(ENVIRONMENT.compile_expression(expression)(**context))
+        return bool(expression_of(expression)(**context))
 
     def _render(self, text: str, host: str, item: Any = None) -> str:
         context = self.contexts[host] if item is None else {**self.contexts[host], "item": item}
-        return ENVIRONMENT.from_string(text).render(**context)
+        return template(text).render(**context)
 
     async def _group(
         self,
@@ -366,7 +387,7 @@ class BatchRunner(ChangeActions):
             d.name: (
                 step.loop
                 if isinstance(step.loop, list)
-                else list(ENVIRONMENT.compile_expression(step.loop)(**self.contexts[d.name]) or [])
+                else list(expression_of(step.loop)(**self.contexts[d.name]) or [])
             )
             for d in devices
         }
@@ -497,6 +518,7 @@ class BatchRunner(ChangeActions):
                 parse_output=args.get("parse", True),
                 policy=ssh.host_key_policy,
                 concurrency=ssh.concurrency,
+                kept=self.kept,
             )
             for outcome in ran:
                 first = outcome.outputs.get(commands[0], {})

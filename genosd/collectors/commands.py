@@ -13,7 +13,7 @@ from genosd.collectors.facts import parse
 from genosd.errors import DeviceError
 from genosd.ssh.cli import open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
-from genosd.ssh.nornir import describe_error, run_each
+from genosd.ssh.nornir import KeptSessions, describe_error, has_session, run_each
 from genosd.ssh.target import SshTarget
 
 
@@ -34,9 +34,16 @@ def _commands_task(
     target: SshTarget = task.host.data["target"]
     started = time.monotonic()
     result = CommandsResult(target.name, False)
-    try:
-        known.enforce(target.address, target.port, policy, target.timeout)
-        cli = open_cli(task, target.platform, known)
+
+    def send() -> None:
+        if not has_session(task):
+            known.ensure_pinned(target.address, target.port, policy, target.timeout)
+        try:
+            cli = open_cli(task, target.platform, known)
+        except Exception:
+            # the session refused the device (a changed key among other causes): say which
+            known.enforce(target.address, target.port, policy, target.timeout)
+            raise
         for command in commands:
             output = cli.show(command, target.timeout)
             parsed = None
@@ -46,6 +53,18 @@ def _commands_task(
                 except DeviceError:
                     parsed = None  # no template for this command: the text is the result
             result.outputs[command] = {"output": output, "parsed": parsed}
+
+    kept = has_session(task)
+    try:
+        try:
+            send()
+        except Exception:
+            if not kept:
+                raise
+            # a kept session the device closed while idle: once more on a new one
+            task.host.close_connections()
+            result.outputs.clear()
+            send()
         result.ok = True
     except Exception as exc:
         result.error = describe_error(exc)
@@ -61,8 +80,10 @@ def run_commands(
     parse_output: bool = True,
     policy: Policy = "accept-new",
     concurrency: int = 20,
+    kept: KeptSessions | None = None,
 ) -> list[CommandsResult]:
-    """Each target's outputs (blocking; call it from a worker thread in async code)."""
+    """Each target's outputs (blocking; call it from a worker thread in async code); with
+    `kept`, over sessions that stay open for the next run."""
     return run_each(
         targets,
         known_hosts.path,
@@ -70,6 +91,7 @@ def run_commands(
         _commands_task,
         CommandsResult,
         lambda name, error: CommandsResult(name, False, error=error),
+        kept,
         commands=commands,
         parse_output=parse_output,
         known=known_hosts,

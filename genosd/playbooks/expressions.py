@@ -8,9 +8,11 @@ nothing defines is a load error with file and line, not a failure at 3 a.m.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ENVIRONMENT = ImmutableSandboxedEnvironment(autoescape=False)
@@ -21,6 +23,18 @@ _JINJA_GLOBALS = frozenset(ENVIRONMENT.globals)
 
 class ExpressionError(ValueError):
     """An expression or template that does not compile, or names what nothing defines."""
+
+
+@functools.lru_cache(maxsize=1024)
+def expression(text: str) -> Any:
+    """A condition compiled once (a step evaluates it for every host)."""
+    return ENVIRONMENT.compile_expression(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def template(text: str) -> Template:
+    """A text argument compiled once."""
+    return ENVIRONMENT.from_string(text)
 
 
 def _undeclared(ast: nodes.Template, known: Iterable[str]) -> list[str]:

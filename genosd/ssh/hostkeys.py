@@ -109,6 +109,13 @@ class KnownHosts:
             return HostKeyCheck(host, port, key, "recorded")
         return HostKeyCheck(host, port, key, "unknown")
 
+    def ensure_pinned(self, host: str, port: int, policy: Policy, timeout: float = 10.0) -> None:
+        """Before a session opens: enforce() for a device with no pinned key; a pinned key needs
+        no scan of its own, since the session itself refuses any other (paramiko strict,
+        scrapli's strict known_hosts)."""
+        if self.pinned(host, port) is None:
+            self.enforce(host, port, policy, timeout)
+
     def enforce(self, host: str, port: int, policy: Policy, timeout: float = 10.0) -> HostKeyCheck:
         """check(), raising HostKeyError for a changed key or an unknown one under strict."""
         result = self.check(host, port, policy, timeout)

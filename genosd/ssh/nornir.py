@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from nornir.core import Nornir
 from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
 from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.task import Task
 from nornir.plugins.runners import ThreadedRunner
 
 from genosd.ssh.target import SshTarget
@@ -58,6 +59,32 @@ def describe_error(error: BaseException | None) -> str:
 R = TypeVar("R")
 
 
+class KeptSessions:
+    """One SSH session per device kept open across several runs (a playbook batch's steps):
+    the host key is checked when a session opens, not again for every command. `close()` ends
+    them (blocking). Runs over different devices may share it from several threads."""
+
+    def __init__(self, targets: list[SshTarget], known_hosts: Path, concurrency: int):
+        self._targets = {t.name: t for t in targets}
+        self._nornir = nornir_for(targets, known_hosts, max(1, min(concurrency, len(targets))))
+
+    def nornir(self, targets: list[SshTarget]) -> Nornir | None:
+        """A Nornir over `targets` on the kept sessions; None if one is not among them."""
+        if any(self._targets.get(t.name) != t for t in targets):
+            return None
+        names = {t.name for t in targets}
+        return self._nornir.filter(filter_func=lambda host: host.name in names)
+
+    def close(self) -> None:
+        """Close every session (blocking)."""
+        self._nornir.close_connections(on_good=True, on_failed=True)
+
+
+def has_session(task: Task) -> bool:
+    """Whether the task's host already has an open session (kept from an earlier run)."""
+    return bool(task.host.connections)
+
+
 def run_each(
     targets: list[SshTarget],
     known_hosts: Path,
@@ -65,17 +92,20 @@ def run_each(
     task: Callable[..., Any],
     result_type: type[R],
     failed: Callable[[str, str], R],
+    kept: KeptSessions | None = None,
     **params: Any,
 ) -> list[R]:
     """Run a Nornir task on every target (blocking): one `result_type` per target, in order; a
-    task that raised becomes `failed(name, error)`."""
+    task that raised becomes `failed(name, error)`. With `kept`, sessions stay open after."""
     if not targets:
         return []
-    nr = nornir_for(targets, known_hosts, min(concurrency, len(targets)))
+    shared = kept.nornir(targets) if kept is not None else None
+    nr = shared or nornir_for(targets, known_hosts, min(concurrency, len(targets)))
     try:
         aggregated = nr.run(task=task, on_failed=True, **params)
     finally:
-        nr.close_connections(on_good=True, on_failed=True)
+        if shared is None:
+            nr.close_connections(on_good=True, on_failed=True)
     results = []
     for target in targets:
         first = aggregated[target.name][0]

@@ -221,3 +221,26 @@ async def test_the_cli_stops_at_a_gate_shows_the_diffs_and_approves(ssh_lab, tmp
     assert [r["status"] for r in json.loads(output)] == ["ok"]
     code, output = await genosd("cancel", run_id)
     assert code == 1 and "is ok, not running" in output
+
+
+async def test_a_show_step_refuses_a_device_whose_host_key_changed(ssh_lab, tmp_path: Path):
+    text = "name: t\nrollout: {max_failures: 1}\nsteps:\n  - show: {commands: [show version]}\n"
+    first, _, _ = await _run(_fresh(tmp_path / "a"), ssh_lab.ports, text)
+    assert first.status == "ok"  # both keys pinned now (accept-new)
+    await ssh_lab.replace_host_key("r1")
+    config, secrets = write_setup(
+        _fresh(tmp_path / "b"), ssh_lab.ports, settings="ssh: {host_key_policy: accept-new}\n"
+    )
+    snapshot = load_snapshot(Sources(config, None, (secrets,)))
+    async with tool_core(snapshot) as core:
+        # the same pinned keys as the first run
+        core.known_hosts.path.parent.mkdir(parents=True, exist_ok=True)
+        core.known_hosts.path.write_text(
+            (tmp_path / "a" / "state" / "ssh" / "known_hosts").read_text()
+        )
+        playbook = _playbook(tmp_path, text)
+        record = await finish_run(core, playbook, await begin(core, playbook, {}, actor="test"))
+    hosts = _hosts(record, "show")
+    assert hosts["r2"].status == "ok"
+    assert hosts["r1"].status == "failed" and "CHANGED" in (hosts["r1"].error or "")
+    assert "Cisco IOS" not in str(hosts["r1"].data)
