@@ -77,3 +77,14 @@ async def topology_lab(tmp_path: Path):
     await lab.start(topology_devices(minute=0.5))
     yield lab
     await lab.close()
+
+
+@pytest.fixture
+async def fake_ollama():
+    """A server speaking Ollama's API on a free loopback port (tests/ollama_server.py)."""
+    from tests.ollama_server import FakeOllama
+
+    server = FakeOllama()
+    await server.start()
+    yield server
+    await server.stop()

@@ -14,8 +14,7 @@ approval (genosd.app.playbook_gates) claims the run and calls `finish_run` again
 from the record's cursor: that is how a paused run survives a restart. A run cancelled (the
 daemon stopping, or a user) is recorded as `interrupted` or `cancelled` with where it stopped.
 
-A playbook that uses an action this engine does not run yet (llm, wait until) is refused
-before anything runs.
+A playbook that names a plugin task no loaded plugin provides is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -38,15 +37,13 @@ from genosd.playbooks.model import Playbook, Step
 
 
 def unsupported(steps: Sequence[Step], tasks: dict[str, Any]) -> list[str]:
-    """Actions of `steps` this engine cannot run yet."""
+    """Actions of `steps` neither built in nor provided by an active plugin."""
     found: list[str] = []
     for step in steps:
         if step.block is not None:
             found += unsupported([*step.block, *(step.always or [])], tasks)
         elif step.action is not None and step.action not in RUNNABLE | set(tasks):
             found.append(step.action)
-        elif step.action == "wait" and step.args.get("until") is not None:
-            found.append("wait until")
     return sorted(set(found))
 
 
@@ -141,7 +138,7 @@ async def begin_run(
     missing = unsupported(playbook.steps, tasks or {})
     if missing:
         raise InvalidRequestError(
-            f"playbook {playbook.name!r} uses actions this genosd cannot run yet: {', '.join(missing)}"
+            f"playbook {playbook.name!r} uses actions no active plugin provides: {', '.join(missing)}"
         )
     values = coerce_variables(playbook, variables or {})
     names = [d.name for d in select_targets(core, playbook)]

@@ -51,6 +51,8 @@ class StepRun:
     hosts: dict[str, HostResult] = field(default_factory=dict)
     index: int = 0
     register: str | None = None
+    started_at: float = field(default_factory=time.time)
+    duration: float = 0.0  # seconds, retries included
 
 
 @dataclass

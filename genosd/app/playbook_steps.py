@@ -15,14 +15,13 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from genosd.app.backups import run_backup
 from genosd.app.core import AppCore
-from genosd.app.facts import collect
+from genosd.app.playbook_actions import PluginRun, ReadActions
 from genosd.app.playbook_changes import ChangeActions
 from genosd.app.playbook_records import (
     Gate,
@@ -32,10 +31,6 @@ from genosd.app.playbook_records import (
     cancel_requested,
     save_run,
 )
-from genosd.collectors.commands import run_commands
-from genosd.collectors.snmp import poll_device
-from genosd.collectors.snmp_client import SessionFactory
-from genosd.config.validate import ValidationReport
 from genosd.inventory import Device
 from genosd.playbooks.expressions import expression as expression_of
 from genosd.playbooks.expressions import template
@@ -44,6 +39,7 @@ from genosd.ssh.nornir import KeptSessions
 
 RUNNABLE = frozenset(
     {
+        "llm",
         "poll",
         "backup",
         "facts",
@@ -64,14 +60,6 @@ class RunCancelled(BaseException):
     """Someone cancelled the run; it stops before its next step."""
 
 
-PluginRun = Callable[[str, BaseModel], Awaitable[dict[str, Any]]]
-
-
-def _without_ssh(devices: list[Device]) -> dict[str, HostResult]:
-    """Failed results for the devices an SSH action cannot reach (no SSH settings)."""
-    return {d.name: HostResult("failed", error="no SSH settings") for d in devices if d.ssh is None}
-
-
 def _host_context(device: Device) -> dict[str, Any]:
     return {
         "name": device.name,
@@ -85,7 +73,7 @@ def _host_context(device: Device) -> dict[str, Any]:
     }
 
 
-class BatchRunner(ChangeActions):
+class BatchRunner(ChangeActions, ReadActions):
     """Runs the playbook's steps over one batch at a time, keeping each host's variables."""
 
     def __init__(
@@ -288,6 +276,7 @@ class BatchRunner(ChangeActions):
                 else:
                     runnable.append(device)
             result.hosts.update(await self._with_retries(step, runnable))
+            result.duration = round(time.time() - result.started_at, 3)
             self.record.steps.append(result)
             self._step_event(result)
             undo = []
@@ -348,18 +337,29 @@ class BatchRunner(ChangeActions):
             await self.steps(step.always, batch, devices, set(entered), failed, index)
 
     async def _with_retries(self, step: Step, devices: list[Device]) -> dict[str, HostResult]:
+        """The step, again for the hosts that failed (or whose `until` is still false), up to
+        `retries` more times, `delay` seconds apart."""
         results: dict[str, HostResult] = {}
         pending = list(devices)
         for attempt in range(1, step.retries + 2):
             outcome = await self._timed(step, pending)
             for name, result in outcome.items():
                 result.attempts = attempt
-                results[name] = result
+                results[name] = self._until(step, name, result)
             pending = [d for d in pending if results[d.name].status == "failed"]
             if not pending or attempt > step.retries:
                 break
             await self.sleep(step.delay)
         return results
+
+    def _until(self, step: Step, host: str, result: HostResult) -> HostResult:
+        """`result`, failed when the step's `until` does not hold for it yet."""
+        if step.until is None or step.save_as is None or result.status == "failed":
+            return result
+        context = {**self.contexts[host], step.save_as: result.registered()}
+        if expression_of(step.until)(**context):
+            return result
+        return HostResult("failed", result.data, f"until not met: {step.until}", result.attempts)
 
     async def _timed(self, step: Step, devices: list[Device]) -> dict[str, HostResult]:
         """The step over `devices`; with a `timeout`, each host runs on its own and a host
@@ -423,152 +423,3 @@ class BatchRunner(ChangeActions):
             return {
                 d.name: HostResult("failed", error=f"{type(exc).__name__}: {exc}") for d in devices
             }
-
-    async def _plugin_task(
-        self, action: str, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        model, run = self.tasks[action]
-
-        async def one(device: Device) -> HostResult:
-            try:
-                rendered = {
-                    k: self._render(v, device.name, item) if isinstance(v, str) else v
-                    for k, v in args.items()
-                }
-                return HostResult("ok", await run(device.name, model.model_validate(rendered)))
-            except Exception as exc:
-                return HostResult("failed", error=f"{type(exc).__name__}: {exc}")
-
-        outcomes = await asyncio.gather(*(one(d) for d in devices))
-        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
-
-    async def _do_poll(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        factory = SessionFactory()
-
-        async def one(device: Device) -> HostResult:
-            if device.snmp is None:
-                return HostResult("failed", error="no SNMP settings")
-            session = factory.open(device.snmp)
-            try:
-                poll = await poll_device(
-                    device.name, device.snmp.address, session, device.snmp.max_repetitions
-                )
-            finally:
-                session.close()
-            data = {
-                "interfaces": len(poll.interfaces),
-                "system": dict(poll.system),
-                "problems": poll.problems,
-            }
-            return HostResult("ok" if poll.ok else "failed", data, poll.error)
-
-        outcomes = await asyncio.gather(*(one(d) for d in devices))
-        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
-
-    async def _do_backup(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        with_ssh = [d for d in devices if d.ssh is not None]
-        results = _without_ssh(devices)
-        reports: dict[str, ValidationReport] = {}
-        for backup in await run_backup(
-            self.core, with_ssh, f"playbook:{self.record.actor}", reports
-        ):
-            data: dict[str, Any] = {
-                "version": backup.version,
-                "lines": backup.lines,
-                "masked": backup.masked,
-            }
-            report = reports.get(backup.device)
-            if report is not None:  # the running config against its baseline and rules
-                failing = sorted({f.rule for f in report.findings if f.waiver is None})
-                data["compliance"] = {"score": report.score, "failing": failing}
-            status = "failed" if not backup.ok else "changed" if backup.changed else "ok"
-            results[backup.device] = HostResult(status, data, backup.error)
-        return results
-
-    async def _do_facts(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        results = _without_ssh(devices)
-        for facts in await collect(self.core, [d for d in devices if d.ssh is not None]):
-            results[facts.device] = HostResult(
-                "ok" if facts.ok else "failed", {"facts": facts.facts}, facts.error
-            )
-        return results
-
-    async def _do_show(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        results = _without_ssh(devices)
-        groups: dict[tuple[str, ...], list[Device]] = {}
-        for device in devices:
-            if device.ssh is not None:
-                commands = tuple(self._render(c, device.name, item) for c in args["commands"])
-                groups.setdefault(commands, []).append(device)
-        ssh = self.core.settings.ssh
-        for commands, members in groups.items():
-            ran = await asyncio.to_thread(
-                run_commands,
-                [d.ssh for d in members if d.ssh is not None],
-                list(commands),
-                self.core.known_hosts,
-                parse_output=args.get("parse", True),
-                policy=ssh.host_key_policy,
-                concurrency=ssh.concurrency,
-                kept=self.kept,
-            )
-            for outcome in ran:
-                first = outcome.outputs.get(commands[0], {})
-                data = {
-                    "outputs": outcome.outputs,
-                    "output": first.get("output"),
-                    "parsed": first.get("parsed"),
-                }
-                results[outcome.device] = HostResult(
-                    "ok" if outcome.ok else "failed", data, outcome.error
-                )
-        return results
-
-    async def _do_assert(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        results = {}
-        for device in devices:
-            false = [e for e in args["that"] if not self._truth(e, device.name, item)]
-            if false:
-                message = self._render(args.get("fail_msg", "assertion failed"), device.name, item)
-                results[device.name] = HostResult("failed", {"false": false}, message)
-            else:
-                results[device.name] = HostResult("ok")
-        return results
-
-    async def _do_wait(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        await self.sleep(float(args["seconds"]))
-        return {d.name: HostResult("ok") for d in devices}
-
-    async def _do_notify(
-        self, args: dict[str, Any], devices: list[Device], item: Any
-    ) -> dict[str, HostResult]:
-        results = {}
-        for device in devices:
-            message = self._render(args["message"], device.name, item)
-            self.core.events.publish(
-                "alert",
-                {
-                    "source": "playbook",
-                    "severity": args.get("severity", "info"),
-                    "kind": "playbook_notify",
-                    "message": message,
-                    "device": device.name,
-                    "playbook": self.playbook.name,
-                    "run": self.record.id,
-                    "check": self.record.check,
-                },
-            )
-            results[device.name] = HostResult("ok", {"message": message})
-        return results

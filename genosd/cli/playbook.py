@@ -144,7 +144,7 @@ def _report(record: Any, json_out: bool) -> None:
     if json_out:
         print_json(record.summary())
     else:
-        table = Table("batch", "step", "ok", "changed", "skipped", "failed")
+        table = Table("batch", "step", "seconds", "ok", "changed", "skipped", "failed")
         for step in record.steps:
             counts = {
                 s: sorted(h for h, r in step.hosts.items() if r.status == s)
@@ -153,6 +153,7 @@ def _report(record: Any, json_out: bool) -> None:
             table.add_row(
                 str(step.batch + 1),
                 step.step,
+                f"{step.duration:.1f}",
                 *(str(len(counts[s])) for s in ("ok", "changed", "skipped")),
                 ", ".join(counts["failed"]) or "0",
             )

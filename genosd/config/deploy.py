@@ -29,6 +29,7 @@ from genosd.config.remediation import remediate, scoped
 from genosd.errors import DeviceError
 from genosd.platforms import Platform
 from genosd.settings_sections import PostCheck
+from genosd.ssh.cli import netmiko_session
 from genosd.ssh.hostkeys import KnownHosts, Policy
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
@@ -207,6 +208,7 @@ def _deploy_task(
     outcome = DeployOutcome(target.name, "failed")
     try:
         known.enforce(target.address, target.port, policy, target.timeout)
+        netmiko_session(task, known)  # opened against the device's pinned key alone
         before = _running(task, platform, target.timeout)
     except (DeviceError, NornirSubTaskError, OSError, EOFError) as exc:
         outcome.reason = f"could not read the running config, nothing sent: {describe_error(exc)}"

@@ -89,6 +89,8 @@ def _check_steps(
         here = (*at, number)
         names = known | ({"item"} if step.loop is not None else set())
         _expression(step.when, names, (*here, "when"), doc, problems)
+        if step.save_as is not None:
+            _expression(step.until, names | {step.save_as}, (*here, "until"), doc, problems)
         if isinstance(step.loop, str):
             _expression(step.loop, known, (*here, "loop"), doc, problems)
         if step.block is not None:
@@ -163,7 +165,7 @@ def _check_action(
             if not isinstance(text, str):
                 continue
             loc = (*here, step.action, field)
-            if (step.action, field) in {("assert", "that"), ("wait", "until")}:
+            if (step.action, field) == ("assert", "that"):
                 _expression(text, names, loc, doc, problems)
             else:
                 _expression(text, names, loc, doc, problems, check_template)

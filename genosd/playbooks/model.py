@@ -79,18 +79,9 @@ class AssertArgs(_Strict):
 
 
 class WaitArgs(_Strict):
-    """Wait a time, or until an expression holds (checked every `interval`)."""
+    """Wait a time. (To wait until something holds, give the step that reads it an `until`.)"""
 
-    seconds: float | None = Field(None, gt=0, le=86400)
-    until: str | None = None
-    interval: float = Field(10.0, gt=0, le=3600)
-    timeout: float = Field(300.0, gt=0, le=86400)
-
-    @model_validator(mode="after")
-    def _one(self) -> WaitArgs:
-        if (self.seconds is None) == (self.until is None):
-            raise ValueError("give exactly one of seconds and until")
-        return self
+    seconds: float = Field(gt=0, le=86400)
 
 
 class ApprovalArgs(_Strict):
@@ -139,6 +130,7 @@ CHANGING_ACTIONS = frozenset({"deploy"})
 _COMMON = {
     "name",
     "when",
+    "until",
     "loop",
     "register",
     "retries",
@@ -159,10 +151,12 @@ class Step(_Strict):
     action: str | None = None
     args: dict[str, Any] = {}
     when: str | None = None
+    # run the action again (every `delay`, up to `retries` times) while this is false for a host
+    until: str | None = None
     loop: list[Any] | str | None = None  # a list, or an expression giving one
     # `register:` in the file (a BaseModel already has a `register` attribute)
     save_as: str | None = Field(None, alias="register", pattern=r"^[a-z_][a-z0-9_]{0,63}$")
-    retries: int = Field(0, ge=0, le=20)
+    retries: int = Field(0, ge=0, le=500)  # `until` polls may need many
     delay: float = Field(5.0, ge=0, le=3600)
     timeout: float | None = Field(None, gt=0, le=86400)
     on_failure: Literal["abort", "continue", "rollback"] = "abort"
@@ -202,6 +196,10 @@ class Step(_Strict):
             raise ValueError("a block has no timeout of its own: set `timeout` on its steps")
         if self.block is not None and self.loop is not None:
             raise ValueError("a block has no loop: loop its steps")
+        if self.until is not None and (self.save_as is None or self.block is not None):
+            raise ValueError("`until` needs `register` (it names the step's result) on an action")
+        if self.until is not None and self.retries == 0:
+            raise ValueError("`until` needs `retries` (how many more times to try)")
         return self
 
     @property

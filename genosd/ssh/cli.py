@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from nornir.core.inventory import ConnectionOptions
@@ -19,7 +20,7 @@ from nornir.core.task import Task
 
 from genosd.errors import DeviceError
 from genosd.platforms import Platform
-from genosd.ssh.hostkeys import KnownHosts
+from genosd.ssh.hostkeys import KnownHosts, entry_name
 from genosd.ssh.target import SshTarget
 
 
@@ -48,18 +49,45 @@ class _Scrapli:
         return str(self.connection.send_command(command, timeout_ops=timeout).result)
 
 
-def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
-    """The task host's session over `platform.transport`, its host key already enforced."""
-    if platform.transport == "netmiko":
-        return _Netmiko(task.host.get_connection("netmiko", task.nornir.config))
-    target: SshTarget = task.host.data["target"]
+@contextlib.contextmanager
+def _one_key_file(known: KnownHosts, target: SshTarget, name: str) -> Iterator[str]:
+    """A known_hosts file holding only the device's pinned key, under `name`, for the time a
+    session opens: the library then parses one line, not every device's key."""
     key = known.pinned(target.address, target.port)
     if key is None:
         raise DeviceError(f"no pinned SSH host key for {target.address}:{target.port}")
     fd, path = tempfile.mkstemp(prefix="genosd-key-", text=True)
     try:
         with os.fdopen(fd, "w") as file:
-            file.write(f"{target.address} {key}\n")
+            file.write(f"{name} {key}\n")
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # the key was checked when the session opened
+
+
+def netmiko_session(task: Task, known: KnownHosts) -> Any:
+    """The task host's netmiko session, opened against its pinned key if not open yet."""
+    if "netmiko" not in task.host.connections:
+        target: SshTarget = task.host.data["target"]
+        options = task.host.connection_options["netmiko"]
+        extras = options.extras or {}
+        with _one_key_file(known, target, entry_name(target.address, target.port)) as path:
+            options.extras = {**extras, "alt_key_file": path}
+            try:
+                return task.host.get_connection("netmiko", task.nornir.config)
+            finally:
+                options.extras = extras  # a later reconnect reads the whole file again
+    return task.host.get_connection("netmiko", task.nornir.config)
+
+
+def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
+    """The task host's session over `platform.transport`, its host key already enforced."""
+    if platform.transport == "netmiko":
+        return _Netmiko(netmiko_session(task, known))
+    target: SshTarget = task.host.data["target"]
+    # scrapli looks keys up by address alone
+    with _one_key_file(known, target, target.address) as path:
         task.host.connection_options["scrapli"] = ConnectionOptions(
             platform=platform.scrapli,
             extras={
@@ -74,9 +102,6 @@ def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
             },
         )
         connection = task.host.get_connection("scrapli", task.nornir.config)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # the key was checked when the session opened
     _close_transport_first(connection.transport)
     return _Scrapli(connection)
 

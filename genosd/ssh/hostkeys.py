@@ -69,15 +69,26 @@ class KnownHosts:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
+        # the file parsed, and the (mtime, size, inode) it was parsed at: thousands of devices
+        # look their key up without reading the whole file each time
+        self._cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
 
     def _entries(self) -> dict[str, str]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = self._cache
+        if cached is not None and cached[0] == stamp:
+            return dict(cached[1])
         entries: dict[str, str] = {}
-        if self.path.is_file():
-            for line in self.path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) >= 3 and not line.startswith("#"):
-                    entries[parts[0]] = f"{parts[1]} {parts[2]}"
-        return entries
+        for line in self.path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and not line.startswith("#"):
+                entries[parts[0]] = f"{parts[1]} {parts[2]}"
+        self._cache = (stamp, entries)
+        return dict(entries)
 
     def pinned(self, host: str, port: int) -> str | None:
         """The recorded key of host:port."""

@@ -14,7 +14,6 @@ from genosd.config.secrets import Masker
 from genosd.config.validate import ValidationReport, llm_review
 from genosd.platforms import platform
 from genosd.settings_sections import LlmSettings
-from tests.ollama_server import FakeOllama
 
 CONFIG = """hostname r1
 snmp-server community s3cret-community RO
@@ -33,14 +32,6 @@ def _reviewer(body: dict[str, Any]) -> str:
         if "telnet" in line
     ]
     return json.dumps({"findings": findings})
-
-
-@pytest.fixture
-async def fake_ollama():
-    server = FakeOllama()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def _report() -> ValidationReport:

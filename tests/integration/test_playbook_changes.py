@@ -22,6 +22,7 @@ from genosd.app.snapshot import Sources, load_snapshot
 from genosd.config.changes import get_change, list_changes
 from genosd.config.normalize import strip_volatile
 from genosd.errors import ConflictError, InvalidRequestError
+from genosd.lab.ios_config import RunningConfig
 from genosd.platforms import platform
 from genosd.playbooks.loader import load_playbook
 from genosd.playbooks.model import Playbook
@@ -291,3 +292,37 @@ steps:
         assert all(r.status == "changed" and r.data["resumed"] for r in again.values())
         assert {n: _running(ssh_lab, n) for n in ("r1", "r2")} == sent_before  # nothing pushed
         assert set(_hosts(resumed, "after")) == {"r1", "r2"}
+
+
+async def test_until_runs_a_step_again_until_the_device_shows_what_it_waits_for(
+    ssh_lab, tmp_path: Path
+):
+    snapshot = _snapshot(tmp_path, ssh_lab)
+    text = """name: t
+rollout: {max_failures: 1}
+steps:
+  - name: wait for Loopback5
+    show: {commands: [show ip interface brief]}
+    register: brief
+    until: "brief.parsed | selectattr('interface', 'equalto', 'Loopback5') | list | length == 1"
+    retries: 30
+    delay: 0.3
+"""
+    async with tool_core(snapshot) as core:
+        playbook = _playbook(tmp_path, text)
+        running = asyncio.create_task(
+            finish_run(core, playbook, await begin(core, playbook, {}, actor="test"))
+        )
+        await asyncio.sleep(3.0)  # a few attempts see nothing; then the interface comes up
+        r1 = ssh_lab.sims["r1"].device
+        r1.config = RunningConfig.parse(
+            r1.config.render() + "interface Loopback5\n ip address 10.9.9.9 255.255.255.255\n"
+        )
+        record = await asyncio.wait_for(running, 60)
+    hosts = _hosts(record, "wait for Loopback5")
+    assert hosts["r1"].status == "ok" and 1 < hosts["r1"].attempts < 31
+    assert hosts["r2"].status == "failed" and hosts["r2"].attempts == 31
+    assert hosts["r2"].error == (
+        "until not met: brief.parsed | selectattr('interface', 'equalto', 'Loopback5') | list"
+        " | length == 1"
+    )

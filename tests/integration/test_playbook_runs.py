@@ -115,13 +115,25 @@ async def test_continue_on_failure_loops_and_limits_in_percent(ssh_lab, tmp_path
     assert record.status == "partial" and record.failed_hosts == ["r2"]
 
 
-async def test_variables_and_actions_not_yet_runnable_are_refused_before_anything_runs(
+async def test_variables_and_tasks_of_unloaded_plugins_are_refused_before_anything_runs(
     ssh_lab, tmp_path: Path
 ):
-    with pytest.raises(InvalidRequestError, match="cannot run yet: llm"):
-        await _run(
-            _fresh(tmp_path / "d"), ssh_lab.ports, "name: t\nsteps:\n  - llm: {prompt: hi}\n"
+    from pydantic import BaseModel
+
+    class Args(BaseModel):
+        pass
+
+    path = _fresh(tmp_path / "d") / "p.yaml"
+    path.write_text("name: t\nsteps:\n  - drain_port: {}\n")
+    playbook = load_playbook(path, {"drain_port": Args})  # loaded while its plugin was
+    config, secrets = write_setup(tmp_path / "d", ssh_lab.ports)
+    async with tool_core(load_snapshot(Sources(config, None, (secrets,)))) as core:
+        with pytest.raises(InvalidRequestError, match="no active plugin provides: drain_port"):
+            await begin(core, playbook, {}, actor="test")  # … and is not now
+        runs = await core.db.run(
+            lambda db: db.execute("SELECT count(*) FROM playbook_runs").fetchone()
         )
+    assert runs == (0,)  # nothing recorded
     with pytest.raises(InvalidRequestError, match="variable 'ticket' is required"):
         await _run(
             _fresh(tmp_path / "v"),

@@ -1,0 +1,247 @@
+"""The playbook actions that read or tell: poll, backup, facts, show, assert, wait, notify, llm,
+and plugin tasks. Each runs over a batch's hosts at once and returns a result per host; the
+device-changing actions are in genosd.app.playbook_changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from genosd.app.backups import run_backup
+from genosd.app.core import AppCore
+from genosd.app.facts import collect
+from genosd.app.playbook_records import HostResult, RunRecord
+from genosd.collectors.commands import run_commands
+from genosd.collectors.snmp import poll_device
+from genosd.collectors.snmp_client import SessionFactory
+from genosd.config.validate import ValidationReport
+from genosd.inventory import Device
+from genosd.llm import LlmUnavailable, structured_chat
+from genosd.playbooks.model import Playbook
+from genosd.ssh.nornir import KeptSessions
+
+PluginRun = Callable[[str, BaseModel], Awaitable[dict[str, Any]]]
+
+
+class LlmAnswer(BaseModel):
+    """What a playbook's `llm` step asks the model for."""
+
+    answer: str = Field(max_length=20000)
+
+
+_LLM_SYSTEM = (
+    "You help a network operations team. Answer the user's question about a network device "
+    'from the data given, briefly and precisely, as JSON: {"answer": "..."}. Your answer is '
+    "shown to people; it is never sent to a device."
+)
+_LLM_AT_ONCE = 2  # an Ollama server answers one or two requests at a time anyway
+
+
+def _without_ssh(devices: list[Device]) -> dict[str, HostResult]:
+    """Failed results for the devices an SSH action cannot reach (no SSH settings)."""
+    return {d.name: HostResult("failed", error="no SSH settings") for d in devices if d.ssh is None}
+
+
+class ReadActions:
+    """The reading actions of a BatchRunner (which supplies what is declared here)."""
+
+    core: AppCore
+    playbook: Playbook
+    record: RunRecord
+    tasks: dict[str, tuple[type[BaseModel], PluginRun]]
+    kept: KeptSessions | None
+
+    def _truth(self, expression: str, host: str, item: Any = None) -> bool:
+        raise NotImplementedError
+
+    def _render(self, text: str, host: str, item: Any = None) -> str:
+        raise NotImplementedError
+
+    async def sleep(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    async def _plugin_task(
+        self, action: str, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        model, run = self.tasks[action]
+
+        async def one(device: Device) -> HostResult:
+            try:
+                rendered = {
+                    k: self._render(v, device.name, item) if isinstance(v, str) else v
+                    for k, v in args.items()
+                }
+                return HostResult("ok", await run(device.name, model.model_validate(rendered)))
+            except Exception as exc:
+                return HostResult("failed", error=f"{type(exc).__name__}: {exc}")
+
+        outcomes = await asyncio.gather(*(one(d) for d in devices))
+        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
+
+    async def _do_poll(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        factory = SessionFactory()
+
+        async def one(device: Device) -> HostResult:
+            if device.snmp is None:
+                return HostResult("failed", error="no SNMP settings")
+            session = factory.open(device.snmp)
+            try:
+                poll = await poll_device(
+                    device.name, device.snmp.address, session, device.snmp.max_repetitions
+                )
+            finally:
+                session.close()
+            data = {
+                "interfaces": len(poll.interfaces),
+                "system": dict(poll.system),
+                "problems": poll.problems,
+            }
+            return HostResult("ok" if poll.ok else "failed", data, poll.error)
+
+        outcomes = await asyncio.gather(*(one(d) for d in devices))
+        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
+
+    async def _do_backup(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        with_ssh = [d for d in devices if d.ssh is not None]
+        results = _without_ssh(devices)
+        reports: dict[str, ValidationReport] = {}
+        for backup in await run_backup(
+            self.core, with_ssh, f"playbook:{self.record.actor}", reports
+        ):
+            data: dict[str, Any] = {
+                "version": backup.version,
+                "lines": backup.lines,
+                "masked": backup.masked,
+            }
+            report = reports.get(backup.device)
+            if report is not None:  # the running config against its baseline and rules
+                failing = sorted({f.rule for f in report.findings if f.waiver is None})
+                data["compliance"] = {"score": report.score, "failing": failing}
+            status = "failed" if not backup.ok else "changed" if backup.changed else "ok"
+            results[backup.device] = HostResult(status, data, backup.error)
+        return results
+
+    async def _do_facts(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        results = _without_ssh(devices)
+        for facts in await collect(self.core, [d for d in devices if d.ssh is not None]):
+            results[facts.device] = HostResult(
+                "ok" if facts.ok else "failed", {"facts": facts.facts}, facts.error
+            )
+        return results
+
+    async def _do_show(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        results = _without_ssh(devices)
+        groups: dict[tuple[str, ...], list[Device]] = {}
+        for device in devices:
+            if device.ssh is not None:
+                commands = tuple(self._render(c, device.name, item) for c in args["commands"])
+                groups.setdefault(commands, []).append(device)
+        ssh = self.core.settings.ssh
+        for commands, members in groups.items():
+            ran = await asyncio.to_thread(
+                run_commands,
+                [d.ssh for d in members if d.ssh is not None],
+                list(commands),
+                self.core.known_hosts,
+                parse_output=args.get("parse", True),
+                policy=ssh.host_key_policy,
+                concurrency=ssh.concurrency,
+                kept=self.kept,
+            )
+            for outcome in ran:
+                first = outcome.outputs.get(commands[0], {})
+                data = {
+                    "outputs": outcome.outputs,
+                    "output": first.get("output"),
+                    "parsed": first.get("parsed"),
+                }
+                results[outcome.device] = HostResult(
+                    "ok" if outcome.ok else "failed", data, outcome.error
+                )
+        return results
+
+    async def _do_assert(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        results = {}
+        for device in devices:
+            false = [e for e in args["that"] if not self._truth(e, device.name, item)]
+            if false:
+                message = self._render(args.get("fail_msg", "assertion failed"), device.name, item)
+                results[device.name] = HostResult("failed", {"false": false}, message)
+            else:
+                results[device.name] = HostResult("ok")
+        return results
+
+    async def _do_wait(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        await self.sleep(float(args["seconds"]))
+        return {d.name: HostResult("ok") for d in devices}
+
+    async def _do_notify(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        results = {}
+        for device in devices:
+            message = self._render(args["message"], device.name, item)
+            self.core.events.publish(
+                "alert",
+                {
+                    "source": "playbook",
+                    "severity": args.get("severity", "info"),
+                    "kind": "playbook_notify",
+                    "message": message,
+                    "device": device.name,
+                    "playbook": self.playbook.name,
+                    "run": self.record.id,
+                    "check": self.record.check,
+                },
+            )
+            results[device.name] = HostResult("ok", {"message": message})
+        return results
+
+    async def _do_llm(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        settings = self.core.settings.llm
+        model = args.get("model") or settings.review_model
+        limit = asyncio.Semaphore(_LLM_AT_ONCE)
+
+        async def one(device: Device) -> HostResult:
+            prompt = self._masked(device, self._render(args["prompt"], device.name, item))
+            messages = [
+                {"role": "system", "content": _LLM_SYSTEM},
+                {"role": "user", "content": prompt},
+            ]
+            try:
+                async with limit:
+                    reply = await structured_chat(settings, model, messages, LlmAnswer)
+            except LlmUnavailable as exc:
+                return HostResult("failed", {"model": model}, str(exc))
+            return HostResult("ok", {"answer": reply.answer, "model": model})
+
+        outcomes = await asyncio.gather(*(one(d) for d in devices))
+        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
+
+    def _masked(self, device: Device, text: str) -> str:
+        """`text` with the device's secrets masked: config secrets, and its own credentials."""
+        if device.platform:
+            text = self.core.lifecycle.masker(device).free_text(text)
+        if device.ssh is not None:
+            for secret in (device.ssh.password, device.ssh.enable_secret):
+                if secret and len(secret) >= 4:
+                    text = text.replace(secret, "<masked>")
+        return text
