@@ -278,16 +278,110 @@ class ConfigsSettings(_Section):
     post_checks: list[PostCheck] = Field(default_factory=list)
 
 
-class LlmSettings(_Section):
-    """The Ollama server the AI features use; no url means no LLM (rule checks still run)."""
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+(/.*)?$", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
 
-    url: str | None = Field(None, description="e.g. http://127.0.0.1:11434")
+
+LlmKind = Literal["chat", "generate", "review", "summary", "classify", "embed"]
+# what each task kind asks for when `llm.models` does not say (review: `llm.review_model`)
+DEFAULT_MODELS: dict[str, str] = {
+    "chat": "qwen2.5:7b",
+    "generate": "qwen2.5-coder:7b",
+    "summary": "qwen2.5:7b",
+    "classify": "qwen2.5:7b",
+    "embed": "nomic-embed-text",
+}
+
+
+class LlmProvider(_Section):
+    """A model server: Ollama, or anything speaking the OpenAI API (vLLM, llama.cpp, LM Studio)."""
+
+    type: Literal["ollama", "openai"] = "ollama"
+    url: str = Field(description="Ollama: http://host:11434; OpenAI-compatible: http://host/v1")
+    api_key: SecretStr | None = Field(None, description="a bearer token (secrets directory)")
+    timeout: float | None = Field(None, gt=0, le=3600, description="default: llm.timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _http_url(value) or value
+
+
+class LlmModel(_Section):
+    """A model on a named server."""
+
+    provider: str
+    model: str = Field(min_length=1)
+
+
+class LlmSettings(_Section):
+    """The model servers the AI features use, and which model each task kind asks (in order).
+
+    No server means no LLM: every feature that needs one says so and the rest works.
+    """
+
+    url: str | None = Field(
+        None, description="shorthand: an Ollama server named `ollama`, e.g. http://127.0.0.1:11434"
+    )
+    providers: dict[str, LlmProvider] = Field(default_factory=dict)
+    models: dict[LlmKind, list[str | LlmModel]] = Field(
+        default_factory=dict,
+        description="per task kind, models tried in order: a name (on the first server that has "
+        "it) or {provider, model}",
+    )
     timeout: float = Field(120.0, gt=0, le=3600, description="seconds per LLM request")
-    review_model: str = Field("qwen2.5-coder:7b", description="model for config reviews")
+    review_model: str = Field(
+        "qwen2.5-coder:7b", description="config reviews, when models.review is not set"
+    )
+    max_input_chars: int = Field(
+        24000, ge=1000, le=2_000_000, description="longer input is trimmed (and says so)"
+    )
+    max_output_tokens: int = Field(2048, ge=16, le=65536)
+    cache_entries: int = Field(
+        256, ge=0, le=100_000, description="identical deterministic calls answered from memory"
+    )
+    redact_patterns: list[str] = Field(
+        default_factory=list,
+        description="regular expressions masked in anything sent to a model, besides the "
+        "config secret forms and genosd's own secrets",
+    )
 
     @field_validator("url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+(/.*)?$", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        return _http_url(value)
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+        return values
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> LlmSettings:
+        names = set(self.all_providers())
+        for kind, entries in self.models.items():
+            for entry in entries:
+                if isinstance(entry, LlmModel) and entry.provider not in names:
+                    raise ValueError(f"models.{kind}: no provider {entry.provider!r}")
+        return self
+
+    def all_providers(self) -> dict[str, LlmProvider]:
+        """The servers by name (`url` is a server named `ollama`)."""
+        found = dict(self.providers)
+        if self.url is not None and "ollama" not in found:
+            found = {"ollama": LlmProvider(url=self.url), **found}
+        return found
+
+    def route(self, kind: str) -> list[tuple[str | None, str]]:
+        """(server or None for "the first that has it", model) for `kind`, in order."""
+        entries = self.models.get(kind)  # type: ignore[call-overload]
+        if entries is None:
+            entries = [self.review_model if kind == "review" else DEFAULT_MODELS[kind]]
+        return [(e.provider, e.model) if isinstance(e, LlmModel) else (None, e) for e in entries]

@@ -184,6 +184,24 @@ MIGRATIONS: list[str] = [
         requested_at REAL NOT NULL
     );
     """,
+    # 11: every model call: who was asked, what it cost, how it ended
+    """
+    CREATE TABLE llm_usage (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        result TEXT NOT NULL,
+        latency REAL NOT NULL,
+        tokens_in INTEGER NOT NULL,
+        tokens_out INTEGER NOT NULL,
+        first_token REAL,
+        cached INTEGER NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX llm_usage_at ON llm_usage (at);
+    """,
 ]
 
 

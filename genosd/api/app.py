@@ -19,6 +19,7 @@ from genosd.api import (
     devices,
     events,
     keys,
+    llm,
     playbooks,
     plugins,
     system,
@@ -40,7 +41,19 @@ REFUSALS_EVERY = 60.0  # seconds: one audit row per client and action per window
 def core_api() -> Api:
     """Every endpoint of the core, in one table."""
     api = Api("genosd", __version__)
-    modules = (system, devices, configs, changes, waivers, traps, playbooks, keys, audit, plugins)
+    modules = (
+        system,
+        devices,
+        configs,
+        changes,
+        waivers,
+        traps,
+        playbooks,
+        llm,
+        keys,
+        audit,
+        plugins,
+    )
     for module in modules:
         api.endpoints.extend(module.routes.endpoints)
     return api

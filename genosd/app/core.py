@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from genosd import audit
 from genosd.app import outbox
 from genosd.app.lifecycle import Lifecycle
+from genosd.app.llm import UsageBook, redactor
 from genosd.app.snapshot import Snapshot
 from genosd.app.status import StatusBoard
 from genosd.collectors.scheduler import DeviceHealth
@@ -26,6 +27,7 @@ from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory, history_path
 from genosd.events import Event, EventBus
 from genosd.inventory import Inventory
+from genosd.llm import LlmLayer
 from genosd.metrics.model import Point
 from genosd.settings import GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
@@ -72,7 +74,12 @@ class AppCore:
         self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
         self.backup_lock = asyncio.Lock()
         self._pending_writes: set[asyncio.Future[None]] = set()
-        self._lifecycle = Lifecycle(settings, snapshot.inventory, self.known_hosts, self.history)
+        self.usage = UsageBook(self.db)
+        self.llm = LlmLayer(settings.llm, redactor(settings), self.usage.record)
+        self._retired: list[LlmLayer] = []  # layers a reload replaced: closed with the core
+        self._lifecycle = Lifecycle(
+            settings, snapshot.inventory, self.known_hosts, self.history, llm=self.llm
+        )
 
     @classmethod
     def for_tool(cls, snapshot: Snapshot) -> AppCore:
@@ -97,14 +104,22 @@ class AppCore:
         return self._lifecycle
 
     def use(self, snapshot: Snapshot) -> None:
-        """Switch to a new snapshot (a reload); the lifecycle is rebuilt over it."""
+        """Switch to a new snapshot (a reload); the lifecycle (and the LLM layer, when its
+        settings or genosd's secrets changed) is rebuilt over it."""
+        old = self.snapshot.settings
         self.snapshot = snapshot
+        if old != snapshot.settings:
+            self._retired.append(self.llm)
+            self.llm = LlmLayer(
+                snapshot.settings.llm, redactor(snapshot.settings), self.usage.record
+            )
         self._lifecycle = Lifecycle(
             snapshot.settings,
             snapshot.inventory,
             self.known_hosts,
             self.history,
             self._lifecycle.renderer,
+            llm=self.llm,
         )
 
     async def open(self) -> None:
@@ -117,6 +132,8 @@ class AppCore:
         """Wait for events still being written to the outbox, then close the database."""
         while self._pending_writes:
             await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
+        for layer in [*self._retired, self.llm]:
+            await layer.close()
         await self.db.close()
 
     def _to_outbox(self, event: Event) -> None:

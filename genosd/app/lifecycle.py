@@ -28,6 +28,7 @@ from genosd.config.validate import ValidationReport, check_rules, llm_review, va
 from genosd.config.waivers import Waiver, list_waivers
 from genosd.errors import ConfigError, InvalidRequestError, NotManagedError
 from genosd.inventory import Device, Inventory
+from genosd.llm import LlmLayer
 from genosd.platforms import Platform, load_platforms
 from genosd.settings import GenosdSettings
 from genosd.settings_sections import ConfigsSettings
@@ -137,8 +138,10 @@ class Lifecycle:
         known_hosts: KnownHosts,
         history: ConfigHistory,
         renderer: Renderer | None = None,
+        llm: LlmLayer | None = None,
     ):
         self.settings = settings
+        self.llm = llm
         self.inventory = inventory
         self.known_hosts = known_hosts
         self.history = history
@@ -233,7 +236,7 @@ class Lifecycle:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
         if plan.report is None or plan.rendered is None:
             return
-        await llm_review(plan.report, self.settings.llm, self.masker(device), plan.rendered.text)
+        await llm_review(plan.report, self.llm, self.masker(device), plan.rendered.text)
 
     def plan(self, devices: list[Device], features: list[str] | None = None) -> list[DevicePlan]:
         """Dry run: render, validate and diff against the live running config (blocking).

@@ -20,7 +20,7 @@ from genosd.collectors.snmp import poll_device
 from genosd.collectors.snmp_client import SessionFactory
 from genosd.config.validate import ValidationReport
 from genosd.inventory import Device
-from genosd.llm import LlmUnavailable, structured_chat
+from genosd.llm import LlmUnavailable
 from genosd.playbooks.model import Playbook
 from genosd.ssh.nornir import KeptSessions
 
@@ -216,8 +216,7 @@ class ReadActions:
     async def _do_llm(
         self, args: dict[str, Any], devices: list[Device], item: Any
     ) -> dict[str, HostResult]:
-        settings = self.core.settings.llm
-        model = args.get("model") or settings.review_model
+        llm = self.core.llm
         limit = asyncio.Semaphore(_LLM_AT_ONCE)
 
         async def one(device: Device) -> HostResult:
@@ -228,10 +227,13 @@ class ReadActions:
             ]
             try:
                 async with limit:
-                    reply = await structured_chat(settings, model, messages, LlmAnswer)
+                    answer, result = await llm.structured(
+                        "chat", messages, LlmAnswer, model=args.get("model")
+                    )
             except LlmUnavailable as exc:
-                return HostResult("failed", {"model": model}, str(exc))
-            return HostResult("ok", {"answer": reply.answer, "model": model})
+                return HostResult("failed", {"model": args.get("model")}, str(exc))
+            data = {"answer": answer.answer, "model": result.model, "trimmed": result.trimmed}
+            return HostResult("ok", data)
 
         outcomes = await asyncio.gather(*(one(d) for d in devices))
         return {d.name: r for d, r in zip(devices, outcomes, strict=True)}

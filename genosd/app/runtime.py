@@ -30,6 +30,7 @@ from genosd.app.jobs import (
     save_status,
     saved_statuses,
 )
+from genosd.app.llm import LlmCollector
 from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
 from genosd.app.playbook_gates import expire_gates, recover_orphans
 from genosd.app.playbook_schedule import PlaybookSchedules
@@ -97,6 +98,7 @@ class Runtime:
         self.registry.register(EventBusCollector(self.core.events))
         self.registry.register(ComplianceCollector(self.core.compliance))
         self.registry.register(JobsCollector(self.jobs))
+        self.registry.register(LlmCollector(self.core.usage, lambda: self.core.llm))
 
     @property
     def events(self) -> EventBus:

@@ -16,6 +16,7 @@ from genosd.cli.facts import facts
 from genosd.cli.inventory import inventory_app
 from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
+from genosd.cli.llm import llm_app
 from genosd.cli.playbook import playbook_app
 from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
@@ -56,6 +57,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(settings_app, name="settings")
 app.add_typer(waivers_app, name="waivers")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(llm_app, name="llm")
 
 
 def main() -> None:

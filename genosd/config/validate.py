@@ -15,8 +15,7 @@ from genosd.config.secrets import Masker
 from genosd.config.structure import check_structure
 from genosd.config.waivers import Waiver, apply_waivers
 from genosd.inventory import Device
-from genosd.llm import LlmUnavailable, structured_chat
-from genosd.settings_sections import LlmSettings
+from genosd.llm import LlmLayer, LlmUnavailable
 
 
 @dataclass
@@ -121,10 +120,10 @@ tokens (the same token is the same value); do not report them. Each config line 
 
 
 async def llm_review(
-    report: ValidationReport, settings: LlmSettings, masker: Masker, text: str
+    report: ValidationReport, llm: LlmLayer | None, masker: Masker, text: str
 ) -> ValidationReport:
     """Add the LLM's findings; an unusable answer is a finding and status 'unavailable', never a pass."""
-    if settings.url is None:
+    if llm is None or not llm.configured:
         report.llm = "not configured"
         return report
     platform = masker.platform
@@ -135,7 +134,7 @@ async def llm_review(
         {"role": "user", "content": f"Device {report.device}:\n{numbered}"},
     ]
     try:
-        answer = await structured_chat(settings, settings.review_model, messages, LlmReview)
+        answer, _ = await llm.structured("review", messages, LlmReview)
     except LlmUnavailable as exc:
         report.llm, report.llm_error = "unavailable", str(exc)
         report.findings.append(

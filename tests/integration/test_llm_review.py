@@ -12,6 +12,7 @@ import pytest
 
 from genosd.config.secrets import Masker
 from genosd.config.validate import ValidationReport, llm_review
+from genosd.llm import LlmLayer
 from genosd.platforms import platform
 from genosd.settings_sections import LlmSettings
 
@@ -41,7 +42,9 @@ def _report() -> ValidationReport:
 async def test_review_findings_carry_lines_and_the_prompt_is_redacted(fake_ollama):
     fake_ollama.responder = _reviewer
     settings = LlmSettings(url=fake_ollama.url, timeout=5)
-    report = await llm_review(_report(), settings, Masker(platform("ios"), "r1", b"k" * 32), CONFIG)
+    report = await llm_review(
+        _report(), LlmLayer(settings, str), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
+    )
     assert report.llm == "findings"
     [finding] = report.findings
     assert (finding.layer, finding.rule, finding.severity, finding.line) == (
@@ -63,12 +66,16 @@ async def test_a_clean_answer_passes_and_a_line_past_the_end_is_not_trusted(fake
     settings = LlmSettings(url=fake_ollama.url, timeout=5)
     fake_ollama.responder = lambda body: '{"findings": []}'
     assert (
-        await llm_review(_report(), settings, Masker(platform("ios"), "r1", b"k" * 32), CONFIG)
+        await llm_review(
+            _report(), LlmLayer(settings, str), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
+        )
     ).llm == "passed"
     fake_ollama.responder = lambda body: json.dumps(
         {"findings": [{"severity": "minor", "rule": "x", "message": "somewhere", "line": 999}]}
     )
-    report = await llm_review(_report(), settings, Masker(platform("ios"), "r1", b"k" * 32), CONFIG)
+    report = await llm_review(
+        _report(), LlmLayer(settings, str), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
+    )
     assert report.findings[0].line is None and "past the end" in report.notes[0]
 
 
@@ -80,8 +87,8 @@ async def test_a_clean_answer_passes_and_a_line_past_the_end_is_not_trusted(fake
         ("not_json", "malformed reply"),
         ("garbage", "does not match the schema"),
         ("wrong_schema", "does not match the schema"),
-        ("unknown_model", "HTTP 404"),
-        ("down", "cannot reach"),
+        ("unknown_model", "has no model 'nope:1b'"),
+        ("down", "unreachable"),
     ],
 )
 async def test_misbehaviour_is_unavailable_never_a_pass(fake_ollama, mode: str, reason: str):
@@ -92,7 +99,9 @@ async def test_misbehaviour_is_unavailable_never_a_pass(fake_ollama, mode: str, 
         await fake_ollama.stop()
     else:
         fake_ollama.mode = mode
-    report = await llm_review(_report(), settings, Masker(platform("ios"), "r1", b"k" * 32), CONFIG)
+    report = await llm_review(
+        _report(), LlmLayer(settings, str), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
+    )
     assert report.llm == "unavailable"
     [finding] = report.findings
     assert finding.rule == "llm-unavailable" and finding.severity == "major"
@@ -101,7 +110,7 @@ async def test_misbehaviour_is_unavailable_never_a_pass(fake_ollama, mode: str, 
 
 async def test_no_url_means_not_configured_and_no_request():
     report = await llm_review(
-        _report(), LlmSettings(), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
+        _report(), LlmLayer(LlmSettings(), str), Masker(platform("ios"), "r1", b"k" * 32), CONFIG
     )
     assert report.llm == "not configured" and report.findings == []
 

@@ -33,7 +33,8 @@ async def _run(tmp_path: Path, ssh_lab: Any, url: str) -> Any:
     config, secrets = write_setup(
         tmp_path,
         ssh_lab.ports,
-        settings=f"ssh: {{host_key_policy: accept-new}}\nllm: {{url: '{url}', timeout: 3}}\n",
+        settings=f"ssh: {{host_key_policy: accept-new}}\n"
+        f"llm: {{url: '{url}', timeout: 3, models: {{chat: [qwen2.5-coder:7b]}}}}\n",
     )
     path = tmp_path / "explain.yaml"
     path.write_text(PLAYBOOK.replace("{{ secret }}", PASSWORD))
