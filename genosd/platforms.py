@@ -139,6 +139,11 @@ class Platform(BaseModel):
         return re.compile("|".join(f"(?:{p})" for p in self.volatile)) if self.volatile else None
 
     @functools.cached_property
+    def secret_anchored(self) -> tuple[bool, ...]:
+        """For each secret pattern, whether it matches only at the start of a line."""
+        return tuple(pattern.pattern.startswith("^") for pattern, _ in self.secret_res)
+
+    @functools.cached_property
     def secret_res(self) -> tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...]:
         """The compiled secret patterns, each with the section it is limited to (or None)."""
         return tuple(

@@ -10,9 +10,11 @@ the config history, so a pushed history holds no way to test guesses).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import secrets
@@ -69,8 +71,11 @@ class Masker:
             return MASK
         return f"<secret:{hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:10]}>"
 
-    def spans(self, line: str, parent: str | None = None) -> list[tuple[int, int]]:
-        """Where the secret values of `line` stand (under `parent`; None: any section), in order."""
+    def spans(
+        self, line: str, parent: str | None = None, *, anchored_only: bool = False
+    ) -> list[tuple[int, int]]:
+        """Where the secret values of `line` stand (under `parent`; None: any section), in order;
+        `anchored_only` tries only the patterns that match at a line's start."""
         body, offset = line, 0
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
@@ -80,7 +85,12 @@ class Masker:
                 body, offset = indent + stripped[len(negation) :], len(negation)
                 break
         found: list[tuple[int, int]] = []
-        for pattern, within in self.platform.secret_res:
+        platform = self.platform
+        for (pattern, within), anchored in zip(
+            platform.secret_res, platform.secret_anchored, strict=True
+        ):
+            if anchored_only and not anchored:
+                continue
             if within is not None and parent is not None and not within.search(parent):
                 continue
             for match in pattern.finditer(body):
@@ -125,11 +135,21 @@ class Masker:
         if not _MAYBE_SECRET.search(text):
             return text
         pieces = _BREAKS.split(_REGEX_ESCAPES.sub(r"\1", text))
-        for number, piece in enumerate(pieces):
-            if number % 2 or not _MAYBE_SECRET.search(piece):
-                continue  # a line break, or nothing that could be a secret
-            starts = [0] + [m.end() for m in _STARTS.finditer(piece)]
-            spans = [(at + a, at + b) for at in starts for a, b in self.spans(piece[at:])]
+        # one scan for what could be a secret, mapped to the pieces it falls in (a text of many
+        # lines has few that could hold one)
+        ends = list(itertools.accumulate(len(p) for p in pieces))
+        maybe = {
+            bisect.bisect_right(ends, m.start()) for m in _MAYBE_SECRET.finditer("".join(pieces))
+        }
+        for number in sorted(maybe):
+            piece = pieces[number]
+            if number % 2:
+                continue  # a line break
+            # a pattern not tied to a line's start finds its place in the whole piece; one that is
+            # is tried from every place a config line could start
+            spans = self.spans(piece)
+            for at in (m.end() for m in _STARTS.finditer(piece)):
+                spans += [(at + a, at + b) for a, b in self.spans(piece[at:], anchored_only=True)]
             for start, end in reversed(_disjoint(spans)):
                 piece = piece[:start] + self.token(piece[start:end]) + piece[end:]
             pieces[number] = piece
