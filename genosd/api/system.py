@@ -24,6 +24,7 @@ from genosd.app import reload as reloading
 from genosd.app.runtime import Runtime
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
+from genosd.llm import KINDS, ProviderError
 from genosd.settings_io import render_export
 
 routes = Api("genosd", __version__)
@@ -94,6 +95,28 @@ def _backends(runtime: Runtime) -> list[BackendHealth]:
     return backends
 
 
+async def _llm_backends(runtime: Runtime) -> list[BackendHealth]:
+    """Each model server: reachable, and which of the configured models it has."""
+    layer = runtime.core.llm
+    found = []
+    wanted = {m for kind in KINDS for _, m in layer.settings.route(kind)}
+    for name in layer.providers:
+        try:
+            models = await layer.server_models(name)
+        except ProviderError as exc:
+            found.append(
+                BackendHealth(name=f"llm:{name}", kind="llm", healthy=False, detail=str(exc))
+            )
+            continue
+        present = sorted(m for m in wanted if m in models or f"{m}:latest" in models)
+        missing = sorted(wanted - set(present))
+        detail = f"{len(models)} models; configured here: {', '.join(present) or 'none'}"
+        if missing:
+            detail += f"; not here: {', '.join(missing)}"
+        found.append(BackendHealth(name=f"llm:{name}", kind="llm", healthy=True, detail=detail))
+    return found
+
+
 def jobs_out(runtime: Runtime, owner: str | None = None) -> list[JobOut]:
     """The scheduled jobs (of one owner), by name."""
     return [
@@ -130,7 +153,7 @@ async def get_system(request: web.Request) -> SystemOut:
         state_dir=str(snapshot.settings.state_dir),
         settings_loaded_at=snapshot.loaded_at,
         restart_required=runtime.restart_required,
-        backends=_backends(runtime),
+        backends=_backends(runtime) + await _llm_backends(runtime),
         jobs=jobs_out(runtime),
     )
 

@@ -41,6 +41,11 @@ async def test_models_usage_and_metrics(tmp_path: Path, fake_ollama):
         # a bare name matches the server's `:latest`
         assert models["kinds"]["embed"]["resolves_to"][0]["model"] == "nomic-embed-text:latest"
         assert models["kinds"]["summary"]["resolves_to"] == []  # qwen2.5:7b is not there
+        system = await (await client.get("/api/v1/system", headers=viewer)).json()
+        [server] = [b for b in system["backends"] if b["kind"] == "llm"]
+        assert server["name"] == "llm:ollama" and server["healthy"]
+        assert "configured here: nomic-embed-text, qwen2.5-coder:7b" in server["detail"]
+        assert "not here: absent:1b, qwen2.5:7b" in server["detail"]
 
         fake_ollama.responder = lambda body: "fine"
         await runtime.core.llm.chat("chat", [{"role": "user", "content": "hello"}])
