@@ -22,6 +22,7 @@ from genosd.errors import (
 from genosd.events import Topic
 from genosd.metrics.model import FieldValue, Point
 from genosd.pluginhost.contract import DeviceView, Job, PluginContext, Sink, Task, Tool
+from genosd.typedvars import coerce as coerce_variables
 
 __all__ = [
     "PRINCIPAL",
@@ -41,5 +42,6 @@ __all__ = [
     "Task",
     "Tool",
     "Topic",
+    "coerce_variables",
     "hookimpl",
 ]

@@ -34,6 +34,7 @@ from genosd.app.playbook_steps import RUNNABLE, BatchRunner, PluginRun, RunCance
 from genosd.errors import InvalidRequestError
 from genosd.inventory import Device
 from genosd.playbooks.model import Playbook, Step
+from genosd.typedvars import coerce
 
 
 def unsupported(steps: Sequence[Step], tasks: dict[str, Any]) -> list[str]:
@@ -49,30 +50,7 @@ def unsupported(steps: Sequence[Step], tasks: dict[str, Any]) -> list[str]:
 
 def coerce_variables(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
     """The run's variables: given values typed as declared, defaults, required ones present."""
-    unknown = sorted(set(given) - set(playbook.variables))
-    problems = [f"unknown variable {name!r}" for name in unknown]
-    values: dict[str, Any] = {}
-    for name, spec in playbook.variables.items():
-        if name not in given:
-            if spec.required:
-                problems.append(f"variable {name!r} is required")
-            values[name] = spec.default
-            continue
-        value = given[name]
-        try:
-            if spec.type == "int":
-                value = int(value)
-            elif spec.type == "float":
-                value = float(value)
-            elif spec.type == "bool":
-                value = (
-                    value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-                )
-            elif spec.type == "list" and isinstance(value, str):
-                value = [part.strip() for part in value.split(",") if part.strip()]
-        except ValueError:
-            problems.append(f"variable {name!r}: {value!r} is not a {spec.type}")
-        values[name] = value
+    values, problems = coerce(playbook.variables, given)
     if problems:
         raise InvalidRequestError("; ".join(problems))
     return values

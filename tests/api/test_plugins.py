@@ -55,6 +55,7 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
         "good": "active",
         "importerror": "failed",
         "nosuch": "missing",
+        "prompt": "active",
         "raises": "failed",
         "unknownhook": "failed",
     }

@@ -1,0 +1,196 @@
+"""The prompt library over HTTP, under /api/v1/plugins/prompt: viewers read, operators render,
+admins edit, roll back and import."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from genosd.plugin import PRINCIPAL, Api, InvalidRequestError, Role
+from plugins.prompt.model import NAME, PromptBody, PromptVersion, render
+from plugins.prompt.store import PromptStore
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromptList(BaseModel):
+    """Every prompt's active version."""
+
+    items: list[PromptVersion]
+
+
+class VersionQuery(_Strict):
+    """Which version (the active one when not given)."""
+
+    version: int | None = Field(None, ge=1)
+
+
+class DiffQuery(_Strict):
+    """The two versions to compare."""
+
+    a: int = Field(ge=1)
+    b: int = Field(ge=1)
+
+
+class DiffOut(BaseModel):
+    """A unified diff of every field, as YAML."""
+
+    lines: list[str]
+
+
+class EditIn(_Strict):
+    """The fields to change (a new prompt needs at least `template`), and why."""
+
+    description: str | None = None
+    kind: str | None = None
+    system: str | None = None
+    template: str | None = None
+    variables: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    note: str = Field("", max_length=500)
+
+
+class RollbackIn(_Strict):
+    """The version to bring back (as a new version)."""
+
+    version: int = Field(ge=1)
+
+
+class RenderIn(_Strict):
+    """Variables for a render, and which version."""
+
+    variables: dict[str, Any] = {}
+    version: int | None = Field(None, ge=1)
+
+
+class Messages(BaseModel):
+    """What a model would be sent (before genosd's redaction)."""
+
+    name: str
+    version: int
+    kind: str
+    messages: list[dict[str, str]]
+
+
+class ImportIn(_Strict):
+    """Prompts as `GET /export` gives them."""
+
+    items: list[dict[str, Any]] = Field(max_length=1000)
+
+
+class Changed(BaseModel):
+    """The prompts an import gave a new version."""
+
+    changed: list[str]
+
+
+def _actor(request: web.Request) -> str:
+    return str(request[PRINCIPAL].principal)
+
+
+def _name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if not re.match(NAME, name):
+        raise InvalidRequestError(f"{name!r} is not a prompt name (a-z 0-9 . _ -)")
+    return name
+
+
+def prompt_routes(store: PromptStore) -> Api:
+    """The routes, bound to this store."""
+    api = Api("prompt", "1")
+    tag = "prompt"
+
+    @api.route("GET", "/prompts", tag=tag, role=Role.viewer, response=PromptList)
+    async def list_prompts(request: web.Request) -> PromptList:
+        """Every prompt's active version."""
+        return PromptList(items=await asyncio.to_thread(store.active_versions))
+
+    @api.route(
+        "GET",
+        "/prompts/{name}",
+        tag=tag,
+        role=Role.viewer,
+        query=VersionQuery,
+        response=PromptVersion,
+    )
+    async def get_prompt(request: web.Request, query: VersionQuery) -> PromptVersion:
+        """A prompt's active version (or `?version=`)."""
+        return await asyncio.to_thread(store.get, _name(request), query.version)
+
+    @api.route("GET", "/prompts/{name}/versions", tag=tag, role=Role.viewer, response=PromptList)
+    async def list_versions(request: web.Request) -> PromptList:
+        """Every version of a prompt, newest first."""
+        return PromptList(items=await asyncio.to_thread(store.versions, _name(request)))
+
+    @api.route(
+        "GET", "/prompts/{name}/diff", tag=tag, role=Role.viewer, query=DiffQuery, response=DiffOut
+    )
+    async def diff(request: web.Request, query: DiffQuery) -> DiffOut:
+        """What changed from version a to version b."""
+        return DiffOut(lines=await asyncio.to_thread(store.diff, _name(request), query.a, query.b))
+
+    @api.route(
+        "PUT", "/prompts/{name}", tag=tag, role=Role.admin, body=EditIn, response=PromptVersion
+    )
+    async def edit(request: web.Request, body: EditIn) -> PromptVersion:
+        """A new active version with these changes (a new prompt when the name is new)."""
+        name, actor = _name(request), _actor(request)
+        changes = body.model_dump(exclude_unset=True, exclude={"note"})
+        if name not in await asyncio.to_thread(store.names):
+            try:
+                created = PromptBody.model_validate(changes)
+            except ValueError as exc:
+                raise InvalidRequestError(f"a new prompt: {exc}") from None
+            return await asyncio.to_thread(store.save, name, created, actor, body.note)
+        return await asyncio.to_thread(store.edit, name, changes, actor, body.note)
+
+    @api.route(
+        "POST",
+        "/prompts/{name}/rollback",
+        tag=tag,
+        role=Role.admin,
+        body=RollbackIn,
+        response=PromptVersion,
+    )
+    async def rollback(request: web.Request, body: RollbackIn) -> PromptVersion:
+        """Make an old version's content the active one again (as a new version)."""
+        return await asyncio.to_thread(
+            store.rollback, _name(request), body.version, _actor(request)
+        )
+
+    @api.route(
+        "POST",
+        "/prompts/{name}/render",
+        tag=tag,
+        role=Role.operator,
+        body=RenderIn,
+        response=Messages,
+    )
+    async def render_prompt(request: web.Request, body: RenderIn) -> Messages:
+        """The messages a version gives with these variables (nothing is sent to a model)."""
+        version = await asyncio.to_thread(store.get, _name(request), body.version)
+        return Messages(
+            name=version.name,
+            version=version.version,
+            kind=version.kind,
+            messages=render(version, body.variables),
+        )
+
+    @api.route("GET", "/export", tag=tag, role=Role.viewer, response=ImportIn)
+    async def export(request: web.Request) -> ImportIn:
+        """Every prompt's active version, for `POST /import` elsewhere."""
+        return ImportIn(items=await asyncio.to_thread(store.export))
+
+    @api.route("POST", "/import", tag=tag, role=Role.admin, body=ImportIn, response=Changed)
+    async def import_prompts(request: web.Request, body: ImportIn) -> Changed:
+        """Prompts from an export: a new version of each that differs (all checked first)."""
+        return Changed(changed=await asyncio.to_thread(store.load, body.items, _actor(request)))
+
+    return api
