@@ -20,19 +20,32 @@ from genosd.errors import (
     PluginError,
 )
 from genosd.events import Topic
+from genosd.llm import LlmUnavailable
 from genosd.metrics.model import FieldValue, Point
-from genosd.pluginhost.contract import DeviceView, Job, PluginContext, Sink, Task, Tool
+from genosd.pluginhost.contract import (
+    Ask,
+    DeviceView,
+    Job,
+    ModelAnswer,
+    PluginContext,
+    Sink,
+    Task,
+    Tool,
+)
 from genosd.typedvars import coerce as coerce_variables
 
 __all__ = [
     "PRINCIPAL",
     "Api",
+    "Ask",
     "ConflictError",
     "DeviceView",
     "FieldValue",
     "GenosdError",
     "InvalidRequestError",
     "Job",
+    "LlmUnavailable",
+    "ModelAnswer",
     "NotFoundError",
     "PluginContext",
     "PluginError",

@@ -8,12 +8,13 @@ runner, its sinks in the plugin runtime; `Plugins.apply()` reloads plugins whose
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from genosd.app.core import AppCore
 from genosd.app.jobs import Cron, Every, Job, JobRunner
 from genosd.errors import PluginError
-from genosd.pluginhost.contract import DeviceView, PluginContext
+from genosd.pluginhost.contract import DeviceView, ModelAnswer, PluginContext
 from genosd.pluginhost.contract import Job as PluginJob
 from genosd.pluginhost.manager import PluginHost, PluginRecord, data_dir
 from genosd.pluginhost.runtime import PluginRuntime
@@ -35,12 +36,40 @@ def make_context(core: AppCore, name: str) -> PluginContext:
             for d in core.inventory.devices.values()
         ]
 
+    async def ask(
+        kind: str,
+        messages: list[dict[str, Any]],
+        model: str | None = None,
+        schema: dict[str, Any] | None = None,
+        cache: bool = True,
+    ) -> ModelAnswer:
+        started = time.monotonic()
+        result = await core.llm.chat(
+            kind,  # type: ignore[arg-type]
+            messages,
+            schema=schema,
+            model=model,
+            cache=cache,
+        )
+        reply = result.reply
+        return ModelAnswer(
+            reply.content,
+            result.provider,
+            result.model,
+            reply.tokens_in,
+            reply.tokens_out,
+            time.monotonic() - started,
+            result.trimmed,
+            result.cached,
+        )
+
     return PluginContext(
         name=name,
         data_dir=data_dir(core.settings.state_dir, name),
         log=logging.getLogger(f"genosd.plugin.{name}"),
         publish=publish,
         devices=devices,
+        ask=ask,
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from genosd.llm.providers import OllamaProvider, OnPiece, OpenAIProvider, Provider
@@ -26,6 +27,7 @@ from genosd.llm.types import Kind, LlmUnavailable, Message, ProviderError, Reply
 from genosd.settings_sections import LlmSettings
 
 Answer = TypeVar("Answer", bound=BaseModel)
+Schema = type[BaseModel] | dict[str, Any]  # a model, or a JSON Schema
 Redact = Callable[[str], str]
 OnUsage = Callable[[Usage], Awaitable[None]]
 _MODELS_TTL = 60.0  # seconds a server's model list is trusted
@@ -131,7 +133,7 @@ class LlmLayer:
         kind: Kind,
         messages: list[Message],
         *,
-        schema: type[BaseModel] | None = None,
+        schema: Schema | None = None,
         tools: list[dict[str, Any]] | None = None,
         on_piece: OnPiece | None = None,
         cache: bool = True,
@@ -197,12 +199,12 @@ class LlmLayer:
         model: str,
         kind: Kind,
         messages: list[Message],
-        schema: type[BaseModel] | None,
+        schema: Schema | None,
         tools: list[dict[str, Any]] | None,
         on_piece: OnPiece | None,
     ) -> Reply:
         provider = self.providers[provider_name]
-        json_schema = schema.model_json_schema() if schema is not None else None
+        json_schema = _json_schema(schema)
         started = time.monotonic()
         try:
             reply = await provider.chat(
@@ -300,11 +302,11 @@ class LlmLayer:
         provider: str,
         model: str,
         messages: list[Message],
-        schema: type[BaseModel] | None,
+        schema: Schema | None,
         tools: list[dict[str, Any]] | None,
     ) -> str:
         material = json.dumps(
-            [provider, model, messages, schema.model_json_schema() if schema else None, tools],
+            [provider, model, messages, _json_schema(schema), tools],
             sort_keys=True,
             default=str,
         )
@@ -328,8 +330,23 @@ class LlmLayer:
             self._cache.popitem(last=False)
 
 
-def _invalid(schema: type[BaseModel], content: str) -> str | None:
+def _json_schema(schema: Schema | None) -> dict[str, Any] | None:
+    if schema is None or isinstance(schema, dict):
+        return schema
+    return schema.model_json_schema()
+
+
+def _invalid(schema: Schema, content: str) -> str | None:
     """What is wrong with `content` as `schema`, or None."""
+    if isinstance(schema, dict):
+        try:
+            jsonschema.validate(json.loads(content), schema)
+        except json.JSONDecodeError as exc:
+            return f"(answer): not JSON: {exc.msg}"
+        except jsonschema.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.absolute_path) or "(answer)"
+            return f"{where}: {exc.message}"[:300]
+        return None
     try:
         schema.model_validate_json(content)
     except ValidationError as exc:

@@ -38,6 +38,32 @@ class DeviceView:
     role: str | None
 
 
+@dataclass(frozen=True)
+class ModelAnswer:
+    """What a model said through genosd's LLM layer (its input redacted first), and its cost."""
+
+    content: str
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency: float
+    trimmed: int = 0
+    cached: bool = False
+
+
+# ask(kind, messages, model=None, schema=None, cache=True): the first usable answer of the
+# models `kind` routes to (or `model`); `schema` a JSON Schema the answer must match; `cache`
+# False to always ask the model. LlmUnavailable otherwise.
+Ask = Callable[..., Awaitable[ModelAnswer]]
+
+
+async def _no_model(*args: Any, **kwargs: Any) -> ModelAnswer:
+    from genosd.llm import LlmUnavailable
+
+    raise LlmUnavailable("no LLM is available to this plugin")
+
+
 @dataclass
 class PluginContext:
     """The services the host lends a plugin."""
@@ -48,6 +74,7 @@ class PluginContext:
     publish: Callable[[str, dict[str, Any]], None]
     devices: Callable[[], list[DeviceView]]
     shared: dict[str, Any] = field(default_factory=dict)  # objects the plugin's hooks share
+    ask: Ask = _no_model  # the LLM layer (genosd.llm), redaction and accounting included
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""

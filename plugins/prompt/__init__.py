@@ -52,4 +52,4 @@ def genosd_config_model() -> type[BaseModel]:
 @hookimpl
 def genosd_routes(config: PromptSettings, context: PluginContext) -> Api:
     """The library's routes."""
-    return prompt_routes(_store(config, context))
+    return prompt_routes(_store(config, context), context.ask)

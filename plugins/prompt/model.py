@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+import jsonschema
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,6 +16,15 @@ from genosd.plugin import InvalidRequestError, coerce_variables
 Kind = Literal["chat", "generate", "review", "summary", "classify", "embed"]
 _ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+
+
+def json_schema(value: Any) -> Any:
+    """`value` if it is a JSON Schema; ValueError saying what is wrong otherwise."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(value)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"not a JSON Schema: {exc.message}") from None
+    return value
 
 
 class PromptVariable(BaseModel):
@@ -63,14 +73,7 @@ class PromptBody(BaseModel):
     @field_validator("output_schema")
     @classmethod
     def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            import jsonschema
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(value)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"not a JSON Schema: {exc.message}") from None
-        return value
+        return None if value is None else json_schema(value)
 
 
 class PromptVersion(PromptBody):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from genosd.plugin import PRINCIPAL, Api, InvalidRequestError, Role
+from genosd.plugin import PRINCIPAL, Api, Ask, InvalidRequestError, Role
 from plugins.prompt.model import NAME, PromptBody, PromptVersion, render
 from plugins.prompt.store import PromptStore
+from plugins.prompt.testing import Case, RunResult, run_once
 
 
 class _Strict(BaseModel):
@@ -102,10 +104,143 @@ def _name(request: web.Request) -> str:
     return name
 
 
-def prompt_routes(store: PromptStore) -> Api:
-    """The routes, bound to this store."""
+class TestIn(_Strict):
+    """One test run: variables, which version (the active one by default), which model (the
+    kind's routing by default)."""
+
+    variables: dict[str, Any] = {}
+    version: int | None = Field(None, ge=1)
+    model: str | None = Field(None, max_length=200)
+
+
+class Side(_Strict):
+    """One side of an A/B comparison: a version and/or a model."""
+
+    version: int | None = Field(None, ge=1)
+    model: str | None = Field(None, max_length=200)
+
+
+class CompareIn(_Strict):
+    """Two sides, run on every saved case of the prompt."""
+
+    a: Side
+    b: Side
+
+
+class CaseRow(BaseModel):
+    """One case on both sides."""
+
+    case: str
+    a: RunResult
+    b: RunResult
+
+
+class SideTotals(BaseModel):
+    """How one side did over all cases."""
+
+    passed: int
+    failed: int
+    mean_latency: float
+    tokens_out: int
+
+
+class Comparison(BaseModel):
+    """An A/B comparison, case by case, with totals per side."""
+
+    id: str
+    rows: list[CaseRow]
+    a: SideTotals
+    b: SideTotals
+
+
+class CaseList(BaseModel):
+    """The saved cases of a prompt."""
+
+    items: list[Case]
+
+
+class RunList(BaseModel):
+    """Newest test-run results first."""
+
+    items: list[dict[str, Any]]
+
+
+def _totals(results: list[RunResult]) -> SideTotals:
+    latencies = [r.latency for r in results]
+    return SideTotals(
+        passed=sum(r.passed for r in results),
+        failed=sum(not r.passed for r in results),
+        mean_latency=round(sum(latencies) / len(latencies), 4) if latencies else 0.0,
+        tokens_out=sum(r.tokens_out for r in results),
+    )
+
+
+def prompt_routes(store: PromptStore, ask: Ask) -> Api:
+    """The routes, bound to this store and the LLM layer."""
     api = Api("prompt", "1")
     tag = "prompt"
+
+    @api.route(
+        "POST", "/prompts/{name}/test", tag=tag, role=Role.operator, body=TestIn, response=RunResult
+    )
+    async def test(request: web.Request, body: TestIn) -> RunResult:
+        """Run a version with these variables on a model; its answer, cost and schema check."""
+        name = _name(request)
+        version = await asyncio.to_thread(store.get, name, body.version)
+        result = await run_once(ask, version, body.variables, model=body.model)
+        await asyncio.to_thread(store.save_runs, name, [result])
+        return result
+
+    @api.route("GET", "/prompts/{name}/cases", tag=tag, role=Role.viewer, response=CaseList)
+    async def list_cases(request: web.Request) -> CaseList:
+        """The saved test cases of a prompt."""
+        return CaseList(items=await asyncio.to_thread(store.cases, _name(request)))
+
+    @api.route(
+        "PUT", "/prompts/{name}/cases", tag=tag, role=Role.operator, body=Case, response=Case
+    )
+    async def put_case(request: web.Request, body: Case) -> Case:
+        """Add or replace a test case (its variables and the check its answer must pass)."""
+        name = _name(request)
+        prompt = await asyncio.to_thread(store.get, name)
+        render(prompt, body.variables)  # a case the active version cannot render is refused
+        return await asyncio.to_thread(store.save_case, name, body)
+
+    @api.route(
+        "POST",
+        "/prompts/{name}/compare",
+        tag=tag,
+        role=Role.operator,
+        body=CompareIn,
+        response=Comparison,
+    )
+    async def compare(request: web.Request, body: CompareIn) -> Comparison:
+        """Every saved case on side a and side b (versions and/or models), side by side."""
+        name = _name(request)
+        cases = await asyncio.to_thread(store.cases, name)
+        if not cases:
+            raise InvalidRequestError(f"prompt {name!r} has no test cases: PUT …/cases first")
+        sides = [await asyncio.to_thread(store.get, name, s.version) for s in (body.a, body.b)]
+        rows = []
+        for case in cases:
+            a = await run_once(ask, sides[0], case.variables, model=body.a.model, case=case)
+            b = await run_once(ask, sides[1], case.variables, model=body.b.model, case=case)
+            rows.append(CaseRow(case=case.name, a=a, b=b))
+        comparison = uuid.uuid4().hex[:12]
+        await asyncio.to_thread(
+            store.save_runs, name, [r for row in rows for r in (row.a, row.b)], comparison
+        )
+        return Comparison(
+            id=comparison,
+            rows=rows,
+            a=_totals([r.a for r in rows]),
+            b=_totals([r.b for r in rows]),
+        )
+
+    @api.route("GET", "/prompts/{name}/runs", tag=tag, role=Role.viewer, response=RunList)
+    async def list_runs(request: web.Request) -> RunList:
+        """The newest test-run results of a prompt (single runs and comparisons)."""
+        return RunList(items=await asyncio.to_thread(store.runs, _name(request)))
 
     @api.route("GET", "/prompts", tag=tag, role=Role.viewer, response=PromptList)
     async def list_prompts(request: web.Request) -> PromptList:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from genosd.plugin import InvalidRequestError, NotFoundError
 from plugins.prompt.model import PromptBody, PromptVersion
+from plugins.prompt.testing import Case, RunResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompt_versions (
@@ -37,6 +38,20 @@ CREATE TABLE IF NOT EXISTS prompts (
     name TEXT PRIMARY KEY,
     active INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS prompt_cases (
+    name TEXT NOT NULL,
+    case_name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (name, case_name)
+);
+CREATE TABLE IF NOT EXISTS prompt_runs (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    name TEXT NOT NULL,
+    comparison TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS prompt_runs_name ON prompt_runs (name, id);
 """
 
 
@@ -206,3 +221,37 @@ class PromptStore:
                 self.save(name, body, author, "imported")
                 changed.append(name)
         return changed
+
+    def save_case(self, name: str, case: Case) -> Case:
+        """Add or replace a saved test case of prompt `name`."""
+        self.get(name)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO prompt_cases (name, case_name, data) VALUES (?, ?, ?)"
+                " ON CONFLICT(name, case_name) DO UPDATE SET data = excluded.data",
+                (name, case.name, case.model_dump_json()),
+            )
+        return case
+
+    def cases(self, name: str) -> list[Case]:
+        """The saved test cases of a prompt, by name."""
+        rows = self.db.execute(
+            "SELECT data FROM prompt_cases WHERE name = ? ORDER BY case_name", (name,)
+        ).fetchall()
+        return [Case.model_validate_json(r[0]) for r in rows]
+
+    def save_runs(self, name: str, results: list[RunResult], comparison: str | None = None) -> None:
+        """Keep test-run results (of one comparison, when given)."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO prompt_runs (at, name, comparison, data) VALUES (?, ?, ?, ?)",
+                [(time.time(), name, comparison, r.model_dump_json()) for r in results],
+            )
+
+    def runs(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A prompt's newest test-run results."""
+        rows = self.db.execute(
+            "SELECT id, at, comparison, data FROM prompt_runs WHERE name = ? ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()
+        return [{"id": r[0], "at": r[1], "comparison": r[2], **json.loads(r[3])} for r in rows]

@@ -92,3 +92,78 @@ async def test_seeded_edited_diffed_rolled_back_rendered_exported(api):
         for p in (await (await client.get(f"{BASE}/prompts", headers=viewer)).json())["items"]
     ]
     assert (await client.get(f"{BASE}/prompts/nope", headers=viewer)).status == 404
+
+
+async def test_test_runs_and_an_ab_comparison_on_two_models(api):
+    import json
+
+    from tests.ollama_server import FakeOllama
+
+    server = FakeOllama(models=("model-a:1b", "model-b:1b"))
+
+    def answer(body: dict) -> str:
+        if body["model"] == "model-b:1b":
+            return json.dumps({"answer": "all good"})
+        return json.dumps({"answer": f"ntp looks fine ({len(body['messages'])} messages)"})
+
+    server.responder = answer
+    await server.start()
+    try:
+        client, keys = await api(f"llm:\n  url: {server.url}\n  models: {{chat: [model-a:1b]}}\n")
+        viewer, operator = (_bearer(keys.make(r)) for r in (Role.viewer, Role.operator))
+        url = f"{BASE}/prompts/show-explain"
+        variables = {"device": "r1", "platform": "ios", "command": "show ntp status", "output": "x"}
+        ran = await (
+            await client.post(f"{url}/test", json={"variables": variables}, headers=operator)
+        ).json()
+        assert ran["passed"] and ran["model"] == "model-a:1b" and ran["provider"] == "ollama"
+        assert json.loads(ran["output"])["answer"].startswith("ntp looks fine (2 messages)")
+        assert ran["tokens_in"] == 10 and ran["tokens_out"] == 5 and ran["latency"] > 0
+        sent = server.requests[-1][1]
+        assert sent["format"]["required"] == ["answer"]  # the prompt's output schema went along
+
+        bad_case = {
+            "name": "ntp",
+            "variables": {"device": "r1"},
+            "check": {"kind": "contains", "value": "ntp"},
+        }
+        refused = await client.put(f"{url}/cases", json=bad_case, headers=operator)
+        assert refused.status == 400 and "is required" in (await refused.json())["error"]["message"]
+        for name, check in (
+            ("ntp", {"kind": "contains", "value": "ntp"}),
+            ("shape", {"kind": "regex", "value": "^\\{"}),
+        ):
+            saved = await client.put(
+                f"{url}/cases",
+                json={"name": name, "variables": variables, "check": check},
+                headers=operator,
+            )
+            assert saved.status == 200, await saved.text()
+        compared = await client.post(
+            f"{url}/compare",
+            json={"a": {"model": "model-a:1b"}, "b": {"model": "model-b:1b"}},
+            headers=operator,
+        )
+        result = await compared.json()
+        assert [row["case"] for row in result["rows"]] == ["ntp", "shape"]
+        ntp = result["rows"][0]
+        assert ntp["a"]["passed"] and not ntp["b"]["passed"]
+        assert ntp["b"]["problem"] == "does not contain 'ntp'" and ntp["b"]["model"] == "model-b:1b"
+        assert result["a"]["passed"] == 2 and result["b"] == {
+            **result["b"],
+            "passed": 1,
+            "failed": 1,
+        }
+
+        server.mode = "garbage"  # a model that never answers in the schema
+        broken = await (
+            await client.post(
+                f"{url}/compare", json={"a": {}, "b": {"version": 1}}, headers=operator
+            )
+        ).json()
+        assert all(not row["a"]["passed"] for row in broken["rows"])
+        assert "does not match the schema" in broken["rows"][0]["a"]["problem"]
+        runs = await (await client.get(f"{url}/runs", headers=viewer)).json()
+        assert len(runs["items"]) == 1 + 4 + 4 and runs["items"][0]["comparison"] == broken["id"]
+    finally:
+        await server.stop()
