@@ -18,6 +18,7 @@ import itertools
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +40,19 @@ def install_key(state_dir: Path) -> bytes:
         pass
     state_dir.mkdir(parents=True, exist_ok=True)
     fresh = secrets.token_hex(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(fresh + "\n")
+    # written whole under a temporary name, then linked into place: a process or thread that
+    # loses the race reads the winner's complete key, never a half-written one
+    descriptor, temporary = tempfile.mkstemp(prefix=".mask-", dir=state_dir)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(fresh + "\n")
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text().strip())
+    finally:
+        os.unlink(temporary)
     return bytes.fromhex(fresh)
 
 

@@ -103,7 +103,13 @@ async def _until(client: TestClient, run_id: int, headers: dict, *statuses: str)
         if record["status"] in statuses:
             return record
         await asyncio.sleep(0.1)
-    raise AssertionError(f"run {run_id} stayed {record['status']}")
+    failures = {
+        step["step"]: {h: r["error"] for h, r in step["hosts"].items() if r["status"] == "failed"}
+        for step in record["steps"]
+    }
+    raise AssertionError(
+        f"run {run_id} stayed {record['status']} ({record['stopped_because']}): {failures}"
+    )
 
 
 async def test_an_approval_gate_survives_a_daemon_restart_and_the_run_goes_on(

@@ -174,3 +174,15 @@ def test_free_text_masks_lines_quoted_inside_messages():
     assert all("<secret:" in s for s in shown)
     assert shown[0].startswith("did not converge: 1 line(s) still differ: 'snmp-server community")
     assert m.free_text("host key for 10.0.0.1 accepted") == "host key for 10.0.0.1 accepted"
+
+
+def test_threads_racing_to_create_the_mask_key_all_get_the_same_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from genosd.config.secrets import install_key
+
+    with ThreadPoolExecutor(16) as pool:
+        keys = list(pool.map(lambda _: install_key(tmp_path / "state"), range(64)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 32
+    assert (tmp_path / "state" / "mask.key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["mask.key"]  # no leftovers
