@@ -12,7 +12,7 @@ from genosd import __version__
 from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import Strict
 from genosd.app import playbook_gates
-from genosd.app.playbook_records import RunRecord, load_run, request_cancel
+from genosd.app.playbook_records import RunRecord, load_run
 from genosd.app.playbooks import available, begin, get_run, list_runs, plugin_tasks
 from genosd.auth.keys import Role
 from genosd.endpoints import PRINCIPAL, Api
@@ -250,11 +250,10 @@ async def cancel_run(request: web.Request) -> RunState:
     `cancelling` until then); one waiting at a gate ends now and its changes are rejected."""
     runtime = runtime_of(request)
     run_id, actor = _run_id(request), actor_of(request)
-    record = await runtime.core.db.run(load_run, run_id)
-    if record.status == "waiting_approval":
-        return _state(await playbook_gates.cancel_waiting(runtime.core, run_id, actor))
-    record = await runtime.core.db.run(request_cancel, run_id, actor)
-    runtime.playbook_runs.cancel(run_id, actor)
+    record = await playbook_gates.cancel(runtime.core, run_id, actor)
+    if record.status != "running":
+        return _state(record)
+    runtime.playbook_runs.cancel(run_id, actor)  # here: at once, without waiting for a poll
     return _state(record).model_copy(update={"status": "cancelling"})
 
 

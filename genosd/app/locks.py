@@ -18,7 +18,8 @@ from genosd.errors import ConflictError
 from genosd.statedb import StateDB, transaction
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,7 +40,7 @@ def acquire(db: sqlite3.Connection, device: str, operation: str, holder: str) ->
         if row is not None:
             held_op, held_by, held_host, held_pid, since = row
             # another host's process cannot be checked: its lock stands until it releases it
-            if held_host != host or _alive(held_pid):
+            if held_host != host or pid_alive(held_pid):
                 age = time.time() - since
                 raise ConflictError(
                     f"{device} is busy: {held_op} by {held_by} (pid {held_pid} on {held_host}, "
@@ -67,7 +68,7 @@ def held(db: sqlite3.Connection) -> dict[str, str]:
     return {
         device: f"{operation} by {holder}"
         for device, operation, holder, where, pid in rows
-        if where != host or _alive(pid)
+        if where != host or pid_alive(pid)
     }
 
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from genosd import audit
 from genosd.app.core import AppCore
-from genosd.app.playbook_records import RunRecord, claim_run, load_run, save_run, where
+from genosd.app.locks import pid_alive
+from genosd.app.playbook_records import (
+    RunRecord,
+    claim_run,
+    load_run,
+    request_cancel,
+    save_run,
+    where,
+)
 from genosd.config import changes
 from genosd.errors import ConflictError, InvalidRequestError
 from genosd.statedb import transaction
@@ -94,6 +102,15 @@ async def cancel_waiting(core: AppCore, run_id: int, actor: str) -> RunRecord:
     return await _end_waiting(core, run_id, actor, "cancelled", "playbook_cancel")
 
 
+async def cancel(core: AppCore, run_id: int, actor: str) -> RunRecord:
+    """Cancel a run: one at a gate ends now (its changes rejected); one running stops before its
+    next step, in whichever process runs it (the returned record is still `running` then)."""
+    record = await core.db.run(load_run, run_id)
+    if record.status == "waiting_approval":
+        return await cancel_waiting(core, run_id, actor)
+    return await core.db.run(request_cancel, run_id, actor)
+
+
 async def _end_waiting(
     core: AppCore, run_id: int, actor: str, status: str, action: str
 ) -> RunRecord:
@@ -165,7 +182,7 @@ def recover_orphans(db: sqlite3.Connection) -> list[int]:
             "SELECT id FROM playbook_runs WHERE status = 'running'"
         ).fetchall():
             record = load_run(db, run_id)
-            if record.pid == os.getpid() or _alive(record.pid):
+            if record.pid == os.getpid() or pid_alive(record.pid):
                 continue
             record.status, record.finished_at = "interrupted", time.time()
             record.stopped_because = (
@@ -174,13 +191,3 @@ def recover_orphans(db: sqlite3.Connection) -> list[int]:
             save_run(db, record)
             ended.append(run_id)
     return ended
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -303,16 +303,9 @@ def playbook_reject(run_id: RunArg, config: ConfigOption = None) -> None:
 @playbook_app.command("cancel")
 def playbook_cancel(run_id: RunArg, config: ConfigOption = None) -> None:
     """Cancel a run: one at a gate ends now; one running stops before its next step."""
-    from genosd.app.playbook_gates import cancel_waiting
-    from genosd.app.playbook_records import load_run, request_cancel
+    from genosd.app.playbook_gates import cancel
 
-    async def cancel(core: Any) -> Any:
-        record = await core.db.run(load_run, run_id)
-        if record.status == "waiting_approval":
-            return await cancel_waiting(core, run_id, actor())
-        return await core.db.run(request_cancel, run_id, actor())
-
-    _end(config, cancel)
+    _end(config, lambda core: cancel(core, run_id, actor()))
 
 
 def _end(config: Path | None, work: Any) -> None:

@@ -193,37 +193,10 @@ def approve_change(
 
     A refusal is audited as `denied` in a transaction of its own, so the entry survives the error.
     """
-    with transaction(db):
-        change = get_change(db, change_id)
-        refusal = _refusal(
-            change, sha256=sha256, actor=actor, four_eyes=four_eyes, require_llm=require_llm
-        )
-        if refusal is None:
-            db.execute(
-                "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
-                "WHERE id = ?",
-                (actor, time.time(), change_id),
-            )
-            audit.record(
-                db,
-                actor=actor,
-                action="approve_config_change",
-                target=f"device:{change.device}",
-                diff_hash=change.sha256,
-                details={"change": change_id},
-            )
-    if refusal is not None:
-        audit.record(
-            db,
-            actor=actor,
-            action="approve_config_change",
-            target=f"device:{change.device}",
-            result="denied",
-            diff_hash=sha256,
-            details={"change": change_id, "reason": str(refusal)},
-        )
-        raise refusal
-    return get_change(db, change_id)
+    [change] = approve_changes(
+        db, [(change_id, sha256)], actor=actor, four_eyes=four_eyes, require_llm=require_llm
+    )
+    return change
 
 
 def approve_changes(
@@ -235,20 +208,34 @@ def approve_changes(
     require_llm: bool = False,
 ) -> list[Change]:
     """Approve several pending changes (id, reviewed hash) all or none: the first refusal is
-    audited as `denied` and raised, and no change of the set is approved."""
+    audited as `denied` (in a transaction of its own) and raised, and no change is approved."""
     with transaction(db):
-        found = [get_change(db, change_id) for change_id, _ in approvals]
-        for change, (_, sha256) in zip(found, approvals, strict=True):
+        found = [(get_change(db, change_id), sha256) for change_id, sha256 in approvals]
+        refused = None
+        for change, sha256 in found:
             refusal = _refusal(
                 change, sha256=sha256, actor=actor, four_eyes=four_eyes, require_llm=require_llm
             )
             if refusal is not None:
+                refused = (change, sha256, refusal)
                 break
-        else:
-            refusal = None
-            for change, (_, sha256) in zip(found, approvals, strict=True):
-                approve_change(db, change.id, sha256=sha256, actor=actor)
-    if refusal is not None:
+        if refused is None:
+            for change, _ in found:
+                db.execute(
+                    "UPDATE changes SET status = 'approved', approved_by = ?, approved_at = ? "
+                    "WHERE id = ?",
+                    (actor, time.time(), change.id),
+                )
+                audit.record(
+                    db,
+                    actor=actor,
+                    action="approve_config_change",
+                    target=f"device:{change.device}",
+                    diff_hash=change.sha256,
+                    details={"change": change.id},
+                )
+    if refused is not None:
+        change, sha256, refusal = refused
         audit.record(
             db,
             actor=actor,

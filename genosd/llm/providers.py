@@ -4,9 +4,10 @@ its library's failures into ProviderError at this edge."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import httpx
@@ -72,7 +73,7 @@ class OllamaProvider:
         if max_tokens:
             options["num_predict"] = max_tokens
         started = time.monotonic()
-        try:
+        with self._translated():
             if on_piece is None:
                 response = await self.client.chat(
                     model=model,
@@ -101,6 +102,12 @@ class OllamaProvider:
             if final is None or not final.done:
                 raise ProviderError(f"{self.name}: the stream ended before the answer did")
             return _ollama_reply(final, parts, first)
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The `ollama` client's and httpx's failures as ProviderError, named."""
+        try:
+            yield
         except ProviderError:
             raise
         except ollama.ResponseError as exc:
@@ -117,23 +124,13 @@ class OllamaProvider:
             ) from None
 
     async def models(self) -> list[str]:
-        try:
+        with self._translated():
             listed = await self.client.list()
-        except ollama.ResponseError as exc:
-            raise ProviderError(f"{self.name}: HTTP {exc.status_code}") from None
-        except (httpx.HTTPError, ConnectionError, ValidationError, ValueError) as exc:
-            raise ProviderError(f"{self.name}: unreachable: {type(exc).__name__}") from None
         return sorted(m.model for m in listed.models if m.model)
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
-        try:
+        with self._translated():
             response = await self.client.embed(model=model, input=texts)
-        except ollama.ResponseError as exc:
-            raise ProviderError(
-                f"{self.name}: HTTP {exc.status_code}: {_short(str(exc.error))}"
-            ) from None
-        except (httpx.HTTPError, ConnectionError, ValidationError, ValueError) as exc:
-            raise ProviderError(f"{self.name}: unreachable: {type(exc).__name__}") from None
         vectors = [list(v) for v in response.embeddings]
         if len(vectors) != len(texts):
             raise ProviderError(f"{self.name}: {len(vectors)} vectors for {len(texts)} texts")
@@ -191,7 +188,7 @@ class OpenAIProvider:
         if tools:
             extra["tools"] = tools
         started = time.monotonic()
-        try:
+        with self._translated():
             if on_piece is None:
                 response = await self._completions.create(model=model, messages=messages, **extra)
                 choice = response.choices[0]
@@ -208,27 +205,6 @@ class OpenAIProvider:
                     usage.completion_tokens if usage else 0,
                 )
             return await self._stream(model, messages, extra, on_piece, started)
-        except ProviderError:
-            raise
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                f"{self.name}: HTTP {exc.status_code}: {_short(exc.message)}"
-            ) from None
-        except openai.APITimeoutError:
-            raise ProviderError(f"{self.name}: no answer within {self.timeout:g} s") from None
-        except openai.APIConnectionError as exc:
-            raise ProviderError(f"{self.name}: unreachable: {type(exc).__name__}") from None
-        except (
-            openai.APIError,
-            ValidationError,
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-        ) as exc:
-            raise ProviderError(
-                f"{self.name}: malformed reply from the server: {type(exc).__name__}"
-            ) from None
 
     async def _stream(
         self,
@@ -273,24 +249,41 @@ class OpenAIProvider:
         tool_calls = [ToolCall(n, _arguments(a)) for n, a in calls.values()]
         return Reply("".join(parts), tool_calls, tokens_in, tokens_out, first)
 
-    async def models(self) -> list[str]:
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The `openai` client's and httpx's failures as ProviderError, named."""
         try:
-            page = await self.client.models.list()
-        except openai.APIStatusError as exc:
-            raise ProviderError(f"{self.name}: HTTP {exc.status_code}") from None
-        except (openai.APIError, ValidationError, ValueError) as exc:
-            raise ProviderError(f"{self.name}: unreachable: {type(exc).__name__}") from None
-        return sorted(m.id for m in page.data)
-
-    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
-        try:
-            response = await self.client.embeddings.create(model=model, input=texts)
+            yield
+        except ProviderError:
+            raise
         except openai.APIStatusError as exc:
             raise ProviderError(
                 f"{self.name}: HTTP {exc.status_code}: {_short(exc.message)}"
             ) from None
-        except (openai.APIError, ValidationError, ValueError) as exc:
+        except (openai.APITimeoutError, httpx.TimeoutException):
+            raise ProviderError(f"{self.name}: no answer within {self.timeout:g} s") from None
+        except (openai.APIConnectionError, httpx.HTTPError, ConnectionError) as exc:
             raise ProviderError(f"{self.name}: unreachable: {type(exc).__name__}") from None
+        except (
+            openai.APIError,
+            ValidationError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+        ) as exc:
+            raise ProviderError(
+                f"{self.name}: malformed reply from the server: {type(exc).__name__}"
+            ) from None
+
+    async def models(self) -> list[str]:
+        with self._translated():
+            page = await self.client.models.list()
+        return sorted(m.id for m in page.data)
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        with self._translated():
+            response = await self.client.embeddings.create(model=model, input=texts)
         vectors = [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
         if len(vectors) != len(texts):
             raise ProviderError(f"{self.name}: {len(vectors)} vectors for {len(texts)} texts")
