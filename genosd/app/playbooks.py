@@ -119,8 +119,9 @@ class BackgroundRuns:
         found = self._tasks.get(run_id)
         if found is None:
             return None
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.shield(found[0])
+        # waits without cancelling the run, and without swallowing the waiter's own cancel (a
+        # scheduled job being removed must end, not sleep on to its next time)
+        await asyncio.wait({found[0]})
         return found[1]
 
     async def stop(self) -> None:
