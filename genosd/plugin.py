@@ -21,12 +21,24 @@ from genosd.errors import (
 )
 from genosd.events import Topic
 from genosd.llm import LlmUnavailable
+from genosd.llm.prompts import (
+    PromptBody,
+    PromptSource,
+    PromptVariable,
+    builtin_prompts,
+    json_schema,
+    supplied_variables,
+)
+from genosd.llm.prompts import render as render_prompt
 from genosd.metrics.model import FieldValue, Point
 from genosd.pluginhost.contract import (
     Ask,
+    Audit,
+    CliSession,
     DeviceView,
     Job,
     ModelAnswer,
+    OpenPlugin,
     PluginContext,
     Sink,
     Task,
@@ -38,6 +50,8 @@ __all__ = [
     "PRINCIPAL",
     "Api",
     "Ask",
+    "Audit",
+    "CliSession",
     "ConflictError",
     "DeviceView",
     "FieldValue",
@@ -47,14 +61,22 @@ __all__ = [
     "LlmUnavailable",
     "ModelAnswer",
     "NotFoundError",
+    "OpenPlugin",
     "PluginContext",
     "PluginError",
     "Point",
+    "PromptBody",
+    "PromptSource",
+    "PromptVariable",
     "Role",
     "Sink",
     "Task",
     "Tool",
     "Topic",
+    "builtin_prompts",
     "coerce_variables",
     "hookimpl",
+    "json_schema",
+    "render_prompt",
+    "supplied_variables",
 ]

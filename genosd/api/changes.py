@@ -25,6 +25,7 @@ def _plan_out(result: changes.PlanResult) -> PlanOut:
         change=result.change,
         score=report.score if report else 0.0,
         llm=report.llm if report else "not configured",
+        llm_prompt=report.llm_prompt if report else None,
     )
 
 

@@ -147,6 +147,7 @@ async def get_intended(request: web.Request, query: IntendedQuery) -> IntendedOu
         rules_applied=report.rules_applied,
         rules_passed=report.rules_passed,
         llm=report.llm,
+        llm_prompt=report.llm_prompt,
         findings=report.findings,
     )
 

@@ -435,6 +435,7 @@ class IntendedOut(BaseModel):
     rules_applied: int
     rules_passed: int
     llm: Literal["not configured", "passed", "findings", "unavailable"]
+    llm_prompt: str | None = Field(None, description="the prompt version the LLM review used")
     findings: list[Finding]
 
 
@@ -486,6 +487,7 @@ class PlanOut(BaseModel):
     change: Change | None = None
     score: float
     llm: Literal["not configured", "passed", "findings", "unavailable"]
+    llm_prompt: str | None = Field(None, description="the prompt version the LLM review used")
 
 
 class ChangeQuery(PageQuery):

@@ -28,6 +28,7 @@ from genosd.config.history import ConfigHistory, history_path
 from genosd.events import Event, EventBus
 from genosd.inventory import Inventory
 from genosd.llm import LlmLayer
+from genosd.llm.prompts import PromptBook
 from genosd.metrics.model import Point
 from genosd.settings import GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
@@ -77,8 +78,14 @@ class AppCore:
         self.usage = UsageBook(self.db)
         self.llm = LlmLayer(settings.llm, redactor(settings), self.usage.record)
         self._retired: list[LlmLayer] = []  # layers a reload replaced: closed with the core
+        self.prompts = PromptBook()  # the prompt library's source is set when plugins load
         self._lifecycle = Lifecycle(
-            settings, snapshot.inventory, self.known_hosts, self.history, llm=self.llm
+            settings,
+            snapshot.inventory,
+            self.known_hosts,
+            self.history,
+            llm=self.llm,
+            prompts=self.prompts,
         )
 
     @classmethod
@@ -120,6 +127,7 @@ class AppCore:
             self.history,
             self._lifecycle.renderer,
             llm=self.llm,
+            prompts=self.prompts,
         )
 
     async def open(self) -> None:

@@ -29,6 +29,7 @@ from genosd.config.waivers import Waiver, list_waivers
 from genosd.errors import ConfigError, InvalidRequestError, NotManagedError
 from genosd.inventory import Device, Inventory
 from genosd.llm import LlmLayer
+from genosd.llm.prompts import PromptBook
 from genosd.platforms import Platform, load_platforms
 from genosd.settings import GenosdSettings
 from genosd.settings_sections import ConfigsSettings
@@ -139,9 +140,11 @@ class Lifecycle:
         history: ConfigHistory,
         renderer: Renderer | None = None,
         llm: LlmLayer | None = None,
+        prompts: PromptBook | None = None,
     ):
         self.settings = settings
         self.llm = llm
+        self.prompts = prompts or PromptBook()
         self.inventory = inventory
         self.known_hosts = known_hosts
         self.history = history
@@ -236,7 +239,9 @@ class Lifecycle:
         """Add the LLM review to a plan's findings (when an LLM is configured)."""
         if plan.report is None or plan.rendered is None:
             return
-        await llm_review(plan.report, self.llm, self.masker(device), plan.rendered.text)
+        await llm_review(
+            plan.report, self.llm, self.masker(device), plan.rendered.text, self.prompts
+        )
 
     def plan(self, devices: list[Device], features: list[str] | None = None) -> list[DevicePlan]:
         """Dry run: render, validate and diff against the live running config (blocking).

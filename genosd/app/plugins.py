@@ -63,6 +63,13 @@ def make_context(core: AppCore, name: str) -> PluginContext:
             result.cached,
         )
 
+    async def audit(
+        actor: str, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> None:
+        await core.audit(
+            actor=actor, action=f"{name}.{action}", target=target, details=details or {}
+        )
+
     return PluginContext(
         name=name,
         data_dir=data_dir(core.settings.state_dir, name),
@@ -70,6 +77,7 @@ def make_context(core: AppCore, name: str) -> PluginContext:
         publish=publish,
         devices=devices,
         ask=ask,
+        audit=audit,
     )
 
 
@@ -77,6 +85,7 @@ def load_plugins(core: AppCore) -> PluginHost:
     """Discover and load plugins for this core; PluginError only when a required one fails."""
     host = PluginHost()
     host.load(core.settings.plugins, lambda name: make_context(core, name))
+    core.prompts.source = host.prompt_source()
     return host
 
 
@@ -125,6 +134,7 @@ class Plugins:
             await self.jobs.remove_owner(name)
         before = {name: record.state for name, record in self.host.records.items()}
         self.host.reload(sections, lambda name: make_context(self.core, name))
+        self.core.prompts.source = self.host.prompt_source()
         for name in changed:
             record = self.host.records.get(name)
             state = record.state if record else "absent"

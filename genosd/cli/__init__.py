@@ -18,6 +18,7 @@ from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
 from genosd.cli.llm import llm_app
 from genosd.cli.playbook import playbook_app
+from genosd.cli.plugins import add_plugin_commands
 from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
 from genosd.cli.waivers import waivers_app
@@ -58,6 +59,10 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(waivers_app, name="waivers")
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(llm_app, name="llm")
+add_plugin_commands(
+    app,
+    {c.name or "" for c in app.registered_commands} | {g.name or "" for g in app.registered_groups},
+)
 
 
 def main() -> None:

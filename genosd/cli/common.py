@@ -143,9 +143,21 @@ def with_core(snap: Snapshot, work: Callable[[AppCore], Awaitable[T]]) -> T:
 
     async def main() -> T:
         async with tool_core(snap) as core:
+            core.prompts.loader = lambda: _prompt_library(core)
             return await work(core)
 
     return asyncio.run(main())
+
+
+def _prompt_library(core: AppCore) -> Any:
+    """The prompt library's source, loading the plugins when a feature first needs a prompt."""
+    from genosd.app.plugins import load_plugins
+
+    try:
+        return load_plugins(core).prompt_source()
+    except PluginError as exc:  # a required plugin failed: its own command says so
+        console.print(f"warning: plugins: {exc}")
+        return None
 
 
 def state_db(config: ConfigOption) -> sqlite3.Connection:

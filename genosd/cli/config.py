@@ -290,6 +290,8 @@ def config_validate(
             "device": i.device.name,
             "score": i.report.score,
             "llm": i.report.llm,
+            "llm_prompt": i.report.llm_prompt,
+            "notes": i.report.notes,
             "blocking": len(i.report.blocking),
             "findings": [f.model_dump() for f in i.report.findings],
         }
@@ -305,7 +307,10 @@ def config_validate(
             console_out.print(
                 f"[bold]{i.device.name}[/bold]: score {report.score:g}%  "
                 f"({report.rules_passed}/{report.rules_applied} rules), LLM {report.llm}"
+                + (f" ({report.llm_prompt})" if report.llm_prompt else "")
             )
+            for note in report.notes:
+                console_out.print(f"  note: {note}")
             if report.findings:
                 console_out.print(_findings_table(report.findings))
     for error in template_errors:
@@ -409,6 +414,7 @@ def _report_plan(result: Any, kind: str, source: str | None, json_out: bool) -> 
                 "diff": plan.diff,
                 "score": report.score,
                 "llm": report.llm,
+                "llm_prompt": report.llm_prompt,
                 "findings": [f.model_dump() for f in report.findings],
             }
         )

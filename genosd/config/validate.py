@@ -16,6 +16,7 @@ from genosd.config.structure import check_structure
 from genosd.config.waivers import Waiver, apply_waivers
 from genosd.inventory import Device
 from genosd.llm import LlmLayer, LlmUnavailable
+from genosd.llm.prompts import PromptBook
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ValidationReport:
     rules_passed: int
     llm: LlmStatus = "not configured"
     llm_error: str | None = None
+    llm_prompt: str | None = None  # which prompt version the review used
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -112,29 +114,26 @@ class LlmReview(BaseModel):
     findings: list[LlmFinding] = Field(max_length=100)
 
 
-REVIEW_PROMPT = """You review network device configurations for {platform} before they are deployed.
-Report security problems, likely mistakes and inconsistencies. Secrets are replaced by <secret:…>
-tokens (the same token is the same value); do not report them. Each config line is prefixed with its line number and a colon. Answer only with JSON:
-{{"findings": [{{"severity": "info|minor|major|critical", "rule": "short-id", "message": "...",
-"line": N}}]}}. An empty list means no problems."""
-
-
 async def llm_review(
-    report: ValidationReport, llm: LlmLayer | None, masker: Masker, text: str
+    report: ValidationReport,
+    llm: LlmLayer | None,
+    masker: Masker,
+    text: str,
+    prompts: PromptBook | None = None,
 ) -> ValidationReport:
-    """Add the LLM's findings; an unusable answer is a finding and status 'unavailable', never a pass."""
+    """Add the LLM's findings; an unusable answer is a finding and status 'unavailable', never a
+    pass. The prompt is config-review's active version in the prompt library (else built-in)."""
     if llm is None or not llm.configured:
         report.llm = "not configured"
         return report
-    platform = masker.platform
     lines = masker.text(text).text.splitlines()
     numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(lines, start=1))
-    messages = [
-        {"role": "system", "content": REVIEW_PROMPT.format(platform=platform.name)},
-        {"role": "user", "content": f"Device {report.device}:\n{numbered}"},
-    ]
+    variables = {"platform": masker.platform.name, "device": report.device, "config": numbered}
+    prompt = await (prompts or PromptBook()).resolve("config-review", variables)
+    report.llm_prompt = prompt.origin
+    report.notes.extend(prompt.notes)
     try:
-        answer, _ = await llm.structured("review", messages, LlmReview)
+        answer, _ = await llm.structured(prompt.kind, prompt.messages, LlmReview)
     except LlmUnavailable as exc:
         report.llm, report.llm_error = "unavailable", str(exc)
         report.findings.append(

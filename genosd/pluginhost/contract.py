@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from genosd import hookspec
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
 from genosd.events import Topic
+from genosd.llm.prompts import PromptSource
 from genosd.metrics.model import Point
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -58,10 +60,19 @@ class ModelAnswer:
 Ask = Callable[..., Awaitable[ModelAnswer]]
 
 
+# audit(actor, action, target, details): one entry in genosd's audit log, action prefixed with
+# the plugin's name ("prompt.edit"); for every change a plugin makes on someone's behalf.
+Audit = Callable[..., Awaitable[None]]
+
+
 async def _no_model(*args: Any, **kwargs: Any) -> ModelAnswer:
     from genosd.llm import LlmUnavailable
 
     raise LlmUnavailable("no LLM is available to this plugin")
+
+
+async def _log_only(actor: str, action: str, target: str, details: Any = None) -> None:
+    logging.getLogger("genosd.plugin").info("audit: %s %s %s", actor, action, target)
 
 
 @dataclass
@@ -75,12 +86,26 @@ class PluginContext:
     devices: Callable[[], list[DeviceView]]
     shared: dict[str, Any] = field(default_factory=dict)  # objects the plugin's hooks share
     ask: Ask = _no_model  # the LLM layer (genosd.llm), redaction and accounting included
+    audit: Audit = _log_only  # genosd's audit log
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""
         if key not in self.shared:
             self.shared[key] = factory()
         return self.shared[key]
+
+
+@dataclass(frozen=True)
+class CliSession:
+    """What a plugin's command gets: its validated settings, its context, who runs it."""
+
+    config: Any
+    context: PluginContext
+    actor: str  # "cli:<user>", for the audit log
+
+
+# open_plugin(config_path): `async with open_plugin(path) as session:` in a plugin's command
+OpenPlugin = Callable[[Path | None], AbstractAsyncContextManager[CliSession]]
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,7 @@ class Contributions:
     jobs: list[Job] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
+    prompts: PromptSource | None = None
 
 
 class GenosdHookSpecs:
@@ -174,3 +200,15 @@ class GenosdHookSpecs:
     def genosd_sinks(self, config: Any, context: PluginContext) -> list[Sink]:
         """Consumers of events and metric points."""
         return []
+
+    @hookspec
+    def genosd_prompt_source(self, config: Any, context: PluginContext) -> PromptSource | None:
+        """A prompt library: source(name) -> (active version, PromptBody) or None; genosd's
+        features then use the active version of their prompts (config-review, …)."""
+        return None
+
+    @hookspec
+    def genosd_cli(self, open_plugin: OpenPlugin) -> Any:
+        """A typer.Typer mounted as `genosd <plugin name> …`; a command gets the plugin's
+        settings, context and actor from `async with open_plugin(config_path) as session`."""
+        return None

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from genosd.endpoints import Api
 from genosd.errors import PluginError
 from genosd.events import Topic
+from genosd.llm.prompts import PromptSource
 from genosd.pluginhost.contract import (
     NAME,
     Contributions,
@@ -255,6 +256,10 @@ class PluginHost:
         out.jobs = _list_of(self._call(name, "genosd_jobs", **kwargs), Job, "jobs")
         out.tasks = _list_of(self._call(name, "genosd_tasks", **kwargs), Task, "tasks")
         out.sinks = _list_of(self._call(name, "genosd_sinks", **kwargs), Sink, "sinks")
+        prompts = self._call(name, "genosd_prompt_source", **kwargs)
+        if prompts is not None and not callable(prompts):
+            raise PluginError("genosd_prompt_source must return a callable or None")
+        out.prompts = prompts
         for job in out.jobs:
             _check_job(job)
         named: list[Tool | Job | Task | Sink] = [*out.tools, *out.jobs, *out.tasks, *out.sinks]
@@ -269,6 +274,13 @@ class PluginHost:
             if sink.topics and sink.on_event is None:
                 raise PluginError(f"sink {sink.name!r} lists topics but has no on_event")
         return out
+
+    def prompt_source(self) -> PromptSource | None:
+        """The prompt library genosd's features read: the first active plugin lending one."""
+        for record in sorted(self.active, key=lambda r: r.name):
+            if record.contributions.prompts is not None:
+                return record.contributions.prompts
+        return None
 
     def _check_unique_tools(self) -> None:
         owners: dict[str, str] = {}

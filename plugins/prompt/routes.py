@@ -4,17 +4,15 @@ admins edit, roll back and import."""
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from genosd.plugin import PRINCIPAL, Api, Ask, InvalidRequestError, Role
-from plugins.prompt.model import NAME, PromptBody, PromptVersion, render
-from plugins.prompt.store import PromptStore
-from plugins.prompt.testing import Case, RunResult, run_once
+from genosd.plugin import PRINCIPAL, Api, Role
+from plugins.prompt.library import PromptLibrary
+from plugins.prompt.model import PromptVersion, check_name, render
+from plugins.prompt.testing import Case, CompareIn, Comparison, RunResult
 
 
 class _Strict(BaseModel):
@@ -99,8 +97,7 @@ def _actor(request: web.Request) -> str:
 
 def _name(request: web.Request) -> str:
     name = request.match_info["name"]
-    if not re.match(NAME, name):
-        raise InvalidRequestError(f"{name!r} is not a prompt name (a-z 0-9 . _ -)")
+    check_name(name)
     return name
 
 
@@ -111,46 +108,6 @@ class TestIn(_Strict):
     variables: dict[str, Any] = {}
     version: int | None = Field(None, ge=1)
     model: str | None = Field(None, max_length=200)
-
-
-class Side(_Strict):
-    """One side of an A/B comparison: a version and/or a model."""
-
-    version: int | None = Field(None, ge=1)
-    model: str | None = Field(None, max_length=200)
-
-
-class CompareIn(_Strict):
-    """Two sides, run on every saved case of the prompt."""
-
-    a: Side
-    b: Side
-
-
-class CaseRow(BaseModel):
-    """One case on both sides."""
-
-    case: str
-    a: RunResult
-    b: RunResult
-
-
-class SideTotals(BaseModel):
-    """How one side did over all cases."""
-
-    passed: int
-    failed: int
-    mean_latency: float
-    tokens_out: int
-
-
-class Comparison(BaseModel):
-    """An A/B comparison, case by case, with totals per side."""
-
-    id: str
-    rows: list[CaseRow]
-    a: SideTotals
-    b: SideTotals
 
 
 class CaseList(BaseModel):
@@ -165,18 +122,9 @@ class RunList(BaseModel):
     items: list[dict[str, Any]]
 
 
-def _totals(results: list[RunResult]) -> SideTotals:
-    latencies = [r.latency for r in results]
-    return SideTotals(
-        passed=sum(r.passed for r in results),
-        failed=sum(not r.passed for r in results),
-        mean_latency=round(sum(latencies) / len(latencies), 4) if latencies else 0.0,
-        tokens_out=sum(r.tokens_out for r in results),
-    )
-
-
-def prompt_routes(store: PromptStore, ask: Ask) -> Api:
-    """The routes, bound to this store and the LLM layer."""
+def prompt_routes(library: PromptLibrary) -> Api:
+    """The routes, bound to this library."""
+    store = library.store
     api = Api("prompt", "1")
     tag = "prompt"
 
@@ -185,26 +133,19 @@ def prompt_routes(store: PromptStore, ask: Ask) -> Api:
     )
     async def test(request: web.Request, body: TestIn) -> RunResult:
         """Run a version with these variables on a model; its answer, cost and schema check."""
-        name = _name(request)
-        version = await asyncio.to_thread(store.get, name, body.version)
-        result = await run_once(ask, version, body.variables, model=body.model)
-        await asyncio.to_thread(store.save_runs, name, [result])
-        return result
+        return await library.test(_name(request), body.variables, body.version, body.model)
 
     @api.route("GET", "/prompts/{name}/cases", tag=tag, role=Role.viewer, response=CaseList)
     async def list_cases(request: web.Request) -> CaseList:
         """The saved test cases of a prompt."""
-        return CaseList(items=await asyncio.to_thread(store.cases, _name(request)))
+        return CaseList(items=await library.cases(_name(request)))
 
     @api.route(
         "PUT", "/prompts/{name}/cases", tag=tag, role=Role.operator, body=Case, response=Case
     )
     async def put_case(request: web.Request, body: Case) -> Case:
         """Add or replace a test case (its variables and the check its answer must pass)."""
-        name = _name(request)
-        prompt = await asyncio.to_thread(store.get, name)
-        render(prompt, body.variables)  # a case the active version cannot render is refused
-        return await asyncio.to_thread(store.save_case, name, body)
+        return await library.save_case(_name(request), body)
 
     @api.route(
         "POST",
@@ -216,26 +157,7 @@ def prompt_routes(store: PromptStore, ask: Ask) -> Api:
     )
     async def compare(request: web.Request, body: CompareIn) -> Comparison:
         """Every saved case on side a and side b (versions and/or models), side by side."""
-        name = _name(request)
-        cases = await asyncio.to_thread(store.cases, name)
-        if not cases:
-            raise InvalidRequestError(f"prompt {name!r} has no test cases: PUT …/cases first")
-        sides = [await asyncio.to_thread(store.get, name, s.version) for s in (body.a, body.b)]
-        rows = []
-        for case in cases:
-            a = await run_once(ask, sides[0], case.variables, model=body.a.model, case=case)
-            b = await run_once(ask, sides[1], case.variables, model=body.b.model, case=case)
-            rows.append(CaseRow(case=case.name, a=a, b=b))
-        comparison = uuid.uuid4().hex[:12]
-        await asyncio.to_thread(
-            store.save_runs, name, [r for row in rows for r in (row.a, row.b)], comparison
-        )
-        return Comparison(
-            id=comparison,
-            rows=rows,
-            a=_totals([r.a for r in rows]),
-            b=_totals([r.b for r in rows]),
-        )
+        return await library.compare(_name(request), body.a, body.b)
 
     @api.route("GET", "/prompts/{name}/runs", tag=tag, role=Role.viewer, response=RunList)
     async def list_runs(request: web.Request) -> RunList:
@@ -276,15 +198,8 @@ def prompt_routes(store: PromptStore, ask: Ask) -> Api:
     )
     async def edit(request: web.Request, body: EditIn) -> PromptVersion:
         """A new active version with these changes (a new prompt when the name is new)."""
-        name, actor = _name(request), _actor(request)
         changes = body.model_dump(exclude_unset=True, exclude={"note"})
-        if name not in await asyncio.to_thread(store.names):
-            try:
-                created = PromptBody.model_validate(changes)
-            except ValueError as exc:
-                raise InvalidRequestError(f"a new prompt: {exc}") from None
-            return await asyncio.to_thread(store.save, name, created, actor, body.note)
-        return await asyncio.to_thread(store.edit, name, changes, actor, body.note)
+        return await library.edit(_name(request), changes, _actor(request), body.note)
 
     @api.route(
         "POST",
@@ -296,9 +211,7 @@ def prompt_routes(store: PromptStore, ask: Ask) -> Api:
     )
     async def rollback(request: web.Request, body: RollbackIn) -> PromptVersion:
         """Make an old version's content the active one again (as a new version)."""
-        return await asyncio.to_thread(
-            store.rollback, _name(request), body.version, _actor(request)
-        )
+        return await library.rollback(_name(request), body.version, _actor(request))
 
     @api.route(
         "POST",
@@ -326,6 +239,6 @@ def prompt_routes(store: PromptStore, ask: Ask) -> Api:
     @api.route("POST", "/import", tag=tag, role=Role.admin, body=ImportIn, response=Changed)
     async def import_prompts(request: web.Request, body: ImportIn) -> Changed:
         """Prompts from an export: a new version of each that differs (all checked first)."""
-        return Changed(changed=await asyncio.to_thread(store.load, body.items, _actor(request)))
+        return Changed(changed=await library.load(body.items, _actor(request)))
 
     return api

@@ -1,8 +1,8 @@
 """Prompts and every version of them, in the plugin's own SQLite file.
 
 Every change makes a new version and makes it active: an edit, a rollback (a new version with an
-old one's content, so history is never rewritten), an import that differs. Seeds (the YAML files
-shipped with the plugin) create a prompt that does not exist yet and never overwrite an edit.
+old one's content, so history is never rewritten), an import that differs. Seeds (genosd's
+built-in prompts) create a prompt that does not exist yet and never overwrite an edit.
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from genosd.plugin import InvalidRequestError, NotFoundError
-from plugins.prompt.model import PromptBody, PromptVersion
+from plugins.prompt.model import (
+    PromptBody,
+    PromptVersion,
+    check_name,
+    check_usable,
+    validated,
+)
 from plugins.prompt.testing import Case, RunResult
 
 SCHEMA = """
@@ -80,19 +85,20 @@ class PromptStore:
                 raise
             self.db.execute("COMMIT")
 
-    def seed(self, directory: Path) -> list[str]:
-        """Create the prompts of `directory/*.yaml` that do not exist yet; their names."""
+    def seed(self, prompts: dict[str, PromptBody]) -> list[str]:
+        """Create the prompts of `prompts` that do not exist yet; their names."""
         created = []
-        for path in sorted(directory.glob("*.yaml")):
-            data = yaml.safe_load(path.read_text()) or {}
-            name = data.pop("name", path.stem)
+        for name, body in sorted(prompts.items()):
             if self._active(name) is None:
-                self.save(name, PromptBody.model_validate(data), "seed", f"seeded from {path.name}")
+                self.save(name, body, "seed", "genosd's built-in text")
                 created.append(name)
         return created
 
     def save(self, name: str, body: PromptBody, author: str, note: str = "") -> PromptVersion:
-        """A new version of `name` (created if new), made active."""
+        """A new version of `name` (created if new), made active; InvalidRequestError when it
+        is one of genosd's prompts and needs a variable its feature does not supply."""
+        check_name(name)
+        check_usable(name, body)
         with self._transaction() as db:
             row = db.execute(
                 "SELECT max(version) FROM prompt_versions WHERE name = ?", (name,)
@@ -109,6 +115,14 @@ class PromptStore:
                 (name, version),
             )
         return self.get(name, version)
+
+    def lookup(self, name: str) -> tuple[int, PromptBody] | None:
+        """(active version, body) of a prompt, None when there is none (the prompt source)."""
+        try:
+            found = self.get(name)
+        except NotFoundError:
+            return None
+        return found.version, found
 
     def _active(self, name: str) -> int | None:
         row = self.db.execute("SELECT active FROM prompts WHERE name = ?", (name,)).fetchone()
@@ -159,12 +173,7 @@ class PromptStore:
         """A new version from the active one with `changes`; InvalidRequestError if invalid."""
         current = self.get(name)
         data = {**current.model_dump(include=set(PromptBody.model_fields)), **changes}
-        try:
-            body = PromptBody.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidRequestError(f"prompt {name!r}: {where}: {first['msg']}") from None
+        body = validated(PromptBody, data, f"prompt {name!r}")
         return self.save(name, body, author, note)
 
     def rollback(self, name: str, version: int, author: str) -> PromptVersion:
@@ -204,13 +213,10 @@ class PromptStore:
             if not isinstance(name, str):
                 raise InvalidRequestError(f"item {number}: no name")
             try:
-                bodies.append((name, PromptBody.model_validate(data)))
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise InvalidRequestError(
-                    f"item {number} ({name}): {where}: {first['msg']}"
-                ) from None
+                check_name(name)
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"item {number}: {exc}") from None
+            bodies.append((name, validated(PromptBody, data, f"item {number} ({name})")))
         changed = []
         for name, body in bodies:
             try:

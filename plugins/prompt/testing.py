@@ -62,6 +62,61 @@ class RunResult(BaseModel):
     problem: str | None = None
 
 
+class Side(BaseModel):
+    """One side of an A/B comparison: a version and/or a model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(None, ge=1)
+    model: str | None = Field(None, max_length=200)
+
+
+class CompareIn(BaseModel):
+    """Two sides, run on every saved case of the prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: Side
+    b: Side
+
+
+class CaseRow(BaseModel):
+    """One case on both sides."""
+
+    case: str
+    a: RunResult
+    b: RunResult
+
+
+class SideTotals(BaseModel):
+    """How one side did over all cases."""
+
+    passed: int
+    failed: int
+    mean_latency: float
+    tokens_out: int
+
+
+class Comparison(BaseModel):
+    """An A/B comparison, case by case, with totals per side."""
+
+    id: str
+    rows: list[CaseRow]
+    a: SideTotals
+    b: SideTotals
+
+
+def totals(results: list[RunResult]) -> SideTotals:
+    """Passes, failures, mean latency and output tokens of one side."""
+    latencies = [r.latency for r in results]
+    return SideTotals(
+        passed=sum(r.passed for r in results),
+        failed=sum(not r.passed for r in results),
+        mean_latency=round(sum(latencies) / len(latencies), 4) if latencies else 0.0,
+        tokens_out=sum(r.tokens_out for r in results),
+    )
+
+
 def verdict(check: Check | None, output: str) -> str | None:
     """Why `output` fails `check`, or None."""
     if check is None:

@@ -46,6 +46,20 @@ def test_daemon_runs_with_broken_plugins_and_check_config_names_them(tmp_path: P
         check=True,
     )
     auth = {"Authorization": "Bearer " + json.loads(created.stdout)["secret"]}
+    # plugin commands: a working one runs with its settings and audits; a failing hook or import
+    # costs that plugin its commands, with a warning, and nothing else
+    greeted = subprocess.run(
+        [genosd, "good", "greet", "ops", "--config", str(config)], capture_output=True, env=env
+    )
+    assert greeted.returncode == 0, greeted.stderr
+    assert greeted.stdout.decode().startswith("hello ops from cli:")
+    stderr = greeted.stderr.decode()
+    assert "plugin raises: its commands are unavailable: no commands today" in stderr
+    assert "plugin importerror: its commands are unavailable" in stderr
+    audit = subprocess.run(
+        [genosd, "audit", "export", "--config", str(config)], capture_output=True, env=env
+    )
+    assert '"good.greet"' in audit.stdout.decode(), audit.stderr
     port = free_tcp_port()
     proc = _genosd(
         "run", "--config", str(config), env={**env, "GENOSD_API__PORT": str(port)}, cwd=tmp_path

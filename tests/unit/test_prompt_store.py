@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 
 from genosd.errors import InvalidRequestError, NotFoundError
-from plugins.prompt import SEEDS
+from genosd.llm.prompts import builtin_prompts
 from plugins.prompt.model import PromptBody, render
 from plugins.prompt.store import PromptStore
 
 
 def test_seeds_create_once_and_never_overwrite_an_edit(tmp_path: Path):
     store = PromptStore(tmp_path / "p.sqlite3")
-    assert len(store.seed(SEEDS)) == 5
+    assert len(store.seed(builtin_prompts())) == 5
     store.edit("show-explain", {"description": "mine now"}, "alice")
-    assert store.seed(SEEDS) == []  # a restart seeds nothing
+    assert store.seed(builtin_prompts()) == []  # a restart seeds nothing
     current = store.get("show-explain")
     assert (current.version, current.description, current.author) == (2, "mine now", "alice")
     assert [v.version for v in store.versions("show-explain")] == [2, 1]
@@ -28,14 +28,32 @@ def test_seeds_create_once_and_never_overwrite_an_edit(tmp_path: Path):
     store.close()
 
 
+def test_genosd_prompts_keep_to_the_variables_their_feature_supplies(tmp_path: Path):
+    store = PromptStore(tmp_path / "p.sqlite3")
+    store.seed(builtin_prompts())
+    site = {"site": {"type": "str"}}
+    with pytest.raises(InvalidRequestError, match="site would need a default"):
+        store.edit(
+            "config-review",
+            {"variables": {"platform": {}, "device": {}, "config": {}, **site}},
+            "al",
+        )
+    optional = {"site": {"type": "str", "required": False}}
+    variables = {"platform": {}, "device": {}, "config": {}, **optional}
+    assert store.edit("config-review", {"variables": variables}, "al").version == 2
+    store.save("my-own", PromptBody(template="{{ site }}", variables=site), "al")  # not genosd's
+    store.close()
+
+
 def test_rendering_is_typed_and_strict():
-    body = PromptBody(
-        template="{{ device }} has {{ count + 1 }} peers {{ extra }}",
-        variables={"device": {"type": "str"}, "count": {"type": "int"}},
-    )
-    with pytest.raises(InvalidRequestError, match="'extra' is undefined"):
-        render(body, {"device": "r1", "count": "3"})
-    ok = PromptBody(template="{{ device }}: {{ count + 1 }}", variables=body.variables)
+    variables = {"device": {"type": "str"}, "count": {"type": "int"}}
+    with pytest.raises(ValueError, match="uses extra, not declared in variables"):
+        PromptBody(
+            template="{{ device }} has {{ count + 1 }} peers {{ extra }}", variables=variables
+        )
+    looped = PromptBody(template="{% for i in range(2) %}{{ loop.index }}{% endfor %}")
+    assert render(looped, {})[-1]["content"] == "12"  # loop names and sandbox globals are fine
+    ok = PromptBody(template="{{ device }}: {{ count + 1 }}", variables=variables)
     assert render(ok, {"device": "r1", "count": "3"})[-1]["content"] == "r1: 4"
     with pytest.raises(InvalidRequestError, match="'many' is not a int"):
         render(ok, {"device": "r1", "count": "many"})

@@ -46,3 +46,27 @@ def genosd_jobs(config, context):
             raise RuntimeError("second tick fails")
 
     return [Job("tick", tick, every=1)]
+
+
+@hookimpl
+def genosd_cli(open_plugin):
+    import asyncio
+
+    import typer
+
+    app = typer.Typer()
+
+    @app.command("greet")
+    def greet(name: str, config: str = typer.Option(None, "--config")):
+        async def work():
+            async with open_plugin(config) as session:
+                await session.context.audit(session.actor, "greet", name)
+                return f"{session.config.greeting} {name} from {session.actor}"
+
+        print(asyncio.run(work()))
+
+    @app.command("other")
+    def other():
+        print("a second command keeps `greet` a subcommand")
+
+    return app
