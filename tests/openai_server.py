@@ -127,6 +127,9 @@ class FakeOpenAI:
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(("/v1/embeddings", body))
+        bad = await self._misbehave()
+        if bad is not None:
+            return bad
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
             {"object": "embedding", "index": n, "embedding": [float(len(t)), 1.0, 0.5]}

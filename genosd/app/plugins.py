@@ -14,7 +14,8 @@ from typing import Any
 from genosd.app.core import AppCore
 from genosd.app.jobs import Cron, Every, Job, JobRunner
 from genosd.errors import PluginError
-from genosd.pluginhost.contract import DeviceView, ModelAnswer, PluginContext
+from genosd.llm.prompts import ResolvedPrompt
+from genosd.pluginhost.contract import DeviceView, Embedding, ModelAnswer, PluginContext
 from genosd.pluginhost.contract import Job as PluginJob
 from genosd.pluginhost.manager import PluginHost, PluginRecord, data_dir
 from genosd.pluginhost.runtime import PluginRuntime
@@ -63,6 +64,13 @@ def make_context(core: AppCore, name: str) -> PluginContext:
             result.cached,
         )
 
+    async def embed(texts: list[str], model: str | None = None) -> Embedding:
+        done = await core.llm.embed(texts, model)
+        return Embedding(done.vectors, done.provider, done.model)
+
+    async def prompt(name: str, variables: dict[str, Any]) -> ResolvedPrompt:
+        return await core.prompts.resolve(name, variables)
+
     async def audit(
         actor: str, action: str, target: str, details: dict[str, Any] | None = None
     ) -> None:
@@ -78,6 +86,9 @@ def make_context(core: AppCore, name: str) -> PluginContext:
         devices=devices,
         ask=ask,
         audit=audit,
+        embed=embed,
+        prompt=prompt,
+        redact=core.llm.redact,
     )
 
 

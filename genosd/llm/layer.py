@@ -46,6 +46,15 @@ class Result:
     tried: list[str] = field(default_factory=list)  # why earlier candidates were skipped
 
 
+@dataclass
+class Embedded:
+    """Vectors and the model that made them (vectors of different models do not compare)."""
+
+    vectors: list[list[float]]
+    provider: str
+    model: str
+
+
 def build_providers(settings: LlmSettings) -> dict[str, Provider]:
     """The configured servers by name."""
     found: dict[str, Provider] = {}
@@ -167,6 +176,33 @@ class LlmLayer:
         """`chat` whose answer must validate as `answer` (after at most one repair)."""
         result = await self.chat(kind, messages, schema=answer, **options)
         return answer.model_validate_json(result.reply.content), result
+
+    async def embed(self, texts: list[str], model: str | None = None) -> Embedded:
+        """One vector per text (each redacted first) from the first model `embed` routes to (or
+        `model`); LlmUnavailable otherwise. Vectors of one call all come from one model."""
+        if not self.providers:
+            raise LlmUnavailable("no LLM is configured (llm.url or llm.providers)")
+        routes, tried = await self.candidates("embed", model)
+        safe = [self.redact(text) for text in texts]
+        for provider_name, name in routes:
+            started = time.monotonic()
+            try:
+                vectors = await self.providers[provider_name].embed(name, safe)
+                if len({len(v) for v in vectors}) > 1:
+                    raise ProviderError(f"{provider_name}: vectors of different lengths")
+            except ProviderError as exc:
+                elapsed = time.monotonic() - started
+                await self._account(
+                    Usage(provider_name, name, "embed", "error", elapsed, error=str(exc))
+                )
+                tried.append(f"{name}: {exc}" if name not in str(exc) else str(exc))
+                continue
+            tokens = sum(len(t) for t in safe) // 4  # servers do not count embedding tokens
+            await self._account(
+                Usage(provider_name, name, "embed", "ok", time.monotonic() - started, tokens)
+            )
+            return Embedded(vectors, provider_name, name)
+        raise LlmUnavailable("no model answered for embed: " + "; ".join(tried or ["none"]))
 
     def _prepare(self, messages: list[Message]) -> tuple[list[Message], int]:
         """Redacted copies of `messages`, trimmed to the input cap (the longest part first)."""

@@ -21,7 +21,7 @@ from genosd import hookspec
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
 from genosd.events import Topic
-from genosd.llm.prompts import PromptSource
+from genosd.llm.prompts import PromptBook, PromptSource, ResolvedPrompt
 from genosd.metrics.model import Point
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -60,6 +60,21 @@ class ModelAnswer:
 Ask = Callable[..., Awaitable[ModelAnswer]]
 
 
+@dataclass(frozen=True)
+class Embedding:
+    """Vectors from genosd's LLM layer (`embed` task kind), and the model that made them."""
+
+    vectors: list[list[float]]
+    provider: str
+    model: str
+
+
+# embed(texts, model=None): one vector per text (each redacted first); LlmUnavailable otherwise
+Embed = Callable[..., Awaitable[Embedding]]
+# prompt(name, variables): genosd's prompt `name` (the prompt library's active version, else the
+# built-in text) rendered with `variables`
+PromptOf = Callable[[str, dict[str, Any]], Awaitable[ResolvedPrompt]]
+
 # audit(actor, action, target, details): one entry in genosd's audit log, action prefixed with
 # the plugin's name ("prompt.edit"); for every change a plugin makes on someone's behalf.
 Audit = Callable[..., Awaitable[None]]
@@ -69,6 +84,20 @@ async def _no_model(*args: Any, **kwargs: Any) -> ModelAnswer:
     from genosd.llm import LlmUnavailable
 
     raise LlmUnavailable("no LLM is available to this plugin")
+
+
+async def _no_embedding(*args: Any, **kwargs: Any) -> Embedding:
+    from genosd.llm import LlmUnavailable
+
+    raise LlmUnavailable("no embedding model is available to this plugin")
+
+
+async def _builtin_prompt(name: str, variables: dict[str, Any]) -> ResolvedPrompt:
+    return await PromptBook().resolve(name, variables)
+
+
+def _secret_free(text: str) -> str:
+    return text
 
 
 async def _log_only(actor: str, action: str, target: str, details: Any = None) -> None:
@@ -87,6 +116,9 @@ class PluginContext:
     shared: dict[str, Any] = field(default_factory=dict)  # objects the plugin's hooks share
     ask: Ask = _no_model  # the LLM layer (genosd.llm), redaction and accounting included
     audit: Audit = _log_only  # genosd's audit log
+    embed: Embed = _no_embedding  # the LLM layer's embedding models
+    prompt: PromptOf = _builtin_prompt  # genosd's prompts (the library's active version)
+    redact: Callable[[str], str] = _secret_free  # genosd's secret redaction (set by the host)
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""

@@ -15,6 +15,8 @@ from genosd.api.edge import EDGE
 from genosd.auth.keys import Role
 from tests.api.test_events_ws import _bearer, _next
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 
 async def _audit_rows(client, admin: str) -> list[dict]:
     page = await client.get("/api/v1/audit", params={"limit": "500"}, headers=_bearer(admin))

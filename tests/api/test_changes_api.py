@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
@@ -15,6 +16,8 @@ from tests.api.conftest import Keys
 from tests.api.test_events_ws import _bearer, _next
 from tests.ollama_server import FakeOllama
 from tests.ssh_lab import write_setup
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 
 async def _start(tmp_path: Path, ports: dict[str, int]) -> tuple[TestClient, Keys]:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from genosd.api.app import create_app
@@ -15,6 +16,8 @@ from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
 from tests.api.conftest import Keys, write_setup
 from tests.api.test_events_ws import _bearer
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 
 async def _start(config: Path) -> tuple[TestClient, Keys]:

@@ -6,12 +6,15 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from netmiko import ConnectHandler
 
 from genosd.config.backup import backup
 from genosd.config.history import ConfigHistory
 from genosd.ssh.hostkeys import KnownHosts
 from tests.ssh_lab import PASSWORD, SECRET, USER
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 
 def _configure(port: int, commands: list[str]) -> None:

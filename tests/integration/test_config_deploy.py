@@ -20,6 +20,8 @@ from genosd.platforms import platform
 from genosd.statedb import connect, state_db_path
 from tests.ssh_lab import write_setup
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 LOOPBACK_UP = (
     ", post_checks: [{name: loopback-up, command: show ip interface brief, "
     "must_match: '^Loopback0 +\\S+ +YES \\S+ +up +up'}]"

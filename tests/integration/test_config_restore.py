@@ -16,6 +16,8 @@ from genosd.errors import NotFoundError
 from genosd.platforms import platform
 from tests.integration.test_config_deploy import _lifecycle, _running, _same_config
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 IOS = platform("ios")
 
 

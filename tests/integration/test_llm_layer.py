@@ -238,3 +238,33 @@ async def test_no_secret_of_the_corpus_reaches_any_request_body(
         assert secret not in body
     assert "snmp-server community" in body  # the line is kept, its secret is not
     await layer.close()
+
+
+async def test_embeddings_fall_through_redact_and_are_accounted(fake_ollama, fake_openai):
+    usage: list[Usage] = []
+    settings = _both(
+        fake_ollama,
+        fake_openai,
+        models={"embed": [{"provider": "local", "model": "missing-embedder"}, "text-embed-3"]},
+    )
+    fake_openai.models = ("text-embed-3",)
+    layer = LlmLayer(
+        LlmSettings.model_validate(settings),
+        lambda text: text.replace("hunter2", "<secret>"),
+        lambda row: _append(usage, row),
+    )
+    done = await layer.embed(["enable secret hunter2", "ntp server 10.0.0.1"])
+    assert (done.provider, done.model) == ("gateway", "text-embed-3")
+    assert [len(v) for v in done.vectors] == [3, 3]
+    sent = fake_openai.requests[-1][1]["input"]
+    assert sent == ["enable secret <secret>", "ntp server 10.0.0.1"]  # redacted before it left
+    assert [(u.model, u.kind, u.result) for u in usage] == [("text-embed-3", "embed", "ok")]
+    fake_openai.mode = "http500"
+    with pytest.raises(LlmUnavailable, match="no model answered for embed"):
+        await layer.embed(["x"])
+    assert usage[-1].result == "error" and usage[-1].kind == "embed"
+    await layer.close()
+
+
+async def _append(rows: list[Usage], row: Usage) -> None:
+    rows.append(row)

@@ -27,6 +27,8 @@ from genosd.platforms import platform
 from genosd.playbooks.loader import load_playbook
 from genosd.playbooks.model import Playbook
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 SHIPPED = Path(__file__).parent.parent.parent / "playbooks"
 
 

@@ -17,6 +17,8 @@ from genosd.errors import InvalidRequestError
 from genosd.playbooks.loader import load_playbook
 from tests.ssh_lab import write_setup
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 
 def _playbook(tmp_path: Path, text: str):
     path = tmp_path / "p.yaml"

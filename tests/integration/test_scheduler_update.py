@@ -6,12 +6,15 @@ import asyncio
 import itertools
 import time
 
+import pytest
 from pydantic import SecretStr
 
 from genosd.collectors.scheduler import PollScheduler, next_delay, next_slot, phase_of
 from genosd.collectors.snmp import SnmpPoll
 from genosd.inventory import Device, SnmpTarget
 from genosd.settings_sections import SnmpCredential
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 PUBLIC = SnmpCredential(community=SecretStr("public"))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from genosd.app.core import AppCore, tool_core
 from genosd.app.playbook_engine import finish_run
 from genosd.app.playbook_gates import approve
@@ -15,6 +17,8 @@ from genosd.lab.ios_config import RunningConfig
 from genosd.playbooks.loader import load_playbook
 from genosd.playbooks.model import Playbook
 from tests.ssh_lab import write_setup
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 SHIPPED = Path(__file__).parent.parent.parent / "playbooks"
 

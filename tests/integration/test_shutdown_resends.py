@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +18,8 @@ from genosd.metrics.model import Point
 from genosd.metrics.pipeline import DRAIN_SECONDS, MetricsPipeline
 from genosd.settings_sections import InfluxSettings, StoreSettings
 from tests.servers import free_tcp_port, start_victoria
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 
 class SlowInflux:

@@ -34,6 +34,8 @@ from genosd.ssh.hostkeys import KnownHosts
 from genosd.statedb import connect, state_db_path
 from tests.ssh_lab import PASSWORD, SECRET, USER, write_topology_setup
 
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
 
 async def test_facts_of_every_platform_form_the_lldp_graph(topology_lab, tmp_path: Path):
     targets = [topology_lab.target(name) for name in sorted(topology_lab.sims)]
