@@ -47,6 +47,7 @@ from genosd.pluginhost.contract import (
     Task,
     Tool,
 )
+from genosd.sqlitefile import SqliteFile
 from genosd.typedvars import coerce as coerce_variables
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "ResolvedPrompt",
     "Role",
     "Sink",
+    "SqliteFile",
     "Task",
     "Tool",
     "Topic",

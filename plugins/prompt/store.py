@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from genosd.plugin import InvalidRequestError, NotFoundError
+from genosd.plugin import InvalidRequestError, NotFoundError, SqliteFile
 from plugins.prompt.model import (
     PromptBody,
     PromptVersion,
@@ -60,30 +56,11 @@ CREATE INDEX IF NOT EXISTS prompt_runs_name ON prompt_runs (name, id);
 """
 
 
-class PromptStore:
+class PromptStore(SqliteFile):
     """The prompt library; safe to use from worker threads."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the file."""
-        self.db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+        super().__init__(path, SCHEMA)
 
     def seed(self, prompts: dict[str, PromptBody]) -> list[str]:
         """Create the prompts of `prompts` that do not exist yet; their names."""
@@ -99,7 +76,7 @@ class PromptStore:
         is one of genosd's prompts and needs a variable its feature does not supply."""
         check_name(name)
         check_usable(name, body)
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute(
                 "SELECT max(version) FROM prompt_versions WHERE name = ?", (name,)
             ).fetchone()
@@ -231,7 +208,7 @@ class PromptStore:
     def save_case(self, name: str, case: Case) -> Case:
         """Add or replace a saved test case of prompt `name`."""
         self.get(name)
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO prompt_cases (name, case_name, data) VALUES (?, ?, ?)"
                 " ON CONFLICT(name, case_name) DO UPDATE SET data = excluded.data",
@@ -248,7 +225,7 @@ class PromptStore:
 
     def save_runs(self, name: str, results: list[RunResult], comparison: str | None = None) -> None:
         """Keep test-run results (of one comparison, when given)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.executemany(
                 "INSERT INTO prompt_runs (at, name, comparison, data) VALUES (?, ?, ?, ?)",
                 [(time.time(), name, comparison, r.model_dump_json()) for r in results],

@@ -21,6 +21,7 @@ async def test_seeded_edited_diffed_rolled_back_rendered_exported(api):
         "config-review",
         "diff-summary",
         "incident-summary",
+        "rag-answer",
         "show-explain",
     ]
     review = next(p for p in listed["items"] if p["name"] == "config-review")
@@ -72,7 +73,7 @@ async def test_seeded_edited_diffed_rolled_back_rendered_exported(api):
     )
     assert new.status == 200 and (await new.json())["version"] == 1
     exported = await (await client.get(f"{BASE}/export", headers=viewer)).json()
-    assert len(exported["items"]) == 6
+    assert len(exported["items"]) == 7
     exported["items"][0]["description"] = "changed elsewhere"
     done = await (await client.post(f"{BASE}/import", json=exported, headers=admin)).json()
     assert done["changed"] == [exported["items"][0]["name"]]

