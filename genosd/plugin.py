@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from genosd import hookimpl
 from genosd.auth.keys import Role
+from genosd.config.history import HistoryChange as ConfigChange
 from genosd.endpoints import PRINCIPAL, Api
 from genosd.errors import (
     ConflictError,
@@ -56,6 +57,7 @@ __all__ = [
     "Ask",
     "Audit",
     "CliSession",
+    "ConfigChange",
     "ConflictError",
     "DeviceView",
     "Embed",

@@ -89,6 +89,7 @@ def make_context(core: AppCore, name: str) -> PluginContext:
         embed=embed,
         prompt=prompt,
         redact=core.llm.redact,
+        config_changes=core.history.changes_since,
     )
 
 

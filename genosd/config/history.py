@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dulwich import porcelain
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 
 from genosd.config.secrets import diff_changed_secrets
@@ -40,6 +40,19 @@ class Version:
     time: float
     author: str
     message: str
+
+
+@dataclass(frozen=True)
+class HistoryChange:
+    """One device's config as one commit left it, and what that commit changed in it."""
+
+    commit: str
+    time: float
+    author: str
+    message: str
+    device: str
+    text: str
+    diff: str
 
 
 @contextmanager
@@ -143,6 +156,49 @@ class ConfigHistory:
                 tofile=f"{device}@{(new or 'latest')[:10]}",
             )
         )
+
+    def changes_since(self, after: str | None, limit: int = 100) -> list[HistoryChange]:
+        """Device configs changed by the commits after `after` (all when None, or when `after`
+        is no longer in the history), oldest first, at most `limit` commits."""
+        head = self._head()
+        if head is None:
+            return []
+        repo = self.repo
+        known = after is not None and ObjectID(after.encode()) in repo.object_store
+        exclude = [ObjectID(after.encode())] if known and after else []
+        walker = repo.get_walker(include=[head.id], exclude=exclude, reverse=True)
+        found: list[HistoryChange] = []
+        for number, entry in enumerate(walker):
+            if number >= limit:
+                break
+            version = self._version(entry.commit)
+            for change in entry.changes():
+                if isinstance(change, list) or change.new is None or change.new.path is None:
+                    continue  # a merge (genosd makes none) or a removed file
+                path = change.new.path.decode()
+                if not (path.startswith(f"{DEVICE_DIR}/") and path.endswith(".cfg")):
+                    continue
+                new = self._blob_text(change.new.sha)
+                old = self._blob_text(change.old.sha) if change.old and change.old.sha else ""
+                device = path[len(DEVICE_DIR) + 1 : -len(".cfg")]
+                diff = "".join(
+                    difflib.unified_diff(
+                        old.splitlines(keepends=True),
+                        new.splitlines(keepends=True),
+                        fromfile=f"{device} before",
+                        tofile=f"{device}@{version.id[:10]}",
+                    )
+                )
+                found.append(
+                    HistoryChange(
+                        version.id, version.time, version.author, version.message, device, new, diff
+                    )
+                )
+        return found
+
+    def _blob_text(self, sha: bytes | None) -> str:
+        blob = self.repo[sha] if sha else None
+        return blob.data.decode("utf-8") if isinstance(blob, Blob) else ""
 
     def _head(self) -> Commit | None:
         try:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from genosd import hookspec
 from genosd.auth.keys import Role
+from genosd.config.history import HistoryChange
 from genosd.endpoints import Api
 from genosd.events import Topic
 from genosd.llm.prompts import PromptBook, PromptSource, ResolvedPrompt
@@ -75,6 +76,10 @@ Embed = Callable[..., Awaitable[Embedding]]
 # built-in text) rendered with `variables`
 PromptOf = Callable[[str, dict[str, Any]], Awaitable[ResolvedPrompt]]
 
+# config_changes(after, limit): the device configs changed by the config history's commits after
+# commit `after` (all when None), oldest first (blocking: call it in a worker thread)
+ConfigChanges = Callable[[str | None, int], list[HistoryChange]]
+
 # audit(actor, action, target, details): one entry in genosd's audit log, action prefixed with
 # the plugin's name ("prompt.edit"); for every change a plugin makes on someone's behalf.
 Audit = Callable[..., Awaitable[None]]
@@ -100,6 +105,10 @@ def _secret_free(text: str) -> str:
     return text
 
 
+def _no_history(after: str | None, limit: int) -> list[HistoryChange]:
+    return []
+
+
 async def _log_only(actor: str, action: str, target: str, details: Any = None) -> None:
     logging.getLogger("genosd.plugin").info("audit: %s %s %s", actor, action, target)
 
@@ -119,6 +128,7 @@ class PluginContext:
     embed: Embed = _no_embedding  # the LLM layer's embedding models
     prompt: PromptOf = _builtin_prompt  # genosd's prompts (the library's active version)
     redact: Callable[[str], str] = _secret_free  # genosd's secret redaction (set by the host)
+    config_changes: ConfigChanges = _no_history  # the config history (secrets as masked)
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""

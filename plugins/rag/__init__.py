@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genosd.plugin import Api, OpenPlugin, PluginContext, Tool, hookimpl
+from genosd.plugin import Api, Job, OpenPlugin, PluginContext, Tool, hookimpl
 from plugins.rag.settings import RagSettings
 
 
@@ -50,6 +50,23 @@ def genosd_routes(config: RagSettings, context: PluginContext) -> Api:
     from plugins.rag.routes import rag_routes
 
     return rag_routes(lambda: knowledge_base(config, context), context)
+
+
+@hookimpl
+def genosd_jobs(config: RagSettings, context: PluginContext) -> list[Job]:
+    """`history`: index new config history commits (when plugins.rag.history is on)."""
+    if not config.history:
+        return []
+
+    async def follow() -> int:
+        import asyncio
+
+        from plugins.rag.history import follow_history
+
+        kb = await asyncio.to_thread(knowledge_base, config, context)
+        return await follow_history(kb, context)
+
+    return [Job("history", follow, every=config.history_every)]
 
 
 @hookimpl

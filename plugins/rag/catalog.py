@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS documents_sha ON documents (sha256);
 CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = (
     "id, source, title, kind, tags, version, sha256, chunks, bytes, ingested_at, embedder,"
@@ -147,6 +148,20 @@ class Catalog(SqliteFile):
         with self.transaction() as db:
             db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         return record
+
+    def meta(self, key: str) -> str | None:
+        """A bookkeeping value (such as the last config commit ingested)."""
+        found = self.rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(found[0][0]) if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a bookkeeping value."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     def count(self) -> tuple[int, int]:
         """(documents, chunks)."""

@@ -39,9 +39,19 @@ def chunk_document(
         return chunk_config(document.sections[0].text if document.sections else "", max_words)
     chunks: list[Chunk] = []
     for section in document.sections:
+        lines = _hunk_lines(section.heading) if document.kind == "change" else (None, None)
         for text in _split(section, max_words, overlap_words):
-            chunks.append(Chunk(len(chunks), section.heading, text))
+            chunks.append(Chunk(len(chunks), section.heading, text, *lines))
     return chunks
+
+
+def _hunk_lines(heading: tuple[str, ...]) -> tuple[int | None, int | None]:
+    """The new file's lines a diff hunk covers (`@@ -a,b +c,d @@`)."""
+    found = re.match(r"@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", heading[0]) if heading else None
+    if found is None:
+        return None, None
+    start, count = int(found.group(1)), int(found.group(2) or 1)
+    return start, start + max(count, 1) - 1
 
 
 def _split(section: Section, max_words: int, overlap_words: int) -> list[str]:

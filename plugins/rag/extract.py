@@ -12,7 +12,7 @@ from typing import Literal, cast
 
 from genosd.plugin import InvalidRequestError
 
-Kind = Literal["markdown", "text", "html", "pdf", "man", "config"]
+Kind = Literal["markdown", "text", "html", "pdf", "man", "config", "change"]
 SUFFIXES: dict[str, Kind] = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -84,6 +84,7 @@ def extract(name: str, data: bytes, kind: Kind | None = None) -> Document:
         "man": _man,
         "text": _text,
         "config": _config,
+        "change": _change,
     }
     document = parsers[kind](name, text)
     if not any(s.text.strip() for s in document.sections):
@@ -139,6 +140,19 @@ def _text(name: str, text: str) -> Document:
 
 def _config(name: str, text: str) -> Document:
     return Document(_stem(name), "config", [Section((), text.strip("\n"))])
+
+
+def _change(name: str, text: str) -> Document:
+    """A config change: one section per diff hunk, each starting with the change's description
+    (message, author, commit), so every chunk says what changed, when, by whom and why."""
+    head, _, diff = text.partition("\n--- ")
+    head = head.strip()
+    sections = []
+    for hunk in re.split(r"\n(?=@@ )", "--- " + diff if diff else ""):
+        if hunk.startswith("@@ "):
+            title, _, body = hunk.partition("\n")
+            sections.append(Section((title.strip(),), f"{head}\n\n{body.rstrip()}".strip()))
+    return Document(_stem(name), "change", sections or [Section(("change",), head)])
 
 
 _SKIP_HTML = ("script", "style", "nav", "header", "footer", "noscript", "template", "svg", "form")

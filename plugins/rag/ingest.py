@@ -87,7 +87,9 @@ class KnowledgeBase:
             parsed.kind,
             [Section(s.heading, self.redact(s.text)) for s in parsed.sections],
         )
-        digest = hashlib.sha256(f"{document.kind}\n{document.text}".encode()).hexdigest()
+        # a device's config may return to an older text: it is still that device's current one
+        scope = source if document.kind in ("config", "change") else ""
+        digest = hashlib.sha256(f"{document.kind}\n{scope}\n{document.text}".encode()).hexdigest()
         same = await asyncio.to_thread(self.catalog.by_hash, digest)
         if same is not None:
             return Ingested(source, "duplicate", same)

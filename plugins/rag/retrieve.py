@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -108,6 +110,28 @@ _PAYLOAD_FIELDS = (
 )
 
 
+def named_devices(question: str, devices: list[str]) -> list[str]:
+    """The inventory devices a question names (whole names, any case), longest first."""
+    found = [
+        d
+        for d in sorted(devices, key=len, reverse=True)
+        if re.search(rf"(?<![\w.-]){re.escape(d)}(?![\w.-])", question, re.IGNORECASE)
+    ]
+    return found
+
+
+def _merged(first: list[Passage], then: list[Passage], limit: int) -> list[Passage]:
+    """`first` ahead of `then`, without repeats, ranked again from 1."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Passage] = []
+    for passage in [*first, *then]:
+        key = (passage.doc, passage.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(passage.model_copy(update={"rank": len(out) + 1}))
+    return out[: max(limit, len(first))]
+
+
 def _numbered(passages: list[Passage]) -> str:
     return "\n\n".join(f"[{p.rank}] ({p.citation})\n<<<\n{p.text}\n>>>" for p in passages)
 
@@ -119,8 +143,16 @@ async def answer(
     filters: Filters | None = None,
     model: str | None = None,
 ) -> Answer:
-    """The model's answer from the best passages, or the passages alone without a model."""
-    passages = await search(kb, question, "hybrid", kb.settings.answer_passages, filters)
+    """The model's answer from the best passages, or the passages alone without a model. A
+    question naming an inventory device also searches that device's config changes."""
+    limit = kb.settings.answer_passages
+    passages = await search(kb, question, "hybrid", limit, filters)
+    if filters is None or filters.device is None:
+        changes: list[Passage] = []
+        for device in named_devices(question, [d.name for d in context.devices()])[:3]:
+            scope = replace(filters or Filters(), device=device, kind="change")
+            changes += await search(kb, question, "hybrid", 3, scope)
+        passages = _merged(changes, passages, limit)
     if not passages:
         return Answer(
             question=question,

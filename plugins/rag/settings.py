@@ -28,6 +28,8 @@ class RagSettings(BaseModel):
     overlap_words: int = Field(40, ge=0, le=500)
     max_file_mb: float = Field(20.0, gt=0, le=1024)
     answer_passages: int = Field(5, ge=1, le=20)
+    history: bool = Field(True, description="index the config history as it is committed")
+    history_every: float = Field(60.0, ge=5, le=86400, description="seconds between looks")
 
     @model_validator(mode="after")
     def _overlap(self) -> RagSettings:

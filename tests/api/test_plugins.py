@@ -56,6 +56,7 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
         "importerror": "failed",
         "nosuch": "missing",
         "prompt": "active",
+        "rag": "active",
         "raises": "failed",
         "unknownhook": "failed",
     }
