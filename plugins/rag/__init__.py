@@ -22,16 +22,14 @@ def knowledge_base(config: RagSettings, context: PluginContext) -> Any:
     """The plugin's one knowledge base (opened on first use: local mode locks its folder)."""
     from plugins.rag.catalog import Catalog
     from plugins.rag.dense import make_embedder
-    from plugins.rag.index import Index
+    from plugins.rag.index import open_index
     from plugins.rag.ingest import KnowledgeBase
 
     def create() -> KnowledgeBase:
         embedder = make_embedder(config.embedder, context.embed, config.embed_model)
         size = {"static": 256, "minilm": 384}.get(config.embedder)
         key = config.qdrant_api_key.get_secret_value() if config.qdrant_api_key else None
-        index = Index.open(
-            config.collection, size, context.data_dir / "qdrant", config.qdrant_url, key
-        )
+        index = open_index(config.collection, size, context.data_dir, config.qdrant_url, key)
         catalog = Catalog(context.data_dir / "rag.sqlite3")
         return KnowledgeBase(config, catalog, index, embedder, context.redact)
 

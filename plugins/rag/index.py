@@ -1,8 +1,9 @@
-"""The chunks in Qdrant: local mode under the plugin's data directory by default, a Qdrant server
-when `plugins.rag.qdrant_url` is set. Each point holds a chunk's sparse BM25 vector (IDF applied
-by Qdrant), its dense vector when an embedder is configured, and its text and metadata as payload;
-searches are sparse, dense or both fused by reciprocal rank, filtered on tags, kind, device,
-source and date."""
+"""Where chunks are stored and searched: Qdrant. By default Qdrant Edge, Qdrant's embedded engine,
+in the plugin's data directory (no server, and Qdrant's own sparse and dense search in-process);
+a Qdrant server when `plugins.rag.qdrant_url` is set. Each point holds a chunk's sparse BM25 vector
+(IDF applied by Qdrant), its dense vector when an embedder is configured, and its text and
+metadata as payload; searches are sparse, dense or both fused (distribution-based score fusion, or
+reciprocal rank), filtered on tags, kind, device, source and date."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from qdrant_client import QdrantClient, models
-
-from genosd.plugin import PluginError
 from plugins.rag.sparse import SparseVector
 
 Mode = Literal["hybrid", "sparse", "dense"]
+Fusion = Literal["dbsf", "rrf"]
+KEYWORDS = ("tags", "kind", "device", "source", "doc")
 _NAMESPACE = uuid.UUID("6f1c6a52-52b5-4d5e-9f7e-1b2c3d4e5f60")
-_FILTER_KEYS = ("tags", "kind", "device", "source", "doc")
 
 
 @dataclass
@@ -34,20 +33,18 @@ class Filters:
     since: float | None = None
     until: float | None = None
 
-    def qdrant(self) -> models.Filter | None:
-        """The Qdrant filter, None when nothing is filtered."""
-        must: list[Any] = []
+    def conditions(self) -> list[tuple[str, str, Any]]:
+        """(operator, field, value) for every filter set: `any`, `eq`, or `range` (gte, lt)."""
+        found: list[tuple[str, str, Any]] = []
         if self.tags:
-            must.append(models.FieldCondition(key="tags", match=models.MatchAny(any=self.tags)))
+            found.append(("any", "tags", list(self.tags)))
         for key in ("kind", "device", "source", "doc"):
             value = getattr(self, key)
             if value is not None:
-                must.append(models.FieldCondition(key=key, match=models.MatchValue(value=value)))
+                found.append(("eq", key, value))
         if self.since is not None or self.until is not None:
-            must.append(
-                models.FieldCondition(key="date", range=models.Range(gte=self.since, lt=self.until))
-            )
-        return models.Filter(must=must) if must else None
+            found.append(("range", "date", (self.since, self.until)))
+        return found
 
 
 @dataclass(frozen=True)
@@ -61,127 +58,47 @@ class Point:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Hit:
+    """A stored chunk a search found."""
+
+    score: float
+    payload: dict[str, Any]
+
+
 def point_id(doc: str, ordinal: int) -> str:
     """The stable id of a document's chunk."""
     return str(uuid.uuid5(_NAMESPACE, f"{doc}:{ordinal}"))
 
 
 class Index:
-    """One collection; calls are blocking (run them in a worker thread)."""
+    """One collection of chunks; calls are blocking (run them in a worker thread)."""
 
-    def __init__(
-        self, client: QdrantClient, collection: str, dense_size: int | None, remote: bool = False
-    ):
-        self.client = client
-        self.remote = remote
-        self.collection = collection
-        self.dense_size = dense_size
-        self._lock = threading.Lock()  # local mode is not safe for concurrent writers
+    dense_size: int | None
 
-    @classmethod
-    def open(
-        cls,
-        collection: str,
-        dense_size: int | None,
-        path: Path | None = None,
-        url: str | None = None,
-        api_key: str | None = None,
-    ) -> Index:
-        """The index at `url` (a Qdrant server) or in local mode under `path`."""
-        try:
-            if url is not None:
-                client = QdrantClient(url=url, api_key=api_key, timeout=30)
-            else:
-                assert path is not None
-                path.mkdir(parents=True, exist_ok=True)
-                client = QdrantClient(path=str(path))
-        except RuntimeError as exc:  # local mode: the folder is open in another process
-            raise PluginError(
-                f"the knowledge base at {path} is open in another process (the daemon?): {exc}"
-            ) from None
-        index = cls(client, collection, dense_size, remote=url is not None)
-        index._ensure()
-        return index
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one writer or reader at a time on the engine
 
     def close(self) -> None:
-        """Release the client (and local mode's lock on its folder)."""
-        self.client.close()
-
-    def _ensure(self) -> None:
-        if self.client.collection_exists(self.collection):
-            info = self.client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            existing = vectors.get("dense") if isinstance(vectors, dict) else None
-            size = existing.size if existing is not None else None
-            if size != self.dense_size:
-                self.dense_size = size  # searches use what the stored vectors are
-            return
-        dense = (
-            {"dense": models.VectorParams(size=self.dense_size, distance=models.Distance.COSINE)}
-            if self.dense_size
-            else {}
-        )
-        self.client.create_collection(
-            self.collection,
-            vectors_config=dense,
-            sparse_vectors_config={
-                "sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)
-            },
-        )
-        if self.remote:  # local mode filters by scanning; a server needs the indexes
-            for key in _FILTER_KEYS:
-                self.client.create_payload_index(
-                    self.collection, key, models.PayloadSchemaType.KEYWORD
-                )
-            self.client.create_payload_index(
-                self.collection, "date", models.PayloadSchemaType.FLOAT
-            )
-
-    def add_dense(self, size: int) -> None:
-        """Give a collection that has no dense vectors yet some of `size` (first ingest with a
-        server's embedding model, whose size is known only then); PluginError when chunks are
-        already stored under another size."""
-        if self.dense_size == size:
-            return
-        if self.count() > 0:
-            raise PluginError(
-                f"the knowledge base holds vectors of {self.dense_size or 'no'} dimensions and "
-                f"the embedder gives {size}: re-index it (`genosd rag reindex`)"
-            )
-        with self._lock:
-            self.client.delete_collection(self.collection)
-        self.dense_size = size
-        self._ensure()
+        """Release the store (and the embedded engine's lock on its folder)."""
 
     def upsert(self, points: list[Point]) -> None:
         """Store chunks (replacing any with the same document and ordinal)."""
-        structs = []
-        for p in points:
-            vector: dict[str, Any] = {
-                "sparse": models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
-            }
-            if p.dense is not None and self.dense_size:
-                vector["dense"] = p.dense
-            structs.append(
-                models.PointStruct(id=point_id(p.doc, p.ordinal), vector=vector, payload=p.payload)
-            )
-        with self._lock:
-            self.client.upsert(self.collection, structs, wait=True)
+        raise NotImplementedError
 
     def delete_document(self, doc: str) -> None:
         """Remove every chunk of a document."""
-        selector = models.FilterSelector(
-            filter=models.Filter(
-                must=[models.FieldCondition(key="doc", match=models.MatchValue(value=doc))]
-            )
-        )
-        with self._lock:
-            self.client.delete(self.collection, points_selector=selector, wait=True)
+        raise NotImplementedError
 
     def count(self) -> int:
         """How many chunks are stored."""
-        with self._lock:
-            return int(self.client.count(self.collection, exact=True).count)
+        raise NotImplementedError
+
+    def add_dense(self, size: int) -> None:
+        """Give a store with no dense vectors yet vectors of `size` (a server's embedding model
+        reveals its size only when first used); PluginError when chunks are already stored
+        under another size."""
+        raise NotImplementedError
 
     def search(
         self,
@@ -189,42 +106,33 @@ class Index:
         dense: list[float] | None,
         limit: int,
         filters: Filters | None = None,
-    ) -> list[models.ScoredPoint]:
-        """The best chunks: fused by reciprocal rank when both vectors are given."""
-        flt = filters.qdrant() if filters else None
-        sparse_query = (
-            models.SparseVector(indices=sparse.indices, values=sparse.values)
-            if sparse is not None and sparse.indices
-            else None
-        )
-        use_dense = dense is not None and bool(self.dense_size)
-        with self._lock:
-            if sparse_query is not None and use_dense:
-                depth = max(limit * 4, 20)
-                result = self.client.query_points(
-                    self.collection,
-                    prefetch=[
-                        models.Prefetch(
-                            query=sparse_query, using="sparse", limit=depth, filter=flt
-                        ),
-                        models.Prefetch(query=dense, using="dense", limit=depth, filter=flt),
-                    ],
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
-                    limit=limit,
-                    with_payload=True,
-                )
-            elif use_dense:
-                result = self.client.query_points(
-                    self.collection, query=dense, using="dense", limit=limit, query_filter=flt
-                )
-            elif sparse_query is not None:
-                result = self.client.query_points(
-                    self.collection,
-                    query=sparse_query,
-                    using="sparse",
-                    limit=limit,
-                    query_filter=flt,
-                )
-            else:
-                return []
-        return list(result.points)
+        fusion: Fusion = "dbsf",
+    ) -> list[Hit]:
+        """The best chunks; with both vectors, the two result lists fused (`dbsf`: scores
+        normalised by their distribution and summed; `rrf`: reciprocal rank)."""
+        raise NotImplementedError
+
+
+def open_index(
+    collection: str,
+    dense_size: int | None,
+    path: Path,
+    url: str | None = None,
+    api_key: str | None = None,
+) -> Index:
+    """The store: a Qdrant server at `url`, else Qdrant Edge under `path`."""
+    if url is not None:
+        from plugins.rag.store_server import ServerIndex
+
+        return ServerIndex.open(collection, dense_size, url, api_key)
+    from plugins.rag.store_edge import EdgeIndex
+
+    return EdgeIndex.open(path / collection, dense_size)
+
+
+def reindex_message(stored: int | None, size: int) -> str:
+    """Why new vectors cannot join the stored ones."""
+    return (
+        f"the knowledge base holds vectors of {stored or 'no'} dimensions and the embedder "
+        f"gives {size}: re-index it (delete {{state_dir}}/plugins/rag and ingest again)"
+    )

@@ -167,6 +167,7 @@ def _payload(record: DocumentRecord, chunk: Chunk) -> dict[str, Any]:
         "device": record.device,
         "commit": record.git_commit,
         "date": record.date if record.date is not None else record.ingested_at,
+        "ingested_at": record.ingested_at,
         "author": record.author,
         "line_start": chunk.line_start,
         "line_end": chunk.line_end,

@@ -39,6 +39,7 @@ class Passage(BaseModel):
     date: float | None = None
     line_start: int | None = None
     line_end: int | None = None
+    ingested_at: float | None = None
 
 
 class Answer(BaseModel):
@@ -81,10 +82,12 @@ async def search(
         dense = await kb.embedder.query(query)
         if len(dense) != kb.index.dense_size:
             dense = None  # the stored vectors are another model's: BM25 alone until a re-index
-    points = await asyncio.to_thread(kb.index.search, sparse, dense, limit, filters)
+    points = await asyncio.to_thread(
+        kb.index.search, sparse, dense, limit, filters, kb.settings.fusion
+    )
     passages = []
     for rank, point in enumerate(points, start=1):
-        payload = point.payload or {}
+        payload = point.payload
         fields = {key: payload.get(key) for key in _PAYLOAD_FIELDS}
         passages.append(
             Passage(
@@ -107,6 +110,7 @@ _PAYLOAD_FIELDS = (
     "date",
     "line_start",
     "line_end",
+    "ingested_at",
 )
 
 
@@ -152,6 +156,8 @@ async def answer(
         for device in named_devices(question, [d.name for d in context.devices()])[:3]:
             scope = replace(filters or Filters(), device=device, kind="change")
             changes += await search(kb, question, "hybrid", 3, scope)
+        # the newest relevant change first (commits of one second in the order they were made)
+        changes.sort(key=lambda p: (p.date or 0, p.ingested_at or 0), reverse=True)
         passages = _merged(changes, passages, limit)
     if not passages:
         return Answer(

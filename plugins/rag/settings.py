@@ -24,6 +24,11 @@ class RagSettings(BaseModel):
         "servers; none: sparse (BM25) retrieval only",
     )
     embed_model: str | None = Field(None, description="with embedder llm: this model")
+    fusion: Literal["dbsf", "rrf"] = Field(
+        "dbsf",
+        description="how hybrid search fuses BM25 and dense results: dbsf (scores normalised by "
+        "their distribution, then summed) or rrf (reciprocal rank)",
+    )
     chunk_words: int = Field(220, ge=40, le=2000)
     overlap_words: int = Field(40, ge=0, le=500)
     max_file_mb: float = Field(20.0, gt=0, le=1024)

@@ -14,7 +14,7 @@ from genosd.cli import app
 from genosd.errors import GenosdError
 from plugins.rag.catalog import Catalog
 from plugins.rag.dense import StaticEmbedder
-from plugins.rag.index import Index
+from plugins.rag.index import open_index
 from plugins.rag.ingest import KnowledgeBase, Metadata, files_under
 from plugins.rag.retrieve import search
 from plugins.rag.settings import RagSettings
@@ -30,7 +30,7 @@ async def test_the_labelled_set_is_found(tmp_path: Path):
     kb = KnowledgeBase(
         RagSettings(),
         Catalog(tmp_path / "rag.sqlite3"),
-        Index.open("kb", 256, tmp_path / "qdrant"),
+        open_index("kb", 256, tmp_path),
         StaticEmbedder(),
         str,
     )
@@ -54,6 +54,9 @@ async def test_the_labelled_set_is_found(tmp_path: Path):
             found[mode].append(rank)
     recall = {mode: sum(r is not None for r in ranks) / len(ranks) for mode, ranks in found.items()}
     assert len(questions) >= 50 and recall["hybrid"] >= 0.9, recall
+    paraphrased = [n for n, q in enumerate(questions) if q.get("paraphrase")]
+    para = {m: sum(found[m][n] is not None for n in paraphrased) / len(paraphrased) for m in found}
+    assert len(paraphrased) >= 20 and para["hybrid"] >= para["sparse"] + 0.1, para
     kb.index.close()
 
 
@@ -101,7 +104,7 @@ async def test_the_rag_commands(tmp_path: Path):
     code, out, _ = await asyncio.to_thread(_invoke, "rag", "delete", man["id"], *c)
     assert code == 0 and out.startswith(f"deleted {man['id']}")
 
-    held = Index.open("genosd_kb", 256, tmp_path / "state" / "plugins" / "rag" / "qdrant")
+    held = open_index("genosd_kb", 256, tmp_path / "state" / "plugins" / "rag")
     try:
         code, _, err = await asyncio.to_thread(_invoke, "rag", "query", "bgp", *c)
         assert code == 1 and "is open in another process (the daemon?)" in err
