@@ -48,6 +48,7 @@ from genosd.pluginhost.contract import (
     Task,
     Tool,
 )
+from genosd.processes import pid_alive
 from genosd.sqlitefile import SqliteFile
 from genosd.typedvars import coerce as coerce_variables
 
@@ -87,6 +88,7 @@ __all__ = [
     "coerce_variables",
     "hookimpl",
     "json_schema",
+    "pid_alive",
     "render_prompt",
     "supplied_variables",
 ]

@@ -1,6 +1,14 @@
-"""Documents for the knowledge-base tests that are easier to make than to ship: a real PDF."""
+"""For the knowledge-base tests: a real PDF made on the fly, and a knowledge base in a folder."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from plugins.rag.catalog import Catalog
+from plugins.rag.dense import StaticEmbedder
+from plugins.rag.index import open_index
+from plugins.rag.ingest import KnowledgeBase
+from plugins.rag.settings import RagSettings
 
 
 def pdf_with_pages(pages: list[list[str]], title: str = "") -> bytes:
@@ -39,3 +47,15 @@ def pdf_with_pages(pages: list[list[str]], title: str = "") -> bytes:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def offline_kb(folder: Path) -> KnowledgeBase:
+    """A knowledge base in `folder` as the plugin makes one by default (Qdrant Edge, the offline
+    embedder), with no redaction."""
+    return KnowledgeBase(
+        RagSettings(),
+        Catalog(folder / "rag.sqlite3"),
+        open_index("kb", 256, folder),
+        StaticEmbedder(),
+        str,
+    )

@@ -15,18 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from genosd.errors import ConflictError
+from genosd.processes import pid_alive
 from genosd.statedb import StateDB, transaction
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process `pid` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def acquire(db: sqlite3.Connection, device: str, operation: str, holder: str) -> None:

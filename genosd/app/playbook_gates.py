@@ -16,7 +16,6 @@ from typing import Any
 
 from genosd import audit
 from genosd.app.core import AppCore
-from genosd.app.locks import pid_alive
 from genosd.app.playbook_records import (
     RunRecord,
     claim_run,
@@ -27,6 +26,7 @@ from genosd.app.playbook_records import (
 )
 from genosd.config import changes
 from genosd.errors import ConflictError, InvalidRequestError
+from genosd.processes import pid_alive
 from genosd.statedb import transaction
 
 

@@ -104,7 +104,7 @@ def load_plugins(core: AppCore) -> PluginHost:
 def _job(plugin: str, job: PluginJob) -> Job:
     every, cron = job.every, job.cron
     schedule: Every | Cron = Every(every) if every is not None else Cron(cron or "")
-    return Job(f"{plugin}.{job.name}", plugin, job.run, lambda: schedule)
+    return Job(f"{plugin}.{job.name}", plugin, job.run, lambda: schedule, quiet=job.quiet)
 
 
 class Plugins:

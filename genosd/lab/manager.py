@@ -26,6 +26,7 @@ import yaml
 from genosd.errors import DeviceError, GenosdError
 from genosd.lab.snmp import LAB_SNMP_DEVICES, write_lab_recording
 from genosd.lab.topology import LAB_DATA, USERNAME, inventory_hosts
+from genosd.processes import pid_alive
 from genosd.snmp.client import Credentials, SnmpClient
 
 V3_USER = "genosd-lab"
@@ -65,12 +66,8 @@ def _process_alive(pid: int) -> bool:
             return False
     except ChildProcessError:
         pass  # not our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

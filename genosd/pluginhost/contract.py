@@ -169,6 +169,7 @@ class Job:
     run: Callable[[], Awaitable[Any]]
     every: float | None = None
     cron: str | None = None
+    quiet: bool = False  # publish `job` events only for failures and recoveries (short loops)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genosd.plugin import Api, Job, OpenPlugin, PluginContext, Tool, hookimpl
+from genosd.plugin import Api, Job, OpenPlugin, PluginContext, Role, Tool, Topic, hookimpl
 from plugins.rag.settings import RagSettings
+
+JOB_TOPIC = "rag.job"
 
 
 def knowledge_base(config: RagSettings, context: PluginContext) -> Any:
@@ -36,6 +38,19 @@ def knowledge_base(config: RagSettings, context: PluginContext) -> Any:
     return context.get_or_create("kb", create)
 
 
+def job_queue(context: PluginContext) -> Any:
+    """The plugin's job queue (the same SQLite file as the catalog)."""
+    from plugins.rag.jobs import JobQueue
+
+    return context.get_or_create("jobs", lambda: JobQueue(context.data_dir / "rag.sqlite3"))
+
+
+@hookimpl
+def genosd_topics() -> list[Topic]:
+    """`rag.job`: progress of ingest and delete jobs."""
+    return [Topic(JOB_TOPIC, Role.viewer, "knowledge base jobs: progress after every file")]
+
+
 @hookimpl
 def genosd_config_model() -> type[BaseModel]:
     """Settings model."""
@@ -47,24 +62,47 @@ def genosd_routes(config: RagSettings, context: PluginContext) -> Api:
     """Documents, search and answers over HTTP."""
     from plugins.rag.routes import rag_routes
 
-    return rag_routes(lambda: knowledge_base(config, context), context)
+    return rag_routes(lambda: knowledge_base(config, context), lambda: job_queue(context), context)
 
 
 @hookimpl
 def genosd_jobs(config: RagSettings, context: PluginContext) -> list[Job]:
-    """`history`: index new config history commits (when plugins.rag.history is on)."""
-    if not config.history:
-        return []
+    """`jobs`: run queued ingest and delete jobs (the API's, the CLI's, the watched folders');
+    `history`: index new config commits; `watch`: look for changed files in watched folders."""
+    import asyncio
+
+    async def run_jobs() -> int:
+        from plugins.rag.jobs import run_queued
+
+        queue = job_queue(context)
+        if not await asyncio.to_thread(queue.pending):
+            return 0
+        kb = await asyncio.to_thread(knowledge_base, config, context)
+        ran = await run_queued(kb, queue, lambda job: context.publish(JOB_TOPIC, job.progress()))
+        return len(ran)
 
     async def follow() -> int:
-        import asyncio
-
         from plugins.rag.history import follow_history
 
         kb = await asyncio.to_thread(knowledge_base, config, context)
         return await follow_history(kb, context)
 
-    return [Job("history", follow, every=config.history_every)]
+    async def watch() -> int:
+        from plugins.rag.folders import scan
+
+        kb = await asyncio.to_thread(knowledge_base, config, context)
+        queued = []
+        for folder in config.folders:
+            if folder.watch:
+                queued += await asyncio.to_thread(scan, folder, kb.catalog, job_queue(context))
+        return len(queued)
+
+    jobs = [Job("jobs", run_jobs, every=2, quiet=True)]
+    if config.history:
+        jobs.append(Job("history", follow, every=config.history_every))
+    if any(f.watch for f in config.folders):
+        jobs.append(Job("watch", watch, every=config.watch_every))
+    return jobs
 
 
 @hookimpl

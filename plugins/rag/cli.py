@@ -18,9 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from genosd.plugin import OpenPlugin
-from plugins.rag import knowledge_base
-from plugins.rag.index import Filters, Mode
-from plugins.rag.ingest import Ingested, KnowledgeBase, Metadata, files_under
+from plugins.rag import job_queue, knowledge_base
+from plugins.rag.folders import expand
+from plugins.rag.index import Filters, Mode, StoreBusy
+from plugins.rag.ingest import KnowledgeBase
+from plugins.rag.jobs import JobKind, JobQueue, JobRecord, run_job
 from plugins.rag.retrieve import Answer, Passage, answer, search
 
 T = TypeVar("T")
@@ -47,6 +49,24 @@ def _show_passages(passages: list[Passage]) -> None:
         out.print()
 
 
+async def _run_or_follow(
+    session: Any, queue: JobQueue, job: JobRecord, show: Callable[[JobRecord], None]
+) -> JobRecord:
+    try:
+        kb = await asyncio.to_thread(knowledge_base, session.config, session.context)
+    except StoreBusy:
+        while job.state in ("queued", "running"):  # the daemon's `jobs` loop takes it
+            await asyncio.sleep(0.5)
+            job = await asyncio.to_thread(queue.get, job.id)
+            show(job)
+        return job
+    try:
+        claimed = await asyncio.to_thread(queue.claim, job.id)
+        return await run_job(kb, queue, claimed or job, show)
+    finally:
+        await asyncio.to_thread(kb.index.close)
+
+
 def commands(open_plugin: OpenPlugin) -> typer.Typer:
     """The `genosd rag` command group."""
     app = typer.Typer(help="The knowledge base: documents, search, answers", no_args_is_help=True)
@@ -70,47 +90,21 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         config: ConfigOption = None,
         json_out: JsonOption = False,
     ) -> None:
-        """Add files and folders (Markdown, text, HTML, PDF, man pages); a file that cannot be
-        read is reported and skipped (exit 1 when any failed)."""
-        files = [f for p in paths for f in (files_under(p) if p.exists() else [p])]
-
-        async def work(kb: KnowledgeBase, context: Any) -> list[Ingested]:
-            results = []
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, console=Console(stderr=True), disable=json_out) as bar:
-                task = bar.add_task("ingesting", total=len(files))
-                for file in files:
-                    try:
-                        data = await asyncio.to_thread(file.read_bytes)
-                    except OSError as exc:
-                        results.append(Ingested(str(file), error=f"{file}: {exc.strerror}"))
-                    else:
-                        meta = Metadata(tags=list(tag or []), version=version)
-                        source = str(file.resolve())
-                        results.append(await kb.ingest(file.name, data, source, meta))
-                    bar.advance(task)
-            return results
-
-        results = run(config, work)
+        """Add files and folders (Markdown, text, HTML, PDF, man pages) as one job; a file that
+        cannot be read is reported and skipped (exit 1 when any failed). While the daemon runs,
+        it runs the job and this follows it."""
+        items = expand(paths)
+        job = run_as_job(config, "ingest", items, {"tags": tag or [], "version": version}, json_out)
         if json_out:
-            _json(
-                [
-                    {
-                        "source": r.source,
-                        "outcome": r.outcome,
-                        "error": r.error,
-                        "document": r.document.model_dump() if r.document else None,
-                    }
-                    for r in results
-                ]
-            )
+            _json(job.model_dump())
         else:
-            for r in results:
-                if r.error:
-                    print(f"failed   {r.error}", file=sys.stderr)
-                elif r.document is not None:
-                    print(f"{r.outcome:<9}{r.source} ({r.document.chunks} chunks, {r.document.id})")
-        if any(r.error for r in results):
+            for error in job.errors:
+                print(f"failed   {error}", file=sys.stderr)
+            print(
+                f"job {job.id} {job.state}: {job.added} added, {job.updated} updated,"
+                f" {job.duplicates} duplicates, {job.failed} failed ({job.cursor}/{job.total})"
+            )
+        if job.failed or job.state != "done":
             raise typer.Exit(1)
 
     @app.command("query")
@@ -188,15 +182,45 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
 
     @app.command("delete")
     def delete(
-        document: Annotated[str, typer.Argument(help="document id (see `genosd rag docs`)")],
+        documents: Annotated[
+            list[str], typer.Argument(help="document ids (see `genosd rag docs`)")
+        ],
         config: ConfigOption = None,
     ) -> None:
-        """Remove a document and its chunks."""
+        """Remove documents and their chunks (one job)."""
+        job = run_as_job(config, "delete", list(dict.fromkeys(documents)), {}, False)
+        for error in job.errors:
+            print(f"failed   {error}", file=sys.stderr)
+        print(f"job {job.id} {job.state}: {job.cursor - job.failed} deleted, {job.failed} failed")
+        if job.failed or job.state != "done":
+            raise typer.Exit(1)
 
-        async def work(kb: KnowledgeBase, context: Any) -> Any:
-            return await kb.delete(document)
+    def run_as_job(
+        config: Path | None, kind: JobKind, items: list[str], args: dict[str, Any], quiet: bool
+    ) -> JobRecord:
+        """Queue a job and run it here, or follow it while the daemon (holding the store) runs
+        it; Ctrl-C cancels it."""
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
 
-        removed = run(config, work)
-        print(f"deleted {removed.id} ({removed.source})")
+        async def main() -> JobRecord:
+            async with open_plugin(config) as session:
+                queue = job_queue(session.context)
+                job = await asyncio.to_thread(queue.queue, kind, items, args, session.actor)
+                await session.context.audit(
+                    session.actor, f"{kind}_job", job.id, {"items": len(items)}
+                )
+                with Progress(*columns, console=Console(stderr=True), disable=quiet) as bar:
+                    task = bar.add_task(f"{kind} {job.id}", total=len(items))
+
+                    def show(current: JobRecord) -> None:
+                        bar.update(task, completed=current.cursor)
+
+                    try:
+                        return await _run_or_follow(session, queue, job, show)
+                    except (KeyboardInterrupt, asyncio.CancelledError):
+                        await asyncio.to_thread(queue.request_cancel, job.id)
+                        raise
+
+        return asyncio.run(main())
 
     return app

@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from genosd.plugin import PluginError
 from plugins.rag.sparse import SparseVector
 
 Mode = Literal["hybrid", "sparse", "dense"]
 Fusion = Literal["dbsf", "rrf"]
 KEYWORDS = ("tags", "kind", "device", "source", "doc")
 _NAMESPACE = uuid.UUID("6f1c6a52-52b5-4d5e-9f7e-1b2c3d4e5f60")
+
+
+class StoreBusy(PluginError):
+    """The embedded store is open in another process (the daemon, usually)."""
 
 
 @dataclass

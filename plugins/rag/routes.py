@@ -8,15 +8,18 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genosd.plugin import Api, InvalidRequestError, PluginContext, Role, Tool
+from genosd.plugin import PRINCIPAL, Api, InvalidRequestError, PluginContext, Role, Tool
 from plugins.rag.catalog import DocumentRecord
+from plugins.rag.folders import allowed, expand
 from plugins.rag.index import Filters, Mode
 from plugins.rag.ingest import Ingested, KnowledgeBase, Metadata
+from plugins.rag.jobs import JobQueue, JobRecord
 from plugins.rag.retrieve import Answer, Passage, answer, search
 
 Opener = Callable[[], KnowledgeBase]
@@ -118,6 +121,30 @@ class DocumentsQuery(_Strict):
     offset: int = Field(0, ge=0)
 
 
+class JobIn(_Strict):
+    """A job: ingest files or folders (inside plugins.rag.folders), or delete documents."""
+
+    kind: Literal["ingest", "delete"]
+    paths: list[str] = Field(default_factory=list, max_length=1000)
+    documents: list[str] = Field(default_factory=list, max_length=10_000)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    version: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _items(self) -> JobIn:
+        if self.kind == "ingest" and (not self.paths or self.documents):
+            raise ValueError("an ingest job takes paths (and no documents)")
+        if self.kind == "delete" and (not self.documents or self.paths):
+            raise ValueError("a delete job takes documents (and no paths)")
+        return self
+
+
+class JobList(BaseModel):
+    """Jobs, newest first."""
+
+    items: list[JobRecord]
+
+
 class Status(BaseModel):
     """How big the knowledge base is and how it searches."""
 
@@ -135,7 +162,12 @@ def ingested_or_raise(result: Ingested) -> IngestOut:
     return IngestOut(source=result.source, outcome=result.outcome, document=result.document)
 
 
-def rag_routes(open_kb: Opener, context: PluginContext) -> Api:
+def actor_of(request: web.Request) -> str:
+    """Who called, for the audit log."""
+    return str(request[PRINCIPAL].principal)
+
+
+def rag_routes(open_kb: Opener, open_jobs: Callable[[], JobQueue], context: PluginContext) -> Api:
     """The routes, opening the knowledge base on first use."""
     api = Api("rag", "1")
     tag = "rag"
@@ -178,13 +210,55 @@ def rag_routes(open_kb: Opener, context: PluginContext) -> Api:
         kb = await asyncio.to_thread(open_kb)
         meta = Metadata(tags=body.tags, version=body.version)
         result = await kb.ingest(body.name, body.data(), body.source or f"upload:{body.name}", meta)
-        return ingested_or_raise(result)
+        done = ingested_or_raise(result)
+        details = {"outcome": done.outcome, "document": done.document.id}
+        await context.audit(actor_of(request), "ingest", done.source, details)
+        return done
 
     @api.route("DELETE", "/documents/{id}", tag=tag, role=Role.operator, response=DocumentRecord)
     async def delete(request: web.Request) -> DocumentRecord:
         """Remove a document and its chunks."""
         kb = await asyncio.to_thread(open_kb)
-        return await kb.delete(request.match_info["id"])
+        removed = await kb.delete(request.match_info["id"])
+        await context.audit(actor_of(request), "delete", removed.source, {"document": removed.id})
+        return removed
+
+    @api.route(
+        "POST", "/jobs", tag=tag, role=Role.operator, body=JobIn, response=JobRecord, status=202
+    )
+    async def queue_job(request: web.Request, body: JobIn) -> JobRecord:
+        """Queue an ingest (files and folders inside plugins.rag.folders) or a delete; it runs
+        in the background with progress as `rag.job` events."""
+        kb = await asyncio.to_thread(open_kb)
+        if body.kind == "ingest":
+            paths = [allowed(Path(p), kb.settings.folders) for p in body.paths]
+            items = await asyncio.to_thread(expand, paths)
+            if not items:
+                raise InvalidRequestError("no document files at these paths")
+            args: dict[str, Any] = {"tags": body.tags, "version": body.version}
+        else:
+            items, args = list(dict.fromkeys(body.documents)), {}
+        actor = actor_of(request)
+        job = await asyncio.to_thread(open_jobs().queue, body.kind, items, args, actor)
+        await context.audit(actor, f"{body.kind}_job", job.id, {"items": len(items)})
+        return job
+
+    @api.route("GET", "/jobs", tag=tag, role=Role.viewer, response=JobList)
+    async def list_jobs(request: web.Request) -> JobList:
+        """The newest jobs."""
+        return JobList(items=await asyncio.to_thread(open_jobs().recent, 50))
+
+    @api.route("GET", "/jobs/{id}", tag=tag, role=Role.viewer, response=JobRecord)
+    async def get_job(request: web.Request) -> JobRecord:
+        """One job and its progress."""
+        return await asyncio.to_thread(open_jobs().get, request.match_info["id"])
+
+    @api.route("POST", "/jobs/{id}/cancel", tag=tag, role=Role.operator, response=JobRecord)
+    async def cancel_job(request: web.Request) -> JobRecord:
+        """Stop a job between two files (a queued one at once)."""
+        job = await asyncio.to_thread(open_jobs().request_cancel, request.match_info["id"])
+        await context.audit(actor_of(request), "cancel_job", job.id, {})
+        return job
 
     @api.route("GET", "/status", tag=tag, role=Role.viewer, response=Status)
     async def status(request: web.Request) -> Status:

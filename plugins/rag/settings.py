@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class Folder(BaseModel):
+    """A folder of documents: the API may queue ingests from it; watched, it is kept in sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    watch: bool = Field(True, description="ingest new and changed files, forget removed ones")
 
 
 class RagSettings(BaseModel):
@@ -35,6 +46,11 @@ class RagSettings(BaseModel):
     answer_passages: int = Field(5, ge=1, le=20)
     history: bool = Field(True, description="index the config history as it is committed")
     history_every: float = Field(60.0, ge=5, le=86400, description="seconds between looks")
+    folders: list[Folder] = Field(
+        default_factory=list,
+        description="document folders: the only places the API may ingest files from",
+    )
+    watch_every: float = Field(300.0, ge=5, le=86400, description="seconds between folder scans")
 
     @model_validator(mode="after")
     def _overlap(self) -> RagSettings:

@@ -18,6 +18,7 @@ from plugins.rag.index import (
     Hit,
     Index,
     Point,
+    StoreBusy,
     point_id,
     reindex_message,
 )
@@ -69,7 +70,7 @@ class EdgeIndex(Index):
             shard = qe.EdgeShard.create(str(path), config)
         except Exception as exc:  # the engine reports every failure as Exception
             if "WouldBlock" in str(exc):
-                raise PluginError(
+                raise StoreBusy(
                     f"the knowledge base at {path} is open in another process (the daemon?); "
                     "use the API while it runs, or a Qdrant server (plugins.rag.qdrant_url)"
                 ) from None

@@ -3,9 +3,12 @@ search with filters, answers with checked citations, no model at all, secrets ke
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
+import time
+from pathlib import Path
 
 from genosd.auth.keys import Role
 from tests.api.test_events_ws import _bearer
@@ -13,6 +16,7 @@ from tests.ollama_server import FakeOllama
 from tests.rag_files import pdf_with_pages
 
 BASE = "/api/v1/plugins/rag"
+RAG_DOCS = Path(__file__).parent.parent / "data" / "rag" / "docs"
 RUNBOOK = """# BGP runbook
 
 ## Flapping sessions
@@ -155,3 +159,44 @@ async def test_bad_documents_are_refused_and_secrets_never_stored(api):
     ).json()
     assert answered["mode"] == "passages" and answered["answer"] is None
     assert "no model answered" in answered["notes"][0] and answered["passages"]
+
+
+async def test_the_api_queues_jobs_from_document_folders_only(api, tmp_path: Path):
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for name in ("runbook-ospf.md", "design-campus.md"):
+        (folder / name).write_bytes((RAG_DOCS / name).read_bytes())
+    client, keys = await api(
+        f"plugins: {{rag: {{folders: [{{path: '{folder}', watch: false}}]}}}}\n"
+    )
+    viewer, operator = (_bearer(keys.make(r)) for r in (Role.viewer, Role.operator))
+    base = "/api/v1/plugins/rag/jobs"
+    refused = await client.post(base, json={"kind": "ingest", "paths": ["/etc"]}, headers=operator)
+    assert (
+        refused.status == 400
+        and "not in a document folder" in (await refused.json())["error"]["message"]
+    )
+    body = {"kind": "ingest", "paths": [str(folder)], "tags": ["design"]}
+    assert (await client.post(base, json=body, headers=viewer)).status == 403
+    queued = await client.post(base, json=body, headers=operator)
+    assert queued.status == 202
+    job = await queued.json()
+    assert job["state"] == "queued" and len(job["items"]) == 2
+    deadline = time.monotonic() + 30
+    while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        job = await (await client.get(f"{base}/{job['id']}", headers=viewer)).json()
+    assert (job["state"], job["added"], job["owner"]) == ("done", 2, None)
+    assert job["started_at"] and job["finished_at"] >= job["started_at"]
+    listed = await (
+        await client.get("/api/v1/plugins/rag/documents?tag=design", headers=viewer)
+    ).json()
+    assert listed["total"] == 2
+    again = await client.post(f"{base}/{job['id']}/cancel", headers=operator)
+    assert again.status == 409
+    audit = await (
+        await client.get(
+            "/api/v1/audit?action=rag.ingest_job", headers=_bearer(keys.make(Role.admin))
+        )
+    ).json()
+    assert audit["items"][0]["target"] == job["id"]
