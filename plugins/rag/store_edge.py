@@ -87,12 +87,14 @@ class EdgeIndex(Index):
             self.shard.close()
 
     def add_dense(self, size: int) -> None:
-        """Dense vectors of `size` for a shard that has none yet."""
+        """Dense vectors of `size` for a shard that holds no chunks yet."""
         if self.dense_size == size:
             return
-        if self.dense_size is not None:
+        if self.dense_size is not None and self.count() > 0:
             raise PluginError(reindex_message(self.dense_size, size))
         with self._lock:
+            if self.dense_size is not None:
+                self.shard.update(qe.UpdateOperation.delete_vector_name("dense"))
             self.shard.update(
                 qe.UpdateOperation.create_dense_vector("dense", size, qe.Distance.Cosine)
             )
