@@ -14,10 +14,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genosd.plugin import Api, Job, OpenPlugin, PluginContext, Role, Tool, Topic, hookimpl
+from genosd.plugin import (
+    Api,
+    Job,
+    OpenPlugin,
+    PluginContext,
+    Role,
+    Sink,
+    Tool,
+    Topic,
+    hookimpl,
+)
 from plugins.rag.settings import RagSettings
 
 JOB_TOPIC = "rag.job"
+HISTORY_RUNS = ("config_backup", "config_deploy")
 
 
 def knowledge_base(config: RagSettings, context: PluginContext) -> Any:
@@ -82,10 +93,7 @@ def genosd_jobs(config: RagSettings, context: PluginContext) -> list[Job]:
         return len(ran)
 
     async def follow() -> int:
-        from plugins.rag.history import follow_history
-
-        kb = await asyncio.to_thread(knowledge_base, config, context)
-        return await follow_history(kb, context)
+        return await _follow_history(config, context)
 
     async def watch() -> int:
         from plugins.rag.folders import scan
@@ -103,6 +111,30 @@ def genosd_jobs(config: RagSettings, context: PluginContext) -> list[Job]:
     if any(f.watch for f in config.folders):
         jobs.append(Job("watch", watch, every=config.watch_every))
     return jobs
+
+
+async def _follow_history(config: RagSettings, context: PluginContext) -> int:
+    """Index new config commits (one look at a time: the job and the sink share it)."""
+    import asyncio
+
+    from plugins.rag.history import follow_history
+
+    async with context.get_or_create("history_lock", asyncio.Lock):
+        kb = await asyncio.to_thread(knowledge_base, config, context)
+        return await follow_history(kb, context)
+
+
+@hookimpl
+def genosd_sinks(config: RagSettings, context: PluginContext) -> list[Sink]:
+    """`history`: index a backup's or deploy's commits as soon as the run finishes."""
+    if not config.history:
+        return []
+
+    async def on_run(topic: str, data: dict[str, Any]) -> None:
+        if data.get("status") == "finished" and data.get("kind") in HISTORY_RUNS:
+            await _follow_history(config, context)
+
+    return [Sink("history", topics=("run",), on_event=on_run, queue_size=100)]
 
 
 @hookimpl

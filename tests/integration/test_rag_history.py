@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from genosd.app.core import tool_core
-from genosd.app.plugins import make_context
+from genosd.app.plugins import load_plugins, make_context
 from genosd.app.snapshot import Sources, load_snapshot
 from plugins.rag import knowledge_base
+from plugins.rag.catalog import Catalog
 from plugins.rag.history import follow_history
 from plugins.rag.index import Filters
 from plugins.rag.retrieve import answer, named_devices, search
@@ -27,17 +28,33 @@ snmp-server community Sup3rS3cret RO
 SECOND = FIRST.replace("10.250.0.0 0.0.0.255", "10.250.0.0 0.0.1.255")
 
 
-async def test_history_is_indexed_once_and_answers_when_and_why(tmp_path: Path, fake_ollama):
+def _setup(tmp_path: Path, llm_url: str) -> Path:
     inventory = tmp_path / "inventory"
     inventory.mkdir()
-    (inventory / "hosts.yaml").write_text(
-        "core-1: {hostname: 127.0.0.1, platform: ios}\ncore-10: {hostname: 127.0.0.2, platform: ios}\n"
-    )
+    hosts = "core-1: {hostname: 127.0.0.1, platform: ios}\ncore-10: {hostname: 127.0.0.2, platform: ios}\n"
+    (inventory / "hosts.yaml").write_text(hosts)
     config = tmp_path / "genosd.yaml"
     config.write_text(
         f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n"
-        f"llm: {{url: '{fake_ollama.url}', models: {{chat: [qwen2.5-coder:7b]}}}}\n"
+        f"llm: {{url: '{llm_url}', models: {{chat: [qwen2.5-coder:7b]}}}}\n"
     )
+    return config
+
+
+async def test_a_finished_backup_is_indexed_at_once(tmp_path: Path, fake_ollama):
+    async with tool_core(load_snapshot(Sources(_setup(tmp_path, fake_ollama.url)))) as core:
+        core.history.commit("core-1", FIRST, "alice", lambda old: "first")
+        [sink] = load_plugins(core).records["rag"].contributions.sinks
+        assert sink.on_event is not None and sink.topics == ("run",)
+        catalog = Catalog(tmp_path / "state" / "plugins" / "rag" / "rag.sqlite3")
+        await sink.on_event("run", {"kind": "config_backup", "status": "started"})
+        assert catalog.count() == (0, 0)
+        await sink.on_event("run", {"kind": "config_backup", "status": "finished"})
+        assert catalog.count()[0] == 2  # core-1's config and its first change
+
+
+async def test_history_is_indexed_once_and_answers_when_and_why(tmp_path: Path, fake_ollama):
+    config = _setup(tmp_path, fake_ollama.url)
     async with tool_core(load_snapshot(Sources(config))) as core:
         first = core.history.commit("core-1", FIRST, "alice", lambda old: "core-1: first backup")
         core.history.commit("core-10", "hostname core-10\n", "alice", lambda old: "first")
