@@ -89,6 +89,7 @@ def _indistinguishable_from_valid(case) -> bool:
     return bool(negative) and negative <= harmless
 
 
+@pytest.mark.timeout(600)  # every operation of the spec, plugins' included, in both modes
 def test_no_server_error_and_no_answer_outside_the_spec(daemon):
     base, secret = daemon
     headers = {"Authorization": f"Bearer {secret}"}
