@@ -91,6 +91,9 @@ class Index:
         """Store chunks (replacing any with the same document and ordinal)."""
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Make what was stored durable (a no-op where every write already is)."""
+
     def delete_document(self, doc: str) -> None:
         """Remove every chunk of a document."""
         raise NotImplementedError

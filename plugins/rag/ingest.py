@@ -139,6 +139,7 @@ class KnowledgeBase:
                 for chunk, text, vector in zip(batch, texts, dense, strict=True)
             ]
             await asyncio.to_thread(self.index.upsert, points)
+        await asyncio.to_thread(self.index.flush)  # durable before the catalog names it
 
     async def delete(self, document_id: str) -> DocumentRecord:
         """Remove a document and its chunks."""

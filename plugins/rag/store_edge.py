@@ -100,8 +100,13 @@ class EdgeIndex(Index):
             )
         self.dense_size = size
 
+    def flush(self) -> None:
+        """Write what was stored to disk."""
+        with self._lock:
+            self.shard.flush()
+
     def upsert(self, points: list[Point]) -> None:
-        """Store chunks, then flush them to disk."""
+        """Store chunks (on disk at the next flush)."""
         records = []
         for p in points:
             vector: dict[str, Any] = {"sparse": qe.SparseVector(p.sparse.indices, p.sparse.values)}
@@ -110,7 +115,6 @@ class EdgeIndex(Index):
             records.append(qe.Point(point_id(p.doc, p.ordinal), vector, p.payload))
         with self._lock:
             self.shard.update(qe.UpdateOperation.upsert_points(records))
-            self.shard.flush()
 
     def delete_document(self, doc: str) -> None:
         """Remove every chunk of a document."""
