@@ -195,6 +195,27 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         if job.failed or job.state != "done":
             raise typer.Exit(1)
 
+    @app.command("reindex")
+    def reindex(config: ConfigOption = None, json_out: JsonOption = False) -> None:
+        """Weigh and embed every document again from its stored chunks (after changing
+        plugins.rag.embedder: the new model's vectors replace the old ones)."""
+
+        async def documents(kb: KnowledgeBase, context: Any) -> list[str]:
+            return [
+                d.id for d in (await asyncio.to_thread(kb.catalog.list, None, None, 10**7, 0))[0]
+            ]
+
+        ids = run(config, documents)
+        job = run_as_job(config, "reindex", ids, {}, json_out)
+        if json_out:
+            _json(job.model_dump())
+        else:
+            print(
+                f"job {job.id} {job.state}: {job.cursor - job.failed} re-indexed, {job.failed} failed"
+            )
+        if job.failed or job.state != "done":
+            raise typer.Exit(1)
+
     def run_as_job(
         config: Path | None, kind: JobKind, items: list[str], args: dict[str, Any], quiet: bool
     ) -> JobRecord:

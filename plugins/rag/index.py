@@ -102,6 +102,15 @@ class Index:
         """How many chunks are stored."""
         raise NotImplementedError
 
+    def chunks_of(self, doc: str) -> list[dict[str, Any]]:
+        """The payloads of a document's chunks (their text included), in order."""
+        raise NotImplementedError
+
+    def reset_dense(self, size: int | None) -> None:
+        """Drop every dense vector and expect vectors of `size` from now on (a re-index with
+        another embedder); sparse vectors and payloads stay."""
+        raise NotImplementedError
+
     def add_dense(self, size: int) -> None:
         """Give a store with no dense vectors yet vectors of `size` (a server's embedding model
         reveals its size only when first used); PluginError when chunks are already stored
@@ -142,5 +151,5 @@ def reindex_message(stored: int | None, size: int) -> str:
     """Why new vectors cannot join the stored ones."""
     return (
         f"the knowledge base holds vectors of {stored or 'no'} dimensions and the embedder "
-        f"gives {size}: re-index it (delete {{state_dir}}/plugins/rag and ingest again)"
+        f'gives {size}: re-index it (`genosd rag reindex`, or POST …/jobs {{"kind": "reindex"}})'
     )

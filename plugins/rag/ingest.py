@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from genosd.plugin import GenosdError, InvalidRequestError
+from genosd.plugin import GenosdError, InvalidRequestError, NotFoundError
 from plugins.rag.catalog import Catalog, DocumentRecord, new_id
 from plugins.rag.chunking import Chunk, chunk_document
 from plugins.rag.dense import Embedder
@@ -140,6 +140,32 @@ class KnowledgeBase:
             ]
             await asyncio.to_thread(self.index.upsert, points)
         await asyncio.to_thread(self.index.flush)  # durable before the catalog names it
+
+    async def wanted_dense_size(self) -> int | None:
+        """The size of the embedder's vectors (None without one)."""
+        if self.embedder is None:
+            return None
+        return len(await self.embedder.query("size"))
+
+    async def reindex(self, document_id: str) -> DocumentRecord:
+        """Weigh and embed a document's stored chunks again (its text is in the store)."""
+        record = await asyncio.to_thread(self.catalog.get, document_id)
+        payloads = await asyncio.to_thread(self.index.chunks_of, document_id)
+        if not payloads:
+            raise NotFoundError(f"document {document_id} has no chunks in the store")
+        chunks = [
+            Chunk(
+                int(p.get("ordinal", n)),
+                tuple(p.get("heading") or ()),
+                str(p.get("text", "")),
+                p.get("line_start"),
+                p.get("line_end"),
+            )
+            for n, p in enumerate(payloads)
+        ]
+        await self._store(record, chunks)
+        await asyncio.to_thread(self.catalog.save, record, record.id)
+        return record
 
     async def delete(self, document_id: str) -> DocumentRecord:
         """Remove a document and its chunks."""

@@ -1,4 +1,4 @@
-"""Long knowledge-base work as jobs: bulk ingest and delete, stored in the plugin's SQLite file so
+"""Long knowledge-base work as jobs: bulk ingest, delete and re-index, stored in the plugin's SQLite file so
 that the API, the CLI and watched folders queue them the same way, whoever runs them. A job's
 items are fixed when it is queued; it records its progress after every item, so a job cut off by
 a restart resumes at the next item (its owner process gone), a cancel stops it between two items,
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from genosd.plugin import ConflictError, NotFoundError, SqliteFile, pid_alive
 from plugins.rag.ingest import Ingested, KnowledgeBase, Metadata
 
-JobKind = Literal["ingest", "delete"]
+JobKind = Literal["ingest", "delete", "reindex"]
 JobState = Literal["queued", "running", "done", "cancelled"]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -209,6 +209,10 @@ async def run_job(
 ) -> JobRecord:
     """Work through a claimed job from its cursor; its record as it ended."""
     tags, version = list(job.args.get("tags", [])), job.args.get("version")
+    if job.kind == "reindex":
+        wanted = await kb.wanted_dense_size()
+        if wanted != kb.index.dense_size:  # another embedder: its vectors replace all others
+            await asyncio.to_thread(kb.index.reset_dense, wanted)
     while job.cursor < job.total:
         if (await asyncio.to_thread(queue.get, job.id)).cancel:
             job = await asyncio.to_thread(queue.finish, job.id, "cancelled")
@@ -221,7 +225,7 @@ async def run_job(
             error = outcome.error
         else:
             try:
-                await kb.delete(item)
+                await (kb.delete(item) if job.kind == "delete" else kb.reindex(item))
             except NotFoundError as exc:
                 error = str(exc)
         job = await asyncio.to_thread(queue.advance, job, outcome, error)

@@ -122,9 +122,10 @@ class DocumentsQuery(_Strict):
 
 
 class JobIn(_Strict):
-    """A job: ingest files or folders (inside plugins.rag.folders), or delete documents."""
+    """A job: ingest files or folders (inside plugins.rag.folders), delete documents, or
+    re-index every document (after the embedder changed)."""
 
-    kind: Literal["ingest", "delete"]
+    kind: Literal["ingest", "delete", "reindex"]
     paths: list[str] = Field(default_factory=list, max_length=1000)
     documents: list[str] = Field(default_factory=list, max_length=10_000)
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -136,6 +137,8 @@ class JobIn(_Strict):
             raise ValueError("an ingest job takes paths (and no documents)")
         if self.kind == "delete" and (not self.documents or self.paths):
             raise ValueError("a delete job takes documents (and no paths)")
+        if self.kind == "reindex" and (self.documents or self.paths):
+            raise ValueError("a reindex job takes no paths or documents: it takes them all")
         return self
 
 
@@ -236,8 +239,11 @@ def rag_routes(open_kb: Opener, open_jobs: Callable[[], JobQueue], context: Plug
             if not items:
                 raise InvalidRequestError("no document files at these paths")
             args: dict[str, Any] = {"tags": body.tags, "version": body.version}
-        else:
+        elif body.kind == "delete":
             items, args = list(dict.fromkeys(body.documents)), {}
+        else:
+            listed = await asyncio.to_thread(kb.catalog.list, None, None, 10**7, 0)
+            items, args = [d.id for d in listed[0]], {}
         actor = actor_of(request)
         job = await asyncio.to_thread(open_jobs().queue, body.kind, items, args, actor)
         await context.audit(actor, f"{body.kind}_job", job.id, {"items": len(items)})

@@ -129,6 +129,28 @@ class EdgeIndex(Index):
         with self._lock:
             return int(self.shard.count(qe.CountRequest(exact=True)))
 
+    def chunks_of(self, doc: str) -> list[dict[str, Any]]:
+        """A document's chunk payloads, in order."""
+        request = qe.ScrollRequest(
+            limit=100_000, filter=_filter(Filters(doc=doc)), with_payload=True
+        )
+        with self._lock:
+            records, _ = self.shard.scroll(request)
+        payloads = [dict(r.payload or {}) for r in records]
+        return sorted(payloads, key=lambda p: int(p.get("ordinal", 0)))
+
+    def reset_dense(self, size: int | None) -> None:
+        """Dense vectors of `size` (or none) from now on; every stored one dropped."""
+        with self._lock:
+            if self.dense_size is not None:
+                self.shard.update(qe.UpdateOperation.delete_vector_name("dense"))
+            if size:
+                self.shard.update(
+                    qe.UpdateOperation.create_dense_vector("dense", size, qe.Distance.Cosine)
+                )
+            self.shard.flush()
+        self.dense_size = size
+
     def search(
         self,
         sparse: SparseVector | None,

@@ -119,6 +119,34 @@ class ServerIndex(Index):
         with self._lock:
             return int(self.client.count(self.collection, exact=True).count)
 
+    def chunks_of(self, doc: str) -> list[dict[str, Any]]:
+        """A document's chunk payloads, in order."""
+        found: list[dict[str, Any]] = []
+        offset = None
+        with self._lock:
+            while True:
+                records, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=_filter(Filters(doc=doc)),
+                    limit=1000,
+                    offset=offset,
+                    with_payload=True,
+                )
+                found += [dict(r.payload or {}) for r in records]
+                if offset is None:
+                    break
+        return sorted(found, key=lambda p: int(p.get("ordinal", 0)))
+
+    def reset_dense(self, size: int | None) -> None:
+        """A server collection keeps its vector sizes: another size needs a new collection."""
+        if size == self.dense_size:
+            return
+        raise PluginError(
+            f"collection {self.collection} on the Qdrant server holds {self.dense_size or 'no'}"
+            f"-dimension vectors and the embedder gives {size}: set plugins.rag.collection to a "
+            "new name and ingest again"
+        )
+
     def search(
         self,
         sparse: SparseVector | None,

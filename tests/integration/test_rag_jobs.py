@@ -8,9 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from genosd.llm import LlmLayer
+from genosd.plugin import Embedding
+from genosd.settings_sections import LlmSettings
+from plugins.rag.dense import ServerEmbedder
 from plugins.rag.folders import allowed, expand, scan
-from plugins.rag.ingest import KnowledgeBase
+from plugins.rag.ingest import KnowledgeBase, Metadata
 from plugins.rag.jobs import JobQueue, JobRecord, run_job, run_queued
+from plugins.rag.retrieve import search
 from plugins.rag.settings import Folder
 from tests.rag_files import offline_kb
 
@@ -103,4 +108,31 @@ async def test_watched_folders_follow_their_files(tmp_path: Path):
     assert expand([folder, folder / "runbook-bgp.md"]) == [
         str((folder / "runbook-bgp.md").resolve())
     ]
+    kb.index.close()
+
+
+async def test_reindex_moves_every_document_to_another_embedder(tmp_path: Path, fake_ollama):
+    kb, queue = _kb(tmp_path)
+    for name in ("runbook-bgp.md", "guide-ntp-logging.md"):
+        await kb.ingest(name, (DOCS / name).read_bytes(), name, Metadata(tags=["x"]))
+    assert kb.index.dense_size == 256
+    layer = LlmLayer(LlmSettings(url=fake_ollama.url), str)
+
+    async def embed(texts: list[str], model: str | None = None) -> Embedding:
+        done = await layer.embed(texts, model)
+        return Embedding(done.vectors, done.provider, done.model)
+
+    moved = KnowledgeBase(kb.settings, kb.catalog, kb.index, ServerEmbedder(embed, None), str)
+    assert (await search(moved, "hold timer expiry", "dense", 3)) == []  # sizes differ: no dense
+    ids = [d.id for d in kb.catalog.list()[0]]
+    job = queue.queue("reindex", [*ids, "gone"], {}, "cli:al")
+    done = await run_job(moved, queue, queue.claim(job.id) or job)
+    assert (done.state, done.cursor, done.failed) == ("done", 3, 1) and "gone" in done.errors[0]
+    assert moved.index.dense_size == 64  # the fake server's vectors
+    assert {d.embedder for d in kb.catalog.list()[0]} == {"llm:nomic-embed-text:latest"}
+    found = await search(moved, "hold timer expiry", "dense", 3)
+    assert found and all(p.text for p in found)
+    sparse = await search(moved, "hold timer expiry", "sparse", 1)
+    assert sparse[0].heading == ["Flapping sessions"]  # sparse vectors and payloads kept
+    await layer.close()
     kb.index.close()
