@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from genosd.auth.keys import Role
-from tests.api.test_events_ws import _bearer
+from tests.api.test_events_ws import _bearer, _next
 from tests.ollama_server import FakeOllama
 from tests.rag_files import pdf_with_pages
 
@@ -178,10 +178,19 @@ async def test_the_api_queues_jobs_from_document_folders_only(api, tmp_path: Pat
     )
     body = {"kind": "ingest", "paths": [str(folder)], "tags": ["design"]}
     assert (await client.post(base, json=body, headers=viewer)).status == 403
-    queued = await client.post(base, json=body, headers=operator)
-    assert queued.status == 202
-    job = await queued.json()
-    assert job["state"] == "queued" and len(job["items"]) == 2
+    async with client.ws_connect("/api/v1/events", headers=viewer) as ws:
+        await ws.send_json({"type": "subscribe", "topics": ["rag.job"]})
+        await _next(ws, "subscribed")
+        queued = await client.post(base, json=body, headers=operator)
+        assert queued.status == 202
+        job = await queued.json()
+        assert job["state"] == "queued" and len(job["items"]) == 2
+        progress = [(await _next(ws, "event", timeout=30))["data"] for _ in range(3)]
+    assert [(p["id"], p["done"], p["total"], p["state"]) for p in progress] == [
+        (job["id"], 1, 2, "running"),
+        (job["id"], 2, 2, "running"),
+        (job["id"], 2, 2, "done"),
+    ]
     deadline = time.monotonic() + 30
     while job["state"] in ("queued", "running") and time.monotonic() < deadline:
         await asyncio.sleep(0.3)
