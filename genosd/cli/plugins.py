@@ -36,7 +36,12 @@ def _opener(ep: importlib.metadata.EntryPoint):  # type: ignore[no-untyped-def]
             record = host.records[ep.name]
             if record.state not in ("active", "degraded"):
                 fail(f"plugin {ep.name} is {record.state}: {record.error or 'see plugins.'}", 78)
-            yield CliSession(record.config, context, actor())
+            api = core.settings.api
+            address = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host
+            scheme = "https" if api.tls_cert else "http"
+            bracketed = f"[{address}]" if ":" in address else address
+            url = f"{scheme}://{bracketed}:{api.port}"
+            yield CliSession(record.config, context, actor(), url, api.tls_cert)
 
     return open_plugin
 

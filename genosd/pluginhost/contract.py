@@ -144,6 +144,8 @@ class CliSession:
     config: Any
     context: PluginContext
     actor: str  # "cli:<user>", for the audit log
+    api_url: str = "http://127.0.0.1:8470"  # the daemon's API, for work only the daemon can do
+    api_ca: Path | None = None  # the daemon's own TLS certificate, to verify it by
 
 
 # open_plugin(config_path): `async with open_plugin(path) as session:` in a plugin's command

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from genosd.plugin import OpenPlugin
+from genosd.plugin import CliSession, InvalidRequestError, OpenPlugin
 from plugins.rag import job_queue, knowledge_base
 from plugins.rag.folders import expand
 from plugins.rag.index import Filters, Mode, StoreBusy
@@ -49,6 +50,38 @@ def _show_passages(passages: list[Passage]) -> None:
         out.print()
 
 
+API_KEY_ENV = "GENOSD_API_KEY"
+
+
+async def ask_daemon(session: CliSession, path: str, body: dict[str, Any]) -> Any:
+    """POST to the running daemon's knowledge base (a viewer key in $GENOSD_API_KEY)."""
+    import ssl
+
+    import aiohttp
+
+    key = os.environ.get(API_KEY_ENV)
+    if not key:
+        raise StoreBusy(
+            "the daemon has the knowledge base open: set GENOSD_API_KEY to a viewer key "
+            "(genosd keys create --role viewer) and this command asks the daemon"
+        )
+    context = ssl.create_default_context(cafile=str(session.api_ca)) if session.api_ca else None
+    url = f"{session.api_url}/api/v1/plugins/rag{path}"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as client,
+            client.post(url, json=body, headers=headers, ssl=context or True) as response,
+        ):
+            data = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise StoreBusy(f"the daemon has the knowledge base open and {url} failed: {exc}") from None
+    if response.status != 200:
+        message = data.get("error", {}).get("message") if isinstance(data, dict) else data
+        raise InvalidRequestError(f"the daemon answered {response.status}: {message}")
+    return data
+
+
 async def _run_or_follow(
     session: Any, queue: JobQueue, job: JobRecord, show: Callable[[JobRecord], None]
 ) -> JobRecord:
@@ -71,10 +104,21 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
     """The `genosd rag` command group."""
     app = typer.Typer(help="The knowledge base: documents, search, answers", no_args_is_help=True)
 
-    def run(config: Path | None, work: Callable[[KnowledgeBase, Any], Awaitable[T]]) -> T:
+    def run(
+        config: Path | None,
+        work: Callable[[KnowledgeBase, Any], Awaitable[T]],
+        remote: Callable[[CliSession], Awaitable[T]] | None = None,
+    ) -> T:
+        """`work` on the knowledge base; while the daemon holds it, `remote` (over its API)."""
+
         async def main() -> T:
             async with open_plugin(config) as session:
-                kb = await asyncio.to_thread(knowledge_base, session.config, session.context)
+                try:
+                    kb = await asyncio.to_thread(knowledge_base, session.config, session.context)
+                except StoreBusy:
+                    if remote is None:
+                        raise
+                    return await remote(session)
                 try:
                     return await work(kb, session.context)
                 finally:
@@ -124,7 +168,12 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         async def work(kb: KnowledgeBase, context: Any) -> list[Passage]:
             return await search(kb, text, chosen, limit, Filters(tags=list(tag or [])))
 
-        found = run(config, work)
+        async def remote(session: CliSession) -> list[Passage]:
+            body = {"query": text, "mode": chosen, "limit": limit, "tags": list(tag or [])}
+            found = await ask_daemon(session, "/query", body)
+            return [Passage.model_validate(p) for p in found["items"]]
+
+        found = run(config, work, remote)
         if json_out:
             _json([p.model_dump() for p in found])
         else:
@@ -143,7 +192,11 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         async def work(kb: KnowledgeBase, context: Any) -> Answer:
             return await answer(kb, context, question, Filters(tags=list(tag or [])), model)
 
-        found = run(config, work)
+        async def remote(session: CliSession) -> Answer:
+            body = {"question": question, "tags": list(tag or []), "model": model}
+            return Answer.model_validate(await ask_daemon(session, "/answer", body))
+
+        found = run(config, work, remote)
         if json_out:
             _json(found.model_dump())
             return

@@ -10,7 +10,12 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from genosd.auth.keys import Role
+from genosd.plugin import CliSession, InvalidRequestError
+from plugins.rag.cli import ask_daemon
+from plugins.rag.index import StoreBusy
 from tests.api.test_events_ws import _bearer, _next
 from tests.ollama_server import FakeOllama
 from tests.rag_files import pdf_with_pages
@@ -209,3 +214,22 @@ async def test_the_api_queues_jobs_from_document_folders_only(api, tmp_path: Pat
         )
     ).json()
     assert audit["items"][0]["target"] == job["id"]
+
+
+async def test_the_cli_asks_the_daemon_that_holds_the_store(api, monkeypatch):
+    client, keys = await api()
+    operator = _bearer(keys.make(Role.operator))
+    doc = {"name": "bgp.md", "content": RUNBOOK, "tags": ["bgp"]}
+    assert (await client.post(f"{BASE}/documents", json=doc, headers=operator)).status == 200
+    session = CliSession(None, None, "cli:al", str(client.make_url("")).rstrip("/"))  # type: ignore[arg-type]
+    monkeypatch.delenv("GENOSD_API_KEY", raising=False)
+    with pytest.raises(StoreBusy, match="set GENOSD_API_KEY to a viewer key"):
+        await ask_daemon(session, "/query", {"query": "hold timer"})
+    monkeypatch.setenv("GENOSD_API_KEY", keys.make(Role.viewer))
+    found = await ask_daemon(session, "/query", {"query": "hold timer expiry", "limit": 1})
+    assert found["items"][0]["citation"] == "BGP runbook > Flapping sessions"
+    with pytest.raises(InvalidRequestError, match="the daemon answered 400"):
+        await ask_daemon(session, "/query", {"query": ""})
+    monkeypatch.setenv("GENOSD_API_KEY", "not-a-key")
+    with pytest.raises(InvalidRequestError, match="answered 401"):
+        await ask_daemon(session, "/answer", {"question": "bgp"})
