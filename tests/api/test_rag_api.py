@@ -221,7 +221,7 @@ async def test_the_cli_asks_the_daemon_that_holds_the_store(api, monkeypatch):
     operator = _bearer(keys.make(Role.operator))
     doc = {"name": "bgp.md", "content": RUNBOOK, "tags": ["bgp"]}
     assert (await client.post(f"{BASE}/documents", json=doc, headers=operator)).status == 200
-    session = CliSession(None, None, "cli:al", str(client.make_url("")).rstrip("/"))  # type: ignore[arg-type]
+    session = CliSession(None, None, "cli:al", str(client.make_url("")).rstrip("/"))
     monkeypatch.delenv("GENOSD_API_KEY", raising=False)
     with pytest.raises(StoreBusy, match="set GENOSD_API_KEY to a viewer key"):
         await ask_daemon(session, "/query", {"query": "hold timer"})
