@@ -142,6 +142,13 @@ class Catalog(SqliteFile):
                 ),
             )
 
+    def touch(self, document_id: str) -> None:
+        """Note that a document's source was read again and had not changed."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE documents SET ingested_at = ? WHERE id = ?", (time.time(), document_id)
+            )
+
     def delete(self, document_id: str) -> DocumentRecord:
         """Forget a document; NotFoundError if there is none."""
         record = self.get(document_id)

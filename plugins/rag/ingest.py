@@ -92,6 +92,8 @@ class KnowledgeBase:
         digest = hashlib.sha256(f"{document.kind}\n{scope}\n{document.text}".encode()).hexdigest()
         same = await asyncio.to_thread(self.catalog.by_hash, digest)
         if same is not None:
+            if same.source == source:  # seen unchanged: a watched folder need not look again
+                await asyncio.to_thread(self.catalog.touch, same.id)
             return Ingested(source, "duplicate", same)
         older = await asyncio.to_thread(self.catalog.by_source, source)
         chunks = chunk_document(document, self.settings.chunk_words, self.settings.overlap_words)

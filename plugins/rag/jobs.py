@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import uuid
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from genosd.plugin import ConflictError, NotFoundError, SqliteFile, pid_alive
+from genosd.plugin import ConflictError, GenosdError, NotFoundError, SqliteFile, pid_alive
 from plugins.rag.ingest import Ingested, KnowledgeBase, Metadata
 
 JobKind = Literal["ingest", "delete", "reindex"]
@@ -49,6 +50,7 @@ _COLUMNS = (
     " owner, cancel, created_at, started_at, finished_at"
 )
 MAX_ERRORS = 200
+log = logging.getLogger(__name__)
 
 
 class JobRecord(BaseModel):
@@ -220,14 +222,17 @@ async def run_job(
         item = job.items[job.cursor]
         outcome: Ingested | None = None
         error: str | None = None
-        if job.kind == "ingest":
-            outcome = await _ingest_file(kb, Path(item), Metadata(tags=tags, version=version))
-            error = outcome.error
-        else:
-            try:
+        try:
+            if job.kind == "ingest":
+                outcome = await _ingest_file(kb, Path(item), Metadata(tags=tags, version=version))
+                error = outcome.error
+            else:
                 await (kb.delete(item) if job.kind == "delete" else kb.reindex(item))
-            except NotFoundError as exc:
-                error = str(exc)
+        except GenosdError as exc:
+            error = f"{item}: {exc}"
+        except Exception as exc:  # the store or a library failing on one item: that item's error
+            log.exception("knowledge base job %s: %s", job.id, item)
+            error = f"{item}: {type(exc).__name__}: {exc}"
         job = await asyncio.to_thread(queue.advance, job, outcome, error)
         if progress is not None:
             progress(job)

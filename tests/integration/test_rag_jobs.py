@@ -3,6 +3,7 @@ process died, watched folders kept in sync; and the API queueing from document f
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -86,6 +87,12 @@ async def test_watched_folders_follow_their_files(tmp_path: Path):
     await run_queued(kb, queue)
     assert sorted(d.tags[0] for d in kb.catalog.list()[0]) == ["runbooks", "runbooks"]
     assert scan(watched, kb.catalog, queue) == []  # nothing changed
+    time.sleep(0.01)
+    os.utime(folder / "netcheck.1")  # saved again, same content: looked at once, then left
+    [touched] = scan(watched, kb.catalog, queue)
+    [ran] = await run_queued(kb, queue)
+    assert (touched.id, ran.duplicates) == (ran.id, 1)
+    assert scan(watched, kb.catalog, queue) == []
 
     time.sleep(0.01)
     (folder / "runbook-bgp.md").write_text((DOCS / "runbook-bgp.md").read_text() + "\nNew note.\n")

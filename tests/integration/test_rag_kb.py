@@ -99,6 +99,6 @@ async def test_the_rag_commands(tmp_path: Path):
     held = open_index("genosd_kb", 256, tmp_path / "state" / "plugins" / "rag")
     try:
         code, _, err = await asyncio.to_thread(_invoke, "rag", "query", "bgp", *c)
-        assert code == 1 and "is open in another process (the daemon?)" in err
+        assert code == 1 and "set GENOSD_API_KEY to a viewer key" in err
     finally:
         held.close()
