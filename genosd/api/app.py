@@ -23,6 +23,7 @@ from genosd.api import (
     playbooks,
     plugins,
     system,
+    tools,
     traps,
     waivers,
 )
@@ -50,6 +51,7 @@ def core_api() -> Api:
         traps,
         playbooks,
         llm,
+        tools,
         keys,
         audit,
         plugins,

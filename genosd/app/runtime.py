@@ -38,6 +38,8 @@ from genosd.app.playbooks import BackgroundRuns, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
+from genosd.app.tool_catalog import registry
+from genosd.app.tools import ToolRegistry
 from genosd.app.traps import TrapService
 from genosd.auth.keycache import KeyCache
 from genosd.auth.ratelimit import RateLimiter
@@ -104,6 +106,11 @@ class Runtime:
     def events(self) -> EventBus:
         """The daemon's event bus."""
         return self.core.events
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """genosd's tools and the active plugins' (as plugins are now)."""
+        return registry(self.core, self.plugins.host)
 
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)

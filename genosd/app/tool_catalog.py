@@ -1,0 +1,163 @@
+"""genosd's own read-only tools, and the registry that joins them to the plugins' tools."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genosd.app.compliance import fleet_report
+from genosd.app.core import AppCore
+from genosd.app.facts import stored
+from genosd.app.playbooks import list_runs
+from genosd.app.tools import ToolRegistry, ToolSpec
+from genosd.errors import NotFoundError
+from genosd.pluginhost.manager import PluginHost
+
+DEVICE = Field(min_length=1, max_length=200, description="an inventory device name")
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(_Args):
+    """No arguments."""
+
+
+class DeviceArgs(_Args):
+    """One device."""
+
+    device: str = DEVICE
+
+
+class OptionalDevice(_Args):
+    """One device, or all of them."""
+
+    device: str | None = Field(None, max_length=200, description="a device name; all if left out")
+
+
+class VersionsArgs(_Args):
+    """A device's config versions."""
+
+    device: str = DEVICE
+    limit: int = Field(10, ge=1, le=100)
+
+
+class DiffArgs(_Args):
+    """Two versions of a device's config (the newest when `new` is left out)."""
+
+    device: str = DEVICE
+    old: str = Field(min_length=7, max_length=40, description="a version id (7+ hex digits)")
+    new: str | None = Field(None, min_length=7, max_length=40)
+
+
+class RunsArgs(_Args):
+    """A playbook's newest runs."""
+
+    playbook: str = Field(min_length=1, max_length=200)
+    limit: int = Field(10, ge=1, le=50)
+
+
+def _device(core: AppCore, name: str) -> Any:
+    if name not in core.inventory.devices:
+        raise NotFoundError(f"no device {name!r} in the inventory")
+    return core.inventory.devices[name]
+
+
+def core_tools(core: AppCore) -> list[ToolSpec]:
+    """genosd's own tools: all read-only."""
+
+    async def device_status(args: Any) -> Any:
+        names = [args.device] if args.device else sorted(core.inventory.devices)
+        out = []
+        for name in names:
+            state = core.status.state(_device(core, name))
+            health = dataclasses.asdict(state.health) if state.health is not None else None
+            out.append(
+                {"device": name, "status": state.status, "source": state.source, "health": health}
+            )
+        return out
+
+    async def device_facts(args: Any) -> Any:
+        _device(core, args.device)
+        found = await stored(core, args.device)
+        return {"device": found.device, "collected_at": found.collected_at, "facts": found.facts}
+
+    async def config_versions(args: Any) -> Any:
+        _device(core, args.device)
+        versions = await asyncio.to_thread(core.history.versions, args.device, args.limit)
+        return [vars(v) for v in versions]
+
+    async def config_diff(args: Any) -> Any:
+        _device(core, args.device)
+        return await asyncio.to_thread(core.history.diff, args.device, args.old, args.new)
+
+    async def compliance(args: Any) -> Any:
+        report = await fleet_report(core, [args.device] if args.device else None)
+        return report.model_dump(mode="json")
+
+    async def playbook_runs(args: Any) -> Any:
+        return await core.db.run(lambda db: list_runs(db, args.playbook, args.limit))
+
+    return [
+        ToolSpec(
+            "device_status",
+            "Reachability and health of devices (SNMP and SSH): up/down, last error.",
+            OptionalDevice,
+            device_status,
+        ),
+        ToolSpec(
+            "device_facts",
+            "A device's newest collected facts (version, interfaces, neighbours, routes).",
+            DeviceArgs,
+            device_facts,
+        ),
+        ToolSpec(
+            "config_versions",
+            "The stored versions of a device's config, newest first (id, time, author).",
+            VersionsArgs,
+            config_versions,
+        ),
+        ToolSpec(
+            "config_diff",
+            "What changed in a device's config between two versions (unified diff).",
+            DiffArgs,
+            config_diff,
+        ),
+        ToolSpec(
+            "compliance",
+            "Compliance scores and failed rules, for one device or the fleet.",
+            OptionalDevice,
+            compliance,
+        ),
+        ToolSpec(
+            "playbook_runs",
+            "A playbook's newest runs and how they ended.",
+            RunsArgs,
+            playbook_runs,
+        ),
+    ]
+
+
+def registry(core: AppCore, host: PluginHost | None = None) -> ToolRegistry:
+    """genosd's tools and every active plugin's, in one registry."""
+    tools = core_tools(core)
+    for record in host.active if host is not None else []:
+        for tool in record.contributions.tools:
+            tools.append(
+                ToolSpec(
+                    tool.name,
+                    tool.description,
+                    tool.args,
+                    tool.run,
+                    tool.role,
+                    owner=record.name,
+                )
+            )
+    return ToolRegistry(core, tools)
+
+
+__all__ = ["NoArgs", "core_tools", "registry"]
