@@ -17,6 +17,7 @@ from genosd.cli.inventory import inventory_app
 from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
 from genosd.cli.llm import llm_app
+from genosd.cli.mcp import mcp
 from genosd.cli.playbook import playbook_app
 from genosd.cli.plugins import add_plugin_commands
 from genosd.cli.poll import poll
@@ -50,6 +51,7 @@ app.command("run")(run)
 app.command("check-config")(check_config)
 app.command("poll")(poll)
 app.command("facts")(facts)
+app.command("mcp")(mcp)
 app.add_typer(lab_app, name="lab")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(config_app, name="config")
