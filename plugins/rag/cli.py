@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -157,6 +158,9 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         mode: Annotated[str, typer.Option(help="hybrid, sparse or dense")] = "hybrid",
         limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
         tag: TagOption = None,
+        device: Annotated[str | None, typer.Option(help="only this device's configs")] = None,
+        kind: Annotated[str | None, typer.Option(help="markdown, pdf, config, change, …")] = None,
+        days: Annotated[float | None, typer.Option(help="only the last N days")] = None,
         config: ConfigOption = None,
         json_out: JsonOption = False,
     ) -> None:
@@ -164,12 +168,22 @@ def commands(open_plugin: OpenPlugin) -> typer.Typer:
         if mode not in ("hybrid", "sparse", "dense"):
             raise typer.BadParameter("hybrid, sparse or dense", param_hint="--mode")
         chosen: Mode = mode  # type: ignore[assignment]
+        since = time.time() - days * 86400 if days is not None else None
+        filters = Filters(tags=list(tag or []), kind=kind, device=device, since=since)
 
         async def work(kb: KnowledgeBase, context: Any) -> list[Passage]:
-            return await search(kb, text, chosen, limit, Filters(tags=list(tag or [])))
+            return await search(kb, text, chosen, limit, filters)
 
         async def remote(session: CliSession) -> list[Passage]:
-            body = {"query": text, "mode": chosen, "limit": limit, "tags": list(tag or [])}
+            body = {
+                "query": text,
+                "mode": chosen,
+                "limit": limit,
+                "tags": list(tag or []),
+                "kind": kind,
+                "device": device,
+                "since": since,
+            }
             found = await ask_daemon(session, "/query", body)
             return [Passage.model_validate(p) for p in found["items"]]
 

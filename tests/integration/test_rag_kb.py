@@ -80,6 +80,11 @@ async def test_the_rag_commands(tmp_path: Path):
     )
     passages = json.loads(out)
     assert code == 0 and passages[0]["citation"] == "netcheck(1) > Options"
+    query = ("rag", "query", "loss at an intermediate hop only", "--json", *c)
+    code, out, _ = await asyncio.to_thread(_invoke, *query, "--kind", "html", "--days", "1")
+    assert {p["kind"] for p in json.loads(out)} == {"html"}
+    code, out, _ = await asyncio.to_thread(_invoke, *query, "--device", "core-1")
+    assert json.loads(out) == []
     code, out, _ = await asyncio.to_thread(_invoke, "rag", "docs", "--json", *c)
     listed = json.loads(out)
     assert sorted(d["title"] for d in listed) == [
