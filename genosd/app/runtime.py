@@ -110,7 +110,7 @@ class Runtime:
     @property
     def tools(self) -> ToolRegistry:
         """genosd's tools and the active plugins' (as plugins are now)."""
-        return registry(self.core, self.plugins.host)
+        return registry(self.core, self.plugins.host, self.pipeline.store.latest)
 
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +53,15 @@ class DiffArgs(_Args):
     device: str = DEVICE
     old: str = Field(min_length=7, max_length=40, description="a version id (7+ hex digits)")
     new: str | None = Field(None, min_length=7, max_length=40)
+
+
+class MetricsArgs(_Args):
+    """A device's newest metric values (one measurement, or all)."""
+
+    device: str = DEVICE
+    measurement: str | None = Field(
+        None, max_length=64, description="interface, snmp, snmp_cpu, snmp_mem, genosd_poll"
+    )
 
 
 class RunsArgs(_Args):
@@ -142,9 +152,76 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
     ]
 
 
-def registry(core: AppCore, host: PluginHost | None = None) -> ToolRegistry:
-    """genosd's tools and every active plugin's, in one registry."""
-    tools = core_tools(core)
+Latest = Callable[[str], Awaitable[list[dict[str, Any]]]]
+PROBLEM_RATES = ("in_errors_rate", "out_errors_rate", "in_discards_rate", "out_discards_rate")
+
+
+def interface_problems(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Interfaces that are enabled but down, or count errors or discards now, worst first."""
+    found = []
+    for s in series:
+        if s["measurement"] != "interface":
+            continue
+        fields, tags = s["fields"], s["tags"]
+        problems = []
+        if fields.get("ifAdminStatus") == 1 and fields.get("ifOperStatus") not in (None, 1):
+            problems.append("enabled but down")
+        for rate in PROBLEM_RATES:
+            value = fields.get(rate)
+            if isinstance(value, int | float) and value > 0:
+                problems.append(f"{rate} {value:g}/s")
+        if problems:
+            name = tags.get("ifName") or tags.get("ifDescr") or tags.get("ifIndex")
+            rates = sum(float(fields.get(r) or 0) for r in PROBLEM_RATES)
+            found.append(
+                {
+                    "interface": name,
+                    "alias": tags.get("ifAlias"),
+                    "problems": problems,
+                    "_rank": rates,
+                }
+            )
+    found.sort(key=lambda item: item.pop("_rank"), reverse=True)
+    return found
+
+
+def metric_tools(core: AppCore, latest: Latest) -> list[ToolSpec]:
+    """Tools over the daemon's newest metric values (the local store)."""
+
+    async def device_metrics(args: Any) -> Any:
+        _device(core, args.device)
+        series = await latest(args.device)
+        if args.measurement:
+            series = [s for s in series if s["measurement"] == args.measurement]
+        return series
+
+    async def problems(args: Any) -> Any:
+        _device(core, args.device)
+        return interface_problems(await latest(args.device))
+
+    return [
+        ToolSpec(
+            "device_metrics",
+            "A device's newest metric values: interface counters and rates (bits/s, errors/s, "
+            "utilisation %), CPU, memory, uptime, poll health.",
+            MetricsArgs,
+            device_metrics,
+        ),
+        ToolSpec(
+            "interface_problems",
+            "A device's interfaces that are enabled but down, or show errors or discards now.",
+            DeviceArgs,
+            problems,
+        ),
+    ]
+
+
+def registry(
+    core: AppCore, host: PluginHost | None = None, latest: Latest | None = None
+) -> ToolRegistry:
+    """genosd's tools (with the metric tools when the daemon's store is given) and every
+    active plugin's, in one registry."""
+    tools = core_tools(core) + (metric_tools(core, latest) if latest is not None else [])
     for record in host.active if host is not None else []:
         for tool in record.contributions.tools:
             tools.append(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from genosd.app.core import tool_core
 from genosd.app.snapshot import Sources, load_snapshot
+from genosd.app.tool_catalog import interface_problems
 from genosd.app.tools import ToolRegistry, ToolSpec
 from genosd.audit import AuditQuery, search
 from genosd.auth.keys import Role
@@ -45,6 +46,26 @@ async def test_tools_over_the_api(api):
         )
     ).json()
     assert missing["error"] == "no device 'nope' in the inventory"
+    operator = _bearer(keys.make(Role.operator))
+    assert (await client.post("/api/v1/devices/sw1/poll", headers=operator)).status == 200
+    metrics = await (
+        await client.post(
+            "/api/v1/tools/device_metrics",
+            json={"arguments": {"device": "sw1", "measurement": "interface"}},
+            headers=viewer,
+        )
+    ).json()
+    series = json.loads(metrics["content"])
+    assert metrics["ok"] and series and {s["measurement"] for s in series} == {"interface"}
+    assert "ifName" in series[0]["tags"] or "ifDescr" in series[0]["tags"]
+    problems = await (
+        await client.post(
+            "/api/v1/tools/interface_problems",
+            json={"arguments": {"device": "sw1"}},
+            headers=viewer,
+        )
+    ).json()
+    assert problems["ok"] and isinstance(json.loads(problems["content"]), list)
     unknown = await (await client.post("/api/v1/tools/deploy_now", json={}, headers=viewer)).json()
     assert not unknown["ok"] and "no tool 'deploy_now' here (tools: compliance" in unknown["error"]
 
@@ -103,3 +124,28 @@ async def test_the_registry_checks_roles_caps_redacts_and_audits(tmp_path: Path)
         assert all("Sup3rS3cret" not in json.dumps(e.details) for e in entries)
         by_target = [(e.target, e.result, e.details["agent"]) for e in reversed(entries)]
         assert by_target[2] == ("echo", "ok", "ts") and by_target[0] == ("push", "failed", None)
+
+
+def test_interface_problems_are_ranked_from_the_newest_values():
+    def interface(name: str, **fields: float) -> dict:
+        return {"measurement": "interface", "tags": {"ifName": name}, "fields": fields}
+
+    found = interface_problems(
+        [
+            interface("Gi0/1", ifAdminStatus=1, ifOperStatus=1, in_errors_rate=0.0),
+            interface("Gi0/2", ifAdminStatus=1, ifOperStatus=2),
+            interface("Gi0/3", ifAdminStatus=2, ifOperStatus=2),  # shut: not a problem
+            interface(
+                "Gi0/4", ifAdminStatus=1, ifOperStatus=1, in_errors_rate=12.5, out_discards_rate=3
+            ),
+            {"measurement": "snmp_cpu", "tags": {}, "fields": {"in_errors_rate": 9}},
+        ]
+    )
+    assert found == [
+        {
+            "interface": "Gi0/4",
+            "alias": None,
+            "problems": ["in_errors_rate 12.5/s", "out_discards_rate 3/s"],
+        },
+        {"interface": "Gi0/2", "alias": None, "problems": ["enabled but down"]},
+    ]
