@@ -14,8 +14,10 @@ from genosd.app.core import AppCore
 from genosd.app.facts import stored
 from genosd.app.playbooks import list_runs
 from genosd.app.tools import ToolRegistry, ToolSpec
-from genosd.errors import NotFoundError
+from genosd.collectors.commands import run_commands
+from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
 from genosd.pluginhost.manager import PluginHost
+from genosd.readonly import read_only_problem
 
 DEVICE = Field(min_length=1, max_length=200, description="an inventory device name")
 
@@ -64,6 +66,17 @@ class MetricsArgs(_Args):
     )
 
 
+class ShowArgs(_Args):
+    """One read-only command on one device."""
+
+    device: str = DEVICE
+    command: str = Field(
+        min_length=1,
+        max_length=300,
+        description="show/display/ping/traceroute/dir, output filters only (| include …)",
+    )
+
+
 class RunsArgs(_Args):
     """A playbook's newest runs."""
 
@@ -109,6 +122,27 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
         report = await fleet_report(core, [args.device] if args.device else None)
         return report.model_dump(mode="json")
 
+    async def show_command(args: Any) -> Any:
+        device = _device(core, args.device)
+        problem = read_only_problem(args.command)
+        if problem is not None:
+            raise InvalidRequestError(f"refused: {problem}")
+        if device.ssh is None:
+            raise InvalidRequestError(f"{device.name} has no SSH settings")
+        ssh = core.settings.ssh
+        [outcome] = await asyncio.to_thread(
+            run_commands,
+            [device.ssh],
+            [args.command],
+            core.known_hosts,
+            policy=ssh.host_key_policy,
+            concurrency=1,
+        )
+        if not outcome.ok:
+            raise DeviceError(f"{device.name}: {outcome.error}")
+        found = outcome.outputs.get(args.command, {})
+        return {"device": device.name, "command": args.command, **found}
+
     async def playbook_runs(args: Any) -> Any:
         return await core.db.run(lambda db: list_runs(db, args.playbook, args.limit))
 
@@ -142,6 +176,14 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
             "Compliance scores and failed rules, for one device or the fleet.",
             OptionalDevice,
             compliance,
+        ),
+        ToolSpec(
+            "show_command",
+            "Run one read-only command on a device (show, display, ping, traceroute, dir; output"
+            " filters only): its output, parsed into rows where a TextFSM template exists.",
+            ShowArgs,
+            show_command,
+            timeout=90,
         ),
         ToolSpec(
             "playbook_runs",

@@ -18,6 +18,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from genosd.inventory import FILTER_KEYS
+from genosd.readonly import read_only_problem
 
 
 class _Strict(BaseModel):
@@ -25,9 +26,6 @@ class _Strict(BaseModel):
 
 
 # --- built-in actions and their arguments ---------------------------------------------------
-
-# what `show` may send: read-only commands only (a prefix of the command, case-insensitive)
-READ_ONLY = ("show ", "display ", "ping ", "traceroute ", "dir", "get ", "monitor ")
 
 
 class NoArgs(_Strict):
@@ -44,11 +42,9 @@ class ShowArgs(_Strict):
     @classmethod
     def _read_only(cls, commands: list[str]) -> list[str]:
         for command in commands:
-            if not command.strip().lower().startswith(READ_ONLY):
-                raise ValueError(
-                    f"{command!r} is not a read-only command (allowed: "
-                    f"{', '.join(p.strip() for p in READ_ONLY)} …)"
-                )
+            problem = read_only_problem(command)
+            if problem is not None:
+                raise ValueError(problem)
         return commands
 
 

@@ -1,0 +1,73 @@
+"""The assistant's `show_command` tool against simulated IOS routers over real SSH: read-only
+commands answer with their output (and TextFSM rows), anything that could change a device is
+refused before a session opens; the one read-only policy also guards playbook `show` steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genosd.app.core import tool_core
+from genosd.app.snapshot import Sources, load_snapshot
+from genosd.app.tool_catalog import registry
+from genosd.auth.keys import Role
+from genosd.readonly import read_only_problem
+from tests.ssh_lab import write_setup
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "show version",
+        "show running-config | include ntp",
+        "show ip route | begin Gateway",
+        "show interfaces | display json",
+        "ping 10.0.0.1",
+    ],
+)
+def test_read_only_commands_pass(command: str):
+    assert read_only_problem(command) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("configure terminal", "not a read-only command"),
+        ("show running-config | redirect flash:x.cfg", "is not an output filter"),
+        ("show tech | tee flash:tech.txt", "is not an output filter"),
+        ("show configuration | save /tmp/x", "is not an output filter"),
+        ("show version\nreload", "one command per line"),
+        ("show clock; reload", "one command per line"),
+        ("monitor capture CAP start", "not a read-only command"),
+        ("   ", "an empty command"),
+    ],
+)
+def test_anything_else_is_refused(command: str, why: str):
+    problem = read_only_problem(command)
+    assert problem is not None and why in problem
+
+
+async def test_show_command_tool_on_the_lab(ssh_lab, tmp_path: Path):
+    config, secrets = write_setup(
+        tmp_path, ssh_lab.ports, settings="ssh: {host_key_policy: accept-new}\n"
+    )
+    async with tool_core(load_snapshot(Sources(config, None, (secrets,)))) as core:
+        tools = registry(core)
+        shown = await tools.call(
+            "show_command",
+            {"device": "r1", "command": "show ip route"},
+            actor="t",
+            role=Role.viewer,
+        )
+        assert shown.ok, shown.error
+        answer = json.loads(shown.content)
+        assert answer["device"] == "r1" and "Gateway" in answer["output"]
+        refused = await tools.call(
+            "show_command",
+            {"device": "r1", "command": "show run | redirect flash:x"},
+            actor="t",
+            role=Role.viewer,
+        )
+        assert not refused.ok and refused.error is not None and refused.error.startswith("refused:")
