@@ -9,11 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genosd.app.changes import plan
 from genosd.app.compliance import fleet_report
 from genosd.app.core import AppCore
 from genosd.app.facts import stored
 from genosd.app.playbooks import list_runs
-from genosd.app.tools import ToolRegistry, ToolSpec
+from genosd.app.tools import Caller, ToolRegistry, ToolSpec
+from genosd.auth.keys import Role
 from genosd.collectors.commands import run_commands
 from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
 from genosd.pluginhost.manager import PluginHost
@@ -74,6 +76,15 @@ class ShowArgs(_Args):
         min_length=1,
         max_length=300,
         description="show/display/ping/traceroute/dir, output filters only (| include …)",
+    )
+
+
+class PlanArgs(_Args):
+    """A dry run of bringing a device to its intended config (all features, or these)."""
+
+    device: str = DEVICE
+    features: list[str] | None = Field(
+        None, max_length=20, description="only these features of the intended config (ntp, snmp…)"
     )
 
 
@@ -143,6 +154,31 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
         found = outcome.outputs.get(args.command, {})
         return {"device": device.name, "command": args.command, **found}
 
+    async def plan_change(args: Any, caller: Caller) -> Any:
+        _device(core, args.device)
+        done = await plan(
+            core, args.device, f"{caller.actor} via {caller.agent or 'tools'}", args.features
+        )
+        report = done.report
+        out: dict[str, Any] = {
+            "device": done.device,
+            "in_sync": done.in_sync,
+            "error": done.plan.error,
+            "findings": [f.model_dump(mode="json") for f in report.findings] if report else [],
+            "score": report.score if report else None,
+        }
+        if done.change is not None:
+            out |= {
+                "change": done.change.id,
+                "status": done.change.status,
+                "sha256": done.change.sha256,
+                "diff": done.change.diff,
+                "next": "a person reviews the diff and approves change "
+                f"{done.change.id} with its sha256 (POST /api/v1/approvals/{done.change.id}/approve)"
+                "; nothing is pushed until then",
+            }
+        return out
+
     async def playbook_runs(args: Any) -> Any:
         return await core.db.run(lambda db: list_runs(db, args.playbook, args.limit))
 
@@ -184,6 +220,18 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
             ShowArgs,
             show_command,
             timeout=90,
+        ),
+        ToolSpec(
+            "plan_change",
+            "Dry run: render the device's intended config, validate it and diff it against the"
+            " live device; a difference becomes a change request a person must approve. Never"
+            " pushes anything.",
+            PlanArgs,
+            plan_change,
+            Role.operator,
+            writes=True,
+            timeout=180,
+            with_caller=True,
         ),
         ToolSpec(
             "playbook_runs",

@@ -30,18 +30,28 @@ TRUNCATED = "\n…[truncated: {cut} of {total} characters left out; ask for less
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who a tool runs for (tools that record something on their behalf need it)."""
+
+    actor: str
+    role: Role
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     """A tool: what it is called, what it takes, who may call it, how it runs."""
 
     name: str
     description: str
     args: type[BaseModel]
-    run: Callable[[BaseModel], Awaitable[Any]]
+    run: Callable[..., Awaitable[Any]]
     role: Role = Role.viewer
     owner: str = "genosd"  # or the plugin's name
     writes: bool = False
     timeout: float = 30.0
     max_chars: int = 16_000
+    with_caller: bool = False  # run(args, caller) instead of run(args)
 
     def schema(self) -> dict[str, Any]:
         """The tool as LLM tool calling and MCP describe it."""
@@ -111,7 +121,7 @@ class ToolRegistry:
         """Run one tool call on behalf of `actor` (with `role`, as `agent` when one asks);
         `allowed` limits the tools an agent may use."""
         started = time.monotonic()
-        result = await self._call(name, arguments, role, allowed)
+        result = await self._call(name, arguments, Caller(actor, role, agent), allowed)
         result.duration = round(time.monotonic() - started, 4)
         shown = json.dumps(arguments, default=str) if arguments is not None else "{}"
         await self.core.audit(
@@ -134,9 +144,10 @@ class ToolRegistry:
         self,
         name: str,
         arguments: dict[str, Any] | str | None,
-        role: Role,
+        caller: Caller,
         allowed: list[str] | None,
     ) -> ToolResult:
+        role = caller.role
         tool = self.tools.get(name)
         if tool is None or (allowed is not None and name not in allowed):
             known = ", ".join(t.name for t in self.available(role, names=allowed)) or "none"
@@ -157,7 +168,8 @@ class ToolRegistry:
             )
             return _failed(name, f"invalid arguments: {problems}")
         try:
-            value = await asyncio.wait_for(tool.run(args), tool.timeout)
+            running = tool.run(args, caller) if tool.with_caller else tool.run(args)
+            value = await asyncio.wait_for(running, tool.timeout)
         except TimeoutError:
             return _failed(name, f"{name} did not finish within {tool.timeout:g} s")
         except GenosdError as exc:

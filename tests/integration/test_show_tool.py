@@ -71,3 +71,37 @@ async def test_show_command_tool_on_the_lab(ssh_lab, tmp_path: Path):
             role=Role.viewer,
         )
         assert not refused.ok and refused.error is not None and refused.error.startswith("refused:")
+
+
+async def test_plan_change_only_records_a_request(ssh_lab, tmp_path: Path):
+    config, secrets = write_setup(
+        tmp_path, ssh_lab.ports, settings="ssh: {host_key_policy: accept-new}\n"
+    )
+    async with tool_core(load_snapshot(Sources(config, None, (secrets,)))) as core:
+        tools = registry(core)
+        assert "plan_change" not in [t.name for t in tools.available(Role.admin)]  # a write tool
+        before = ssh_lab.sims["r1"].device.show_running_config()
+        denied = await tools.call("plan_change", {"device": "r1"}, actor="k:v", role=Role.viewer)
+        assert denied.error == "plan_change needs the operator role"
+        planned = await tools.call(
+            "plan_change",
+            {"device": "r1", "features": ["ntp"]},
+            actor="k:op",
+            role=Role.operator,
+            agent="planner",
+        )
+        assert planned.ok, planned.error
+        answer = json.loads(planned.content)
+        assert answer["status"] == "pending" and len(answer["sha256"]) == 64
+        assert (
+            "+ntp server 10.255.255.1" in answer["diff"] and "nothing is pushed" in answer["next"]
+        )
+        assert (
+            ssh_lab.sims["r1"].device.show_running_config() == before
+        )  # nothing reached the device
+        change = await core.db.run(
+            lambda db: db.execute(
+                "SELECT created_by FROM changes WHERE id = ?", (answer["change"],)
+            ).fetchone()
+        )
+        assert change[0] == "k:op via planner"
