@@ -120,6 +120,16 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
         found = await stored(core, args.device)
         return {"device": found.device, "collected_at": found.collected_at, "facts": found.facts}
 
+    async def neighbors(args: Any) -> Any:
+        _device(core, args.device)
+        found = await stored(core, args.device)
+        return {
+            "device": found.device,
+            "collected_at": found.collected_at,
+            "lldp": found.facts.get("lldp", []),
+            "cdp": found.facts.get("cdp", []),
+        }
+
     async def config_versions(args: Any) -> Any:
         _device(core, args.device)
         versions = await asyncio.to_thread(core.history.versions, args.device, args.limit)
@@ -194,6 +204,13 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
             "A device's newest collected facts (version, interfaces, neighbours, routes).",
             DeviceArgs,
             device_facts,
+        ),
+        ToolSpec(
+            "device_neighbors",
+            "A device's LLDP and CDP neighbours from its newest facts (local and remote port,"
+            " remote device, platform).",
+            DeviceArgs,
+            neighbors,
         ),
         ToolSpec(
             "config_versions",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from genosd.app.core import tool_core
+from genosd.app.facts import collect
 from genosd.app.snapshot import Sources, load_snapshot
 from genosd.app.tool_catalog import registry
 from genosd.auth.keys import Role
@@ -64,6 +65,14 @@ async def test_show_command_tool_on_the_lab(ssh_lab, tmp_path: Path):
         assert shown.ok, shown.error
         answer = json.loads(shown.content)
         assert answer["device"] == "r1" and "Gateway" in answer["output"]
+        no_facts = await tools.call(
+            "device_neighbors", {"device": "r1"}, actor="t", role=Role.viewer
+        )
+        assert no_facts.error == "no facts collected from r1 yet"
+        await collect(core, [core.inventory.device("r1")])
+        found = await tools.call("device_neighbors", {"device": "r1"}, actor="t", role=Role.viewer)
+        cdp = json.loads(found.content)["cdp"]
+        assert found.ok and cdp and "r2" in json.dumps(cdp)
         refused = await tools.call(
             "show_command",
             {"device": "r1", "command": "show run | redirect flash:x"},
