@@ -149,3 +149,26 @@ def test_interface_problems_are_ranked_from_the_newest_values():
         },
         {"interface": "Gi0/2", "alias": None, "problems": ["enabled but down"]},
     ]
+
+
+def test_the_tools_commands(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from genosd.cli import app
+
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yaml").write_text("core-1: {hostname: 127.0.0.1, platform: ios}\n")
+    config = tmp_path / "genosd.yaml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\ninventory_dir: {inventory}\n")
+    c = ["--config", str(config)]
+    runner = CliRunner()
+    listed = runner.invoke(app, ["tools", "list", *c, "--role", "viewer", "--json"])
+    names = {t["name"] for t in json.loads(listed.stdout)}
+    assert {"device_status", "search_knowledge"} <= names and "plan_change" not in names
+    called = runner.invoke(app, ["tools", "call", "device_status", '{"device": "core-1"}', *c])
+    assert called.exit_code == 0 and json.loads(called.stdout)[0]["device"] == "core-1"
+    failed = runner.invoke(app, ["tools", "call", "device_status", '{"device": "nope"}', *c])
+    assert failed.exit_code == 1 and "no device 'nope' in the inventory" in failed.stderr
+    bad = runner.invoke(app, ["tools", "call", "device_status", "[1]", *c])
+    assert bad.exit_code == 2 and "must be a JSON object" in bad.stderr
