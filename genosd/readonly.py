@@ -3,9 +3,10 @@ the assistant's `show_command` tool and anything else that must not change a dev
 
 A read-only command starts with a read verb (`show`, `display`, `ping`, `traceroute`, `dir`) and
 its output filters (after `|`) only filter: `include`, `exclude`, `begin`, `section`, `count`, and
-Junos' `match`, `except`, `count`, `last`, `trim`, `no-more`, `display json|xml|set`. A pipe that
-writes (`redirect`, `tee`, `append`, `save`) or anything else is refused, as are several commands
-on one line.
+Junos' `match`, `except`, `count`, `last`, `trim`, `no-more`, `display json|xml|set`. A `|` after a filter's pattern
+is part of its regex (`| include ntp|snmp`) unless it names a target that writes (`redirect`,
+`tee`, `append`, `save`, …); a first pipe that is not a filter, a writing pipe anywhere, and
+several commands on one line are refused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ FILTERS = frozenset(
         "json",
     ]
 )
+# pipe targets that write or act (IOS/NX-OS redirect, tee, append; Junos save, request, …)
+WRITES = frozenset(
+    ["redirect", "tee", "append", "save", "write", "copy", "request", "file", "upload", "commit"]
+)
 _JUNOS_DISPLAY = re.compile(r"^display\s+(json|xml|set)(\s+\S+)?$")
 
 
@@ -53,11 +58,15 @@ def read_only_problem(command: str) -> str | None:
         return (
             f"{command!r} is not a read-only command (it must start with {', '.join(READ_VERBS)})"
         )
+    filtering = False
     for pipe in pipes:
         words = pipe.split()
         name = words[0].lower() if words else ""
-        if name == "display" and _JUNOS_DISPLAY.match(pipe.lower()):
-            continue
-        if name not in FILTERS:
+        if name in WRITES:
+            return f"{command!r}: `| {pipe}` writes; only output filters are allowed"
+        if name in FILTERS or (name == "display" and _JUNOS_DISPLAY.match(pipe.lower())):
+            filtering = True
+        elif not filtering:
             return f"{command!r}: `| {pipe}` is not an output filter (only include, exclude, …)"
+        # else: an alternation inside the previous filter's regex (`| include ntp|snmp`)
     return None

@@ -63,6 +63,9 @@ class Point:
     payload: dict[str, Any]
 
 
+Vector = tuple[str, "SparseVector | list[float]"]  # ("sparse" | "dense", the query vector)
+
+
 @dataclass(frozen=True)
 class Hit:
     """A stored chunk a search found."""
@@ -126,8 +129,29 @@ class Index:
         fusion: Fusion = "dbsf",
     ) -> list[Hit]:
         """The best chunks; with both vectors, the two result lists fused (`dbsf`: scores
-        normalised by their distribution and summed; `rrf`: reciprocal rank)."""
+        normalised by their distribution and summed; `rrf`: reciprocal rank). A dense vector is
+        left out when the store holds none."""
+        vectors: list[Vector] = []
+        if sparse is not None and sparse.indices:
+            vectors.append(("sparse", sparse))
+        if dense is not None and self.dense_size:
+            vectors.append(("dense", dense))
+        if not vectors:
+            return []
+        with self._lock:
+            return self._query(vectors, limit, filters, fusion)
+
+    def _query(
+        self, vectors: list[Vector], limit: int, filters: Filters | None, fusion: Fusion
+    ) -> list[Hit]:
+        """One query with one named vector, or the fusion of several (each prefetched
+        `prefetch_depth(limit)` deep); the lock is held."""
         raise NotImplementedError
+
+
+def prefetch_depth(limit: int) -> int:
+    """How many candidates each vector brings to a fusion."""
+    return max(limit * 4, 20)
 
 
 def open_index(

@@ -19,7 +19,9 @@ from plugins.rag.index import (
     Index,
     Point,
     StoreBusy,
+    Vector,
     point_id,
+    prefetch_depth,
     reindex_message,
 )
 from plugins.rag.sparse import SparseVector
@@ -151,28 +153,21 @@ class EdgeIndex(Index):
             self.shard.flush()
         self.dense_size = size
 
-    def search(
-        self,
-        sparse: SparseVector | None,
-        dense: list[float] | None,
-        limit: int,
-        filters: Filters | None = None,
-        fusion: Fusion = "dbsf",
+    def _query(
+        self, vectors: list[Vector], limit: int, filters: Filters | None, fusion: Fusion
     ) -> list[Hit]:
-        """The best chunks."""
         flt = _filter(filters)
-        queries = []
-        if sparse is not None and sparse.indices:
-            vector = qe.SparseVector(sparse.indices, sparse.values)
-            queries.append(qe.Query.Nearest(vector, using="sparse"))
-        if dense is not None and self.dense_size:
-            queries.append(qe.Query.Nearest(dense, using="dense"))
-        if not queries:
-            return []
+        queries = [
+            qe.Query.Nearest(
+                qe.SparseVector(v.indices, v.values) if isinstance(v, SparseVector) else v,
+                using=name,
+            )
+            for name, v in vectors
+        ]
         if len(queries) == 1:
             request = qe.QueryRequest(limit=limit, query=queries[0], filter=flt, with_payload=True)
         else:
-            depth = max(limit * 4, 20)
+            depth = prefetch_depth(limit)
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[qe.Prefetch(limit=depth, query=q, filter=flt) for q in queries],
@@ -180,9 +175,7 @@ class EdgeIndex(Index):
                 filter=flt,
                 with_payload=True,
             )
-        with self._lock:
-            found = self.shard.query(request)
-        return [Hit(float(p.score), dict(p.payload or {})) for p in found]
+        return [Hit(float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
 
 
 def _stored_size(config_file: Path) -> int | None:

@@ -14,7 +14,9 @@ from plugins.rag.index import (
     Hit,
     Index,
     Point,
+    Vector,
     point_id,
+    prefetch_depth,
     reindex_message,
 )
 from plugins.rag.sparse import SparseVector
@@ -147,49 +149,34 @@ class ServerIndex(Index):
             "new name and ingest again"
         )
 
-    def search(
-        self,
-        sparse: SparseVector | None,
-        dense: list[float] | None,
-        limit: int,
-        filters: Filters | None = None,
-        fusion: Fusion = "dbsf",
+    def _query(
+        self, vectors: list[Vector], limit: int, filters: Filters | None, fusion: Fusion
     ) -> list[Hit]:
-        """The best chunks."""
         flt = _filter(filters)
-        sparse_query = (
-            models.SparseVector(indices=sparse.indices, values=sparse.values)
-            if sparse is not None and sparse.indices
-            else None
-        )
-        use_dense = dense is not None and bool(self.dense_size)
-        with self._lock:
-            if sparse_query is not None and use_dense:
-                depth = max(limit * 4, 20)
-                result = self.client.query_points(
-                    self.collection,
-                    prefetch=[
-                        models.Prefetch(
-                            query=sparse_query, using="sparse", limit=depth, filter=flt
-                        ),
-                        models.Prefetch(query=dense, using="dense", limit=depth, filter=flt),
-                    ],
-                    query=models.FusionQuery(fusion=_FUSIONS[fusion]),
-                    limit=limit,
-                    with_payload=True,
-                )
-            elif use_dense:
-                result = self.client.query_points(
-                    self.collection, query=dense, using="dense", limit=limit, query_filter=flt
-                )
-            elif sparse_query is not None:
-                result = self.client.query_points(
-                    self.collection,
-                    query=sparse_query,
-                    using="sparse",
-                    limit=limit,
-                    query_filter=flt,
-                )
-            else:
-                return []
+        queries = [
+            (
+                name,
+                models.SparseVector(indices=v.indices, values=v.values)
+                if isinstance(v, SparseVector)
+                else v,
+            )
+            for name, v in vectors
+        ]
+        if len(queries) == 1:
+            [(name, query)] = queries
+            result = self.client.query_points(
+                self.collection, query=query, using=name, limit=limit, query_filter=flt
+            )
+        else:
+            depth = prefetch_depth(limit)
+            result = self.client.query_points(
+                self.collection,
+                prefetch=[
+                    models.Prefetch(query=q, using=name, limit=depth, filter=flt)
+                    for name, q in queries
+                ],
+                query=models.FusionQuery(fusion=_FUSIONS[fusion]),
+                limit=limit,
+                with_payload=True,
+            )
         return [Hit(float(p.score), dict(p.payload or {})) for p in result.points]

@@ -26,6 +26,8 @@ from tests.ssh_lab import write_setup
         "show ip route | begin Gateway",
         "show interfaces | display json",
         "ping 10.0.0.1",
+        "show running-config | include ntp|snmp-server",  # IOS: `|` inside the include regex
+        "show interfaces | include line protocol | exclude up",  # NX-OS/Junos: two filters
     ],
 )
 def test_read_only_commands_pass(command: str):
@@ -36,9 +38,11 @@ def test_read_only_commands_pass(command: str):
     ("command", "why"),
     [
         ("configure terminal", "not a read-only command"),
-        ("show running-config | redirect flash:x.cfg", "is not an output filter"),
-        ("show tech | tee flash:tech.txt", "is not an output filter"),
-        ("show configuration | save /tmp/x", "is not an output filter"),
+        ("show running-config | redirect flash:x.cfg", "writes"),
+        ("show tech | tee flash:tech.txt", "writes"),
+        ("show run | include ntp|snmp | redirect flash:x", "writes"),
+        ("show version | reload", "is not an output filter"),
+        ("show configuration | save /tmp/x", "writes"),
         ("show version\nreload", "one command per line"),
         ("show clock; reload", "one command per line"),
         ("monitor capture CAP start", "not a read-only command"),
