@@ -73,6 +73,7 @@ class Endpoint:
     namespace: str = ""  # plugins' operations are prefixed with the plugin name
     conflicts: bool = False  # may answer 409: conflicting work, or a device without SSH/SNMP
     config_errors: bool = False  # may answer 422 when templates or rule files are invalid
+    unavailable: bool = False  # may answer 503 when no model (or other backend) answers
 
     @property
     def operation_id(self) -> str:
@@ -126,6 +127,7 @@ class Api:
         media_types: tuple[str, ...] = ("application/json",),
         conflicts: bool = False,
         config_errors: bool = False,
+        unavailable: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; the handler's docstring's first line is its summary."""
 
@@ -146,6 +148,7 @@ class Api:
                     media_types,
                     conflicts=conflicts,
                     config_errors=config_errors,
+                    unavailable=unavailable,
                 )
             )
             return handler
@@ -265,6 +268,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         responses["413"] = {"description": "the request body is too large", **error}
     if e.config_errors:
         responses["422"] = {"description": "a template or rule file is invalid", **error}
+    if e.unavailable:
+        responses["503"] = {"description": "no model server (or backend) answered", **error}
     operation: dict[str, Any] = {
         "operationId": e.operation_id,
         "summary": e.summary,

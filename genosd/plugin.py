@@ -32,9 +32,11 @@ from genosd.llm.prompts import (
     supplied_variables,
 )
 from genosd.llm.prompts import render as render_prompt
+from genosd.llm.turns import Limits, OnEvent, ToolCallRecord, Turn
 from genosd.metrics.model import FieldValue, Point
 from genosd.pluginhost.contract import (
     Ask,
+    Assist,
     Audit,
     CliSession,
     DeviceView,
@@ -47,6 +49,7 @@ from genosd.pluginhost.contract import (
     Sink,
     Task,
     Tool,
+    ToolInfo,
 )
 from genosd.processes import pid_alive
 from genosd.sqlitefile import SqliteFile
@@ -56,6 +59,7 @@ __all__ = [
     "PRINCIPAL",
     "Api",
     "Ask",
+    "Assist",
     "Audit",
     "CliSession",
     "ConfigChange",
@@ -67,9 +71,11 @@ __all__ = [
     "GenosdError",
     "InvalidRequestError",
     "Job",
+    "Limits",
     "LlmUnavailable",
     "ModelAnswer",
     "NotFoundError",
+    "OnEvent",
     "OpenPlugin",
     "PluginContext",
     "PluginError",
@@ -83,7 +89,10 @@ __all__ = [
     "SqliteFile",
     "Task",
     "Tool",
+    "ToolCallRecord",
+    "ToolInfo",
     "Topic",
+    "Turn",
     "builtin_prompts",
     "coerce_variables",
     "hookimpl",

@@ -37,6 +37,8 @@ class FakeOllama:
         self.delay = 0.0
         self.responder: Callable[[dict[str, Any]], str] = lambda body: "{}"
         self.tool_calls: list[dict[str, Any]] | None = None
+        # a conversation's script: body -> {"content": str, "tool_calls": [{"name", "arguments"}]}
+        self.script: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -147,12 +149,20 @@ class FakeOllama:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request, "/api/chat")
         stream = body.get("stream", True)
-        content = "" if self.tool_calls else self._content(body)
+        calls = self.tool_calls
+        if self.script is not None and self.mode == "ok":
+            said = self.script(body)
+            content, calls = said.get("content", ""), said.get("tool_calls")
+        else:
+            content = "" if calls else self._content(body)
         message: dict[str, Any] = {"role": "assistant", "content": content}
-        if self.tool_calls:
-            message["tool_calls"] = [{"function": call} for call in self.tool_calls]
+        if calls:
+            message["tool_calls"] = [{"function": call} for call in calls]
         final = {"model": body["model"], "created_at": _now(), "message": message, **self._stats()}
+        # the pieces join to exactly the content, as a real stream's do
         words = [w + " " for w in content.split(" ")] if content else []
+        if words:
+            words[-1] = words[-1][:-1]
         pieces = [
             {
                 "model": body["model"],

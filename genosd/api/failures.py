@@ -27,6 +27,7 @@ from genosd.errors import (
     PermissionDenied,
     RateLimited,
 )
+from genosd.llm import LlmUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ _STATUS: list[tuple[type[GenosdError], int, ErrorCode]] = [
     (InvalidRequestError, 400, "invalid_request"),
     (ConflictError, 409, "conflict"),
     (ConfigError, 422, "config_error"),
+    (LlmUnavailable, 503, "unavailable"),
 ]
 _HTTP_CODES: dict[int, ErrorCode] = {
     404: "not_found",

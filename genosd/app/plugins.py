@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+from genosd.app.assistant import converse
 from genosd.app.core import AppCore
 from genosd.app.jobs import Cron, Every, Job, JobRunner
+from genosd.app.tools import Caller, ToolRegistry
+from genosd.auth.keys import Role
 from genosd.errors import PluginError
 from genosd.llm.prompts import ResolvedPrompt
-from genosd.pluginhost.contract import DeviceView, Embedding, ModelAnswer, PluginContext
+from genosd.llm.turns import Limits, OnEvent, Turn
+from genosd.llm.types import Message
+from genosd.pluginhost.contract import (
+    DeviceView,
+    Embedding,
+    ModelAnswer,
+    PluginContext,
+    ToolInfo,
+)
 from genosd.pluginhost.contract import Job as PluginJob
 from genosd.pluginhost.manager import PluginHost, PluginRecord, data_dir
 from genosd.pluginhost.runtime import PluginRuntime
 
 log = logging.getLogger(__name__)
+ToolsOf = Callable[[], ToolRegistry]  # the registry as the plugins are now
 
 
-def make_context(core: AppCore, name: str) -> PluginContext:
-    """The context lent to plugin `name`: it may publish alerts and its own topics only."""
+def make_context(core: AppCore, name: str, tools_of: ToolsOf | None = None) -> PluginContext:
+    """The context lent to plugin `name`: it may publish alerts and its own topics only; the
+    tool registry and the assistant when `tools_of` gives the registry (in the daemon)."""
 
     def publish(topic: str, data: dict[str, Any]) -> None:
         if topic != "alert" and not topic.startswith(f"{name}."):
@@ -78,7 +92,45 @@ def make_context(core: AppCore, name: str) -> PluginContext:
             actor=actor, action=f"{name}.{action}", target=target, details=details or {}
         )
 
-    return PluginContext(
+    def tools(role: Role, writes: bool = False) -> list[ToolInfo]:
+        assert tools_of is not None  # only lent when given
+        return [
+            ToolInfo(t.name, t.description, t.role, t.writes, t.owner)
+            for t in tools_of().available(role, writes=writes)
+        ]
+
+    async def assist(
+        messages: list[Message],
+        *,
+        actor: str,
+        role: Role,
+        agent: str | None = None,
+        tools: list[str] | None = None,
+        pinned: dict[str, dict[str, Any]] | None = None,
+        writes: bool = False,
+        limits: Limits | None = None,
+        model: str | None = None,
+        on_event: OnEvent | None = None,
+        kind: str = "chat",
+        stream: bool = True,
+    ) -> Turn:
+        assert tools_of is not None
+        return await converse(
+            core.llm,
+            tools_of(),
+            messages,
+            Caller(actor, role, agent),
+            allowed=tools,
+            pinned=pinned,
+            writes=writes,
+            limits=limits,
+            kind=kind,  # type: ignore[arg-type]
+            model=model,
+            on_event=on_event,
+            stream=stream,
+        )
+
+    context = PluginContext(
         name=name,
         data_dir=data_dir(core.settings.state_dir, name),
         log=logging.getLogger(f"genosd.plugin.{name}"),
@@ -91,12 +143,16 @@ def make_context(core: AppCore, name: str) -> PluginContext:
         redact=core.llm.redact,
         config_changes=core.history.changes_since,
     )
+    if tools_of is not None:
+        context.tools, context.assist = tools, assist
+    return context
 
 
-def load_plugins(core: AppCore) -> PluginHost:
-    """Discover and load plugins for this core; PluginError only when a required one fails."""
+def load_plugins(core: AppCore, tools_of: ToolsOf | None = None) -> PluginHost:
+    """Discover and load plugins for this core (lent the tool registry `tools_of` gives, in
+    the daemon); PluginError only when a required one fails."""
     host = PluginHost()
-    host.load(core.settings.plugins, lambda name: make_context(core, name))
+    host.load(core.settings.plugins, lambda name: make_context(core, name, tools_of))
     core.prompts.source = host.prompt_source()
     return host
 
@@ -110,8 +166,11 @@ def _job(plugin: str, job: PluginJob) -> Job:
 class Plugins:
     """The loaded plugins and their running parts."""
 
-    def __init__(self, core: AppCore, host: PluginHost, jobs: JobRunner):
+    def __init__(
+        self, core: AppCore, host: PluginHost, jobs: JobRunner, tools_of: ToolsOf | None = None
+    ):
         self.core = core
+        self.tools_of = tools_of
         self.host = host
         self.jobs = jobs
         self.runtime = PluginRuntime(host, core.events)
@@ -145,7 +204,7 @@ class Plugins:
             await self.runtime.stop_plugin(name)
             await self.jobs.remove_owner(name)
         before = {name: record.state for name, record in self.host.records.items()}
-        self.host.reload(sections, lambda name: make_context(self.core, name))
+        self.host.reload(sections, lambda name: make_context(self.core, name, self.tools_of))
         self.core.prompts.source = self.host.prompt_source()
         for name in changed:
             record = self.host.records.get(name)

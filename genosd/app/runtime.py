@@ -81,7 +81,8 @@ class Runtime:
         self.traps = TrapService(self.core, self.registry)
         self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
-        self.plugins = Plugins(self.core, load_plugins(self.core), self.jobs)
+        tools_of = lambda: self.tools  # noqa: E731 (the plugins' view of the registry, lazily)
+        self.plugins = Plugins(self.core, load_plugins(self.core, tools_of), self.jobs, tools_of)
         self.playbook_schedules = PlaybookSchedules(
             self.core, self.jobs, self.playbook_runs, plugin_tasks(self.plugins.host)
         )

@@ -24,7 +24,7 @@ from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from genosd.errors import InvalidRequestError
+from genosd.errors import InvalidRequestError, NotFoundError
 from genosd.typedvars import coerce as coerce_variables
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,9 @@ class PromptBook:
 
     async def resolve(self, name: str, variables: dict[str, Any]) -> ResolvedPrompt:
         """The messages of prompt `name` with `variables` (the feature's own text as a last
-        resort, so a broken library version never stops a feature)."""
-        builtin = builtin_prompts()[name]
+        resort, so a broken library version never stops a feature); a prompt only the library
+        has (an agent's) must render, NotFoundError when nobody has it."""
+        builtin = builtin_prompts().get(name)
         notes: list[str] = []
         source = self._source()
         if source is not None:
@@ -193,6 +194,8 @@ class PromptBook:
                 try:
                     messages = render(body, variables)
                 except InvalidRequestError as exc:
+                    if builtin is None:
+                        raise
                     notes.append(
                         f"prompt {name} v{version} cannot be used ({exc}); the built-in text was used"
                     )
@@ -201,6 +204,8 @@ class PromptBook:
                     return ResolvedPrompt(
                         name, origin, body.kind, messages, body.output_schema, notes
                     )
+        if builtin is None:
+            raise NotFoundError(f"no prompt {name!r}" + (f" ({notes[0]})" if notes else ""))
         for note in notes:
             log.warning("%s", note)
         return ResolvedPrompt(

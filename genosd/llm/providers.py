@@ -190,7 +190,9 @@ class OpenAIProvider:
         started = time.monotonic()
         with self._translated():
             if on_piece is None:
-                response = await self._completions.create(model=model, messages=messages, **extra)
+                response = await self._completions.create(
+                    model=model, messages=_openai_messages(messages), **extra
+                )
                 choice = response.choices[0]
                 calls = [
                     ToolCall(c.function.name, _arguments(c.function.arguments))
@@ -216,7 +218,7 @@ class OpenAIProvider:
     ) -> Reply:
         stream = await self._completions.create(
             model=model,
-            messages=messages,
+            messages=_openai_messages(messages),
             stream=True,
             stream_options={"include_usage": True},
             **extra,
@@ -291,6 +293,38 @@ class OpenAIProvider:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _openai_messages(messages: list[Message]) -> list[Message]:
+    """genosd's messages (Ollama's form) as OpenAI's: a tool call gets an id and JSON arguments,
+    and the tool message that answers it names that id (calls answered in order)."""
+    out: list[Message] = []
+    waiting: list[str] = []
+    for message in messages:
+        if message.get("tool_calls"):
+            calls: list[dict[str, Any]] = []
+            for call in message["tool_calls"]:
+                call_id = f"call_{len(out)}_{len(calls)}"
+                waiting.append(call_id)
+                function = call["function"]
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": function["name"],
+                            "arguments": json.dumps(function.get("arguments") or {}),
+                        },
+                    }
+                )
+            out.append({"role": "assistant", "content": message.get("content") or None,
+                        "tool_calls": calls})  # fmt: skip
+        elif message.get("role") == "tool":
+            call_id = waiting.pop(0) if waiting else "call_unknown"
+            out.append({"role": "tool", "tool_call_id": call_id, "content": message["content"]})
+        else:
+            out.append(message)
+    return out
 
 
 def _arguments(text: str | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from genosd.config.history import HistoryChange
 from genosd.endpoints import Api
 from genosd.events import Topic
 from genosd.llm.prompts import PromptBook, PromptSource, ResolvedPrompt
+from genosd.llm.turns import Turn
 from genosd.metrics.model import Point
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -85,6 +86,40 @@ ConfigChanges = Callable[[str | None, int], list[HistoryChange]]
 Audit = Callable[..., Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class ToolInfo:
+    """A tool of genosd's registry, as a plugin (an agent's checks) may know it."""
+
+    name: str
+    description: str
+    role: Role
+    writes: bool
+    owner: str
+
+
+# tools(role, writes=False): the registry's tools a caller of `role` may use (read-only ones
+# unless `writes`)
+ListTools = Callable[..., list[ToolInfo]]
+
+# assist(messages, *, actor, role, agent=None, tools=None, pinned=None, writes=False, limits=None,
+# model=None, on_event=None, kind="chat", stream=True): one assistant turn (genosd.llm.turns.Turn)
+# answering `messages` with genosd's tools on `actor`'s behalf, `tools` the only ones an agent
+# may use, `pinned` arguments forced on a tool ({"search_knowledge": {"tags": [...]}}),
+# `writes` whether the turn may draft changes (change requests a person approves); bounded by
+# `limits` (Limits). LlmUnavailable when no model answers.
+Assist = Callable[..., Awaitable[Turn]]
+
+
+def _no_tools(*args: Any, **kwargs: Any) -> list[ToolInfo]:
+    return []
+
+
+async def _no_assistant(*args: Any, **kwargs: Any) -> Turn:
+    from genosd.llm import LlmUnavailable
+
+    raise LlmUnavailable("the assistant runs inside the daemon only")
+
+
 async def _no_model(*args: Any, **kwargs: Any) -> ModelAnswer:
     from genosd.llm import LlmUnavailable
 
@@ -129,6 +164,8 @@ class PluginContext:
     prompt: PromptOf = _builtin_prompt  # genosd's prompts (the library's active version)
     redact: Callable[[str], str] = _secret_free  # genosd's secret redaction (set by the host)
     config_changes: ConfigChanges = _no_history  # the config history (secrets as masked)
+    tools: ListTools = _no_tools  # genosd's tool registry (in the daemon)
+    assist: Assist = _no_assistant  # an assistant turn with tools (in the daemon)
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""

@@ -51,6 +51,7 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
     assert states == {
         "badconfig": "failed",
         "badsink": "active",
+        "chat": "active",
         "flapdetect": "active",
         "good": "active",
         "importerror": "failed",

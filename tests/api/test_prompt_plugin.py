@@ -4,6 +4,7 @@ rollback, render with typed variables, export/import, roles; bad input refused a
 from __future__ import annotations
 
 from genosd.auth.keys import Role
+from genosd.plugin import builtin_prompts
 from tests.api.test_events_ws import _bearer
 
 BASE = "/api/v1/plugins/prompt"
@@ -17,6 +18,11 @@ async def test_seeded_edited_diffed_rolled_back_rendered_exported(api):
     listed = await (await client.get(f"{BASE}/prompts", headers=viewer)).json()
     names = [p["name"] for p in listed["items"]]
     assert names == [
+        "agent-change-planner",
+        "agent-config-reviewer",
+        "agent-troubleshooter",
+        "assistant",
+        "chat-summary",
         "config-generate",
         "config-review",
         "diff-summary",
@@ -73,7 +79,7 @@ async def test_seeded_edited_diffed_rolled_back_rendered_exported(api):
     )
     assert new.status == 200 and (await new.json())["version"] == 1
     exported = await (await client.get(f"{BASE}/export", headers=viewer)).json()
-    assert len(exported["items"]) == 7
+    assert len(exported["items"]) == len(builtin_prompts()) + 1
     exported["items"][0]["description"] = "changed elsewhere"
     done = await (await client.post(f"{BASE}/import", json=exported, headers=admin)).json()
     assert done["changed"] == [exported["items"][0]["name"]]

@@ -14,7 +14,7 @@ from plugins.prompt.store import PromptStore
 
 def test_seeds_create_once_and_never_overwrite_an_edit(tmp_path: Path):
     store = PromptStore(tmp_path / "p.sqlite3")
-    assert len(store.seed(builtin_prompts())) == len(builtin_prompts()) == 6
+    assert len(store.seed(builtin_prompts())) == len(builtin_prompts()) == 11
     store.edit("show-explain", {"description": "mine now"}, "alice")
     assert store.seed(builtin_prompts()) == []  # a restart seeds nothing
     current = store.get("show-explain")
