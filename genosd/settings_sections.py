@@ -63,6 +63,12 @@ class ApiSettings(_Section):
         default_factory=list,
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
     )
+    mcp: bool = Field(True, description="serve the tools over MCP (Streamable HTTP) at /api/v1/mcp")
+    mcp_writes: bool = Field(
+        False,
+        description="offer MCP clients with an operator key the tools that draft changes (change "
+        "requests a person approves); read-only tools only when false",
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
 

@@ -31,6 +31,7 @@ from genosd.api.access import authorize
 from genosd.api.context import RUNTIME, SPEC, WEBSOCKETS
 from genosd.api.edge import EDGE, Edge, client_limit
 from genosd.api.failures import error_middleware
+from genosd.api.mcp import McpHttp
 from genosd.app.jobs import Every, Job
 from genosd.app.runtime import Runtime
 from genosd.endpoints import Api
@@ -86,6 +87,9 @@ def create_app(runtime: Runtime) -> web.Application:
         )
     )
     app.cleanup_ctx.append(_run)
+    settings = runtime.core.settings.api
+    if settings.mcp:
+        McpHttp(lambda: runtime.tools, writes=settings.mcp_writes).install(app)
     api = core_api()
     api.install(app, authorize)
     api.endpoints.extend(plugins.mount(app, runtime, authorize))

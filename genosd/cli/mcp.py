@@ -31,9 +31,8 @@ def mcp(
     async def main() -> None:
         async with tool_core(snap) as core:
             host = load_plugins(core)
-            server = mcp_server(
-                lambda: registry(core, host), actor=f"mcp:{getpass.getuser()}", role=role
-            )
+            actor = f"mcp:{getpass.getuser()}"
+            server = mcp_server(lambda: registry(core, host), lambda ctx: (actor, role))
             async with stdio_server() as (read, write):
                 await server.run(read, write, server.create_initialization_options())
 

@@ -30,8 +30,8 @@ from plugins.chat.agents import Agent, AgentTest
 from plugins.chat.conversation import Answer, ChatService, TestOutcome
 from plugins.chat.store import MessageRow, SessionRow
 
-SESSION_ID = r"{session:[0-9a-f]{16}}"
-AGENT_NAME = r"{name:[a-z][a-z0-9_-]{0,39}}"
+SESSION_ID = r"{session:[0-9a-f]+}"  # (no braces inside: the spec's path parser)
+AGENT_NAME = r"{name:[a-z][a-z0-9_-]*}"
 ROLE_ORDER = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
 
 
@@ -335,7 +335,10 @@ def chat_routes(service: ChatService) -> Api:
     async def create_session(request: web.Request, body: NewSession) -> SessionOut:
         """Start a conversation (with an agent when named)."""
         if body.agent is not None:
-            await service.agent(body.agent)
+            try:
+                await service.agent(body.agent)
+            except NotFoundError as exc:
+                raise InvalidRequestError(str(exc)) from None
         row = await asyncio.to_thread(store.create_session, _actor(request), body.title, body.agent)
         return SessionOut(**_session_out(row))
 
