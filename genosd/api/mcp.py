@@ -9,6 +9,7 @@ JSON responses, so nothing is kept between requests and any worker can answer)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -96,9 +97,27 @@ class McpHttp:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The transport's task group, for the app's lifetime."""
-        async with self.manager.run():
+        """The transport's task group for the app's lifetime, entered and left in a task of
+        its own (anyio's cancel scopes must be left by the task that entered them, and aiohttp
+        may start and clean up an app from different tasks)."""
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with self.manager.run():
+                started.set()
+                await stop.wait()
+
+        task = asyncio.create_task(hold())
+        waiter = asyncio.ensure_future(started.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()  # it failed to start: say why
+        try:
             yield
+        finally:
+            stop.set()
+            await task
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """One MCP request: the key checked (any role; the role decides the tools), then the

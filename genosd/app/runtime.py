@@ -111,7 +111,8 @@ class Runtime:
     @property
     def tools(self) -> ToolRegistry:
         """genosd's tools and the active plugins' (as plugins are now)."""
-        return registry(self.core, self.plugins.host, self.pipeline.store.latest)
+        store = self.pipeline.store
+        return registry(self.core, self.plugins.host, store.latest, store.window)
 
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +20,8 @@ from genosd.app.tools import Caller, ToolRegistry, ToolSpec
 from genosd.auth.keys import Role
 from genosd.collectors.commands import run_commands
 from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
+from genosd.metrics.lines import parse_line
+from genosd.metrics.window import summarise
 from genosd.pluginhost.manager import PluginHost
 from genosd.readonly import read_only_problem
 
@@ -65,6 +69,22 @@ class MetricsArgs(_Args):
     device: str = DEVICE
     measurement: str | None = Field(
         None, max_length=64, description="interface, snmp, snmp_cpu, snmp_mem, genosd_poll"
+    )
+
+
+class WindowArgs(_Args):
+    """A device's metrics over the last minutes."""
+
+    device: str = DEVICE
+    minutes: float = Field(60, gt=0, le=7 * 24 * 60, description="how far back")
+    measurement: str = Field(
+        "interface", max_length=64, description="interface, snmp, snmp_cpu, snmp_mem, genosd_poll"
+    )
+    interface: str | None = Field(
+        None, max_length=200, description="only series whose name matches this glob (Gi0/*)"
+    )
+    fields: list[str] | None = Field(
+        None, max_length=30, description="these fields (default: rates, utilisation, status)"
     )
 
 
@@ -260,6 +280,7 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
 
 
 Latest = Callable[[str], Awaitable[list[dict[str, Any]]]]
+Window = Callable[[str, str, int], Awaitable[list[str]]]  # (device, measurement, since ns)
 PROBLEM_RATES = ("in_errors_rate", "out_errors_rate", "in_discards_rate", "out_discards_rate")
 
 
@@ -292,8 +313,8 @@ def interface_problems(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def metric_tools(core: AppCore, latest: Latest) -> list[ToolSpec]:
-    """Tools over the daemon's newest metric values (the local store)."""
+def metric_tools(core: AppCore, latest: Latest, window: Window | None = None) -> list[ToolSpec]:
+    """Tools over the daemon's metrics in the local store: newest values, and a time window."""
 
     async def device_metrics(args: Any) -> Any:
         _device(core, args.device)
@@ -306,7 +327,26 @@ def metric_tools(core: AppCore, latest: Latest) -> list[ToolSpec]:
         _device(core, args.device)
         return interface_problems(await latest(args.device))
 
-    return [
+    async def over_window(args: Any) -> Any:
+        _device(core, args.device)
+        assert window is not None
+        since = time.time_ns() - int(args.minutes * 60e9)
+        points = []
+        for line in await window(args.device, args.measurement, since):
+            with contextlib.suppress(ValueError):
+                points.append(parse_line(line))
+        found = summarise(points, args.fields, args.interface)
+        if not found:
+            return {
+                "device": args.device,
+                "minutes": args.minutes,
+                "series": [],
+                "note": f"no {args.measurement} points in the last {args.minutes:g} minutes "
+                "(the local store keeps store.retention_hours)",
+            }
+        return {"device": args.device, "minutes": args.minutes, "series": found}
+
+    tools = [
         ToolSpec(
             "device_metrics",
             "A device's newest metric values: interface counters and rates (bits/s, errors/s, "
@@ -321,14 +361,29 @@ def metric_tools(core: AppCore, latest: Latest) -> list[ToolSpec]:
             problems,
         ),
     ]
+    if window is not None:
+        tools.append(
+            ToolSpec(
+                "metrics_window",
+                "A device's metrics over the last N minutes, per interface (or series): "
+                "first, last, min, max (and when), mean and how often each rate, utilisation "
+                "or status changed.",
+                WindowArgs,
+                over_window,
+            )
+        )
+    return tools
 
 
 def registry(
-    core: AppCore, host: PluginHost | None = None, latest: Latest | None = None
+    core: AppCore,
+    host: PluginHost | None = None,
+    latest: Latest | None = None,
+    window: Window | None = None,
 ) -> ToolRegistry:
     """genosd's tools (with the metric tools when the daemon's store is given) and every
     active plugin's, in one registry."""
-    tools = core_tools(core) + (metric_tools(core, latest) if latest is not None else [])
+    tools = core_tools(core) + (metric_tools(core, latest, window) if latest is not None else [])
     for record in host.active if host is not None else []:
         for tool in record.contributions.tools:
             tools.append(

@@ -279,6 +279,23 @@ class MetricsStore:
         result: list[dict[str, Any]] = await self._run(self._latest, device)
         return result
 
+    def _window(self, device: str, measurement: str, since_ns: int, limit: int) -> list[str]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT line FROM points WHERE time_ns >= ? AND device = ? AND measurement = ?"
+            " ORDER BY time_ns DESC LIMIT ?",
+            (since_ns, device, measurement, limit),
+        ).fetchall()
+        return [line for (line,) in reversed(rows)]
+
+    async def window(
+        self, device: str, measurement: str, since_ns: int, limit: int = 200_000
+    ) -> list[str]:
+        """One device's points of `measurement` since `since_ns` (the newest `limit`), as the
+        lines they were stored as, oldest first; retention_hours bounds how far back."""
+        result: list[str] = await self._run(self._window, device, measurement, since_ns, limit)
+        return result
+
     def _dropped(self) -> int:
         assert self._db is not None
         row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()

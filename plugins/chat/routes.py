@@ -417,9 +417,10 @@ def chat_routes(service: ChatService) -> Api:
     async def feedback(request: web.Request, body: FeedbackIn) -> Done:
         """Rate an answer of yours: thumbs up or down, with a note."""
         rating = 1 if body.rating == "up" else -1
-        await asyncio.to_thread(
-            store.rate, int(request.match_info["turn"]), _actor(request), rating, body.note
-        )
+        turn = int(request.match_info["turn"])
+        if turn >= 1 << 63:  # beyond SQLite's integers: no such answer
+            raise NotFoundError(f"no answer {turn} of yours")
+        await asyncio.to_thread(store.rate, turn, _actor(request), rating, body.note)
         return Done()
 
     @api.route("GET", "/stats", tag=tag, role=Role.viewer, query=StatsQuery, response=Stats)

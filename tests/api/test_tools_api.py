@@ -66,6 +66,21 @@ async def test_tools_over_the_api(api):
         )
     ).json()
     assert problems["ok"] and isinstance(json.loads(problems["content"]), list)
+    assert (await client.post("/api/v1/devices/sw1/poll", headers=operator)).status == 200
+    window = await (
+        await client.post(
+            "/api/v1/tools/metrics_window",
+            json={"arguments": {"device": "sw1", "minutes": 5}},
+            headers=viewer,
+        )
+    ).json()
+    summary = json.loads(window["content"])
+    assert window["ok"] and summary["series"], summary
+    statuses = [
+        s["fields"]["ifOperStatus"] for s in summary["series"] if s["fields"].get("ifOperStatus")
+    ]
+    assert statuses and all(f["samples"] == 2 for f in statuses)  # both polls
+    assert any("in_bps" in s["fields"] for s in summary["series"])  # a rate, from the second
     unknown = await (await client.post("/api/v1/tools/deploy_now", json={}, headers=viewer)).json()
     assert not unknown["ok"] and "no tool 'deploy_now' here (tools: compliance" in unknown["error"]
 
