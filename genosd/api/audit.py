@@ -35,8 +35,9 @@ def _audit_query(query: AuditQueryIn | AuditExportQuery) -> audit.AuditQuery:
 )
 async def list_audit(request: web.Request, query: AuditQueryIn) -> AuditList:
     """Audit entries matching the filters, newest first."""
-    statedb = runtime_of(request).core.db
-    entries, total = await statedb.run(
+    core = runtime_of(request).core
+    await core.settle()  # entries written behind (tool calls) are in the answer
+    entries, total = await core.db.run(
         lambda db: audit.search(db, _audit_query(query), limit=query.limit, offset=query.offset)
     )
     return AuditList(

@@ -55,5 +55,6 @@ async def get_models(request: web.Request) -> LlmModels:
 async def get_usage(request: web.Request, query: UsageQuery) -> LlmUsage:
     """Usage totals by model and kind since `since`, and the newest failures."""
     core = runtime_of(request).core
+    await core.settle()
     totals = await core.db.run(usage_totals, query.since)
     return LlmUsage(**totals, cache_lookups=core.llm.cache_lookups, cache_hits=core.llm.cache_hits)

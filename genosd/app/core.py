@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 from genosd import audit
@@ -74,7 +74,7 @@ class AppCore:
         self.status = StatusBoard(events, snmp_health)
         self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
         self.backup_lock = asyncio.Lock()
-        self._pending_writes: set[asyncio.Future[None]] = set()
+        self._pending_writes: set[asyncio.Future[object]] = set()
         self.usage = UsageBook(self.db)
         self.llm = LlmLayer(settings.llm, redactor(settings), self.usage.record)
         self._retired: list[LlmLayer] = []  # layers a reload replaced: closed with the core
@@ -136,18 +136,34 @@ class AppCore:
         latest = await self.db.run(lambda db: compliance_history(db, latest_only=True))
         self.compliance.update({r.device: r.score for r in latest})
 
-    async def close(self) -> None:
-        """Wait for events still being written to the outbox, then close the database."""
+    async def settle(self) -> None:
+        """Wait for the writes nobody waited for (outbox events, audit entries of reads, usage
+        rows): after it, reads see them."""
         while self._pending_writes:
             await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
+        await self.usage.flush()
+
+    async def close(self) -> None:
+        """Wait for writes still under way, then close the database."""
+        await self.settle()
         for layer in [*self._retired, self.llm]:
             await layer.close()
         await self.db.close()
 
     def _to_outbox(self, event: Event) -> None:
-        future = asyncio.ensure_future(self.db.run(outbox.write, event.topic, event.data))
+        self._write_behind(self.db.run(outbox.write, event.topic, event.data))
+
+    def _write_behind(self, write: Awaitable[object]) -> None:
+        """Start a database write nobody waits for (the database's one worker thread keeps
+        the order of writes and reads; close() waits for them)."""
+        future = asyncio.ensure_future(write)
         self._pending_writes.add(future)
         future.add_done_callback(self._pending_writes.discard)
+
+    def audit_behind(self, **entry: Any) -> None:
+        """Append one audit entry without waiting for it: for records of reads (tool calls that
+        change nothing), where the caller should not wait on the disk."""
+        self._write_behind(self.db.run(lambda db: audit.record(db, **entry)))
 
     async def audit(self, **entry: Any) -> None:
         """Append one audit entry (actor, action, target, result, diff_hash, details)."""

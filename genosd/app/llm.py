@@ -8,6 +8,8 @@ database (`llm_usage`) and to counters exported in /metrics.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import sqlite3
 import time
@@ -25,6 +27,7 @@ from genosd.statedb import StateDB, transaction
 
 REDACTED = "<redacted>"
 _SHORTEST = 4  # a secret shorter than this would mask ordinary words
+_REMEMBER_CHARS = 16_384  # longer texts are masked every time (1024 of them at most kept)
 
 
 def _secret_values(value: Any) -> Iterator[str]:
@@ -50,13 +53,19 @@ def redactor(settings: GenosdSettings) -> Callable[[str], str]:
     known = re.compile("|".join(re.escape(v) for v in literals)) if literals else None
     patterns = [re.compile(p) for p in settings.llm.redact_patterns]
 
-    def redact(text: str) -> str:
+    def masked(text: str) -> str:
         text = redact_config_forms(text)
         if known is not None:
             text = known.sub(REDACTED, text)
         for pattern in patterns:
             text = pattern.sub(REDACTED, text)
         return text
+
+    # a conversation sends the same system prompt and history on every call: remember short texts
+    remembered = functools.lru_cache(maxsize=1024)(masked)
+
+    def redact(text: str) -> str:
+        return remembered(text) if len(text) <= _REMEMBER_CHARS else masked(text)
 
     return redact
 
@@ -69,9 +78,11 @@ class UsageBook:
         self.calls: dict[tuple[str, str, str, str], int] = {}
         self.tokens: dict[tuple[str, str, str], int] = {}
         self.seconds: dict[tuple[str, str], float] = {}
+        self._writing: set[asyncio.Future[None]] = set()
 
     async def record(self, usage: Usage) -> None:
-        """Count and store one call."""
+        """Count one call now and store it behind the caller's back (a chat turn does not
+        wait for the database between its model calls); `flush()` before reading rows."""
         key = (usage.provider, usage.model, usage.kind, usage.result)
         self.calls[key] = self.calls.get(key, 0) + 1
         for direction, count in (("in", usage.tokens_in), ("out", usage.tokens_out)):
@@ -79,7 +90,14 @@ class UsageBook:
             self.tokens[slot] = self.tokens.get(slot, 0) + count
         where = (usage.provider, usage.model)
         self.seconds[where] = self.seconds.get(where, 0.0) + usage.latency
-        await self.db.run(save_usage, usage)
+        future = asyncio.ensure_future(self.db.run(save_usage, usage))
+        self._writing.add(future)
+        future.add_done_callback(self._writing.discard)
+
+    async def flush(self) -> None:
+        """Wait until every counted call is stored."""
+        while self._writing:
+            await asyncio.gather(*list(self._writing), return_exceptions=True)
 
 
 def save_usage(db: sqlite3.Connection, usage: Usage) -> None:

@@ -13,6 +13,7 @@ may only create change requests or paused runs that a human approves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -60,9 +61,15 @@ class ToolSpec:
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": self.args.model_json_schema(),
+                "parameters": parameters(self.args),
             },
         }
+
+
+@functools.lru_cache(maxsize=512)
+def parameters(args: type[BaseModel]) -> dict[str, Any]:
+    """A tool's argument model as JSON Schema (made once: every chat turn lists the tools)."""
+    return args.model_json_schema()
 
 
 @dataclass
@@ -124,12 +131,12 @@ class ToolRegistry:
         result = await self._call(name, arguments, Caller(actor, role, agent), allowed)
         result.duration = round(time.monotonic() - started, 4)
         shown = json.dumps(arguments, default=str) if arguments is not None else "{}"
-        await self.core.audit(
-            actor=actor,
-            action="tool_call",
-            target=name,
-            result="ok" if result.ok else "failed",
-            details={
+        entry = {
+            "actor": actor,
+            "action": "tool_call",
+            "target": name,
+            "result": "ok" if result.ok else "failed",
+            "details": {
                 "agent": agent,
                 "arguments": self.core.llm.redact(shown)[:2000],
                 "chars": result.chars,
@@ -137,7 +144,12 @@ class ToolRegistry:
                 "error": result.error,
                 "duration": result.duration,
             },
-        )
+        }
+        tool = self.tools.get(name)
+        if tool is not None and tool.writes:
+            await self.core.audit(**entry)  # on disk before anyone hears of the change request
+        else:  # a read: recorded in order behind the answer, not waited for
+            self.core.audit_behind(**entry)
         return result
 
     async def _call(

@@ -155,8 +155,13 @@ class LlmLayer:
         routes, tried = await self.candidates(kind, model)
         safe, trimmed = self._prepare(messages)
         for provider_name, model in routes:
-            key = self._key(provider_name, model, safe, schema, tools)
-            hit = self._cached(key) if cache and tools is None and on_piece is None else None
+            # tool-calling turns are never cached: no key to compute (it hashes every message)
+            key = (
+                self._key(provider_name, model, safe, schema, tools)
+                if cache and not tools
+                else None
+            )
+            hit = self._cached(key) if key is not None and on_piece is None else None
             if hit is not None:
                 await self._account(Usage(provider_name, model, kind, "ok", 0.0, cached=True))
                 return Result(hit, provider_name, model, True, trimmed, tried)
@@ -165,7 +170,7 @@ class LlmLayer:
             except ProviderError as exc:
                 tried.append(f"{model}: {exc}" if model not in str(exc) else str(exc))
                 continue
-            if cache and tools is None:
+            if key is not None:
                 self._store(key, reply)
             return Result(reply, provider_name, model, False, trimmed, tried)
         raise LlmUnavailable(f"no model answered for {kind}: " + "; ".join(tried or ["none"]))

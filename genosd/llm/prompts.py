@@ -14,13 +14,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
 import yaml
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -120,15 +120,17 @@ def render(body: PromptBody, given: dict[str, Any]) -> list[dict[str, str]]:
     try:
         messages = []
         if body.system:
-            messages.append(
-                {"role": "system", "content": _ENVIRONMENT.from_string(body.system).render(values)}
-            )
-        messages.append(
-            {"role": "user", "content": _ENVIRONMENT.from_string(body.template).render(values)}
-        )
+            messages.append({"role": "system", "content": _compiled(body.system).render(values)})
+        messages.append({"role": "user", "content": _compiled(body.template).render(values)})
     except TemplateError as exc:
         raise InvalidRequestError(f"the prompt does not render: {exc}") from None
     return messages
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> Template:
+    """A template compiled once (prompts are rendered on every chat turn)."""
+    return _ENVIRONMENT.from_string(text)
 
 
 @cache

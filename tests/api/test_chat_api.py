@@ -48,6 +48,7 @@ async def _audited(client: TestClient, **query: Any) -> list[Any]:
     app = client.app
     assert app is not None
     core = app[RUNTIME].core
+    await core.settle()
     entries, _ = await core.db.run(lambda db: search(db, AuditQuery(**query), limit=100, offset=0))
     return entries
 

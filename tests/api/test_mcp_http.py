@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -30,7 +31,7 @@ async def _server(tmp_path: Path, snmpd: int, extra: str = "") -> tuple[TestClie
     return client, Keys(runtime.core.settings.state_dir)
 
 
-async def _tools(url: str, secret: str) -> dict[str, object]:
+async def _tools(url: str, secret: str) -> dict[str, Any]:
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {secret}"})
     async with (
         http,
@@ -73,6 +74,7 @@ async def test_mcp_over_http_with_api_keys(tmp_path: Path, snmpd: int):
         app = client.app
         assert app is not None
         core = app[RUNTIME].core
+        await core.settle()
         entries, _ = await core.db.run(
             lambda db: search(db, AuditQuery(action="tool_call"), limit=50, offset=0)
         )

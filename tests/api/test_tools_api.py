@@ -132,6 +132,7 @@ async def test_the_registry_checks_roles_caps_redacts_and_audits(tmp_path: Path)
         shown = await tools.call("echo", {"text": secret}, actor="k:v", role=Role.viewer)
         assert "Sup3rS3cret" not in shown.content and "snmp-server community" in shown.content
 
+        await core.settle()
         entries, total = await core.db.run(
             lambda db: search(db, AuditQuery(action="tool_call"), limit=20, offset=0)
         )
