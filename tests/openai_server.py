@@ -27,6 +27,8 @@ class FakeOpenAI:
         self.delay = 2.0
         self.responder: Callable[[dict[str, Any]], str] = lambda body: "{}"
         self.tool_calls: list[dict[str, Any]] | None = None
+        # a conversation's script: body -> {"content": str, "tool_calls": [{"name", "arguments"}]}
+        self.script: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -73,7 +75,15 @@ class FakeOpenAI:
             return web.json_response(
                 {"error": {"message": f"model {body['model']} does not exist"}}, status=404
             )
-        content = "" if self.tool_calls else self.responder(body)
+        problem = _tool_message_problem(body.get("messages", []))
+        if problem is not None:  # as vLLM and OpenAI refuse a broken tool exchange
+            return web.json_response({"error": {"message": problem}}, status=400)
+        tool_calls = self.tool_calls
+        if self.script is not None:
+            said = self.script(body)
+            content, tool_calls = said.get("content", ""), said.get("tool_calls")
+        else:
+            content = "" if tool_calls else self.responder(body)
         if self.mode == "huge":
             content = "x" * 1_000_000
         calls = [
@@ -82,7 +92,7 @@ class FakeOpenAI:
                 "type": "function",
                 "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
             }
-            for n, c in enumerate(self.tool_calls or [])
+            for n, c in enumerate(tool_calls or [])
         ]
         usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
         base = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
@@ -139,3 +149,16 @@ class FakeOpenAI:
         return web.json_response(
             {"object": "list", "data": data, "model": body["model"], "usage": usage}
         )
+
+
+def _tool_message_problem(messages: list[dict[str, Any]]) -> str | None:
+    """What an OpenAI-compatible server would refuse in a tool exchange, or None."""
+    open_ids: set[str] = set()
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if not call.get("id") or not isinstance(call.get("function", {}).get("arguments"), str):
+                return "a tool call needs an id and its arguments as a JSON string"
+            open_ids.add(call["id"])
+        if message.get("role") == "tool" and message.get("tool_call_id") not in open_ids:
+            return f"tool message answers unknown tool_call_id {message.get('tool_call_id')!r}"
+    return None

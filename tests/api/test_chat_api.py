@@ -554,3 +554,42 @@ async def test_an_agent_is_a_playbook_step(tmp_path: Path, snmpd: int):
     finally:
         await daemon.stop()
         await server.stop()
+
+
+async def test_a_conversation_through_an_openai_compatible_server(tmp_path: Path, snmpd: int):
+    """Tool calls and their results go to OpenAI-style servers with ids that match, as vLLM,
+    llama.cpp and gateways require."""
+    from tests.openai_server import FakeOpenAI
+
+    server = FakeOpenAI(models=("llama-3.1-8b-instruct",))
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        last = body["messages"][-1]
+        if last["role"] == "tool":
+            return {"content": f"status: {json.loads(last['content'])[0]['status']}"}
+        return {"tool_calls": [_call("device_status", device="sw1")]}
+
+    server.script = script
+    await server.start()
+    extra = (
+        f"llm: {{providers: {{gw: {{type: openai, url: '{server.url}'}}}},"
+        " models: {chat: [{provider: gw, model: llama-3.1-8b-instruct}]}}\n"
+    )
+    daemon = Daemon(write_setup(tmp_path, snmpd, extra))
+    try:
+        client = await daemon.start()
+        headers = _bearer(daemon.keys.make(Role.viewer))
+        created = await (await client.post(f"{BASE}/sessions", json={}, headers=headers)).json()
+        url = f"{BASE}/sessions/{created['id']}/messages"
+        for question in ("sw1?", "and again?"):  # the second sends the first's exchange as history
+            reply = await client.post(url, json={"content": question}, headers=headers)
+            assert reply.status == 200, await reply.text()
+            assert (await reply.json())["content"].startswith("status: ")
+        last = server.requests[-1][1]["messages"]
+        calls = [m for m in last if m.get("tool_calls")]
+        results = [m for m in last if m["role"] == "tool"]
+        assert len(calls) == len(results) == 2
+        assert [c["tool_calls"][0]["id"] for c in calls] == [r["tool_call_id"] for r in results]
+    finally:
+        await daemon.stop()
+        await server.stop()

@@ -192,6 +192,7 @@ async def test_usage_rows_are_stored_and_totalled(fake_ollama, tmp_path: Path):
     fake_ollama.mode = "http500"
     with pytest.raises(LlmUnavailable):
         await layer.chat("generate", [{"role": "user", "content": "b"}])
+    await book.flush()  # rows are written behind the answers
     totals = await db.run(usage_totals)
     [model] = totals["by_model"]
     assert model["model"] == "qwen2.5-coder:7b" and model["calls"] == 2 and model["failures"] == 1
