@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from genosd.errors import ConfigError
+from genosd.readonly import KNOWN_READ_VERBS, READ_VERBS
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.yaml")
 
@@ -91,6 +92,19 @@ class Platform(BaseModel):
     commit: Literal["none", "confirmed", "session"] = "none"
     # the library that reads the device (facts, backups); pushes always go through netmiko
     transport: Literal["netmiko", "scrapli"] = "netmiko"
+    # what a read-only command may start with here (playbook `show` steps, the show_command tool)
+    read_verbs: tuple[str, ...] = READ_VERBS
+
+    @field_validator("read_verbs")
+    @classmethod
+    def _verbs(cls, verbs: tuple[str, ...]) -> tuple[str, ...]:
+        for verb in verbs:
+            if " ".join(verb.lower().split()) not in KNOWN_READ_VERBS:
+                raise ValueError(
+                    f"{verb!r} is not a verb genosd knows to be read-only "
+                    f"({', '.join(sorted(KNOWN_READ_VERBS))})"
+                )
+        return verbs
 
     @field_validator("config_error")
     @classmethod
@@ -183,3 +197,10 @@ def platform(name: str | None) -> Platform:
     if name is None or name not in known:
         raise ConfigError(f"unknown platform {name!r}; known: {', '.join(sorted(known))}")
     return known[name]
+
+
+def read_verbs(name: str | None) -> tuple[str, ...]:
+    """What a read-only command may start with on platform `name` (the default verbs when the
+    platform is unknown)."""
+    known = load_platforms().get(name or "")
+    return known.read_verbs if known is not None else READ_VERBS

@@ -1,7 +1,9 @@
 """Which commands may be sent to a device to read it: the one policy for playbook `show` steps,
 the assistant's `show_command` tool and anything else that must not change a device.
 
-A read-only command starts with a read verb (`show`, `display`, `ping`, `traceroute`, `dir`) and
+A read-only command starts with one of its platform's read verbs (genosd/platforms.yaml
+`read_verbs`; by default `show`, `display`, `ping`, `traceroute`, `dir`; a verb may be several
+words, such as Junos' `file list`) and
 its output filters (after `|`) only filter: `include`, `exclude`, `begin`, `section`, `count`, and
 Junos' `match`, `except`, `count`, `last`, `trim`, `no-more`, `display json|xml|set`. A `|` after a filter's pattern
 is part of its regex (`| include ntp|snmp`) unless it names a target that writes (`redirect`,
@@ -12,8 +14,11 @@ several commands on one line are refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 READ_VERBS = ("show", "display", "ping", "traceroute", "dir")
+# every verb a platform may list as read-only (Huawei's tracert, Junos' file list/show)
+KNOWN_READ_VERBS = frozenset([*READ_VERBS, "tracert", "file list", "file show"])
 FILTERS = frozenset(
     [
         "include",
@@ -45,19 +50,17 @@ WRITES = frozenset(
 _JUNOS_DISPLAY = re.compile(r"^display\s+(json|xml|set)(\s+\S+)?$")
 
 
-def read_only_problem(command: str) -> str | None:
-    """Why `command` is not a read-only command, or None when it is."""
+def read_only_problem(command: str, verbs: Sequence[str] = READ_VERBS) -> str | None:
+    """Why `command` is not a read-only command (with these read `verbs`), or None when it is."""
     text = command.strip()
     if not text:
         return "an empty command"
     if "\n" in text or "\r" in text or ";" in text:
         return f"{command!r}: one command per line, no separators"
     head, *pipes = [part.strip() for part in text.split("|")]
-    verb = head.split()[0].lower() if head.split() else ""
-    if verb not in READ_VERBS:
-        return (
-            f"{command!r} is not a read-only command (it must start with {', '.join(READ_VERBS)})"
-        )
+    words = [w.lower() for w in head.split()]
+    if not any(words[: len(v.split())] == v.lower().split() for v in verbs):
+        return f"{command!r} is not a read-only command (it must start with {', '.join(verbs)})"
     filtering = False
     for pipe in pipes:
         words = pipe.split()

@@ -21,7 +21,9 @@ from genosd.collectors.snmp_client import SessionFactory
 from genosd.config.validate import ValidationReport
 from genosd.inventory import Device
 from genosd.llm import LlmUnavailable
+from genosd.platforms import read_verbs
 from genosd.playbooks.model import Playbook
+from genosd.readonly import read_only_problem
 from genosd.ssh.nornir import KeptSessions
 
 PluginRun = Callable[[str, BaseModel], Awaitable[dict[str, Any]]]
@@ -147,6 +149,12 @@ class ReadActions:
         for device in devices:
             if device.ssh is not None:
                 commands = tuple(self._render(c, device.name, item) for c in args["commands"])
+                # checked again as rendered: a variable must not turn `show {{ x }}` into a write
+                verbs = read_verbs(device.platform)
+                problems = [p for c in commands if (p := read_only_problem(c, verbs))]
+                if problems:
+                    results[device.name] = HostResult("failed", error=f"refused: {problems[0]}")
+                    continue
                 groups.setdefault(commands, []).append(device)
         ssh = self.core.settings.ssh
         for commands, members in groups.items():

@@ -22,6 +22,7 @@ from genosd.collectors.commands import run_commands
 from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
 from genosd.metrics.lines import parse_line
 from genosd.metrics.window import summarise
+from genosd.platforms import read_verbs
 from genosd.pluginhost.manager import PluginHost
 from genosd.readonly import read_only_problem
 
@@ -165,7 +166,7 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
 
     async def show_command(args: Any) -> Any:
         device = _device(core, args.device)
-        problem = read_only_problem(args.command)
+        problem = read_only_problem(args.command, read_verbs(device.platform))
         if problem is not None:
             raise InvalidRequestError(f"refused: {problem}")
         if device.ssh is None:

@@ -85,6 +85,19 @@ async def test_list_start_follow_and_read_runs(ssh_lab, tmp_path: Path):
             "status"
         ] == "ok"
         assert (await client.get("/api/v1/runs/999999", headers=viewer)).status == 404
+
+        # a variable cannot turn the read-only `show {{ what }}` into a write: checked as sent
+        sneaky = {"vars": {"what": "running-config | redirect flash:stolen.cfg"}}
+        started = await client.post(url, json=sneaky, headers=operator)
+        run = await started.json()
+        for _ in range(100):
+            record = await (await client.get(f"/api/v1/runs/{run['id']}", headers=viewer)).json()
+            if record["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        hosts = record["steps"][0]["hosts"]
+        assert {h["status"] for h in hosts.values()} == {"failed"}
+        assert all("refused:" in h["error"] and "writes" in h["error"] for h in hosts.values())
     finally:
         await client.close()
 
