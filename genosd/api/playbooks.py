@@ -13,10 +13,10 @@ from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import Strict
 from genosd.app import playbook_gates
 from genosd.app.playbook_records import RunRecord, load_run
-from genosd.app.playbooks import available, begin, get_run, list_runs, plugin_tasks
+from genosd.app.playbooks import available, get_run, list_runs, plugin_tasks
 from genosd.auth.keys import Role
 from genosd.endpoints import PRINCIPAL, Api
-from genosd.errors import NotFoundError, PermissionDenied
+from genosd.errors import PermissionDenied
 
 routes = Api("genosd", __version__)
 
@@ -146,26 +146,19 @@ async def get_playbooks(request: web.Request) -> PlaybookList:
 )
 async def start_run(request: web.Request, body: RunIn) -> RunStarted:
     """Start a run now (202: it goes on in the background; audited)."""
-    runtime = runtime_of(request)
-    tasks = plugin_tasks(runtime.plugins.host)
-    found, _ = available(runtime.core, tasks)
-    playbook = found.get(request.match_info["name"])
-    if playbook is None:
-        raise NotFoundError(f"no playbook {request.match_info['name']!r}")
-    if not request[PRINCIPAL].role.allows(Role(playbook.role)):
-        raise PermissionDenied(f"playbook {playbook.name!r} needs the {playbook.role} role")
-    record = await begin(
-        runtime.core,
-        playbook,
-        tasks,
+    record = await runtime_of(request).start_playbook(
+        request.match_info["name"],
         actor=actor_of(request),
+        role=request[PRINCIPAL].role,
         variables=dict(body.vars),
         check=body.check,
     )
-    runtime.playbook_runs.start(runtime.core, record, tasks)
     assert record.id is not None
     return RunStarted(
-        id=record.id, playbook=playbook.name, status="running", hosts=sum(map(len, record.batches))
+        id=record.id,
+        playbook=record.playbook,
+        status="running",
+        hosts=sum(map(len, record.batches)),
     )
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -33,8 +34,9 @@ from genosd.app.jobs import (
 from genosd.app.llm import LlmCollector
 from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
 from genosd.app.playbook_gates import expire_gates, recover_orphans
+from genosd.app.playbook_records import RunRecord
 from genosd.app.playbook_schedule import PlaybookSchedules
-from genosd.app.playbooks import BackgroundRuns, plugin_tasks
+from genosd.app.playbooks import BackgroundRuns, available, begin, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
@@ -42,9 +44,11 @@ from genosd.app.tool_catalog import registry
 from genosd.app.tools import ToolRegistry
 from genosd.app.traps import TrapService
 from genosd.auth.keycache import KeyCache
+from genosd.auth.keys import Role
 from genosd.auth.ratelimit import RateLimiter
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
+from genosd.errors import NotFoundError, PermissionDenied
 from genosd.events import EventBus
 from genosd.metrics.pipeline import MetricsPipeline
 from genosd.settings import GenosdSettings
@@ -112,7 +116,34 @@ class Runtime:
     def tools(self) -> ToolRegistry:
         """genosd's tools and the active plugins' (as plugins are now)."""
         store = self.pipeline.store
-        return registry(self.core, self.plugins.host, store.latest, store.window)
+        return registry(
+            self.core, self.plugins.host, store.latest, store.window, self.start_playbook
+        )
+
+    async def start_playbook(
+        self,
+        name: str,
+        *,
+        actor: str,
+        role: Role,
+        variables: dict[str, Any] | None = None,
+        check: bool = False,
+    ) -> RunRecord:
+        """Record, audit and start a run of playbook `name` in the background (its approval
+        gates wait for a person); NotFoundError, PermissionDenied or InvalidRequestError (nothing
+        recorded) when it cannot start."""
+        tasks = plugin_tasks(self.plugins.host)
+        found, _ = available(self.core, tasks)
+        playbook = found.get(name)
+        if playbook is None:
+            raise NotFoundError(f"no playbook {name!r}")
+        if not role.allows(Role(playbook.role)):
+            raise PermissionDenied(f"playbook {playbook.name!r} needs the {playbook.role} role")
+        record = await begin(
+            self.core, playbook, tasks, actor=actor, variables=variables or {}, check=check
+        )
+        self.playbook_runs.start(self.core, record, tasks)
+        return record
 
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)

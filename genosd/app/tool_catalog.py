@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genosd.app.changes import plan
+from genosd.app.changes import plan, plan_restore
 from genosd.app.compliance import fleet_report
 from genosd.app.core import AppCore
 from genosd.app.facts import stored
@@ -109,6 +109,23 @@ class PlanArgs(_Args):
     )
 
 
+class RestoreArgs(_Args):
+    """Bring a stored config version back (as a change request)."""
+
+    device: str = DEVICE
+    version: str = Field(min_length=7, max_length=40, description="a version id (7+ hex digits)")
+
+
+class PlaybookArgs(_Args):
+    """Start a playbook run."""
+
+    playbook: str = Field(min_length=1, max_length=200)
+    variables: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    check: bool = Field(
+        True, description="check mode: plans and validations only, no deploy (the default)"
+    )
+
+
 class RunsArgs(_Args):
     """A playbook's newest runs."""
 
@@ -120,6 +137,29 @@ def _device(core: AppCore, name: str) -> Any:
     if name not in core.inventory.devices:
         raise NotFoundError(f"no device {name!r} in the inventory")
     return core.inventory.devices[name]
+
+
+def _planned(done: Any) -> dict[str, Any]:
+    """A plan as the assistant sees it: the diff, the findings and the change to approve."""
+    report = done.report
+    out: dict[str, Any] = {
+        "device": done.device,
+        "in_sync": done.in_sync,
+        "error": done.plan.error,
+        "findings": [f.model_dump(mode="json") for f in report.findings] if report else [],
+        "score": report.score if report else None,
+    }
+    if done.change is not None:
+        out |= {
+            "change": done.change.id,
+            "status": done.change.status,
+            "sha256": done.change.sha256,
+            "diff": done.change.diff,
+            "next": "a person reviews the diff and approves change "
+            f"{done.change.id} with its sha256 (POST /api/v1/approvals/{done.change.id}/approve)"
+            "; nothing is pushed until then",
+        }
+    return out
 
 
 def core_tools(core: AppCore) -> list[ToolSpec]:
@@ -190,25 +230,14 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
         done = await plan(
             core, args.device, f"{caller.actor} via {caller.agent or 'tools'}", args.features
         )
-        report = done.report
-        out: dict[str, Any] = {
-            "device": done.device,
-            "in_sync": done.in_sync,
-            "error": done.plan.error,
-            "findings": [f.model_dump(mode="json") for f in report.findings] if report else [],
-            "score": report.score if report else None,
-        }
-        if done.change is not None:
-            out |= {
-                "change": done.change.id,
-                "status": done.change.status,
-                "sha256": done.change.sha256,
-                "diff": done.change.diff,
-                "next": "a person reviews the diff and approves change "
-                f"{done.change.id} with its sha256 (POST /api/v1/approvals/{done.change.id}/approve)"
-                "; nothing is pushed until then",
-            }
-        return out
+        return _planned(done)
+
+    async def restore_version(args: Any, caller: Caller) -> Any:
+        _device(core, args.device)
+        done = await plan_restore(
+            core, args.device, args.version, f"{caller.actor} via {caller.agent or 'tools'}"
+        )
+        return _planned(done)
 
     async def playbook_runs(args: Any) -> Any:
         return await core.db.run(lambda db: list_runs(db, args.playbook, args.limit))
@@ -272,6 +301,17 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
             with_caller=True,
         ),
         ToolSpec(
+            "plan_restore",
+            "Dry run of bringing a stored config version back to a device: the diff becomes a "
+            "change request a person must approve. Never pushes anything.",
+            RestoreArgs,
+            restore_version,
+            Role.operator,
+            writes=True,
+            timeout=180,
+            with_caller=True,
+        ),
+        ToolSpec(
             "playbook_runs",
             "A playbook's newest runs and how they ended.",
             RunsArgs,
@@ -280,7 +320,43 @@ def core_tools(core: AppCore) -> list[ToolSpec]:
     ]
 
 
+def run_tool(start: StartPlaybook) -> ToolSpec:
+    """`run_playbook`: start a run (check mode unless asked otherwise); any deploy in it waits
+    at the playbook's approval gate for a person."""
+
+    async def run(args: Any, caller: Caller) -> Any:
+        record = await start(
+            args.playbook,
+            actor=f"{caller.actor} via {caller.agent or 'tools'}",
+            role=caller.role,
+            variables=args.variables,
+            check=args.check,
+        )
+        return {
+            "run": record.id,
+            "playbook": record.playbook,
+            "check": record.check,
+            "hosts": sum(map(len, record.batches)),
+            "status": "running",
+            "next": "follow it with playbook_runs; a deploy in it stops at its approval gate "
+            "until a person approves (POST /api/v1/runs/{id}/gates/…/approve)",
+        }
+
+    return ToolSpec(
+        "run_playbook",
+        "Start a playbook run (check mode by default: plans and validations, nothing deployed). "
+        "Any deploy waits at the playbook's approval gate for a person.",
+        PlaybookArgs,
+        run,
+        Role.operator,
+        writes=True,
+        timeout=60,
+        with_caller=True,
+    )
+
+
 Latest = Callable[[str], Awaitable[list[dict[str, Any]]]]
+StartPlaybook = Callable[..., Awaitable[Any]]  # Runtime.start_playbook
 Window = Callable[[str, str, int], Awaitable[list[str]]]  # (device, measurement, since ns)
 PROBLEM_RATES = ("in_errors_rate", "out_errors_rate", "in_discards_rate", "out_discards_rate")
 
@@ -381,10 +457,13 @@ def registry(
     host: PluginHost | None = None,
     latest: Latest | None = None,
     window: Window | None = None,
+    start_playbook: StartPlaybook | None = None,
 ) -> ToolRegistry:
-    """genosd's tools (with the metric tools when the daemon's store is given) and every
-    active plugin's, in one registry."""
+    """genosd's tools (with the metric tools when the daemon's store is given, and
+    run_playbook when the daemon's runner is) and every active plugin's, in one registry."""
     tools = core_tools(core) + (metric_tools(core, latest, window) if latest is not None else [])
+    if start_playbook is not None:
+        tools.append(run_tool(start_playbook))
     for record in host.active if host is not None else []:
         for tool in record.contributions.tools:
             tools.append(

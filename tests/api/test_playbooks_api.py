@@ -4,6 +4,7 @@ the end, listed and read back; roles, unknown names and bad variables refused.""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -85,6 +86,27 @@ async def test_list_start_follow_and_read_runs(ssh_lab, tmp_path: Path):
             "status"
         ] == "ok"
         assert (await client.get("/api/v1/runs/999999", headers=viewer)).status == 404
+
+        # the assistant's run_playbook tool: operators only, check mode unless told otherwise
+        tool = "/api/v1/tools/run_playbook"
+        arguments = {"arguments": {"playbook": "check-hosts", "variables": {"what": "clock"}}}
+        refused = await (await client.post(tool, json=arguments, headers=viewer)).json()
+        assert not refused["ok"] and "needs the operator role" in refused["error"]
+        started = await (await client.post(tool, json=arguments, headers=operator)).json()
+        assert started["ok"], started
+        begun = json.loads(started["content"])
+        assert begun["check"] is True and begun["hosts"] == 2
+        admin_only = {"arguments": {"playbook": "admin-only"}}
+        denied = await (await client.post(tool, json=admin_only, headers=operator)).json()
+        assert "needs the admin role" in denied["error"]
+        for _ in range(100):
+            record = await (await client.get(f"/api/v1/runs/{begun['run']}", headers=viewer)).json()
+            if record["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert (
+            record["status"] == "ok" and record["check"] and record["actor"].endswith("via tools")
+        )
 
         # a variable cannot turn the read-only `show {{ what }}` into a write: checked as sent
         sneaky = {"vars": {"what": "running-config | redirect flash:stolen.cfg"}}

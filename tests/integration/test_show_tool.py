@@ -4,6 +4,7 @@ refused before a session opens; the one read-only policy also guards playbook `s
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -118,3 +119,28 @@ async def test_plan_change_only_records_a_request(ssh_lab, tmp_path: Path):
             ).fetchone()
         )
         assert change[0] == "k:op via planner"
+
+
+async def test_plan_restore_only_records_a_request(ssh_lab, tmp_path: Path):
+    config, secrets = write_setup(
+        tmp_path, ssh_lab.ports, settings="ssh: {host_key_policy: accept-new}\n"
+    )
+    async with tool_core(load_snapshot(Sources(config, None, (secrets,)))) as core:
+        tools = registry(core)
+        running = ssh_lab.sims["r1"].device.show_running_config()
+        older = running.replace("line vty 0 4", "ntp server 10.9.9.9\nline vty 0 4")
+        version = await asyncio.to_thread(
+            core.history.commit, "r1", older, "backup", lambda previous: "r1: an older config"
+        )
+        assert version is not None
+        denied = await tools.call(
+            "plan_restore", {"device": "r1", "version": version}, actor="k:v", role=Role.viewer
+        )
+        assert denied.error == "plan_restore needs the operator role"
+        planned = await tools.call(
+            "plan_restore", {"device": "r1", "version": version}, actor="k:op", role=Role.operator
+        )
+        assert planned.ok, planned.error
+        answer = json.loads(planned.content)
+        assert answer["status"] == "pending" and "+ntp server 10.9.9.9" in answer["diff"]
+        assert ssh_lab.sims["r1"].device.show_running_config() == running
