@@ -20,7 +20,14 @@ def _auth(secret: str | None) -> dict[str, str]:
 def _concrete(path: str) -> str:
     return re.sub(
         r"{(\w+)}",
-        lambda m: {"name": "sw1", "key_id": "999999", "version": "0000000", "id": "1"}[m[1]],
+        lambda m: {
+            "name": "sw1",
+            "key_id": "999999",
+            "version": "0000000",
+            "id": "1",
+            "session": "0123456789abcdef",
+            "turn": "1",
+        }[m[1]],
         path,
     )
 
