@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from genosd import audit
@@ -26,7 +27,7 @@ from genosd.collectors.scheduler import DeviceHealth
 from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory, history_path
 from genosd.events import Event, EventBus
-from genosd.inventory import Inventory
+from genosd.inventory import Device, Inventory
 from genosd.llm import LlmLayer
 from genosd.llm.prompts import PromptBook
 from genosd.metrics.model import Point
@@ -53,6 +54,34 @@ class UnkeptPoints:
             log.debug("not keeping %d points outside the daemon", len(points))
 
 
+def inventory_tags(device: Device) -> dict[str, str]:
+    """The inventory's site, role and first group of a device, as metric tags (dashboards
+    filter on them); only those it sets."""
+    found = {"site": device.site, "role": device.role}
+    found["group"] = device.groups[0] if device.groups else None
+    return {k: v for k, v in found.items() if v}
+
+
+class InventoryTagged:
+    """A point writer that adds the inventory tags of each point's `device` (tags a point
+    already has win)."""
+
+    def __init__(self, inner: PointWriter, devices: Callable[[], dict[str, Device]]):
+        self.inner = inner
+        self.devices = devices
+
+    async def commit(self, points: list[Point]) -> None:
+        """Tag, then hand on."""
+        devices = self.devices()
+        tagged = []
+        for point in points:
+            device = devices.get(point.tags.get("device", ""))
+            extra = inventory_tags(device) if device is not None else {}
+            missing = {k: v for k, v in extra.items() if k not in point.tags}
+            tagged.append(replace(point, tags={**point.tags, **missing}) if missing else point)
+        await self.inner.commit(tagged)
+
+
 class AppCore:
     """Snapshot, state database, events, config history, host keys, status, compliance."""
 
@@ -66,7 +95,7 @@ class AppCore:
     ):
         self.snapshot = snapshot
         self.events = events
-        self.points = points
+        self.points = InventoryTagged(points, lambda: self.inventory.devices)
         settings = snapshot.settings
         self.db = StateDB(state_db_path(settings.state_dir))
         self.history = ConfigHistory(history_path(settings.state_dir))

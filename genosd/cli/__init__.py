@@ -13,6 +13,7 @@ from genosd.cli.common import console
 from genosd.cli.config import config_app
 from genosd.cli.daemon import check_config, run
 from genosd.cli.facts import facts
+from genosd.cli.grafana import grafana_app
 from genosd.cli.inventory import inventory_app
 from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
@@ -63,6 +64,7 @@ app.add_typer(waivers_app, name="waivers")
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(llm_app, name="llm")
 app.add_typer(tools_app, name="tools")
+app.add_typer(grafana_app, name="grafana")
 add_plugin_commands(
     app,
     {c.name or "" for c in app.registered_commands} | {g.name or "" for g in app.registered_groups},
