@@ -29,12 +29,22 @@ log = logging.getLogger(__name__)
 TOUCH_EVERY = 60.0  # seconds between last_used_at writes for one key
 
 
+KEY_PROTOCOL = "genosd.key."  # a browser's WebSocket offers its key as this subprotocol
+
+
 def presented_key(request: web.Request) -> str | None:
-    """The API key the caller sent, if any."""
+    """The API key the caller sent, if any: `Authorization: Bearer`, `X-API-Key`, or (a
+    browser's WebSocket, which cannot set headers) the subprotocol `genosd.key.<key>`."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
-    return request.headers.get("X-API-Key") or None
+    if request.headers.get("X-API-Key"):
+        return request.headers["X-API-Key"]
+    for offered in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        offered = offered.strip()
+        if offered.startswith(KEY_PROTOCOL) and len(offered) > len(KEY_PROTOCOL):
+            return offered[len(KEY_PROTOCOL) :]
+    return None
 
 
 async def resolve_key(runtime: Runtime, secret: str) -> ApiKey:

@@ -28,6 +28,7 @@ from genosd.api import (
     waivers,
 )
 from genosd.api.access import authorize
+from genosd.api.console import install_console
 from genosd.api.context import RUNTIME, SPEC, WEBSOCKETS
 from genosd.api.edge import EDGE, Edge, client_limit
 from genosd.api.failures import error_middleware
@@ -97,5 +98,6 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/v1/openapi.json", system.openapi)
     app.router.add_get("/metrics", system.metrics)
     app.router.add_get("/api/v1/events", events.events)
+    install_console(app)
     app.on_shutdown.append(events.close_all)
     return app

@@ -263,7 +263,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     ):
         _count_refusal(edge, "ws_unauthenticated_full", address)
         raise web.HTTPServiceUnavailable(reason="too many event streams waiting to authenticate")
-    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024)
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat, max_msg_size=64 * 1024, protocols=("genosd",)
+    )
     await ws.prepare(request)
     if key is None:
         edge.ws_pending[address] = edge.ws_pending.get(address, 0) + 1

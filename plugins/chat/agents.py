@@ -36,7 +36,7 @@ class Expect(_Strict):
     answer_contains: list[str] = Field(default_factory=list, description="case-insensitive")
     answer_not_contains: list[str] = Field(default_factory=list)
     answer_matches: str | None = Field(None, description="a regular expression")
-    max_tool_calls: int | None = Field(None, ge=0)
+    max_tool_calls: int | None = Field(None, ge=0, le=1000)
     stopped: bool | None = Field(None, description="whether the answer stopped at a limit")
 
     @field_validator("answer_matches")

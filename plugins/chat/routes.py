@@ -556,7 +556,8 @@ _WS_PARSER: TypeAdapter[WsMessage | WsPing] = TypeAdapter(
 
 async def stream(service: ChatService, request: web.Request) -> web.WebSocketResponse:
     """Serve one chat WebSocket: one answer at a time, streamed."""
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
+    # a browser offers ["genosd", "genosd.key.<key>"]: answer with the plain one
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20, protocols=("genosd",))
     await ws.prepare(request)
     key = request[PRINCIPAL]
     await ws.send_json({"type": "welcome", "actor": str(key.principal), "role": key.role})

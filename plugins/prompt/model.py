@@ -36,7 +36,7 @@ class PromptVersion(PromptBody):
     """One stored version of a prompt."""
 
     name: str = Field(pattern=NAME)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=1_000_000_000)
     author: str
     created_at: float
     note: str = ""

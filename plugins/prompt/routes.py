@@ -28,14 +28,14 @@ class PromptList(BaseModel):
 class VersionQuery(_Strict):
     """Which version (the active one when not given)."""
 
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=1_000_000_000)
 
 
 class DiffQuery(_Strict):
     """The two versions to compare."""
 
-    a: int = Field(ge=1)
-    b: int = Field(ge=1)
+    a: int = Field(ge=1, le=1_000_000_000)
+    b: int = Field(ge=1, le=1_000_000_000)
 
 
 class DiffOut(BaseModel):
@@ -60,14 +60,14 @@ class EditIn(_Strict):
 class RollbackIn(_Strict):
     """The version to bring back (as a new version)."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=1_000_000_000)
 
 
 class RenderIn(_Strict):
     """Variables for a render, and which version."""
 
     variables: dict[str, Any] = {}
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=1_000_000_000)
 
 
 class Messages(BaseModel):
@@ -106,7 +106,7 @@ class TestIn(_Strict):
     kind's routing by default)."""
 
     variables: dict[str, Any] = {}
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=1_000_000_000)
     model: str | None = Field(None, max_length=200)
 
 

@@ -67,7 +67,7 @@ class Side(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=1_000_000_000)
     model: str | None = Field(None, max_length=200)
 
 

@@ -118,7 +118,7 @@ class DocumentsQuery(_Strict):
     tag: str | None = None
     kind: str | None = None
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class JobIn(_Strict):
