@@ -7,6 +7,7 @@ command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v snmpbulkwalk >/dev/null || need+=(snmp)
 command -v prometheus-snmp-exporter >/dev/null || need+=(prometheus-snmp-exporter)
+command -v chromium >/dev/null || need+=(chromium)  # the web console's browser tests (headless)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "need root to apt-get install: ${need[*]}" >&2; exit 1; fi
   apt-get update -qq

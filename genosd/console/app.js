@@ -38,7 +38,10 @@ async function api(path, { method = "GET", body } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body) });
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : await response.text();
-  if (response.status === 401) { logout(); throw new Error("your key is not valid (any more)"); }
+  if (response.status === 401) {
+    if (sessionStorage.getItem(KEY)) logout(); // a session's key stopped working
+    throw new Error(`the key was refused: ${data && data.error ? data.error.message : "unauthorized"}`);
+  }
   if (!response.ok) {
     const message = data && data.error ? data.error.message : `HTTP ${response.status}`;
     throw new Error(message);
