@@ -24,6 +24,7 @@ from genosd.api import (
     plugins,
     system,
     tools,
+    topology,
     traps,
     waivers,
 )
@@ -47,6 +48,7 @@ def core_api() -> Api:
     modules = (
         system,
         devices,
+        topology,
         configs,
         changes,
         waivers,

@@ -333,6 +333,49 @@ function chatPage(main) {
   input.focus();
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value);
+  for (const child of children) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+async function topologyPage(main) {
+  const graph = await api("/api/v1/topology");
+  main.append(h("h1", {}, "Topology"));
+  if (graph.devices_without_facts.length) {
+    main.append(h("p", {}, `No facts yet for ${graph.devices_without_facts.join(", ")}: their links are not known.`));
+  }
+  const size = 640;
+  const center = size / 2;
+  const radius = size / 2 - 90;
+  const place = new Map(graph.nodes.map((n, i) => {
+    const angle = (2 * Math.PI * i) / Math.max(graph.nodes.length, 1) - Math.PI / 2;
+    return [n.name, [center + radius * Math.cos(angle), center + radius * Math.sin(angle)]];
+  }));
+  const picture = svg("svg", { viewBox: `0 0 ${size} ${size}`, width: size, height: size, role: "img",
+    "aria-label": `${graph.nodes.length} devices, ${graph.links.length} links` });
+  for (const link of graph.links) {
+    const [x1, y1] = place.get(link.a); const [x2, y2] = place.get(link.b);
+    picture.append(svg("line", { x1, y1, x2, y2, class: `link ${link.state}`, "stroke-width": 3 },
+      svg("title", {}, `${link.a} ${link.a_interface} — ${link.b} ${link.b_interface}: ${link.state}`)));
+  }
+  for (const node of graph.nodes) {
+    const [x, y] = place.get(node.name);
+    const colour = node.status === "up" ? "#116329" : node.status === "down" ? "#a40e26" : "#57606a";
+    const link = svg("a", { href: node.external ? "#/topology" : `#/device/${encodeURIComponent(node.name)}` },
+      svg("circle", { cx: x, cy: y, r: 14, fill: node.external ? "#ffffff" : colour, stroke: colour, "stroke-width": 2 }),
+      svg("text", { x, y: y + 30, "text-anchor": "middle", "font-size": 13 }, node.name));
+    picture.append(link);
+  }
+  main.append(picture, h("table", { "aria-label": "links" },
+    h("thead", {}, h("tr", {}, ...["Device", "Interface", "Device", "Interface", "State"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, ...graph.links.map((l) => h("tr", {}, h("td", {}, l.a), h("td", {}, l.a_interface),
+      h("td", {}, l.b), h("td", {}, l.b_interface), h("td", {}, l.state))))));
+}
+
 async function systemPage(main) {
   const system = await api("/api/v1/system");
   main.append(h("h1", {}, "System"), h("pre", { class: "diff" }, JSON.stringify(system, null, 2)));
@@ -342,7 +385,7 @@ async function systemPage(main) {
 
 const ROUTES = [
   [/^#\/devices$/, devicesPage], [/^#\/device\/(.+)$/, devicePage],
-  [/^#\/approvals$/, approvalsPage], [/^#\/runs$/, runsPage], [/^#\/chat$/, chatPage],
+  [/^#\/topology$/, topologyPage], [/^#\/approvals$/, approvalsPage], [/^#\/runs$/, runsPage], [/^#\/chat$/, chatPage],
   [/^#\/system$/, systemPage],
 ];
 

@@ -124,6 +124,13 @@ async def test_the_console(ssh_lab, tmp_path: Path):
             await expect(page.get_by_label("Facts")).to_contain_text("Neighbours")
             await page.screenshot(path=shots / "device.png")
 
+            await page.goto(base + "/#/topology")
+            await expect(page.get_by_role("img", name="2 devices, 1 links")).to_be_visible()
+            await expect(page.get_by_role("table", name="links")).to_contain_text(
+                "GigabitEthernet0/0"
+            )
+            await page.screenshot(path=shots / "topology.png")
+
             async with runtime_client(base, operator) as http:
                 planned = await (
                     await http.post(f"{base}/api/v1/devices/r2/plan", json={"features": ["ntp"]})

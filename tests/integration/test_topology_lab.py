@@ -395,3 +395,39 @@ async def test_an_eos_session_that_already_reverted_cannot_be_confirmed_only_dis
             assert late.pending is None
 
     await asyncio.to_thread(run)
+
+
+async def test_the_topology_from_lldp_and_cdp_facts(topology_lab, tmp_path: Path):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from genosd.api.app import create_app
+    from genosd.auth.keys import Role
+    from tests.api.conftest import Keys
+
+    config, secrets = write_topology_setup(
+        tmp_path, topology_lab.ports, settings="ssh: {host_key_policy: accept-new}\n"
+    )
+    runtime = build_runtime(Sources(config, None, (secrets,)))
+    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        headers = {
+            "Authorization": f"Bearer {Keys(runtime.core.settings.state_dir).make(Role.operator)}"
+        }
+        before = await (await client.get("/api/v1/topology", headers=headers)).json()
+        assert before["links"] == [] and len(before["devices_without_facts"]) == 4
+        for name in topology_lab.sims:
+            response = await client.post(f"/api/v1/devices/{name}/facts", headers=headers)
+            assert response.status == 200, await response.text()
+        graph = await (await client.get("/api/v1/topology", headers=headers)).json()
+        found = {
+            frozenset([(link["a"], link["a_interface"]), (link["b"], link["b_interface"])])
+            for link in graph["links"]
+        }
+        cabled = {frozenset([(x.a, x.a_interface), (x.b, x.b_interface)]) for x in LINKS}
+        assert found == cabled  # five links, each seen from both ends, named the same way
+        assert all(len(link["seen_from"]) == 2 for link in graph["links"])
+        assert {link["state"] for link in graph["links"]} == {"up"}
+        assert not any(node["external"] for node in graph["nodes"])
+    finally:
+        await client.close()
