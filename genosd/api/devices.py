@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from genosd import __version__
 from genosd.api.context import actor_of, runtime_of
@@ -20,6 +24,7 @@ from genosd.api.models import (
     PollOut,
     SeriesOut,
     SnmpOut,
+    Strict,
     TagList,
     TagOut,
 )
@@ -28,6 +33,8 @@ from genosd.app.runtime import Runtime
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
 from genosd.inventory import Device
+from genosd.metrics.lines import parse_line
+from genosd.metrics.window import history
 
 routes = Api("genosd", __version__)
 
@@ -102,6 +109,60 @@ async def get_device_metrics(request: web.Request, query: MetricsQuery) -> Devic
     if query.measurement:
         series = [s for s in series if s["measurement"] == query.measurement]
     return DeviceMetrics(device=device.name, series=[SeriesOut(**s) for s in series])
+
+
+class HistoryQuery(Strict):
+    """One field of one measurement over the last minutes (the local store keeps
+    store.retention_hours)."""
+
+    measurement: str = Field("interface", max_length=64)
+    field: str = Field("in_bps", max_length=64)
+    minutes: float = Field(60, gt=0, le=7 * 24 * 60)
+    match: str | None = Field(None, max_length=200, description="a glob on the series' name")
+    points: int = Field(120, ge=2, le=2000, description="at most this many samples per series")
+
+
+class HistorySeries(BaseModel):
+    """One series: its tags and [unix ms, value] samples, oldest first."""
+
+    series: str | None
+    tags: dict[str, str]
+    points: list[list[float]]
+
+
+class DeviceHistory(BaseModel):
+    """A field's history per series of one device."""
+
+    device: str
+    measurement: str
+    field: str
+    series: list[HistorySeries]
+
+
+@routes.route(
+    "GET",
+    "/api/v1/devices/{name}/metrics/history",
+    tag="devices",
+    role=Role.viewer,
+    query=HistoryQuery,
+    response=DeviceHistory,
+)
+async def get_device_history(request: web.Request, query: HistoryQuery) -> DeviceHistory:
+    """One field over time per series (interface) of a device, from the local store."""
+    runtime = runtime_of(request)
+    device = runtime.core.inventory.device(request.match_info["name"])
+    since = time.time_ns() - int(query.minutes * 60e9)
+    points = []
+    for line in await runtime.pipeline.store.window(device.name, query.measurement, since):
+        with contextlib.suppress(ValueError):
+            points.append(parse_line(line))
+    found = history(points, query.field, query.match, query.points)
+    return DeviceHistory(
+        device=device.name,
+        measurement=query.measurement,
+        field=query.field,
+        series=[HistorySeries(**s) for s in found],
+    )
 
 
 @routes.route(

@@ -185,14 +185,17 @@ async function devicePage(main, name) {
   main.append(grid);
   const card = (title, ...content) => grid.append(h("section", { class: "card",
     "aria-label": title }, h("h2", {}, title), ...content));
-  const [device, facts, metrics, versions, compliance, traps] = await Promise.allSettled([
+  const [device, facts, metrics, versions, compliance, traps, traffic] = await Promise.allSettled([
     api(`/api/v1/devices/${encodeURIComponent(name)}`),
     api(`/api/v1/devices/${encodeURIComponent(name)}/facts`),
     api(`/api/v1/devices/${encodeURIComponent(name)}/metrics`),
     api(`/api/v1/devices/${encodeURIComponent(name)}/configs`),
     api(`/api/v1/devices/${encodeURIComponent(name)}/compliance`),
     api(`/api/v1/traps?device=${encodeURIComponent(name)}&limit=20`),
+    api(`/api/v1/devices/${encodeURIComponent(name)}/metrics/history?field=in_bps&minutes=60&points=60`),
   ]);
+  const trend = new Map(traffic.status === "fulfilled"
+    ? traffic.value.series.map((s) => [s.series, s.points]) : []);
   if (device.status === "fulfilled") {
     const d = device.value;
     card("Status", h("p", {}, statusCell(d.status), ` — ${d.hostname} ${d.platform || ""}`),
@@ -211,11 +214,13 @@ async function devicePage(main, name) {
   if (metrics.status === "fulfilled") {
     const rows = metrics.value.series.filter((s) => s.measurement === "interface");
     card("Interfaces", h("table", { "aria-label": "interfaces" },
-      h("thead", {}, h("tr", {}, ...["Interface", "Oper", "In", "Out", "Errors in"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ...["Interface", "Oper", "In", "In, last hour", "Out", "Errors in"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows.map((s) => h("tr", {},
         h("td", {}, s.tags.ifName || s.tags.ifDescr || s.tags.ifIndex),
         h("td", {}, s.fields.ifOperStatus === 1 ? "up" : "down"),
-        h("td", {}, rate(s.fields.in_bps)), h("td", {}, rate(s.fields.out_bps)),
+        h("td", {}, rate(s.fields.in_bps)),
+        h("td", {}, sparkline(trend.get(s.tags.ifName || s.tags.ifDescr || s.tags.ifIndex) || [])),
+        h("td", {}, rate(s.fields.out_bps)),
         h("td", {}, s.fields.in_errors_rate ?? "—"))))));
   }
   if (versions.status === "fulfilled") {
@@ -334,6 +339,17 @@ function chatPage(main) {
 }
 
 const SVG = "http://www.w3.org/2000/svg";
+
+function sparkline(points) {
+  if (points.length < 2) return "—";
+  const values = points.map((p) => p[1]);
+  const low = Math.min(...values); const high = Math.max(...values);
+  const span = high - low || 1;
+  const path = points.map((p, i) => `${(i / (points.length - 1)) * 96 + 2},${22 - ((p[1] - low) / span) * 20}`).join(" ");
+  return svg("svg", { width: 100, height: 24, viewBox: "0 0 100 24", role: "img",
+    "aria-label": `from ${rate(values[0])} to ${rate(values[values.length - 1])}, peak ${rate(high)}` },
+  svg("polyline", { points: path, fill: "none", stroke: "#0550ae", "stroke-width": 1.5 }));
+}
 
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);

@@ -109,3 +109,38 @@ def summarise(
         for s in found.values()
         if s.fields
     ]
+
+
+def history(
+    points: list[Point], field: str, match: str | None = None, max_points: int = 120
+) -> list[dict[str, Any]]:
+    """Per series, `field`'s values over time (oldest first), thinned to at most `max_points`
+    (each kept sample the mean of the ones it stands for): what a sparkline draws."""
+    found: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[int, float]]]] = {}
+    for point in sorted(points, key=lambda p: p.time_ns):
+        value = point.fields.get(field)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        name = series_name(point.tags)
+        if match is not None and (name is None or not fnmatch.fnmatchcase(name, match)):
+            continue
+        key = tuple(sorted(point.tags.items()))
+        found.setdefault(key, (dict(point.tags), []))[1].append((point.time_ns, float(value)))
+    out = []
+    for tags, samples in found.values():
+        step = max(1, -(-len(samples) // max_points))
+        thinned = [
+            (
+                samples[i][0],
+                sum(v for _, v in samples[i : i + step]) / len(samples[i : i + step]),
+            )
+            for i in range(0, len(samples), step)
+        ]
+        out.append(
+            {
+                "series": series_name(tags),
+                "tags": tags,
+                "points": [[t // 1_000_000, round(v, 3)] for t, v in thinned],
+            }
+        )
+    return out

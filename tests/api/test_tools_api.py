@@ -81,6 +81,14 @@ async def test_tools_over_the_api(api):
     ]
     assert statuses and all(f["samples"] == 2 for f in statuses)  # both polls
     assert any("in_bps" in s["fields"] for s in summary["series"])  # a rate, from the second
+    history = await (
+        await client.get(
+            "/api/v1/devices/sw1/metrics/history",
+            params={"field": "ifOperStatus", "minutes": "5"},
+            headers=viewer,
+        )
+    ).json()
+    assert history["series"] and all(len(s["points"]) == 2 for s in history["series"])
     unknown = await (await client.post("/api/v1/tools/deploy_now", json={}, headers=viewer)).json()
     assert not unknown["ok"] and "no tool 'deploy_now' here (tools: compliance" in unknown["error"]
 

@@ -6,7 +6,9 @@ to $GENOSD_SCREENSHOTS (default: the test's directory)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -105,7 +107,9 @@ async def test_the_console(ssh_lab, tmp_path: Path):
             await expect(page.locator("#who")).to_contain_text("viewer")
             row = page.locator('tr[data-device="r1"]')
             async with runtime_client(base, operator) as http:
-                await http.post(f"{base}/api/v1/devices/r1/poll")
+                for _ in range(3):  # answered polls: rates for the sparkline
+                    await http.post(f"{base}/api/v1/devices/r1/poll")
+                    await asyncio.sleep(1.1)
             await expect(row).to_contain_text("up", timeout=15_000)
             # r1's agent goes away: the next poll's status change reaches the table live
             snmpd.terminate()
@@ -122,6 +126,10 @@ async def test_the_console(ssh_lab, tmp_path: Path):
             await expect(page.get_by_role("heading", name="r1", exact=True)).to_be_visible()
             await expect(page.get_by_label("Status")).to_contain_text("down")
             await expect(page.get_by_label("Facts")).to_contain_text("Neighbours")
+            interfaces = page.get_by_role("table", name="interfaces")
+            await expect(
+                interfaces.get_by_role("img", name=re.compile("peak")).first
+            ).to_be_visible()
             await page.screenshot(path=shots / "device.png")
 
             await page.goto(base + "/#/topology")
