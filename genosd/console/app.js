@@ -280,19 +280,44 @@ async function showChange(detail, id) {
 async function runsPage(main) {
   main.append(h("h1", {}, "Playbooks and runs"));
   const list = await api("/api/v1/playbooks");
-  const body = h("div");
-  main.append(body);
+  const body = h("div", { class: "grid" });
+  const detail = h("div", { "aria-live": "polite" });
+  let open = null;
+  main.append(body, detail);
+  const showRun = async (id) => {
+    open = id;
+    const run = await api(`/api/v1/runs/${id}`);
+    const hosts = [...new Set(run.steps.flatMap((s) => Object.keys(s.hosts)))].sort();
+    detail.replaceChildren(h("h2", {}, `Run #${run.id} of ${run.playbook}: ${run.status}`),
+      h("p", {}, `${run.actor}, ${when(run.started_at)}${run.check ? ", check mode" : ""}`
+        + (run.stopped_because ? ` — stopped: ${run.stopped_because}` : "")),
+      h("table", { "aria-label": `run ${run.id} steps` },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"),
+          ...hosts.map((host) => h("th", { scope: "col" }, host)))),
+        h("tbody", {}, ...run.steps.map((step) => h("tr", {}, h("th", { scope: "row" }, step.step),
+          ...hosts.map((host) => {
+            const result = step.hosts[host];
+            return h("td", { class: result ? `status-${result.status === "ok" ? "up" : result.status === "failed" ? "down" : "unknown"}` : "",
+              title: result && result.error ? result.error : "" }, result ? result.status : "");
+          }))))));
+  };
   const draw = async () => {
     const sections = [];
     for (const playbook of list.items) {
       const runs = await api(`/api/v1/playbooks/${encodeURIComponent(playbook.name)}/runs?limit=5`);
-      sections.push(h("section", { class: "card" }, h("h2", {}, playbook.name),
+      sections.push(h("section", { class: "card", "aria-label": playbook.name }, h("h2", {}, playbook.name),
         h("p", {}, playbook.description || ""), h("ul", {}, ...runs.items.map((r) =>
-          h("li", {}, `#${r.id} ${r.status} — ${r.actor}, ${when(r.started_at)}`)))));
+          h("li", {}, h("button", { type: "button", onclick: () => showRun(r.id) }, `#${r.id}`),
+            ` ${r.status} — ${r.actor}, ${when(r.started_at)}`)))));
     }
     body.replaceChildren(...sections);
   };
-  const listener = (event) => { if (event.topic === "run") draw(); };
+  const listener = (event) => {
+    if (!document.body.contains(body)) { state.listeners.delete(listener); return; }
+    if (event.topic !== "run" || event.data.kind !== "playbook") return;
+    if (event.data.status !== "step_finished") draw();
+    if (open !== null && event.data.run === open) showRun(open);
+  };
   state.listeners.add(listener);
   await draw();
 }
@@ -394,7 +419,21 @@ async function topologyPage(main) {
 
 async function systemPage(main) {
   const system = await api("/api/v1/system");
-  main.append(h("h1", {}, "System"), h("pre", { class: "diff" }, JSON.stringify(system, null, 2)));
+  main.append(h("h1", {}, "System"),
+    h("p", {}, `genosd ${system.version} on Python ${system.python}, up since ${when(system.started_at)}`),
+    system.restart_required.length ? h("p", { class: "error" }, `A restart applies: ${system.restart_required.join(", ")}`) : null,
+    h("h2", {}, "Backends"),
+    h("table", { "aria-label": "backends" },
+      h("thead", {}, h("tr", {}, ...["Backend", "Kind", "Healthy", "Detail"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...system.backends.map((b) => h("tr", {}, h("td", {}, b.name), h("td", {}, b.kind),
+        h("td", {}, statusCell(b.healthy ? "up" : "down")), h("td", {}, b.detail || ""))))),
+    h("h2", {}, "Jobs"),
+    h("table", { "aria-label": "jobs" },
+      h("thead", {}, h("tr", {}, ...["Job", "Owner", "Schedule", "Runs", "Failures", "Last run", "Last error", "Next run"]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...system.jobs.map((j) => h("tr", {}, h("td", {}, j.name), h("td", {}, j.owner),
+        h("td", {}, j.schedule), h("td", {}, j.runs), h("td", {}, j.failures), h("td", {}, when(j.last_run)),
+        h("td", { class: j.last_error ? "error" : "" }, j.last_error || ""), h("td", {}, when(j.next_run)))))));
 }
 
 // -- routing ---------------------------------------------------------------------------------

@@ -54,10 +54,17 @@ async def test_the_console(ssh_lab, tmp_path: Path):
     model.script = script
     await model.start()
     port = free_tcp_port()
+    playbooks = tmp_path / "playbooks"
+    os.makedirs(playbooks)
+    (playbooks / "versions.yaml").write_text(
+        "name: versions\ndescription: what runs where\nsteps:\n"
+        "  - name: show version\n    show: {commands: ['show version']}\n"
+    )
     config, secrets = write_setup(
         tmp_path,
         ssh_lab.ports,
         settings=f"llm: {{url: '{model.url}'}}\napi: {{port: {port}}}\n"
+        f"playbooks_dir: {playbooks}\n"
         "ssh: {backup_schedule: '', facts_interval: 0, host_key_policy: accept-new}\n",
     )
     # r1 answers SNMP from a real snmpd until the test stops it
@@ -173,9 +180,20 @@ async def test_the_console(ssh_lab, tmp_path: Path):
             await page.screenshot(path=shots / "assistant.png")
 
             await page.goto(base + "/#/runs")
-            await expect(page.get_by_role("heading", name="Playbooks and runs")).to_be_visible()
+            await expect(page.get_by_role("heading", name="versions")).to_be_visible()
+            async with runtime_client(base, operator) as http:
+                started = await http.post(f"{base}/api/v1/playbooks/versions/runs", json={})
+                run = (await started.json())["id"]
+            await page.get_by_role("button", name=f"#{run}").click()  # listed live
+            steps = page.get_by_role("table", name=f"run {run} steps")
+            await expect(steps).to_contain_text("show version")
+            await expect(
+                page.get_by_role("heading", name=re.compile(f"Run #{run}.*ok"))
+            ).to_be_visible(timeout=20_000)  # the run's progress arrives over the event stream
+            await expect(steps.get_by_role("cell", name="ok")).to_have_count(2)
+            await page.screenshot(path=shots / "runs.png")
             await page.goto(base + "/#/system")
-            await expect(page.get_by_role("heading", name="System")).to_be_visible()
+            await expect(page.get_by_role("table", name="jobs")).to_be_visible()
             await page.screenshot(path=shots / "system.png")
             await browser.close()
     finally:
