@@ -42,6 +42,7 @@ routes = Api("genosd", __version__)
 def _device_out(runtime: Runtime, device: Device) -> DeviceOut:
     state = runtime.core.status.state(device)
     health = state.health
+    vitals = runtime.core.status.vitals.get(device.name)
     # built from the daemon's own validated objects: construct without re-validating (hot path)
     return DeviceOut.model_construct(
         name=device.name,
@@ -61,6 +62,10 @@ def _device_out(runtime: Runtime, device: Device) -> DeviceOut:
         last_poll=health.last_poll if health else None,
         last_success=health.last_success if health else None,
         last_error=health.last_error if health else None,
+        uptime_seconds=vitals.uptime_seconds if vitals else None,
+        cpu_percent=vitals.cpu_percent if vitals else None,
+        error_rate=vitals.error_rate if vitals else None,
+        compliance=runtime.core.compliance.get(device.name),
     )
 
 

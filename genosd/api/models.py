@@ -171,6 +171,10 @@ class DeviceOut(BaseModel):
     last_poll: float | None
     last_success: float | None
     last_error: str | None
+    uptime_seconds: float | None = Field(None, description="from the newest answered poll")
+    cpu_percent: float | None = Field(None, description="the busiest processor's load")
+    error_rate: float | None = Field(None, description="interface errors/s, in and out")
+    compliance: float | None = Field(None, description="the newest compliance score")
 
 
 class DeviceList(Page):

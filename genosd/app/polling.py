@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from genosd import audit
 from genosd.app.core import AppCore
 from genosd.app.metrics import DaemonMetrics
+from genosd.app.status import vitals_of
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import FULL_PROFILE, SnmpPoll
 from genosd.errors import NotManagedError
@@ -81,6 +82,9 @@ class Poller:
                 len(poll.narrow_counters),
             )
         points = poll_to_points(poll, self.rates)
+        vitals = vitals_of(points) if poll.ok else None
+        if vitals is not None:
+            self.core.status.vitals[poll.device] = vitals
         health = self.scheduler.health.get(poll.device)
         hostname = str(poll.system.get("sysName") or poll.device)
         points.append(health_point(poll, hostname, health.last_success if health else None))
@@ -97,6 +101,7 @@ class Poller:
                 "requests": poll.requests,
                 "varbinds": poll.varbinds,
                 "interfaces": len(poll.interfaces),
+                **(asdict(vitals) if vitals is not None else {}),
             },
         )
         device = self.core.inventory.devices.get(poll.device)

@@ -14,6 +14,7 @@ from typing import Literal
 from genosd.collectors.scheduler import DeviceHealth, DeviceStatus
 from genosd.events import EventBus
 from genosd.inventory import Device
+from genosd.metrics.model import Point
 
 StatusSource = Literal["snmp", "ssh"]
 
@@ -27,6 +28,37 @@ class DeviceState:
     health: DeviceHealth | None
 
 
+@dataclass(frozen=True)
+class Vitals:
+    """What a device table shows of a device's newest answered poll."""
+
+    uptime_seconds: float | None = None
+    cpu_percent: float | None = None  # the busiest processor
+    error_rate: float | None = None  # interface errors per second, in and out, all interfaces
+
+
+def vitals_of(points: list[Point]) -> Vitals:
+    """A poll's vitals from its points."""
+    uptime = cpu = None
+    errors = 0.0
+    seen_errors = False
+    for point in points:
+        fields = point.fields
+        if point.measurement == "snmp" and isinstance(fields.get("uptime"), int | float):
+            uptime = float(fields["uptime"]) / 100
+        elif point.measurement == "snmp_cpu" and isinstance(
+            fields.get("load_percent"), int | float
+        ):
+            cpu = max(cpu or 0.0, float(fields["load_percent"]))
+        elif point.measurement == "interface":
+            for name in ("in_errors_rate", "out_errors_rate"):
+                value = fields.get(name)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    errors += float(value)
+                    seen_errors = True
+    return Vitals(uptime, cpu, round(errors, 3) if seen_errors else None)
+
+
 class StatusBoard:
     """SNMP health (owned by the poll scheduler) and SSH health, one status per device."""
 
@@ -35,6 +67,7 @@ class StatusBoard:
         self.snmp = snmp
         self.ssh: dict[str, DeviceHealth] = {}
         self.published: dict[str, DeviceStatus] = {}
+        self.vitals: dict[str, Vitals] = {}  # from each device's newest answered poll
 
     def state(self, device: Device) -> DeviceState:
         """The device's current status."""

@@ -53,6 +53,13 @@ function when(seconds) {
   return seconds ? new Date(seconds * 1000).toLocaleString() : "—";
 }
 
+function duration(seconds) {
+  if (seconds === undefined || seconds === null) return "—";
+  const days = Math.floor(seconds / 86400);
+  const hours = Math.floor((seconds % 86400) / 3600);
+  return days ? `${days}d ${hours}h` : `${hours}h ${Math.floor((seconds % 3600) / 60)}m`;
+}
+
 function rate(bits) {
   if (bits === undefined || bits === null) return "—";
   const units = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"];
@@ -93,7 +100,12 @@ function connectEvents() {
         if (device) device.status = data.data.status;
       } else if (data.topic === "poll.result") {
         const device = state.byName.get(data.data.device);
-        if (device) device.last_poll = data.time;
+        if (device) {
+          device.last_poll = data.time;
+          for (const field of ["uptime_seconds", "cpu_percent", "error_rate"]) {
+            if (field in data.data) device[field] = data.data[field];
+          }
+        }
       } else if (data.topic === "alert") {
         toast(`${data.data.severity || "alert"}: ${data.data.message || data.data.kind}`);
       }
@@ -140,8 +152,8 @@ async function devicesPage(main) {
   const body = h("tbody");
   const spacer = h("div");
   const table = h("table", { "aria-label": "devices" },
-    h("thead", {}, h("tr", {}, ...["Device", "Status", "Platform", "Site", "Groups", "Last poll",
-      "Last error"].map((t) => h("th", { scope: "col" }, t)))), body);
+    h("thead", {}, h("tr", {}, ...["Device", "Status", "Platform", "Site", "Uptime", "CPU",
+      "Errors/s", "Compliance", "Last poll", "Last error"].map((t) => h("th", { scope: "col" }, t)))), body);
   const scroller = h("div", { class: "scroller", tabindex: "0" }, table, spacer);
   main.append(h("h1", {}, "Devices"), h("label", { for: "filter" }, "Filter"), filter, " ", count,
     scroller);
@@ -155,7 +167,9 @@ async function devicesPage(main) {
     body.replaceChildren(...visible.map((d) => h("tr", { "data-device": d.name },
       h("td", {}, h("a", { href: `#/device/${encodeURIComponent(d.name)}` }, d.name)),
       h("td", {}, statusCell(d.status)), h("td", {}, d.platform || ""), h("td", {}, d.site || ""),
-      h("td", {}, d.groups.join(", ")), h("td", {}, when(d.last_poll)),
+      h("td", {}, duration(d.uptime_seconds)), h("td", {}, d.cpu_percent == null ? "—" : `${d.cpu_percent.toFixed(0)} %`),
+      h("td", { class: d.error_rate ? "error" : "" }, d.error_rate == null ? "—" : d.error_rate),
+      h("td", {}, d.compliance == null ? "—" : d.compliance.toFixed(0)), h("td", {}, when(d.last_poll)),
       h("td", {}, d.last_error || ""))));
     table.style.transform = `translateY(${first * ROW}px)`;
     spacer.style.height = `${Math.max(0, shown.length * ROW - table.offsetHeight)}px`;

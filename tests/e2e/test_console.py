@@ -118,6 +118,10 @@ async def test_the_console(ssh_lab, tmp_path: Path):
                     await http.post(f"{base}/api/v1/devices/r1/poll")
                     await asyncio.sleep(1.1)
             await expect(row).to_contain_text("up", timeout=15_000)
+            # the poll's vitals reach the row with the event: the agent's uptime is shown
+            await expect(row.get_by_role("cell").nth(4)).to_have_text(
+                re.compile(r"^\d+[dh] \d+[hm]$")
+            )
             # r1's agent goes away: the next poll's status change reaches the table live
             snmpd.terminate()
             snmpd.wait()
