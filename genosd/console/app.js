@@ -373,6 +373,10 @@ function chatPage(main) {
     input.value = "";
   } }, h("label", { for: "question" }, "Ask the assistant"), input,
   h("button", { class: "primary", type: "submit" }, "Send"));
+  // Enter sends, Shift+Enter starts a new line
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
   main.append(h("h1", {}, "Assistant"), log, form);
   input.focus();
 }
