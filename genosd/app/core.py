@@ -168,8 +168,9 @@ class AppCore:
     async def settle(self) -> None:
         """Wait for the writes nobody waited for (outbox events, audit entries of reads, usage
         rows): after it, reads see them."""
-        while self._pending_writes:
-            await asyncio.gather(*list(self._pending_writes), return_exceptions=True)
+        while pending := [f for f in self._pending_writes if not f.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._pending_writes.difference_update([f for f in self._pending_writes if f.done()])
         await self.usage.flush()
 
     async def close(self) -> None:

@@ -96,8 +96,10 @@ class UsageBook:
 
     async def flush(self) -> None:
         """Wait until every counted call is stored."""
-        while self._writing:
-            await asyncio.gather(*list(self._writing), return_exceptions=True)
+        # wait for what is not done yet (a done future's discard callback may still be queued)
+        while pending := [f for f in self._writing if not f.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._writing.difference_update([f for f in self._writing if f.done()])
 
 
 def save_usage(db: sqlite3.Connection, usage: Usage) -> None:

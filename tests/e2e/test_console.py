@@ -79,7 +79,12 @@ async def test_the_console(ssh_lab, tmp_path: Path):
         )
     )
     (secrets / "credentials__pub__community").write_text("public")
-    runtime = build_runtime(Sources(config, None, (secrets,)))
+    try:
+        runtime = build_runtime(Sources(config, None, (secrets,)))
+    except BaseException:
+        snmpd.terminate()
+        await model.stop()
+        raise
     runner = web.AppRunner(create_app(runtime))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
