@@ -223,3 +223,42 @@ def runtime_client(base: str, secret: str) -> Any:
     import aiohttp
 
     return aiohttp.ClientSession(headers={"Authorization": f"Bearer {secret}"})
+
+
+async def test_the_topology_page_draws_the_four_platform_lab(topology_lab, tmp_path: Path):
+    from playwright.async_api import async_playwright, expect
+
+    from tests.ssh_lab import write_topology_setup
+
+    port = free_tcp_port()
+    config, secrets = write_topology_setup(
+        tmp_path,
+        topology_lab.ports,
+        settings=f"api: {{port: {port}}}\nssh: {{facts_interval: 0, host_key_policy: accept-new}}\n",
+    )
+    runtime = build_runtime(Sources(config, None, (secrets,)))
+    runner = web.AppRunner(create_app(runtime))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    viewer = Keys(runtime.core.settings.state_dir).make(Role.viewer)
+    operator = Keys(runtime.core.settings.state_dir).make(Role.operator)
+    try:
+        async with runtime_client(base, operator) as http:
+            for name in topology_lab.sims:
+                response = await http.post(f"{base}/api/v1/devices/{name}/facts")
+                assert response.status == 200, await response.text()
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(base + "/")
+            await page.get_by_label("API key").fill(viewer)
+            await page.get_by_role("button", name="Log in").click()
+            await page.get_by_role("link", name="Topology").click()
+            await expect(page.get_by_role("img", name="4 devices, 5 links")).to_be_visible()
+            links = page.get_by_role("table", name="links")
+            await expect(links.get_by_role("row")).to_have_count(6)  # the header and five links
+            await expect(page.locator("svg line.link.up")).to_have_count(5)
+            await browser.close()
+    finally:
+        await runner.cleanup()
