@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 from aiohttp import web
@@ -33,7 +32,6 @@ from genosd.app.runtime import Runtime
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
 from genosd.inventory import Device
-from genosd.metrics.lines import parse_line
 from genosd.metrics.window import history
 
 routes = Api("genosd", __version__)
@@ -157,10 +155,7 @@ async def get_device_history(request: web.Request, query: HistoryQuery) -> Devic
     runtime = runtime_of(request)
     device = runtime.core.inventory.device(request.match_info["name"])
     since = time.time_ns() - int(query.minutes * 60e9)
-    points = []
-    for line in await runtime.pipeline.store.window(device.name, query.measurement, since):
-        with contextlib.suppress(ValueError):
-            points.append(parse_line(line))
+    points = await runtime.pipeline.store.points_since(device.name, query.measurement, since)
     found = history(points, query.field, query.match, query.points)
     return DeviceHistory(
         device=device.name,

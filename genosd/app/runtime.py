@@ -117,7 +117,7 @@ class Runtime:
         """genosd's tools and the active plugins' (as plugins are now)."""
         store = self.pipeline.store
         return registry(
-            self.core, self.plugins.host, store.latest, store.window, self.start_playbook
+            self.core, self.plugins.host, store.latest, store.points_since, self.start_playbook
         )
 
     async def start_playbook(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from genosd.app.tools import Caller, ToolRegistry, ToolSpec
 from genosd.auth.keys import Role
 from genosd.collectors.commands import run_commands
 from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
-from genosd.metrics.lines import parse_line
+from genosd.metrics.model import Point
 from genosd.metrics.window import summarise
 from genosd.platforms import read_verbs
 from genosd.pluginhost.manager import PluginHost
@@ -357,7 +356,7 @@ def run_tool(start: StartPlaybook) -> ToolSpec:
 
 Latest = Callable[[str], Awaitable[list[dict[str, Any]]]]
 StartPlaybook = Callable[..., Awaitable[Any]]  # Runtime.start_playbook
-Window = Callable[[str, str, int], Awaitable[list[str]]]  # (device, measurement, since ns)
+Window = Callable[[str, str, int], Awaitable[list[Point]]]  # (device, measurement, since ns)
 PROBLEM_RATES = ("in_errors_rate", "out_errors_rate", "in_discards_rate", "out_discards_rate")
 
 
@@ -408,10 +407,7 @@ def metric_tools(core: AppCore, latest: Latest, window: Window | None = None) ->
         _device(core, args.device)
         assert window is not None
         since = time.time_ns() - int(args.minutes * 60e9)
-        points = []
-        for line in await window(args.device, args.measurement, since):
-            with contextlib.suppress(ValueError):
-                points.append(parse_line(line))
+        points = await window(args.device, args.measurement, since)
         found = summarise(points, args.fields, args.interface)
         if not found:
             return {

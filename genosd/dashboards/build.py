@@ -175,37 +175,29 @@ def _traps() -> db.AnnotationQuery:
 
 def overview() -> db.Dashboard:
     """Network overview: devices up/down, top talkers, top errors, worst compliance."""
-    up = (
-        stat.Panel()
-        .title("Devices answering SNMP")
-        .datasource(INFLUX)
-        .height(5)
-        .span(6)
-        .graph_mode(BigValueGraphMode.NONE)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
-        .with_target(
-            influx(
-                'SELECT count("ok") FROM (SELECT last("success") AS "ok" FROM "genosd_poll" '
-                f'WHERE $timeFilter AND {DEVICE_FILTER} GROUP BY "device") WHERE "ok" = true'
+
+    def answering(title: str, ok: bool) -> stat.Panel:
+        """How many devices' newest poll was answered (or not)."""
+        panel = stat.Panel().title(title)
+        if not ok:
+            panel = panel.no_value("0")  # none down shows 0, not "No data"
+        return (
+            panel.datasource(INFLUX)
+            .height(5)
+            .span(6)
+            .graph_mode(BigValueGraphMode.NONE)
+            .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
+            .with_target(
+                influx(
+                    'SELECT count("ok") FROM (SELECT last("success") AS "ok" FROM "genosd_poll" '
+                    f'WHERE $timeFilter AND {DEVICE_FILTER} GROUP BY "device") '
+                    f'WHERE "ok" = {"true" if ok else "false"}'
+                )
             )
         )
-    )
-    down = (
-        stat.Panel()
-        .title("Devices not answering")
-        .no_value("0")
-        .datasource(INFLUX)
-        .height(5)
-        .span(6)
-        .graph_mode(BigValueGraphMode.NONE)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
-        .with_target(
-            influx(
-                'SELECT count("ok") FROM (SELECT last("success") AS "ok" FROM "genosd_poll" '
-                f'WHERE $timeFilter AND {DEVICE_FILTER} GROUP BY "device") WHERE "ok" = false'
-            )
-        )
-    )
+
+    up = answering("Devices answering SNMP", True)
+    down = answering("Devices not answering", False)
     polls = (
         table.Panel()
         .title("Devices: last poll")

@@ -10,6 +10,7 @@ pending points are dropped, counted and logged. Forwarded points stay queryable 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from genosd.metrics.lines import parse_line
 from genosd.metrics.model import Point
 
 log = logging.getLogger(__name__)
@@ -279,21 +281,29 @@ class MetricsStore:
         result: list[dict[str, Any]] = await self._run(self._latest, device)
         return result
 
-    def _window(self, device: str, measurement: str, since_ns: int, limit: int) -> list[str]:
+    def _points_since(
+        self, device: str, measurement: str, since_ns: int, limit: int
+    ) -> list[Point]:
         assert self._db is not None
         rows = self._db.execute(
             "SELECT line FROM points WHERE time_ns >= ? AND device = ? AND measurement = ?"
             " ORDER BY time_ns DESC LIMIT ?",
             (since_ns, device, measurement, limit),
         ).fetchall()
-        return [line for (line,) in reversed(rows)]
+        points = []
+        for (line,) in reversed(rows):
+            with contextlib.suppress(ValueError):  # only genosd writes here: never expected
+                points.append(parse_line(line))
+        return points
 
-    async def window(
+    async def points_since(
         self, device: str, measurement: str, since_ns: int, limit: int = 200_000
-    ) -> list[str]:
-        """One device's points of `measurement` since `since_ns` (the newest `limit`), as the
-        lines they were stored as, oldest first; retention_hours bounds how far back."""
-        result: list[str] = await self._run(self._window, device, measurement, since_ns, limit)
+    ) -> list[Point]:
+        """One device's points of `measurement` since `since_ns` (the newest `limit`), oldest
+        first, read back from the stored lines; retention_hours bounds how far back."""
+        result: list[Point] = await self._run(
+            self._points_since, device, measurement, since_ns, limit
+        )
         return result
 
     def _dropped(self) -> int:

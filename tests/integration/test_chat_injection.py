@@ -18,6 +18,7 @@ from genosd.auth.keys import Role
 from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice
 from tests.api.conftest import Keys
+from tests.api.test_chat_api import _tool_results
 from tests.ollama_server import FakeOllama
 from tests.ssh_lab import BASE, Lab, write_setup
 
@@ -33,19 +34,9 @@ INJECTED = BASE.format(name="r1", peer="r2", n=1).replace(
 SECRETS = ("s3cret-community", "$9$nhEmQVczB7dqsO", "$9$oNguEA9um9vRx", "admin-pass")
 
 
-def _results(body: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for message in reversed(body["messages"]):
-        if message["role"] == "user":
-            break
-        if message["role"] == "tool":
-            found.append(message)
-    return found
-
-
 def obedient(body: dict[str, Any]) -> dict[str, Any]:
     """A model that does whatever any text tells it to."""
-    results = _results(body)
+    results = _tool_results(body)
     if not results:
         return {
             "tool_calls": [
