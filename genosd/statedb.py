@@ -202,6 +202,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX llm_usage_at ON llm_usage (at);
     """,
+    # 12: received syslog messages, parsed (a column per field: no JSON to write per message)
+    """
+    CREATE TABLE syslog (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        device TEXT,
+        format TEXT NOT NULL,
+        facility INTEGER NOT NULL,
+        severity INTEGER NOT NULL,
+        timestamp REAL,
+        hostname TEXT,
+        app TEXT,
+        procid TEXT,
+        msgid TEXT,
+        structured TEXT,
+        message TEXT NOT NULL,
+        event TEXT,
+        event_data TEXT
+    );
+    CREATE INDEX syslog_received ON syslog (received_at);
+    CREATE INDEX syslog_device ON syslog (device, received_at);
+    CREATE INDEX syslog_event ON syslog (event, received_at) WHERE event IS NOT NULL;
+    """,
 ]
 
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-# every daemon the tests start (in process or as a child) receives traps on a free loopback port,
-# never on the machine's UDP 162
+# every daemon the tests start (in process or as a child) receives traps and syslog on free
+# loopback ports, never on the machine's UDP 162 or 514
 os.environ.setdefault("GENOSD_TRAPS__HOST", "127.0.0.1")
 os.environ.setdefault("GENOSD_TRAPS__PORT", "0")
+os.environ.setdefault("GENOSD_SYSLOG__HOST", "127.0.0.1")
+os.environ.setdefault("GENOSD_SYSLOG__UDP_PORT", "0")
+os.environ.setdefault("GENOSD_SYSLOG__TCP_PORT", "0")
 
 from tests.servers import InfluxV1, free_tcp_port, start_snmpd, start_victoria
 

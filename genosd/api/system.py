@@ -92,6 +92,17 @@ def _backends(runtime: Runtime) -> list[BackendHealth]:
                 detail=traps.error or where,
             )
         )
+    syslog = runtime.syslog
+    if syslog.listening or syslog.errors:
+        where = ", ".join(f"{t} {h}:{p}" for t, (h, p) in syslog.listening.items())
+        backends.append(
+            BackendHealth(
+                name="syslog-receiver",
+                kind="collector",
+                healthy=not syslog.errors,
+                detail="; ".join(filter(None, [syslog.error, where])),
+            )
+        )
     return backends
 
 

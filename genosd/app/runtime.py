@@ -40,6 +40,7 @@ from genosd.app.playbooks import BackgroundRuns, available, begin, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
 from genosd.app.snapshot import Snapshot, Sources, load_snapshot
+from genosd.app.syslog import SyslogService
 from genosd.app.tool_catalog import registry
 from genosd.app.tools import ToolRegistry
 from genosd.app.traps import TrapService
@@ -83,6 +84,7 @@ class Runtime:
         )
         self.poller = Poller(self.core, scheduler, self.metrics)
         self.traps = TrapService(self.core, self.registry)
+        self.syslog = SyslogService(self.core, self.registry)
         self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
         tools_of = lambda: self.tools  # noqa: E731 (the plugins' view of the registry, lazily)
@@ -181,7 +183,7 @@ class Runtime:
         return jobs
 
     async def start(self) -> None:
-        """Open storage, then start forwarding, plugins, pollers, traps and jobs (in that order)."""
+        """Open storage, then start forwarding, plugins, pollers, receivers and jobs (in order)."""
         await self.core.open()
         await self.pipeline.start()
         self._outbox_cursor = await self.core.db.run(outbox.last_id)
@@ -191,15 +193,17 @@ class Runtime:
         self.plugins.start()
         self.poller.start()
         await self.traps.start()
+        await self.syslog.start()
         for run_id in await self.core.db.run(recover_orphans):
             log.warning("playbook run %d was cut short by a restart; resume it to go on", run_id)
         await self.playbook_schedules.sync(plugin_tasks(self.plugins.host))
         self.jobs.start()
 
     async def stop(self) -> None:
-        """Stop in reverse order: jobs, traps, pollers, plugins, then flush metrics and storage."""
+        """Stop in reverse order: jobs, receivers, pollers, plugins, then metrics and storage."""
         await self.jobs.stop()
         await self.playbook_runs.stop()
+        await self.syslog.stop()
         await self.traps.stop()
         await self.poller.stop()
         await self.plugins.stop()
@@ -217,6 +221,7 @@ class Runtime:
         await self.pipeline.store.prune()
         await self.core.db.run(outbox.prune)
         await self.traps.prune()
+        await self.syslog.prune()
 
     async def _relay(self) -> None:
         """Publish audit entries (while someone listens) and events written by CLI processes."""

@@ -25,12 +25,26 @@ from genosd.inventory import Inventory, load_inventory
 from genosd.settings import GenosdSettings, load_settings, secret_values
 from genosd.snmp.mibtext import with_files
 from genosd.snmp.names import MibNames, builtin_names
+from genosd.syslog.classify import Classifier
 
 log = logging.getLogger(__name__)
 
 # settings a running daemon keeps until it restarts (sockets and files opened once)
 RESTART_REQUIRED = frozenset(
     {"state_dir", "api.host", "api.port", "traps.enabled", "traps.host", "traps.port"}
+    | {
+        f"syslog.{name}"
+        for name in (
+            "enabled",
+            "host",
+            "udp_port",
+            "tcp_port",
+            "tls_port",
+            "tls_cert",
+            "tls_key",
+            "tls_client_ca",
+        )
+    }
 )
 
 
@@ -52,6 +66,7 @@ class Snapshot:
     inventory: Inventory
     mib_names: MibNames = field(default_factory=builtin_names)  # built-in + mib_paths
     mib_profiles: ProfileSet = field(default_factory=ProfileSet)  # built-in + poller.profile_paths
+    syslog_events: Classifier = field(default_factory=Classifier.load)  # + syslog.events_file
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -83,12 +98,15 @@ def load_snapshot(sources: Sources) -> Snapshot:
     unknown = sorted(set(settings.poller.profiles) - {p.name for p in profiles.profiles})
     if unknown:
         raise ConfigError(f"poller.profiles names unknown MIB profiles: {', '.join(unknown)}")
+    events = Classifier.load(settings.syslog.events_file)
     directory = sources.inventory_dir or settings.inventory_dir
     configured = sources.inventory_dir is not None or "inventory_dir" in settings.model_fields_set
     if not configured and not (directory / "hosts.yaml").exists():
         log.warning("no inventory: %s/hosts.yaml does not exist; no device is polled", directory)
-        return Snapshot(sources, settings, Inventory(directory, {}, {}), names, profiles)
-    return Snapshot(sources, settings, load_inventory(directory, settings), names, profiles)
+        inventory = Inventory(directory, {}, {})
+    else:
+        inventory = load_inventory(directory, settings)
+    return Snapshot(sources, settings, inventory, names, profiles, events)
 
 
 def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:

@@ -16,16 +16,16 @@ import contextlib
 import ipaddress
 import json
 import logging
-import socket
 import sqlite3
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from genosd.app.attribution import Attribution
 from genosd.app.core import AppCore
+from genosd.app.floodgate import SourceBuckets, enlarge_receive_buffer
 from genosd.metrics.model import FieldValue, Point
 from genosd.settings import GenosdSettings
 from genosd.snmp.ber import BerError, IpAddress, Value
@@ -36,12 +36,6 @@ from genosd.statedb import transaction
 log = logging.getLogger(__name__)
 BATCH = 200  # notifications handled before the consumer yields to the event loop
 RECEIVE_BUFFER = 4 << 20
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -82,10 +76,9 @@ class TrapService:
         self._settings = core.settings.traps
         self._transport: asyncio.DatagramTransport | None = None
         self._queue: deque[tuple[bytes, tuple[Any, ...], float]] = deque()
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets = SourceBuckets(core.settings.traps.rate_per_source)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._addresses: dict[str, str] = {}
         self.apply(core.settings)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -93,16 +86,11 @@ class TrapService:
     def apply(self, settings: GenosdSettings) -> None:
         """Credentials, names and device addresses from the settings and inventory in effect."""
         self._settings = settings.traps
+        self._buckets.rate = settings.traps.rate_per_source
         communities, users = _accepted(settings)
         self.receiver.communities, self.receiver.users = communities, users
         self.names = self.core.snapshot.mib_names
-        # an address several devices share (a lab on one host) names none of them
-        owners: dict[str, set[str]] = {}
-        for device in self.core.inventory.devices.values():
-            addresses = {device.hostname} | ({device.snmp.address} if device.snmp else set())
-            for address in addresses:
-                owners.setdefault(address, set()).add(device.name)
-        self._addresses = {a: names.pop() for a, names in owners.items() if len(names) == 1}
+        self._attribution = Attribution(self.core.inventory.devices.values())
 
     async def start(self) -> None:
         """Listen (a port that cannot be bound is logged and shown in the health, not fatal)."""
@@ -119,7 +107,7 @@ class TrapService:
             log.warning("trap receiver: %s", self.error)
             return
         self._transport = transport
-        _enlarge_receive_buffer(transport.get_extra_info("socket"))
+        enlarge_receive_buffer(transport.get_extra_info("socket"), RECEIVE_BUFFER)
         self.listening = transport.get_extra_info("sockname")[:2]
         self._task = asyncio.create_task(self._consume(), name="trap-receiver")
         log.info("trap receiver listening on udp %s:%s", *self.listening)
@@ -140,20 +128,9 @@ class TrapService:
 
     def offer(self, data: bytes, addr: tuple[Any, ...]) -> None:
         """Queue a datagram unless its source is over its rate or the queue is full."""
-        now = time.monotonic()
-        source = addr[0]
-        rate = self._settings.rate_per_source
-        bucket = self._buckets.get(source)
-        if bucket is None:
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()  # bounded memory under a spoofed-source flood
-            bucket = self._buckets[source] = _Bucket(rate * 5, now)
-        bucket.tokens = min(rate * 5, bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        if bucket.tokens < 1:
+        if not self._buckets.allow(addr[0], time.monotonic()):
             self.dropped.labels("rate_limited").inc()
             return
-        bucket.tokens -= 1
         if len(self._queue) >= self._settings.queue_size:
             self.dropped.labels("queue_full").inc()
             return
@@ -201,7 +178,7 @@ class TrapService:
 
     def _record(self, notification: Notification, source: str, at: float) -> dict[str, Any]:
         agent = _ip(notification.agent_address) if notification.agent_address else None
-        device = self._addresses.get(source) or (self._addresses.get(agent) if agent else None)
+        device = self._attribution.device(source, agent)
         trap_name = self.names.lookup(notification.trap_oid)
         varbinds = [
             {"oid": oid, "name": self.names.label(oid), "value": _jsonable(value, self.names)}
@@ -238,19 +215,6 @@ class TrapService:
         await self.core.db.run(
             prune_traps, time.time() - settings.retention_days * 86400, settings.max_kept
         )
-
-
-def _enlarge_receive_buffer(sock: Any) -> None:
-    """A 4 MiB socket buffer: a burst of traps waits in the kernel instead of being lost there
-    (beyond net.core.rmem_max only with CAP_NET_ADMIN, which SO_RCVBUFFORCE needs)."""
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
-            return
-        except OSError:
-            continue
 
 
 def _accepted(settings: GenosdSettings) -> tuple[set[bytes], dict[bytes, UserSecret]]:

@@ -23,6 +23,7 @@ from genosd.cli.playbook import playbook_app
 from genosd.cli.plugins import add_plugin_commands
 from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
+from genosd.cli.syslog import syslog_app
 from genosd.cli.tools import tools_app
 from genosd.cli.waivers import waivers_app
 from genosd.errors import GenosdError
@@ -65,6 +66,7 @@ app.add_typer(playbook_app, name="playbook")
 app.add_typer(llm_app, name="llm")
 app.add_typer(tools_app, name="tools")
 app.add_typer(grafana_app, name="grafana")
+app.add_typer(syslog_app, name="syslog")
 add_plugin_commands(
     app,
     {c.name or "" for c in app.registered_commands} | {g.name or "" for g in app.registered_groups},

@@ -143,7 +143,7 @@ class Masker:
         quote, inside a bytes repr whose line breaks are escaped, in a regex netmiko logs), so
         each piece is tried from every word start.
         """
-        if not _MAYBE_SECRET.search(text):
+        if not _maybe_secret(text):
             return text
         pieces = _BREAKS.split(_REGEX_ESCAPES.sub(r"\1", text))
         # one scan for what could be a secret, mapped to the pieces it falls in (a text of many
@@ -228,6 +228,20 @@ def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 _MAYBE_SECRET = re.compile(
     r"(?i)pass|secret|key|community|auth|psk|md5|sha|\$\d\$|nhrp|spi |encrypted|ascii-text"
 )
+# the same test as substrings of the lowered text: ~10x faster than the case-blind alternation
+# (a syslog receiver runs it on every message)
+_MAYBE_WORDS = (
+    "pass", "secret", "key", "community", "auth", "psk", "md5", "sha", "nhrp", "spi ",
+    "encrypted", "ascii-text",
+)  # fmt: skip
+_CRYPT_PREFIX = re.compile(r"\$\d\$")
+
+
+def _maybe_secret(text: str) -> bool:
+    lowered = text.lower()
+    if any(word in lowered for word in _MAYBE_WORDS):
+        return True
+    return "$" in text and _CRYPT_PREFIX.search(text) is not None
 
 
 # where a config line may start inside a log message: after a space, quote, bracket, prompt or

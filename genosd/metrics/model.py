@@ -20,6 +20,7 @@ An empty tag value is left out, as InfluxDB requires.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -35,19 +36,27 @@ _CONTROL_BUT_TAB = re.compile(r"\r\n|[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_BACKSLASH = re.compile(r"\\(?=[\\, =]|$)")
 # measurement names and field keys: InfluxDB also reads `\"` there as `"`
 _BAD_BACKSLASH_NAME = re.compile(r'\\(?=[\\, ="]|$)')
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f\\, ="]')
 _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 
+# tag keys and values and field keys repeat from point to point: remember their escaped forms
+@functools.lru_cache(maxsize=1 << 16)
 def escape_tag(text: str) -> str:
     """A tag key or tag value."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     text = _BAD_BACKSLASH.sub(BACKSLASH_STAND_IN, _CONTROL.sub(" ", text))
     return text.translate(_KEY_ESCAPES)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def escape_field_key(text: str) -> str:
     """A field key."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     text = _BAD_BACKSLASH_NAME.sub(BACKSLASH_STAND_IN, _CONTROL.sub(" ", text))
     return text.translate(_KEY_ESCAPES)
 

@@ -1,0 +1,1 @@
+"""Syslog: the message formats devices send, stream framing, and structured events."""
