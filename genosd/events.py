@@ -34,6 +34,11 @@ CORE_TOPICS: tuple[Topic, ...] = (
     Topic("alert", Role.viewer, "something needs a human: raised by the core or plugins"),
     Topic("traps", Role.viewer, "an SNMP trap or inform was received (device, name, varbinds)"),
     Topic("syslog", Role.viewer, "a syslog message was received (device, severity, event, text)"),
+    Topic(
+        "incident",
+        Role.viewer,
+        "an alert fired or resolved; an incident opened, escalated, was acknowledged or resolved",
+    ),
     Topic("job", Role.viewer, "a scheduled job ran: ok or failed, duration, next run"),
     Topic("system", Role.viewer, "the daemon itself: reloads, settings that need a restart"),
     Topic("audit", Role.admin, "every new audit-log entry, as it is written"),

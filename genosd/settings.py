@@ -29,7 +29,7 @@ from pydantic_settings import (
 
 from genosd.errors import ConfigError
 from genosd.secretfiles import SecretFilesSource, secret_dirs
-from genosd.settings_alerting import SyslogSettings
+from genosd.settings_alerting import AlertSettings, SyslogSettings
 from genosd.settings_sections import (
     ApiSettings,
     ConfigsSettings,
@@ -84,6 +84,7 @@ class GenosdSettings(BaseSettings):
     poller: PollerSettings = PollerSettings()
     traps: TrapSettings = TrapSettings()
     syslog: SyslogSettings = SyslogSettings()
+    alerts: AlertSettings = AlertSettings()
     mib_paths: list[Path] = Field(
         default_factory=list,
         description="MIB names beside the built-in ones, for trap names and MIB profiles: "

@@ -1,12 +1,17 @@
-"""The sections of genosd.yaml for events coming in and alerts going out: syslog."""
+"""The sections of genosd.yaml for events coming in and alerts going out: syslog, alerts."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from genosd.settings_sections import _Section
+
+AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
+NotifyEvent = Literal["opened", "escalated", "acknowledged", "resolved"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("opened", "escalated", "acknowledged", "resolved")
 
 
 class SyslogSettings(_Section):
@@ -56,3 +61,46 @@ class SyslogSettings(_Section):
         if self.tls_port is not None and (self.tls_cert is None or self.tls_key is None):
             raise ValueError("syslog.tls_port needs syslog.tls_cert and syslog.tls_key")
         return self
+
+
+class WebhookSettings(_Section):
+    """A generic webhook that receives incident notifications as signed JSON."""
+
+    url: str
+    secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key: each request carries X-Genosd-Signature: "
+        "sha256=hex(hmac(secret, timestamp + '.' + body)) and X-Genosd-Timestamp",
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="which incident changes are sent",
+    )
+    min_severity: AlertSeverity = Field("warning", description="quieter incidents are not sent")
+    timeout: float = Field(10.0, gt=0, le=120)
+    max_attempts: int = Field(8, ge=1, le=100, description="then the notification is given up")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("a webhook url starts with http:// or https://")
+        return url
+
+
+class AlertSettings(_Section):
+    """Alert rules, incidents and notifications (docs/alerts.md)."""
+
+    enabled: bool = True
+    builtin_rules: bool = Field(True, description="start from genosd/alerts/rules.yaml")
+    rules_files: list[Path] = Field(
+        default_factory=list, description="rule files or directories; a name replaces a built-in"
+    )
+    interval: float = Field(10.0, ge=1, le=600, description="s between state evaluations")
+    group_by: list[str] = Field(
+        default_factory=lambda: ["device"],
+        description="alert labels that put alerts in one incident",
+    )
+    retention_days: float = Field(90.0, gt=0, description="resolved incidents kept this long")
+    webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)

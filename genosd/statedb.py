@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -227,6 +228,70 @@ MIGRATIONS: list[str] = [
     CREATE INDEX syslog_device ON syslog (device, received_at);
     CREATE INDEX syslog_event ON syslog (event, received_at) WHERE event IS NOT NULL;
     """,
+    # 13: alerts, the incidents they open, what happened to each, silences, notifications due
+    """
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        group_key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        acknowledged_at REAL,
+        acknowledged_by TEXT,
+        resolved_at REAL,
+        resolved_by TEXT
+    );
+    CREATE INDEX incidents_open ON incidents (group_key) WHERE status != 'resolved';
+    CREATE INDEX incidents_opened ON incidents (opened_at);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        key TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        value TEXT,
+        details TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        fired_at REAL NOT NULL,
+        resolved_at REAL,
+        incident INTEGER REFERENCES incidents (id),
+        silenced_by INTEGER
+    );
+    CREATE INDEX alerts_firing ON alerts (key) WHERE resolved_at IS NULL;
+    CREATE INDEX alerts_incident ON alerts (incident);
+    CREATE TABLE incident_timeline (
+        id INTEGER PRIMARY KEY,
+        incident INTEGER NOT NULL REFERENCES incidents (id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX incident_timeline_incident ON incident_timeline (incident, at);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        data TEXT NOT NULL,
+        ends_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        incident INTEGER,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        sent_at REAL
+    );
+    CREATE INDEX notifications_due ON notifications (next_at) WHERE status = 'pending';
+    """,
 ]
 
 
@@ -298,7 +363,9 @@ def anchor_audit(db: sqlite3.Connection) -> None:
         return
     if row is None or read_audit_head(path) == (row[0], row[1]):
         return
-    partial = path.with_name(f".audit.head.{os.getpid()}")
+    # one partial file per thread: a process may write from two connections at once (the
+    # daemon's database thread and a key created beside it)
+    partial = path.with_name(f".audit.head.{os.getpid()}.{threading.get_ident()}")
     partial.write_text(f"{row[0]} {row[1]}\n")
     partial.replace(path)
 

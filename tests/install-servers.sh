@@ -8,6 +8,9 @@ command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 command -v snmpbulkwalk >/dev/null || need+=(snmp)
 command -v prometheus-snmp-exporter >/dev/null || need+=(prometheus-snmp-exporter)
 command -v chromium >/dev/null || need+=(chromium)  # the web console's browser tests (headless)
+command -v ip >/dev/null || need+=(iproute2)  # a veth pair whose link the alert tests take down
+command -v logger >/dev/null || need+=(bsdutils)  # syslog messages as util-linux sends them
+command -v openssl >/dev/null || need+=(openssl)  # the syslog TLS test certificate
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "need root to apt-get install: ${need[*]}" >&2; exit 1; fi
   apt-get update -qq

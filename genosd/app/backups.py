@@ -94,7 +94,13 @@ async def run_backup(
         failures = {r.device: r.error for r in results if not r.ok}
         core.events.publish(
             "run",
-            {"kind": "config_backup", "status": "finished", **summary, "failures": failures},
+            {
+                "kind": "config_backup",
+                "status": "finished",
+                **summary,
+                "failures": failures,
+                "ok": [r.device for r in results if r.ok],
+            },
         )
         await core.audit(
             actor=actor,

@@ -166,6 +166,7 @@ async def _apply(runtime: Runtime, old: Snapshot, new: Snapshot, report: ReloadR
     runtime.poller.apply(new.inventory.select(), settings.poller)
     runtime.traps.apply(settings)
     runtime.syslog.apply(settings)
+    runtime.alerts.apply(settings)
     runtime.core.status.forget(set(report.devices_removed))
     if old.settings.plugins != settings.plugins:
         report.plugins_reloaded = await runtime.plugins.apply(settings.plugins)

@@ -18,7 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from genosd import audit, systemd
-from genosd.app import outbox
+from genosd.app import incidents, outbox
+from genosd.app.alerting import AlertService
 from genosd.app.backups import backup_job
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job
@@ -85,6 +86,9 @@ class Runtime:
         self.poller = Poller(self.core, scheduler, self.metrics)
         self.traps = TrapService(self.core, self.registry)
         self.syslog = SyslogService(self.core, self.registry)
+        self.alerts = AlertService(
+            self.core, lambda: self.pipeline.store.pending_points, self.registry
+        )
         self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
         tools_of = lambda: self.tools  # noqa: E731 (the plugins' view of the registry, lazily)
@@ -103,6 +107,7 @@ class Runtime:
         self._audit_cursor: int | None = None  # None while nobody listens to `audit`
         self._outbox_cursor = 0
         self.pipeline.observers.append(self.plugins.runtime.deliver_points)
+        self.pipeline.observers.append(self.alerts.observe_points)
         self.pipeline.sink_listeners.append(self._sink_changed)
         self.registry.register(EventBusCollector(self.core.events))
         self.registry.register(ComplianceCollector(self.core.compliance))
@@ -174,6 +179,13 @@ class Runtime:
             Job("store_prune", "genosd", self._prune, lambda: Every(PRUNE_INTERVAL)),
             Job("event_relay", "genosd", self._relay, lambda: Every(RELAY_INTERVAL), quiet=True),
             Job("playbook_gates", "genosd", self._expire_gates, lambda: Every(60.0), quiet=True),
+            Job(
+                "alerts",
+                "genosd",
+                self.alerts.evaluate,
+                lambda: Every(self.core.settings.alerts.interval),
+                quiet=True,
+            ),
         ]
         interval = systemd.watchdog_interval()
         if interval:
@@ -194,6 +206,7 @@ class Runtime:
         self.poller.start()
         await self.traps.start()
         await self.syslog.start()
+        await self.alerts.start()
         for run_id in await self.core.db.run(recover_orphans):
             log.warning("playbook run %d was cut short by a restart; resume it to go on", run_id)
         await self.playbook_schedules.sync(plugin_tasks(self.plugins.host))
@@ -203,6 +216,7 @@ class Runtime:
         """Stop in reverse order: jobs, receivers, pollers, plugins, then metrics and storage."""
         await self.jobs.stop()
         await self.playbook_runs.stop()
+        await self.alerts.stop()
         await self.syslog.stop()
         await self.traps.stop()
         await self.poller.stop()
@@ -222,6 +236,9 @@ class Runtime:
         await self.core.db.run(outbox.prune)
         await self.traps.prune()
         await self.syslog.prune()
+        await self.core.db.run(
+            incidents.prune, time.time() - self.core.settings.alerts.retention_days * 86400
+        )
 
     async def _relay(self) -> None:
         """Publish audit entries (while someone listens) and events written by CLI processes."""

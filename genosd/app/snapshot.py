@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from genosd import logs
+from genosd.alerts.rules import Rule, load_rules
 from genosd.collectors.mib_profiles import BUILTIN_DIR, ProfileSet, load_profiles
 from genosd.config.secrets import redact_config_forms
 from genosd.errors import ConfigError
@@ -67,6 +68,7 @@ class Snapshot:
     mib_names: MibNames = field(default_factory=builtin_names)  # built-in + mib_paths
     mib_profiles: ProfileSet = field(default_factory=ProfileSet)  # built-in + poller.profile_paths
     syslog_events: Classifier = field(default_factory=Classifier.load)  # + syslog.events_file
+    alert_rules: tuple[Rule, ...] = field(default_factory=lambda: tuple(load_rules([])))
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -99,6 +101,7 @@ def load_snapshot(sources: Sources) -> Snapshot:
     if unknown:
         raise ConfigError(f"poller.profiles names unknown MIB profiles: {', '.join(unknown)}")
     events = Classifier.load(settings.syslog.events_file)
+    rules = tuple(load_rules(settings.alerts.rules_files, builtin=settings.alerts.builtin_rules))
     directory = sources.inventory_dir or settings.inventory_dir
     configured = sources.inventory_dir is not None or "inventory_dir" in settings.model_fields_set
     if not configured and not (directory / "hosts.yaml").exists():
@@ -106,7 +109,7 @@ def load_snapshot(sources: Sources) -> Snapshot:
         inventory = Inventory(directory, {}, {})
     else:
         inventory = load_inventory(directory, settings)
-    return Snapshot(sources, settings, inventory, names, profiles, events)
+    return Snapshot(sources, settings, inventory, names, profiles, events, rules)
 
 
 def changed(old: GenosdSettings, new: GenosdSettings) -> list[str]:

@@ -14,6 +14,7 @@ from genosd.cli.config import config_app
 from genosd.cli.daemon import check_config, run
 from genosd.cli.facts import facts
 from genosd.cli.grafana import grafana_app
+from genosd.cli.incidents import incidents_app, silences_app
 from genosd.cli.inventory import inventory_app
 from genosd.cli.keys import keys_app
 from genosd.cli.lab import lab_app
@@ -67,6 +68,8 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(tools_app, name="tools")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(syslog_app, name="syslog")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(silences_app, name="silences")
 add_plugin_commands(
     app,
     {c.name or "" for c in app.registered_commands} | {g.name or "" for g in app.registered_groups},

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from genosd.app.core import AppCore, tool_core
@@ -57,6 +58,11 @@ def fail_config(exc: ConfigError | PluginError) -> NoReturn:
     """Print a configuration or required-plugin error (one problem per line) and exit 78."""
     console.print(f"[red]configuration error:[/red] {exc}", markup=True)
     raise typer.Exit(EX_CONFIG)
+
+
+def fail_invalid(exc: ValidationError) -> NoReturn:
+    """Print what a request built from options got wrong (field: message) and exit 2."""
+    fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

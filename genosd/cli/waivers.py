@@ -18,6 +18,7 @@ from genosd.cli.common import (
     console,
     fail,
     fail_config,
+    fail_invalid,
     out,
     print_json,
     snapshot,
@@ -65,7 +66,7 @@ def waivers_add(
     except ConfigError as exc:
         fail_config(exc)
     except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
+        fail_invalid(exc)
     except GenosdError as exc:
         fail(str(exc), 2)
     if json_out:

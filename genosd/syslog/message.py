@@ -221,6 +221,14 @@ def _iso(stamp: str) -> float | None:
 
 
 def _bsd(parts: tuple[str | None, ...], now: float) -> float | None:
+    # a burst of messages shares its stamps: decide each once per hour of receive time (an
+    # hour's difference only moves the one-day skew allowance at New Year by an hour)
+    hour_start = now - now % 3600
+    return _bsd_at(parts, hour_start)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bsd_at(parts: tuple[str | None, ...], now: float) -> float | None:
     month_name, day, year, hour, minute, second, zone = parts
     month = _MONTHS.get(month_name or "")
     if month is None or (zone is not None and zone not in _ZONES):
@@ -228,6 +236,7 @@ def _bsd(parts: tuple[str | None, ...], now: float) -> float | None:
     fields = (int(day or 0), int(hour or 0), int(minute or 0), int(second or 0))
     if year:
         return _timegm(int(year), month, *fields)
+    now += 3600  # the end of the receive hour: a stamp from within it is not "ahead"
     # a stamp is from the past: this year's, unless that is ahead of now (a day's clock skew
     # allowed) — then last year's; or next year's when this year's is months ago and next
     # year's is within the skew (a device whose clock passed New Year first)

@@ -1,0 +1,1 @@
+"""Alerts: rules over metrics, device states and events; silences and maintenance windows."""
