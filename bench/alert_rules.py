@@ -21,7 +21,7 @@ import tracemalloc
 
 from genosd.alerts.engine import Evaluator
 from genosd.alerts.rules import load_rules
-from genosd.metrics.model import Point
+from genosd.metrics.model import FieldValue, Point
 
 
 def cycle_points(devices: int, interfaces: int, cycle: int) -> list[Point]:
@@ -38,7 +38,7 @@ def cycle_points(devices: int, interfaces: int, cycle: int) -> list[Point]:
         for i in range(interfaces):
             down = (d * interfaces + i) % 50 == 0
             hot = (d * interfaces + i) % 100 == 1
-            fields = {
+            fields: dict[str, FieldValue] = {
                 "ifOperStatus": 2 if down else 1,
                 "ifAdminStatus": 1,
                 "in_utilization": 95.0 if hot else 12.5,

@@ -12,11 +12,10 @@ from genosd import __version__
 from genosd.api.context import actor_of, runtime_of
 from genosd.api.models import Strict
 from genosd.app import playbook_gates
-from genosd.app.playbook_records import RunRecord, load_run
+from genosd.app.playbook_records import RunRecord
 from genosd.app.playbooks import available, get_run, list_runs, plugin_tasks
 from genosd.auth.keys import Role
 from genosd.endpoints import PRINCIPAL, Api
-from genosd.errors import PermissionDenied
 
 routes = Api("genosd", __version__)
 
@@ -206,15 +205,12 @@ def _run_id(request: web.Request) -> int:
 )
 async def approve_run(request: web.Request, body: ApproveIn) -> RunState:
     """Approve the gate the run waits at (its changes, bound to the gate's hash); it goes on."""
-    runtime = runtime_of(request)
-    record = await runtime.core.db.run(load_run, _run_id(request))
-    gate = record.gate
-    if gate is not None and not request[PRINCIPAL].role.allows(Role(gate.role)):
-        raise PermissionDenied(f"this approval gate needs the {gate.role} role")
-    claimed = await playbook_gates.approve(
-        runtime.core, _run_id(request), actor_of(request), body.sha256
+    claimed = await runtime_of(request).approve_run(
+        _run_id(request),
+        actor=actor_of(request),
+        role=request[PRINCIPAL].role,
+        sha256=body.sha256,
     )
-    runtime.playbook_runs.start(runtime.core, claimed, plugin_tasks(runtime.plugins.host))
     return _state(claimed)
 
 

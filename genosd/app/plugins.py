@@ -22,6 +22,7 @@ from genosd.llm.prompts import ResolvedPrompt
 from genosd.llm.turns import Limits, OnEvent, Turn
 from genosd.llm.types import Message
 from genosd.pluginhost.contract import (
+    Act,
     DeviceView,
     Embedding,
     ModelAnswer,
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 ToolsOf = Callable[[], ToolRegistry]  # the registry as the plugins are now
 
 
-def make_context(core: AppCore, name: str, tools_of: ToolsOf | None = None) -> PluginContext:
+def make_context(
+    core: AppCore, name: str, tools_of: ToolsOf | None = None, act: Act | None = None
+) -> PluginContext:
     """The context lent to plugin `name`: it may publish alerts and its own topics only; the
     tool registry and the assistant when `tools_of` gives the registry (in the daemon)."""
 
@@ -145,14 +148,18 @@ def make_context(core: AppCore, name: str, tools_of: ToolsOf | None = None) -> P
     )
     if tools_of is not None:
         context.tools, context.assist = tools, assist
+    if act is not None:
+        context.act = act
     return context
 
 
-def load_plugins(core: AppCore, tools_of: ToolsOf | None = None) -> PluginHost:
+def load_plugins(
+    core: AppCore, tools_of: ToolsOf | None = None, act: Act | None = None
+) -> PluginHost:
     """Discover and load plugins for this core (lent the tool registry `tools_of` gives, in
     the daemon); PluginError only when a required one fails."""
     host = PluginHost()
-    host.load(core.settings.plugins, lambda name: make_context(core, name, tools_of))
+    host.load(core.settings.plugins, lambda name: make_context(core, name, tools_of, act))
     core.prompts.source = host.prompt_source()
     return host
 

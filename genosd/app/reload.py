@@ -171,6 +171,7 @@ async def _apply(runtime: Runtime, old: Snapshot, new: Snapshot, report: ReloadR
     if old.settings.plugins != settings.plugins:
         report.plugins_reloaded = await runtime.plugins.apply(settings.plugins)
     report.restart_required += runtime.plugins.routes_pending()
+    runtime.register_notifiers()
     for listener in runtime.reload_listeners:
         listener(settings)
     await runtime.playbook_schedules.sync(plugin_tasks(runtime.plugins.host))

@@ -18,8 +18,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from genosd import audit, systemd
-from genosd.app import incidents, outbox
-from genosd.app.alerting import AlertService
+from genosd.app import incidents, outbox, playbook_gates
+from genosd.app.actions import Actions
+from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job
@@ -35,7 +36,7 @@ from genosd.app.jobs import (
 from genosd.app.llm import LlmCollector
 from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusCollector
 from genosd.app.playbook_gates import expire_gates, recover_orphans
-from genosd.app.playbook_records import RunRecord
+from genosd.app.playbook_records import RunRecord, load_run
 from genosd.app.playbook_schedule import PlaybookSchedules
 from genosd.app.playbooks import BackgroundRuns, available, begin, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
@@ -92,7 +93,16 @@ class Runtime:
         self.playbook_runs = BackgroundRuns()
         self.jobs = JobRunner(self.core.events, self._persist_job)
         tools_of = lambda: self.tools  # noqa: E731 (the plugins' view of the registry, lazily)
-        self.plugins = Plugins(self.core, load_plugins(self.core, tools_of), self.jobs, tools_of)
+        self.actions = Actions(
+            self.core,
+            tools_of,
+            self.start_playbook,
+            self.approve_run,
+            lambda: IncidentDesk(self.core, self.alerts),
+        )
+        self.plugins = Plugins(
+            self.core, load_plugins(self.core, tools_of, self.actions.run), self.jobs, tools_of
+        )
         self.playbook_schedules = PlaybookSchedules(
             self.core, self.jobs, self.playbook_runs, plugin_tasks(self.plugins.host)
         )
@@ -152,6 +162,28 @@ class Runtime:
         self.playbook_runs.start(self.core, record, tasks)
         return record
 
+    async def approve_run(
+        self, run_id: int, *, actor: str, role: Role, sha256: str | None
+    ) -> RunRecord:
+        """Approve the gate run `run_id` waits at (its changes bound to `sha256`) and let it go
+        on in the background; PermissionDenied below the gate's role, ConflictError when it
+        does not wait or four-eyes forbids it."""
+        record = await self.core.db.run(load_run, run_id)
+        gate = record.gate
+        if gate is not None and not role.allows(Role(gate.role)):
+            raise PermissionDenied(f"this approval gate needs the {gate.role} role")
+        claimed = await playbook_gates.approve(self.core, run_id, actor, sha256)
+        self.playbook_runs.start(self.core, claimed, plugin_tasks(self.plugins.host))
+        return claimed
+
+    def register_notifiers(self) -> None:
+        """The active plugins' notification targets, for the incident notifications."""
+        senders = self.alerts.notifier.senders
+        senders.clear()
+        for record in self.plugins.host.active:
+            for notifier in record.contributions.notifiers:
+                senders[f"{record.name}:{notifier.name}"] = notifier.send
+
     async def _on_poll(self, poll: SnmpPoll) -> None:
         await self.poller.handle(poll)
 
@@ -203,6 +235,7 @@ class Runtime:
         for job in self._core_jobs():
             self.jobs.add(job, saved.get(job.name))
         self.plugins.start()
+        self.register_notifiers()
         self.poller.start()
         await self.traps.start()
         await self.syslog.start()

@@ -21,6 +21,7 @@ from genosd import hookspec
 from genosd.auth.keys import Role
 from genosd.config.history import HistoryChange
 from genosd.endpoints import Api
+from genosd.errors import PluginError
 from genosd.events import Topic
 from genosd.llm.prompts import PromptBook, PromptSource, ResolvedPrompt
 from genosd.llm.turns import Turn
@@ -100,6 +101,7 @@ class ToolInfo:
 # tools(role, writes=False): the registry's tools a caller of `role` may use (read-only ones
 # unless `writes`)
 ListTools = Callable[..., list[ToolInfo]]
+Act = Callable[..., Awaitable[Any]]
 
 # assist(messages, *, actor, role, agent=None, tools=None, pinned=None, writes=False, limits=None,
 # model=None, on_event=None, kind="chat", stream=True): one assistant turn (genosd.llm.turns.Turn)
@@ -118,6 +120,10 @@ async def _no_assistant(*args: Any, **kwargs: Any) -> Turn:
     from genosd.llm import LlmUnavailable
 
     raise LlmUnavailable("the assistant runs inside the daemon only")
+
+
+async def _no_actions(*args: Any, **kwargs: Any) -> Any:
+    raise PluginError("people's actions (ChatOps) are lent to plugins only in the daemon")
 
 
 async def _no_model(*args: Any, **kwargs: Any) -> ModelAnswer:
@@ -166,6 +172,9 @@ class PluginContext:
     config_changes: ConfigChanges = _no_history  # the config history (secrets as masked)
     tools: ListTools = _no_tools  # genosd's tool registry (in the daemon)
     assist: Assist = _no_assistant  # an assistant turn with tools (in the daemon)
+    # act(name, args, *, actor, role): a person's action through genosd's workflows
+    # (genosd.app.actions: status, pending, approve_change, approve_run, backup, incident_ack …)
+    act: Act = _no_actions
 
     def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
         """The plugin's shared object `key`, made by `factory` the first time."""
@@ -198,6 +207,15 @@ class Tool:
     args: type[BaseModel]
     run: Callable[[BaseModel], Awaitable[Any]]
     role: Role = Role.viewer
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """A notification target (a chat channel): `send` gets each incident change it is due
+    (genosd's notification queue retries it with back-off while it raises)."""
+
+    name: str
+    send: Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -242,6 +260,7 @@ class Contributions:
     jobs: list[Job] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
+    notifiers: list[Notifier] = field(default_factory=list)
     prompts: PromptSource | None = None
 
 
@@ -281,6 +300,11 @@ class GenosdHookSpecs:
     @hookspec
     def genosd_sinks(self, config: Any, context: PluginContext) -> list[Sink]:
         """Consumers of events and metric points."""
+        return []
+
+    @hookspec
+    def genosd_notifiers(self, config: Any, context: PluginContext) -> list[Notifier]:
+        """Notification targets for incident changes (ChatOps channels)."""
         return []
 
     @hookspec

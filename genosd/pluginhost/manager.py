@@ -30,6 +30,7 @@ from genosd.pluginhost.contract import (
     Contributions,
     GenosdHookSpecs,
     Job,
+    Notifier,
     PluginContext,
     Sink,
     Task,
@@ -256,13 +257,22 @@ class PluginHost:
         out.jobs = _list_of(self._call(name, "genosd_jobs", **kwargs), Job, "jobs")
         out.tasks = _list_of(self._call(name, "genosd_tasks", **kwargs), Task, "tasks")
         out.sinks = _list_of(self._call(name, "genosd_sinks", **kwargs), Sink, "sinks")
+        out.notifiers = _list_of(
+            self._call(name, "genosd_notifiers", **kwargs), Notifier, "notifiers"
+        )
         prompts = self._call(name, "genosd_prompt_source", **kwargs)
         if prompts is not None and not callable(prompts):
             raise PluginError("genosd_prompt_source must return a callable or None")
         out.prompts = prompts
         for job in out.jobs:
             _check_job(job)
-        named: list[Tool | Job | Task | Sink] = [*out.tools, *out.jobs, *out.tasks, *out.sinks]
+        named: list[Tool | Job | Task | Sink | Notifier] = [
+            *out.tools,
+            *out.jobs,
+            *out.tasks,
+            *out.sinks,
+            *out.notifiers,
+        ]
         for item in named:
             if not NAME.match(item.name):
                 raise PluginError(
