@@ -74,6 +74,9 @@ class Endpoint:
     conflicts: bool = False  # may answer 409: conflicting work, or a device without SSH/SNMP
     config_errors: bool = False  # may answer 422 when templates or rule files are invalid
     unavailable: bool = False  # may answer 503 when no model (or other backend) answers
+    # a route without an API key says what authenticates its callers instead (a chat
+    # platform's request signature); plugins may add public routes only with this
+    signed_by: str | None = None
 
     @property
     def operation_id(self) -> str:
@@ -128,6 +131,7 @@ class Api:
         conflicts: bool = False,
         config_errors: bool = False,
         unavailable: bool = False,
+        signed_by: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; the handler's docstring's first line is its summary."""
 
@@ -149,6 +153,7 @@ class Api:
                     conflicts=conflicts,
                     config_errors=config_errors,
                     unavailable=unavailable,
+                    signed_by=signed_by,
                 )
             )
             return handler
@@ -280,6 +285,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     }
     if e.role is not None:
         operation["x-genosd-role"] = e.role.value
+    if e.signed_by is not None:
+        operation["x-genosd-signed-by"] = e.signed_by
     if e.body is not None:
         operation["requestBody"] = {
             "required": True,

@@ -20,6 +20,8 @@ from genosd.pluginhost.manager import PluginRecord
 
 routes = Api("genosd", __version__)
 PLUGIN_PREFIX = "/api/v1/plugins"
+# built-in plugins whose routes DESIGN.md fixes elsewhere (the chat platforms call them)
+ROOTS = {"chatops": "/chatops"}
 
 
 def _while_active(runtime: Runtime, name: str, handler: Handler) -> Handler:
@@ -49,7 +51,7 @@ def mount(app: web.Application, runtime: Runtime, authorize: Authorizer) -> list
         ]
         sub = web.Application()
         guarded.install(sub, authorize)
-        prefix = f"{PLUGIN_PREFIX}/{record.name}"
+        prefix = ROOTS.get(record.name, f"{PLUGIN_PREFIX}/{record.name}")
         app.add_subapp(prefix, sub)
         runtime.plugins.routes_mounted.add(record.name)
         endpoints.extend(
@@ -74,7 +76,7 @@ def _out(runtime: Runtime, record: PluginRecord) -> PluginOut:
         error=record.error,
         hooks=record.hooks,
         routes=[
-            f"{e.method} {PLUGIN_PREFIX}/{record.name}{e.path}"
+            f"{e.method} {ROOTS.get(record.name, f'{PLUGIN_PREFIX}/{record.name}')}{e.path}"
             for e in (api.endpoints if api else [])
         ],
         topics=[t.name for t in contributions.topics],

@@ -193,11 +193,15 @@ class Actions:
         for run_id in waiting_ids:
             record = await self.core.db.run(load_run, run_id)
             gate = record.gate
+            bound = gate.changes if gate else []
+            diff: list[str] = []
+            for entry in bound:  # the diffs the gate's hash binds, as the approver sees them
+                change = await self.core.db.run(changes.get_change, int(entry["change"]))
+                diff += [f"# {change.device} (change {change.id})", *change.diff]
             runs.append({
                 "id": record.id, "playbook": record.playbook, "actor": record.actor,
                 "message": gate.message if gate else "", "sha256": gate.sha256 if gate else None,
-                "changes": len(gate.changes) if gate else 0,
-                "diff": [line for c in (gate.changes if gate else []) for line in c.get("diff", [])],
+                "changes": len(bound), "diff": diff,
             })  # fmt: skip
         return {
             "changes": [

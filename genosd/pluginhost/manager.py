@@ -316,8 +316,11 @@ def _checked_routes(routes: Any) -> Api:
     if not isinstance(routes, Api):
         raise PluginError("genosd_routes must return a genosd.endpoints.Api or None")
     for endpoint in routes.endpoints:
-        if endpoint.role is None:
-            raise PluginError(f"plugin route {endpoint.path} must name a role (no public routes)")
+        if endpoint.role is None and not endpoint.signed_by:
+            raise PluginError(
+                f"plugin route {endpoint.path} must name a role, or say what authenticates its "
+                "callers instead (signed_by)"
+            )
         if not endpoint.path.startswith("/"):
             raise PluginError(f"plugin route {endpoint.path!r} must start with '/'")
     return routes

@@ -52,6 +52,7 @@ async def test_broken_plugins_are_reported_and_the_rest_keep_working(api, test_p
         "badconfig": "failed",
         "badsink": "active",
         "chat": "active",
+        "chatops": "active",
         "flapdetect": "active",
         "good": "active",
         "importerror": "failed",
