@@ -55,6 +55,22 @@ class SyslogSettings(_Section):
         description="a YAML catalogue of structured events tried before the built-in one "
         "(genosd/syslog/events.yaml shows the format)",
     )
+    forward: list[str] = Field(
+        default_factory=list,
+        description="log stores that get every message as stored (masked, attributed): "
+        "udp://host:514 or tcp://host:514 (RFC 5424, octet counting), or a Grafana Loki push "
+        "URL http(s)://loki:3100/loki/api/v1/push",
+    )
+
+    @field_validator("forward")
+    @classmethod
+    def _destinations(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("udp://", "tcp://", "http://", "https://")) or url.endswith(
+                "//"
+            ):
+                raise ValueError(f"{url!r}: a forward destination is udp://, tcp:// or http(s)://")
+        return urls
 
     @model_validator(mode="after")
     def _tls_needs_a_certificate(self) -> SyslogSettings:

@@ -99,7 +99,7 @@ def _backends(runtime: Runtime) -> list[BackendHealth]:
             BackendHealth(
                 name="syslog-receiver",
                 kind="collector",
-                healthy=not syslog.errors,
+                healthy=syslog.error is None,
                 detail="; ".join(filter(None, [syslog.error, where])),
             )
         )

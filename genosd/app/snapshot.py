@@ -44,6 +44,7 @@ RESTART_REQUIRED = frozenset(
             "tls_cert",
             "tls_key",
             "tls_client_ca",
+            "forward",
         )
     }
 )

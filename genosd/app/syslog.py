@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter
 from genosd.app.attribution import Attribution
 from genosd.app.core import AppCore
 from genosd.app.floodgate import SourceBuckets, enlarge_receive_buffer
+from genosd.app.syslog_forward import Forwarder
 from genosd.metrics.model import FieldValue, Point
 from genosd.settings import GenosdSettings
 from genosd.statedb import transaction
@@ -84,6 +85,7 @@ class SyslogService:
         self._attribution = Attribution(())
         self._classifier = core.snapshot.syslog_events
         self._redact = core.llm.redact
+        self.forwarder = Forwarder(self._settings.forward, registry)
         self.apply(core.settings)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -99,8 +101,11 @@ class SyslogService:
 
     @property
     def error(self) -> str | None:
-        """Why a configured port is not listening, if one is not."""
-        return "; ".join(self.errors.values()) or None
+        """Why a configured port is not listening, or a forward destination fails, if so."""
+        problems = list(self.errors.values()) + [
+            f"forwarding to {d.url}: {d.error}" for d in self.forwarder.destinations if d.error
+        ]
+        return "; ".join(problems) or None
 
     async def start(self) -> None:
         """Listen on the configured ports (one that cannot be bound is logged and shown in the
@@ -151,6 +156,7 @@ class SyslogService:
         for name, (host, port) in self.listening.items():
             log.info("syslog receiver listening on %s %s:%s", name, host, port)
         self._task = asyncio.create_task(self._consume(), name="syslog-receiver")
+        self.forwarder.start()
 
     async def stop(self) -> None:
         """Close the sockets and connections; what is queued is handled first."""
@@ -171,6 +177,7 @@ class SyslogService:
                 await self._task
             self._task = None
         await self._drain()
+        await self.forwarder.stop()
 
     # --- intake (socket callbacks and connection tasks: cheap) -------------------------------
 
@@ -290,6 +297,7 @@ class SyslogService:
 
     async def _keep(self, records: list[dict[str, Any]]) -> None:
         ids = await self.core.db.run(insert_messages, records)
+        self.forwarder.offer(records)
         publish = self.core.events.publish
         for message_id, record in zip(ids, records, strict=True):
             record["id"] = message_id
