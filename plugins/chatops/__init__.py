@@ -101,10 +101,32 @@ class ChatOps:
             lines = [f"{change.author}: {change.message.strip()[:200]}"]
             if self.settings.summarise_changes:
                 lines += await self._summary(change.device, change.diff)
+            lines += await self._compliance(change.device)
             await self.announce(Reply(
                 f"Config change on {change.device} ({diff_size(change.diff)})",
                 lines, code=change.diff or None, public=True,
             ))  # fmt: skip
+
+    async def _compliance(self, device: str) -> list[str]:
+        """The device's compliance now against its previous check (the backup checks it)."""
+        done = await self.context.act(
+            "tool", {"name": "compliance", "arguments": {"device": device}},
+            actor="genosd", role=Role.viewer,
+        )  # fmt: skip
+        items = (done.get("result") or {}).get("items", []) if done.get("ok") else []
+        if not items or items[0].get("score") is None:
+            return []
+        item = items[0]
+        history = item.get("history") or []
+        line = f"Compliance {item['score']:.0f}"
+        if len(history) >= 2:
+            before = history[-2][1]
+            line = f"Compliance {before:.0f} → {item['score']:.0f} ({item['score'] - before:+.0f})"
+        if item.get("newly_failing"):
+            line += f"; newly failing: {', '.join(item['newly_failing'])}"
+        if item.get("fixed"):
+            line += f"; fixed: {', '.join(item['fixed'])}"
+        return [line]
 
     async def _summary(self, device: str, diff: str) -> list[str]:
         platform = next((d.platform for d in self.context.devices() if d.name == device), "")

@@ -305,3 +305,46 @@ async def test_a_paused_playbook_approved_from_mattermost_goes_on(tmp_path: Path
         assert audit == [("mattermost:bob",)]
     finally:
         await client.close()
+
+
+async def test_a_config_change_is_announced_with_an_llm_summary_and_the_compliance_delta(
+    tmp_path: Path, ssh_lab, chat, fake_ollama
+):
+    fake, base = chat
+    fake_ollama.responder = lambda body: json.dumps(
+        {"summary": "adds an NTP server", "risk": 2, "reasons": ["a new time source"]}
+    )
+    config, secrets = write_lab_setup(
+        tmp_path,
+        ssh_lab.ports,
+        settings="ssh: {backup_schedule: '', facts_interval: 0, host_key_policy: accept-new}\n"
+        f"llm: {{url: '{fake_ollama.url}', timeout: 5, models: {{summary: [qwen2.5-coder:7b]}}}}\n"
+        + _chatops(base).replace("    access:", "    summarise_changes: true\n    access:"),
+    )
+    (secrets / "plugins__chatops__mattermost__tokens").write_text(MM_TOKEN)
+    (secrets / "plugins__chatops__mattermost__webhook_url").write_text(f"{base}/hooks/mm")
+    runtime = build_runtime(Sources(config, None, (secrets,)))
+    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    await client.start_server()
+    mm = "/chatops/mattermost/commands"
+    form = {"token": MM_TOKEN, "team_id": "t", "channel_id": "c", "user_id": "u",
+            "user_name": "ops", "text": "backup r1"}  # fmt: skip
+    try:
+        first = await (await client.post(mm, data=form)).json()
+        assert "Backed up 1 devices" in first["text"], first
+        await runtime.jobs.run_now("chatops.config_changes")  # the first look starts from now
+        assert not [m for m in fake.webhook if "Config change" in m["text"]]
+        # someone adds an NTP server by hand; the next backup finds it
+        ssh_lab.sims["r1"].device.config_command(None, "ntp server 10.9.9.9")
+        again = await (await client.post(mm, data=form)).json()
+        assert "changed: r1" in again["text"], again
+        await runtime.jobs.run_now("chatops.config_changes")
+        (message,) = [m for m in fake.webhook if "Config change" in m["text"]]
+        text = message["text"]
+        assert "Config change on r1 (+1/-0)" in text and "+ntp server 10.9.9.9" in text
+        assert "Summary: adds an NTP server" in text and "Risk: 2/5" in text
+        assert "Compliance " in text and "→" in text, text
+        summary_request = next(b for p, b in fake_ollama.requests if p == "/api/chat")
+        assert "ntp server 10.9.9.9" in json.dumps(summary_request)
+    finally:
+        await client.close()
