@@ -166,7 +166,7 @@ def load_plugins(
 
 def _job(plugin: str, job: PluginJob) -> Job:
     every, cron = job.every, job.cron
-    schedule: Every | Cron = Every(every) if every is not None else Cron(cron or "")
+    schedule: Every | Cron = Every(every, job.at_start) if every is not None else Cron(cron or "")
     return Job(f"{plugin}.{job.name}", plugin, job.run, lambda: schedule, quiet=job.quiet)
 
 

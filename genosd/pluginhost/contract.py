@@ -227,6 +227,7 @@ class Job:
     every: float | None = None
     cron: str | None = None
     quiet: bool = False  # publish `job` events only for failures and recoveries (short loops)
+    at_start: bool = False  # an `every` job's first run right at start, not one period later
 
 
 @dataclass(frozen=True)

@@ -243,4 +243,9 @@ def genosd_sinks(config: ChatOpsSettings, context: PluginContext) -> list[Sink]:
 def genosd_jobs(config: ChatOpsSettings, context: PluginContext) -> list[Job]:
     """Config changes found by backups."""
     chatops = _chatops(config, context)
-    return [Job("config_changes", chatops.config_changes, every=config.change_poll, quiet=True)]
+    jobs = [Job("config_changes", chatops.config_changes, every=config.change_poll, quiet=True)]
+    if config.slack.socket_mode:
+        jobs.append(
+            Job("slack_socket", chatops.slack.keep_socket, every=30.0, quiet=True, at_start=True)
+        )
+    return jobs

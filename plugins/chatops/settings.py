@@ -40,6 +40,12 @@ class SlackSettings(_Model):
     api_url: str = Field("https://slack.com/api/", description="Slack's Web API base URL")
     channel: str | None = Field(None, description="channel id for notifications")
     max_age: float = Field(300.0, ge=30, le=900, description="s a signed request stays valid")
+    socket_mode: bool = Field(
+        False,
+        description="take commands and clicks over a WebSocket genosd opens to Slack (no public "
+        "request URL needed; needs app_token)",
+    )
+    app_token: SecretStr | None = Field(None, description="xapp- token with connections:write")
 
     @field_validator("api_url")
     @classmethod

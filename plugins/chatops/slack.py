@@ -22,6 +22,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from plugins.chatops.access import ChatUser
@@ -147,9 +150,53 @@ class SlackAdapter:
         self.client = AsyncWebClient(token=token, base_url=self.slack.api_url)
         self._session: aiohttp.ClientSession | None = None
         self._later: set[asyncio.Task[None]] = set()
+        self.socket: SocketModeClient | None = None
+
+    async def keep_socket(self) -> None:
+        """Socket Mode: open the WebSocket to Slack if it is not open (a job calls this; the
+        client reconnects by itself once open)."""
+        if not (self.slack.enabled and self.slack.socket_mode and self.slack.app_token):
+            return
+        if self.socket is not None and not self.socket.closed:
+            return
+        self.socket = SocketModeClient(
+            self.slack.app_token.get_secret_value(), logger=log, web_client=self.client
+        )
+        self.socket.socket_mode_request_listeners.append(self._socket_request)
+        await self.socket.connect()
+
+    async def _socket_request(self, client: Any, request: SocketModeRequest) -> None:
+        """A command or click over the WebSocket: acknowledged with the answer (within 3 s)."""
+        payload = request.payload
+        if request.type == "slash_commands":
+            who = ChatUser(
+                "slack", payload.get("team_id", ""), payload.get("channel_id", ""),
+                payload.get("user_id", ""), payload.get("user_name", ""),
+            )  # fmt: skip
+            work = self.bot.command(who, payload.get("text", ""))
+            answer = await self._within(work, payload.get("response_url", ""), who.channel)
+            body = (
+                render(answer, self.settings.reply_chars)[0]
+                if answer is not None
+                else {"response_type": "ephemeral", "text": "Working on it…"}
+            )
+            await client.send_socket_mode_response(
+                SocketModeResponse(envelope_id=request.envelope_id, payload=body)
+            )
+        elif request.type == "interactive" and payload.get("type") == "block_actions":
+            await client.send_socket_mode_response(
+                SocketModeResponse(envelope_id=request.envelope_id)
+            )
+            await self._click(payload)
+        else:
+            await client.send_socket_mode_response(
+                SocketModeResponse(envelope_id=request.envelope_id)
+            )
 
     async def close(self) -> None:
         """Finish what is being answered and close the HTTP session."""
+        if self.socket is not None:
+            await self.socket.close()
         if self._later:
             await asyncio.wait(self._later, timeout=10)
         if self._session is not None:
@@ -193,22 +240,32 @@ class SlackAdapter:
             return refusal(exc)
         try:
             payload = json.loads(form.get("payload", ""))
+        except ValueError:
+            return refusal(Refused(400, "not a block_actions payload"))
+        if not await self._click(payload):
+            return refusal(Refused(400, "not a block_actions payload"))
+        return web.Response(status=200)
+
+    async def _click(self, payload: Any) -> bool:
+        """Start answering a block_actions payload (over HTTP or the WebSocket); False when it
+        is not one."""
+        try:
             action = payload["actions"][0]
             user, url = payload["user"], payload.get("response_url", "")
-        except (ValueError, KeyError, IndexError, TypeError):
-            return refusal(Refused(400, "not a block_actions payload"))
-        who = ChatUser(
-            "slack", (payload.get("team") or {}).get("id", ""),
-            (payload.get("channel") or {}).get("id", ""), user.get("id", ""),
-            user.get("username") or user.get("name", ""),
-        )  # fmt: skip
+            who = ChatUser(
+                "slack", (payload.get("team") or {}).get("id", ""),
+                (payload.get("channel") or {}).get("id", ""), user.get("id", ""),
+                user.get("username") or user.get("name", ""),
+            )  # fmt: skip
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return False
 
         async def click() -> None:
             reply = await self.bot.button(who, str(action.get("value", "")))
             await self._continue(render(reply, self.settings.reply_chars), url, who.channel)
 
         self._spawn(click())
-        return web.Response(status=200)
+        return True
 
     async def _within(self, work: Awaitable[Reply], url: str, channel: str | None) -> Reply | None:
         """The reply if it comes within `answer_within`; else None, and it is posted later."""

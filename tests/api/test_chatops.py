@@ -348,3 +348,56 @@ async def test_a_config_change_is_announced_with_an_llm_summary_and_the_complian
         assert "ntp server 10.9.9.9" in json.dumps(summary_request)
     finally:
         await client.close()
+
+
+async def test_slack_socket_mode_takes_a_command_over_the_websocket(tmp_path: Path, snmpd):
+    """Slack's side of Socket Mode stands in locally: apps.connections.open hands out a
+    WebSocket URL; over it come `hello`, then a slash command envelope; genosd acknowledges the
+    envelope with its answer."""
+    acks: list[dict[str, Any]] = []
+    opened: list[str] = []
+
+    async def connections_open(request: web.Request) -> web.Response:
+        opened.append(request.headers.get("Authorization", ""))
+        return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{port}/link"})
+
+    async def link(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        await ws.send_json({
+            "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+            "payload": {"team_id": "T1", "channel_id": "C-NOC", "user_id": "U-OPS",
+                        "user_name": "ops", "command": "/genosd", "text": "status"},
+        })  # fmt: skip
+        async for message in ws:
+            if message.type.name == "TEXT":
+                acks.append(json.loads(message.data))
+        return ws
+
+    app = web.Application()
+    app.router.add_post("/api/apps.connections.open", connections_open)
+    app.router.add_get("/link", link)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    config = write_setup(
+        tmp_path,
+        snmpd,
+        _chatops(f"http://127.0.0.1:{port}").replace(
+            "slack: {enabled: true,", "slack: {enabled: true, socket_mode: true,"
+        ),
+        secrets={"plugins__chatops__slack__app_token": "xapp-test-token"},
+    )
+    runtime = build_runtime(Sources(config))
+    await runtime.start()
+    try:
+        (ack,) = await _until("the acknowledgement", lambda: acks)
+        assert opened == ["Bearer xapp-test-token"]
+        assert ack["envelope_id"] == "env-1"
+        assert "up" in json.dumps(ack["payload"]["blocks"]) and "sw1" in json.dumps(ack)
+    finally:
+        await runtime.stop()
+        await runner.cleanup()
