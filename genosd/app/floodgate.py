@@ -26,6 +26,10 @@ class SourceBuckets:
 
     def allow(self, source: str, now: float) -> bool:
         """Take one token from `source`'s bucket; False when it has none left."""
+        return self.take(source, 1, now) == 1
+
+    def take(self, source: str, wanted: int, now: float) -> int:
+        """Take up to `wanted` tokens from `source`'s bucket at once; how many it had."""
         bucket = self._buckets.get(source)
         capacity = self.rate * self.burst
         if bucket is None:
@@ -35,10 +39,9 @@ class SourceBuckets:
         else:
             bucket.tokens = min(capacity, bucket.tokens + (now - bucket.at) * self.rate)
             bucket.at = now
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
+        granted = min(wanted, int(bucket.tokens))
+        bucket.tokens -= granted
+        return granted
 
 
 def enlarge_receive_buffer(sock: Any, size: int = 8 << 20) -> None:

@@ -182,7 +182,8 @@ class SyslogService:
     # --- intake (socket callbacks and connection tasks: cheap) -------------------------------
 
     def offer(self, data: bytes, source: str, transport: str) -> None:
-        """Queue one message unless its source is over its rate or the queue is full."""
+        """Queue one message unless its source is over its rate or the queue is full (the UDP
+        path, one datagram at a time: kept lean, a slow callback loses datagrams in the kernel)."""
         if not self._buckets.allow(source, time.monotonic()):
             self.dropped.labels("rate_limited").inc()
             return
@@ -193,6 +194,26 @@ class SyslogService:
             self.dropped.labels("truncated").inc()  # counted, kept cut to the limit
             data = data[: self._settings.max_message]
         self._queue.append((data, source, transport, time.time()))
+        self._wake.set()
+
+    def offer_many(self, messages: list[bytes], source: str, transport: str) -> None:
+        """Queue what one read brought from one source: as many as its bucket and the queue
+        take (one bucket look for the lot); the rest dropped and counted."""
+        granted = self._buckets.take(source, len(messages), time.monotonic())
+        if granted < len(messages):
+            self.dropped.labels("rate_limited").inc(len(messages) - granted)
+        room = max(0, self._settings.queue_size - len(self._queue))
+        if granted > room:
+            self.dropped.labels("queue_full").inc(granted - room)
+            granted = room
+        if not granted:
+            return
+        limit, at, queue = self._settings.max_message, time.time(), self._queue
+        for data in messages[:granted]:
+            if len(data) > limit:
+                self.dropped.labels("truncated").inc()  # counted, kept cut to the limit
+                data = data[:limit]
+            queue.append((data, source, transport, at))
         self._wake.set()
 
     async def _stream(
@@ -215,8 +236,7 @@ class SyslogService:
                 if not data:
                     break
                 before = deframer.truncated
-                for message in deframer.feed(data):
-                    self.offer(message, source, transport)
+                self.offer_many(deframer.feed(data), source, transport)
                 for _ in range(deframer.truncated - before):
                     self.dropped.labels("truncated").inc()
             if (last := deframer.rest()) is not None:

@@ -61,7 +61,7 @@ class Classifier:
     """Names the event in a message's text, if the catalogue knows it."""
 
     def __init__(self, entries: list[EventPattern]):
-        self._entries = [
+        compiled = [
             _Compiled(
                 e.kind,
                 e.platforms[0] if len(e.platforms) == 1 else None,
@@ -70,6 +70,10 @@ class Classifier:
             )
             for e in entries
         ]
+        # entries grouped by their literal: each literal is looked for once per message
+        self._by_literal: dict[str, list[tuple[int, _Compiled]]] = {}
+        for number, entry in enumerate(compiled):
+            self._by_literal.setdefault(entry.contains, []).append((number, entry))
 
     @classmethod
     def load(cls, extra: Path | None = None) -> Classifier:
@@ -79,9 +83,15 @@ class Classifier:
 
     def classify(self, text: str) -> dict[str, Any] | None:
         """`{"kind": …, fields…}` for the first entry that matches `text`, else None."""
-        for entry in self._entries:
-            if entry.contains not in text:
-                continue
+        candidates = [
+            found
+            for literal, entries in self._by_literal.items()
+            if literal in text
+            for found in entries
+        ]
+        if len(candidates) > 1:
+            candidates.sort(key=lambda found: found[0])  # the catalogue's first entry wins
+        for _, entry in candidates:
             match = entry.regex.search(text)
             if match is None:
                 continue
