@@ -25,12 +25,26 @@ from genosd.alerts.engine import Alert, Evaluator, Transition
 from genosd.alerts.silences import Silence, SilenceSpec, silencing
 from genosd.app import incidents, notify
 from genosd.app.core import AppCore, inventory_tags
+from genosd.app.topology import long_name, topology
 from genosd.events import Event
 from genosd.metrics.model import Point
 from genosd.settings import GenosdSettings
 
 log = logging.getLogger(__name__)
 EVENT_SOURCES = {"syslog": "syslog", "traps": "traps", "alert": "alert"}
+NEIGHBORS_EVERY = 300.0  # s between rebuilds of the neighbour map from the stored facts
+
+
+async def neighbor_map(core: AppCore) -> dict[tuple[str, str], str]:
+    """Each inventory link's ends: (device, interface) → the device at the other end."""
+    found: dict[tuple[str, str], str] = {}
+    devices = core.inventory.devices
+    for link in (await topology(core))["links"]:
+        a, b = link["a"], link["b"]
+        if a in devices and b in devices:
+            found[(a, link["a_interface"])] = b
+            found[(b, link["b_interface"])] = a
+    return found
 
 
 def flatten(topic: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +86,9 @@ class AlertService:
         )
         self.firing = Gauge("genosd_alerts_firing", "alerts firing now", registry=registry)
         self._backup_failures: dict[str, str] = {}
+        # (device, long interface name) → the inventory device at the other end (LLDP/CDP)
+        self.neighbors: dict[tuple[str, str], str] = {}
+        self._neighbors_at = 0.0
         self._queue: collections.deque[Transition] = collections.deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -158,6 +175,9 @@ class AlertService:
             for name, error in self._backup_failures.items()
             if name in self.core.inventory.devices
         }
+        if now - self._neighbors_at > NEIGHBORS_EVERY:
+            self._neighbors_at = now
+            self.neighbors = await neighbor_map(self.core)
         found = self.evaluator.observe_states(
             now, down=down, backup_failures=failures, spooled=self.spooled()
         )
@@ -198,9 +218,11 @@ class AlertService:
         db = self.core.db
         if transition.kind == "fired":
             silence = silencing(self.silences, alert.labels, transition.at)
-            change = await db.run(
-                incidents.record_fired, alert, self._group_key(alert), silence and silence.id
-            )
+            cause = self._cause(alert)
+            if cause is not None:
+                alert.details = {**alert.details, "caused_by": cause}
+            group = self._group_key(alert, cause)
+            change = await db.run(incidents.record_fired, alert, group, silence and silence.id)
         else:
             change = await db.run(incidents.record_resolved, alert, transition.at)
         self.core.events.publish(
@@ -243,10 +265,29 @@ class AlertService:
         await self.core.db.run(notify.enqueue, targets, incident["id"], action, payload)
         return True
 
-    def _group_key(self, alert: Alert) -> str:
+    def _group_key(self, alert: Alert, cause: str | None = None) -> str:
+        labels = {**alert.labels, "device": cause} if cause else alert.labels
         names = self.core.settings.alerts.group_by
-        values = [f"{name}={alert.labels[name]}" for name in names if alert.labels.get(name)]
+        values = [f"{name}={labels[name]}" for name in names if labels.get(name)]
         return "|".join(values) if values else f"alertname={alert.rule}"
+
+    def _cause(self, alert: Alert) -> str | None:
+        """The neighbour that is down at the other end of the alert's interface, if any: its
+        incident is where the alert belongs (a device down is one incident, not one more per
+        neighbour's port facing it)."""
+        device = alert.device
+        interface = alert.labels.get("ifName") or alert.labels.get("interface")
+        if device is None or interface is None:
+            return None
+        other = self.neighbors.get((device, long_name(interface)))
+        if other is None:
+            return None
+        found = self.core.inventory.devices.get(other)
+        down = found is not None and self.core.status.state(found).status == "down"
+        firing = any(
+            a.rule == "device_down" and a.device == other for a in self.evaluator.firing.values()
+        )
+        return other if down or firing else None
 
     def _device_labels(self, name: str) -> dict[str, str]:
         device = self.core.inventory.devices.get(name)

@@ -330,3 +330,47 @@ async def _with(pending: Any, test: Any) -> Any:
 
 async def _now(value: Any) -> Any:
     return value
+
+
+async def test_a_neighbour_port_facing_a_device_that_is_down_joins_that_device_incident(
+    tmp_path: Path,
+):
+    from genosd.alerts.engine import Alert, Transition
+    from genosd.collectors.facts import FactsResult, store_facts
+
+    config = write_setup(tmp_path, 9, "alerts: {interval: 600}\n")
+    runtime = build_runtime(Sources(config))
+    await runtime.start()
+    try:
+        lldp = [{"local_interface": "Gi0/1", "neighbor_name": "r1.lab.example",
+                 "neighbor_interface": "xe-0/0/0"}]  # fmt: skip
+        await runtime.core.db.run(
+            store_facts, FactsResult("sw1", True, time.time(), {"lldp": lldp})
+        )
+        await runtime.alerts.evaluate()  # builds the neighbour map from the stored facts
+        assert runtime.alerts.neighbors[("sw1", "GigabitEthernet0/1")] == "r1"
+        now = time.time()
+
+        def alert(rule: str, device: str, **labels: str) -> Transition:
+            key = f"{rule}|device={device}" + "".join(f"|{k}={v}" for k, v in labels.items())
+            found = Alert(rule, key, "major", {"alertname": rule, "device": device, **labels},
+                          f"{rule} on {device}", None, now, now)  # fmt: skip
+            return Transition("fired", found, now)
+
+        down = alert("device_down", "r1")
+        runtime.alerts.evaluator.restore([down.alert])  # r1's device_down is firing
+        runtime.alerts._submit([down])
+        runtime.alerts._submit([alert("interface_down", "sw1", ifName="GigabitEthernet0/1")])
+        runtime.alerts._submit([alert("interface_down", "sw1", ifName="GigabitEthernet0/2")])
+        await runtime.alerts.settle()
+        rows = await runtime.core.db.run(
+            lambda db: db.execute(
+                "SELECT rule, json_extract(labels, '$.ifName'), incident,"
+                " json_extract(details, '$.caused_by') FROM alerts ORDER BY id"
+            ).fetchall()
+        )
+        (r1_down, facing, other) = rows
+        assert facing[2] == r1_down[2] and facing[3] == "r1"  # joined r1's incident
+        assert other[2] != r1_down[2] and other[3] is None  # a port facing nothing: its own
+    finally:
+        await runtime.stop()
