@@ -21,6 +21,7 @@ from genosd.cli.common import (
     fail,
     fail_config,
     fail_invalid,
+    out,
     print_json,
     snapshot,
     state_db,
@@ -76,7 +77,7 @@ def incidents_list(
         table.add_row(
             str(row["id"]), _when(row["opened_at"]), row["severity"], row["status"], row["title"]
         )
-    console.print(table)
+    out().print(table)
 
 
 @incidents_app.command("show")
@@ -95,15 +96,13 @@ def incidents_show(
     if json_out:
         print_json(found)
         return
-    console.print(
-        f"incident {found['id']} [{found['severity']}] {found['status']}: {found['title']}"
-    )
+    out().print(f"incident {found['id']} [{found['severity']}] {found['status']}: {found['title']}")
     for alert in found["alerts"]:
         state = "resolved" if alert["resolved_at"] else "firing"
-        console.print(f"  alert {alert['id']} {alert['rule']} ({state}): {alert['summary']}")
+        out().print(f"  alert {alert['id']} {alert['rule']} ({state}): {alert['summary']}")
     for entry in found["timeline"]:
         who = f" by {entry['actor']}" if entry["actor"] else ""
-        console.print(
+        out().print(
             f"  {_when(entry['at'])} {entry['kind']}{who} {entry['data'].get('note') or ''}"
         )
 
@@ -202,7 +201,7 @@ def silences_list(config: ConfigOption = None, json_out: JsonOption = False) -> 
     for s in found:
         matchers = ", ".join(f"{k}={v}" for k, v in s.matchers.items())
         table.add_row(str(s.id), s.kind, matchers, _when(s.ends_at), s.created_by, s.comment)
-    console.print(table)
+    out().print(table)
 
 
 @silences_app.command("end")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from genosd.app.syslog import list_messages
-from genosd.cli.common import ConfigOption, console, fail, print_json, state_db
+from genosd.cli.common import ConfigOption, fail, out, print_json, state_db
 from genosd.syslog.message import SEVERITIES
 
 syslog_app = typer.Typer(help="Received syslog messages", no_args_is_help=True)
@@ -56,4 +56,4 @@ def syslog_show(
             row["event"]["kind"] if row["event"] else "",
             row["message"],
         )
-    console.print(table)
+    out().print(table)

@@ -81,3 +81,32 @@ def test_acknowledge_resolve_note_and_silences(tmp_path: Path) -> None:
         "incident_acknowledged", "incident_note", "incident_resolved", "silence_add",
         "maintenance_add", "silence_end",
     ]  # fmt: skip
+
+
+def test_syslog_show_filters_and_prints_json(tmp_path: Path) -> None:
+    from genosd.app.syslog import insert_messages
+
+    config = tmp_path / "genosd.yaml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\n")
+    db = connect(state_db_path(tmp_path / "state"))
+    base = {"source": "10.0.0.1", "transport": "udp", "format": "rfc3164", "facility": "local7",
+            "facility_code": 23, "timestamp": None, "hostname": None, "app": None,
+            "procid": None, "msgid": None, "structured": {}}  # fmt: skip
+    insert_messages(db, [
+        {**base, "received_at": time.time() - 60, "device": "sw1", "severity": "err",
+         "severity_code": 3, "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down",
+         "event": {"kind": "link_down", "interface": "Gi0/1"}},
+        {**base, "received_at": time.time(), "device": "r1", "severity": "info",
+         "severity_code": 6, "message": "hello", "event": None},
+    ])  # fmt: skip
+    code, output = _cli(config, "syslog", "show", "--json")
+    assert code == 0 and [m["message"] for m in json.loads(output)] == [
+        "hello",
+        "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down",
+    ]
+    code, output = _cli(config, "syslog", "show", "--event", "any", "--severity", "err", "--json")
+    (found,) = json.loads(output)
+    assert found["device"] == "sw1" and found["event"]["interface"] == "Gi0/1"
+    code, output = _cli(config, "syslog", "show", "--grep", "HELLO", "--device", "r1")
+    assert code == 0 and "hello" in output
+    assert _cli(config, "syslog", "show", "--severity", "loud")[0] == 2
