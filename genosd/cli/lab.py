@@ -1,13 +1,13 @@
-"""`genosd lab up|down|status`: simulated devices on 127.0.0.1 (the `genosd[lab]` extra)."""
+"""`genosd lab up|down|status|link`: simulated devices on 127.0.0.1 (the `genosd[lab]` extra)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from genosd.cli.common import ConfigOption, JsonOption, console, lab_for, stop_lab
+from genosd.cli.common import ConfigOption, JsonOption, console, fail, lab_for, stop_lab
 
 lab_app = typer.Typer(help="Simulated devices on 127.0.0.1", no_args_is_help=True)
 
@@ -52,3 +52,26 @@ def lab_status(config: ConfigOption = None, json_out: JsonOption = False) -> Non
         console.print(_ssh_ports(state))
     if state is None:
         raise typer.Exit(3)
+
+
+@lab_app.command("link")
+def lab_link(
+    device: Annotated[str, typer.Argument(help="a lab SNMP device, e.g. lab-ios-sw1")],
+    interface: Annotated[str, typer.Argument(help="its ifName, ifDescr or ifIndex")],
+    state: Annotated[str, typer.Argument(help="up or down")],
+    config: ConfigOption = None,
+) -> None:
+    """Take a lab device's interface down (the far end went away) or up again: polls see its
+    ifOperStatus change, alert rules fire and resolve."""
+    from genosd.lab.snmp import set_link
+
+    if state not in ("up", "down"):
+        fail("the state is up or down", 2)
+    recording = lab_for(config).root / "data" / f"{device}.snmprec"
+    if not recording.is_file():
+        fail(f"no lab SNMP device {device!r} (is the lab up?)", 2)
+    try:
+        index = set_link(recording, interface, state == "up")
+    except ValueError as exc:
+        fail(str(exc), 2)
+    console.print(f"{device} {interface} (ifIndex {index}) is {state}")

@@ -100,3 +100,51 @@ def write_lab_recording(device: LabSnmpDevice, data_dir: Path) -> Path:
     if not target.exists() or target.read_text() != text:
         target.write_text(text)
     return target
+
+
+IF_DESCR, IF_OPER, IF_NAME = (
+    "1.3.6.1.2.1.2.2.1.2.",
+    "1.3.6.1.2.1.2.2.1.8.",
+    "1.3.6.1.2.1.31.1.1.1.1.",
+)
+
+
+def set_link(recording: Path, interface: str, up: bool) -> int:
+    """Take a simulated device's interface down or up: its ifOperStatus in the recording
+    snmpsim serves (it re-reads a changed file; ifAdminStatus stays, as when the far end of a
+    cable goes away). The interface by ifName, ifDescr or ifIndex; its ifIndex; ValueError when
+    the recording has no such interface."""
+    lines = recording.read_text().splitlines()
+    index = None
+    for line in lines:
+        oid, _, rest = line.partition("|")
+        value = rest.partition("|")[2]
+        for prefix in (IF_NAME, IF_DESCR):
+            if oid.startswith(prefix) and _text_value(rest.partition("|")[0], value) == interface:
+                index = oid[len(prefix) :]
+        if index is not None:
+            break
+    if index is None and interface.isdigit():
+        index = interface
+    target = f"{IF_OPER}{index}"
+    found = False
+    for number, line in enumerate(lines):
+        if line.split("|", 1)[0] == target:
+            lines[number] = f"{target}|2|{1 if up else 2}"
+            found = True
+    if not found:
+        raise ValueError(f"{recording.stem} has no interface {interface!r}")
+    partial = recording.with_suffix(".partial")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(recording)
+    return int(str(index))
+
+
+def _text_value(tag: str, value: str) -> str:
+    """An OCTET STRING value of a recording line (hex-encoded ones, tag `4x`, decoded)."""
+    if tag == "4x":
+        try:
+            return bytes.fromhex(value).decode("utf-8", "replace")
+        except ValueError:
+            return value
+    return value
