@@ -263,6 +263,10 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         responses["429"] = {"description": "rate limit exceeded", **error}
     if "{" in e.path:
         responses["404"] = {"description": "not found", **error}
+    if e.signed_by is not None:
+        responses["401"] = {"description": f"not authenticated by {e.signed_by}", **error}
+        responses["404"] = {"description": "this integration is not enabled", **error}
+        responses["415"] = {"description": "not the content type the caller sends", **error}
     if e.conflicts:
         responses["409"] = {
             "description": "conflicting work is in progress, or the device lacks the SSH or "
