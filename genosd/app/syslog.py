@@ -29,6 +29,7 @@ from genosd.app.attribution import Attribution
 from genosd.app.core import AppCore
 from genosd.app.floodgate import SourceBuckets, enlarge_receive_buffer
 from genosd.app.syslog_forward import Forwarder
+from genosd.app.udp_reader import DatagramReader, bind_udp
 from genosd.metrics.model import FieldValue, Point
 from genosd.settings import GenosdSettings
 from genosd.statedb import transaction
@@ -38,14 +39,6 @@ from genosd.syslog.message import FACILITIES, SEVERITIES, Message, parse
 log = logging.getLogger(__name__)
 BATCH = 500  # messages handled before the consumer yields to the event loop
 READ_SIZE = 65536
-
-
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, service: SyslogService):
-        self.service = service
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.service.offer(data, addr[0], "udp")
 
 
 class SyslogService:
@@ -79,7 +72,7 @@ class SyslogService:
         self._queue: collections.deque[tuple[bytes, str, str, float]] = collections.deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: DatagramReader | None = None
         self._servers: list[asyncio.Server] = []
         self._streams: set[asyncio.Task[None]] = set()
         self._attribution = Attribution(())
@@ -117,15 +110,14 @@ class SyslogService:
         if settings.udp_port is not None:
             where = (settings.host, settings.udp_port)
             try:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self), local_addr=where
-                )
+                sock = bind_udp(*where)
             except OSError as exc:
                 self.errors["udp"] = f"cannot listen on udp {where[0]}:{where[1]}: {_why(exc)}"
             else:
-                self._udp = transport
-                enlarge_receive_buffer(transport.get_extra_info("socket"))
-                self.listening["udp"] = transport.get_extra_info("sockname")[:2]
+                enlarge_receive_buffer(sock)
+                self.listening["udp"] = sock.getsockname()[:2]
+                self._udp = DatagramReader(sock, self._datagrams, loop)
+                self._udp.start()
         for transport_name, port, context in (
             ("tcp", settings.tcp_port, None),
             (
@@ -161,7 +153,7 @@ class SyslogService:
     async def stop(self) -> None:
         """Close the sockets and connections; what is queued is handled first."""
         if self._udp is not None:
-            self._udp.close()
+            await asyncio.to_thread(self._udp.stop)
             self._udp = None
         for server in self._servers:
             server.close()
@@ -180,6 +172,10 @@ class SyslogService:
         await self.forwarder.stop()
 
     # --- intake (socket callbacks and connection tasks: cheap) -------------------------------
+
+    def _datagrams(self, burst: list[tuple[bytes, str]]) -> None:
+        for data, source in burst:
+            self.offer(data, source, "udp")
 
     def offer(self, data: bytes, source: str, transport: str) -> None:
         """Queue one message unless its source is over its rate or the queue is full (the UDP
