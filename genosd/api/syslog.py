@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from genosd import __version__
 from genosd.api.context import runtime_of
 from genosd.api.models import Strict
-from genosd.app.syslog import list_messages
+from genosd.app.syslog_store import list_messages
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
 from genosd.syslog.message import SEVERITIES

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genosd.app.syslog import list_messages
+from genosd.app.syslog_store import list_messages
 from genosd.cli.common import ConfigOption, fail, out, print_json, state_db
 from genosd.syslog.message import SEVERITIES
 

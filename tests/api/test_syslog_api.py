@@ -48,7 +48,7 @@ def _logger(*args: str) -> None:
 
 
 async def _stored(runtime: Runtime, count: int) -> list[dict[str, Any]]:
-    from genosd.app.syslog import list_messages
+    from genosd.app.syslog_store import list_messages
 
     for _ in range(200):
         rows = await runtime.core.db.run(lambda db: list_messages(db, limit=1000))

@@ -84,7 +84,7 @@ def test_acknowledge_resolve_note_and_silences(tmp_path: Path) -> None:
 
 
 def test_syslog_show_filters_and_prints_json(tmp_path: Path) -> None:
-    from genosd.app.syslog import insert_messages
+    from genosd.app.syslog_store import insert_messages
 
     config = tmp_path / "genosd.yaml"
     config.write_text(f"state_dir: {tmp_path / 'state'}\n")
