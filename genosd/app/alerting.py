@@ -62,6 +62,20 @@ def flatten(topic: str, data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+def notification(incident: dict[str, Any], action: str) -> dict[str, Any]:
+    """What a notification target gets for an incident change (the same from every front end):
+    the incident without its timeline, and its alerts."""
+    return {
+        "event": action,
+        "incident": {k: v for k, v in incident.items() if k not in ("alerts", "timeline")},
+        "alerts": [
+            {k: a[k] for k in ("rule", "severity", "summary", "labels", "fired_at", "resolved_at")}
+            for a in incident.get("alerts", [])
+        ],
+        "sent_by": "genosd",
+    }
+
+
 def _name_of(topic: str, data: dict[str, Any]) -> str | None:
     if topic == "syslog":
         found = data.get("event")
@@ -250,18 +264,7 @@ class AlertService:
         targets = self.notifier.targets(action, incident["severity"])
         if not targets:
             return False
-        payload = {
-            "event": action,
-            "incident": summary,
-            "alerts": [
-                {
-                    k: a[k]
-                    for k in ("rule", "severity", "summary", "labels", "fired_at", "resolved_at")
-                }
-                for a in incident.get("alerts", [])
-            ],
-            "sent_by": "genosd",
-        }
+        payload = notification(incident, action)
         await self.core.db.run(notify.enqueue, targets, incident["id"], action, payload)
         return True
 
@@ -377,6 +380,6 @@ class IncidentDesk:
         else:
             targets = notify.Notifier(self.core).targets(action, found["severity"])
             if targets:
-                payload = {"event": action, "incident": found, "sent_by": "genosd"}
+                payload = notification(found, action)
                 await self.core.db.run(notify.enqueue, targets, incident, action, payload)
         return found

@@ -72,7 +72,7 @@ class SlackGate:
         if age > self.max_age:
             raise Refused(401, "stale request (timestamp outside the allowed window)")
         expected = self.verifier.generate_signature(timestamp=stamp, body=body)
-        if expected is None or not _same(expected, signature):
+        if expected is None or not hmac.compare_digest(expected.encode(), signature.encode()):
             raise Refused(401, "bad signature")
         for seen, at in list(self._seen.items()):
             if at < now - 2 * self.max_age:
@@ -80,10 +80,6 @@ class SlackGate:
         if signature in self._seen:
             raise Refused(401, "replayed request")
         self._seen[signature] = now
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def render(reply: Reply, chars: int) -> list[dict[str, Any]]:

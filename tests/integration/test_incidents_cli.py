@@ -55,6 +55,9 @@ def test_acknowledge_resolve_note_and_silences(tmp_path: Path) -> None:
         ("webhook:noc", "acknowledged", "pending"),
         ("webhook:noc", "resolved", "pending"),
     ]
+    # the same shape the daemon sends: the incident without its timeline, and its alerts
+    payload = json.loads(db.execute("SELECT payload FROM notifications LIMIT 1").fetchone()[0])
+    assert "timeline" not in payload["incident"] and payload["alerts"][0]["rule"] == "device_down"
     assert _cli(config, "incidents", "show", "999")[0] == 2
     # silences
     code, output = _cli(
