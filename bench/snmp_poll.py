@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,8 +186,16 @@ def exporter_auth(version: str, auth: str, priv: str) -> dict:
     }
 
 
-def exporter_config(path: Path, version: str, auth: str, priv: str) -> None:
-    """A snmp_exporter 0.21 module for the workload (numeric OIDs: Debian ships no MIBs)."""
+def exporter_config(
+    path: Path,
+    version: str,
+    auth: str,
+    priv: str,
+    columns: Sequence[mib.Column] = WORKLOAD,
+    walk: Sequence[str] | None = None,
+) -> None:
+    """A snmp_exporter 0.21 module for the workload (numeric OIDs: Debian ships no MIBs): the
+    system scalars by GET, `columns` walked (one walk each unless `walk` names subtrees)."""
     exporter_type = {
         "text": "DisplayString",
         "oid": "OctetString",
@@ -208,10 +217,10 @@ def exporter_config(path: Path, version: str, auth: str, priv: str) -> None:
             "type": exporter_type.get(c.kind, "gauge"),
             "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
         }
-        for c in WORKLOAD
+        for c in columns
     ]
     module = {
-        "walk": [c.oid for c in WORKLOAD],
+        "walk": list(walk) if walk is not None else [c.oid for c in columns],
         "get": [c.oid for c in mib.SYSTEM],
         "metrics": metrics,
         "version": 2 if version == "2c" else 3,

@@ -15,6 +15,7 @@ from genosd.api.app import create_app
 from genosd.app import reload as reloading
 from genosd.app.runtime import Runtime
 from genosd.errors import ConfigError
+from genosd.processes import raise_open_files_limit
 from genosd.settings_sections import ApiSettings
 
 log = logging.getLogger("genosd")
@@ -54,6 +55,15 @@ def tls_context(api: ApiSettings) -> ssl.SSLContext | None:
 async def serve(runtime: Runtime, tls: ssl.SSLContext | None = None) -> None:
     """Run until SIGTERM/SIGINT."""
     settings = runtime.core.settings
+    files = raise_open_files_limit()
+    snmp_devices = sum(1 for d in runtime.core.inventory.devices.values() if d.snmp)
+    if files < snmp_devices + 1024:
+        log.warning(
+            "the open-files limit (%d) is low for %d SNMP devices (a socket each): raise "
+            "LimitNOFILE in the unit",
+            files,
+            snmp_devices,
+        )
     app = create_app(runtime)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -19,6 +19,18 @@ class DaemonMetrics:
         self.last_poll_progress = Gauge(
             "genosd_last_poll_progress_timestamp",
             "Wall time of the last finished poll",
+            registry=registry,
+        )
+        self.poll_lag = Histogram(
+            "genosd_poll_start_lag_seconds",
+            "How late scheduled polls started after their slot",
+            buckets=(0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+            registry=registry,
+        )
+        self.poll_duration = Histogram(
+            "genosd_poll_duration_seconds",
+            "How long SNMP polls took",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=registry,
         )
         self.reloads = Counter(

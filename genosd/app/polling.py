@@ -108,6 +108,9 @@ class Poller:
         if device is not None:
             self.core.status.publish_change(device, poll.error)
         self.metrics.polls.labels("ok" if poll.ok else "failed").inc()
+        self.metrics.poll_duration.observe(poll.duration)
+        if poll.slot is not None:
+            self.metrics.poll_lag.observe(max(0.0, poll.started - poll.slot))
         self.last_progress = time.time()
         self.metrics.last_poll_progress.set(self.last_progress)
 

@@ -89,6 +89,10 @@ class PollScheduler:
         self._factory = SessionFactory()
         self._loops: dict[str, _DeviceLoop] = {}
         self.health: dict[str, DeviceHealth] = {}
+        # rows of each device's longest table at its last poll: the next GETBULK asks for one
+        # more, so a walk ends in one request and the agent does not encode (nor we decode)
+        # max_repetitions rows of every column for a table of three
+        self._rows: dict[str, int] = {}
         self.mib_profiles = ProfileSet()  # set by the application from the snapshot in effect
         self.poll_profile = FULL_PROFILE
 
@@ -107,6 +111,7 @@ class PollScheduler:
             if device is None or device.snmp != loop.device.snmp:
                 loop.stopping = True
                 del self._loops[name]
+                self._rows.pop(name, None)
                 if name not in wanted:
                     self.health.pop(name, None)
         for name, device in wanted.items():
@@ -135,15 +140,22 @@ class PollScheduler:
 
     async def _poll(self, device: Device, session: SnmpSession) -> SnmpPoll:
         assert device.snmp is not None
+        repetitions = device.snmp.max_repetitions
+        rows = self._rows.get(device.name)
+        if rows is not None:
+            repetitions = max(1, min(repetitions, rows + 1))
         async with self._limit:
-            return await poll_device(
+            poll = await poll_device(
                 device.name,
                 device.snmp.address,
                 session,
-                device.snmp.max_repetitions,
+                repetitions,
                 self.poll_profile,
                 self.mib_profiles,
             )
+        if poll.ok:
+            self._rows[device.name] = poll.longest_table
+        return poll
 
     def _record(self, poll: SnmpPoll) -> None:
         health = self.health.setdefault(poll.device, DeviceHealth())

@@ -87,6 +87,7 @@ class SnmpPoll:
     # 64-bit counter columns the agent answered with a Counter32: (ifIndex, column) wraps at 2^32
     narrow_counters: set[tuple[str, str]] = field(default_factory=set)
     slot: float | None = None  # the scheduled slot (None: an off-grid poll, e.g. on demand)
+    longest_table: int = 0  # rows in the longest column walked (sizes the next poll's GETBULK)
     skipped_slots: int = 0  # slots missed before this poll because the previous one overran
 
     @property
@@ -326,6 +327,7 @@ async def poll_device(
         walked = await walk_columns(
             counting, list(dict.fromkeys([c.oid for c in columns] + extra)), max_repetitions
         )
+        poll.longest_table = max((len(rows) for rows in walked.values()), default=0)
         poll.interfaces = collector.table(profile.interfaces, walked)
         needs_32bit = any("ifHCInOctets" not in row for row in poll.interfaces.values())
         if needs_32bit or not poll.interfaces:
