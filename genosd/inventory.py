@@ -68,6 +68,7 @@ class _Data(BaseModel):
     tags: list[str] = []
     site: str | None = None
     role: str | None = None
+    poller_group: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$")
 
 
 class _Element(BaseModel):
@@ -110,6 +111,7 @@ class Device:
     tags: tuple[str, ...]
     site: str | None = None
     role: str | None = None
+    poller_group: str = "default"  # which cluster nodes may poll it (cluster.poller_groups)
     snmp: SnmpTarget | None = None
     ssh: SshTarget | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -415,6 +417,9 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
             continue
         site = next((layer.data.site for layer in layers if layer.data.site), None)
         role = next((layer.data.role for layer in layers if layer.data.role), None)
+        poller_group = next(
+            (layer.data.poller_group for layer in layers if layer.data.poller_group), "default"
+        )
         devices[name] = Device(
             name=name,
             hostname=hostname,
@@ -423,6 +428,7 @@ def load_inventory(directory: Path, settings: GenosdSettings) -> Inventory:
             tags=tags,
             site=site,
             role=role,
+            poller_group=poller_group,
             snmp=target,
             ssh=ssh,
             data=_merged_data(layers),

@@ -30,6 +30,7 @@ from pydantic_settings import (
 from genosd.errors import ConfigError
 from genosd.secretfiles import SecretFilesSource, secret_dirs
 from genosd.settings_alerting import AlertSettings, SyslogSettings
+from genosd.settings_cluster import ClusterSettings
 from genosd.settings_sections import (
     ApiSettings,
     ConfigsSettings,
@@ -85,6 +86,7 @@ class GenosdSettings(BaseSettings):
     traps: TrapSettings = TrapSettings()
     syslog: SyslogSettings = SyslogSettings()
     alerts: AlertSettings = AlertSettings()
+    cluster: ClusterSettings = ClusterSettings()
     mib_paths: list[Path] = Field(
         default_factory=list,
         description="MIB names beside the built-in ones, for trap names and MIB profiles: "

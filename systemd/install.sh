@@ -36,6 +36,7 @@ if [ -z "$(ls -A "$etc/templates")" ]; then
 fi
 install -d -m 0755 "$root/etc/systemd/system" "$root/usr/share/doc/genosd"
 install -m 0644 "$src/systemd/genosd.service" "$root/etc/systemd/system/genosd.service"
+install -m 0644 "$src/systemd/genosd@.service" "$root/etc/systemd/system/genosd@.service"
 install -m 0644 "$src/README.md" "$src"/docs/*.md "$root/usr/share/doc/genosd/"
 
 cat <<DONE

@@ -11,12 +11,13 @@ command -v chromium >/dev/null || need+=(chromium)  # the web console's browser 
 command -v ip >/dev/null || need+=(iproute2)  # a veth pair whose link the alert tests take down
 command -v logger >/dev/null || need+=(bsdutils)  # syslog messages as util-linux sends them
 command -v openssl >/dev/null || need+=(openssl)  # the syslog TLS test certificate
+command -v redis-server >/dev/null || need+=(redis-server)  # scale-out: the cluster tests
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "need root to apt-get install: ${need[*]}" >&2; exit 1; fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian's packages start their services; the tests run their own copies on free ports.
-for svc in influxdb snmpd prometheus-snmp-exporter victoria-metrics; do
+for svc in influxdb snmpd prometheus-snmp-exporter victoria-metrics redis-server; do
   systemctl stop "$svc" >/dev/null 2>&1 || true
 done

@@ -15,6 +15,7 @@ from genosd import __version__
 from genosd.api import (
     audit,
     changes,
+    cluster,
     configs,
     devices,
     events,
@@ -49,6 +50,7 @@ def core_api() -> Api:
     api = Api("genosd", __version__)
     modules = (
         system,
+        cluster,
         devices,
         topology,
         configs,

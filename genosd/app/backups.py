@@ -131,7 +131,7 @@ def backup_job(core: AppCore) -> Job:
         expression = core.settings.ssh.backup_schedule
         return Cron(expression) if expression else None
 
-    return Job("config_backup", "genosd", run, schedule)
+    return Job("config_backup", "genosd", run, schedule, singleton=True)
 
 
 async def scrub_history(core: AppCore, actor: str, *, dry_run: bool) -> ScrubReport:

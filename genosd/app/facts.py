@@ -78,4 +78,4 @@ def facts_job(core: AppCore) -> Job:
         interval = core.settings.ssh.facts_interval
         return Every(interval, at_start=True) if interval else None
 
-    return Job("ssh_facts", "genosd", run, schedule)
+    return Job("ssh_facts", "genosd", run, schedule, singleton=True)

@@ -83,6 +83,7 @@ class Job:
     run: Callable[[], Awaitable[Any]]
     schedule: Callable[[], Schedule | None]
     quiet: bool = False
+    singleton: bool = False  # in a cluster, only the leader runs it (schedules, backups)
 
 
 @dataclass
@@ -118,8 +119,10 @@ class JobRunner:
         events: EventBus,
         persist: Persist | None = None,
         clock: Callable[[], float] = time.time,
+        leader: Callable[[], bool] = lambda: True,
     ):
         self.events = events
+        self.leader = leader  # whether this node runs the singletons now
         self.clock = clock  # wall time; tests move it
         self.persist = persist
         self.jobs: dict[str, Job] = {}
@@ -200,6 +203,8 @@ class JobRunner:
                 except TimeoutError:
                     pass
             last_start, planned = self.clock(), None
+            if job.singleton and not self.leader():
+                continue  # the leader runs it; this node waits for the next time
             await self._run(job)
 
     async def _run(self, job: Job) -> None:

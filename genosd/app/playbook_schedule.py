@@ -76,7 +76,9 @@ class PlaybookSchedules:
         await self.jobs.remove_owner(OWNER)
         self.playbooks = wanted
         for name in sorted(wanted):
-            job = Job(f"playbook:{name}", OWNER, self._runner(name), self._schedule(name))
+            job = Job(
+                f"playbook:{name}", OWNER, self._runner(name), self._schedule(name), singleton=True
+            )
             self.jobs.add(job, previous.get(job.name))
 
     def _schedule(self, name: str):  # type: ignore[no-untyped-def]

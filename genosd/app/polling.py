@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import MutableSequence
 from dataclasses import asdict, replace
 
 from genosd import audit
@@ -29,8 +30,15 @@ log = logging.getLogger(__name__)
 class Poller:
     """The SNMP side of the daemon: scheduler, counter rates, poll handling."""
 
-    def __init__(self, core: AppCore, scheduler: PollScheduler, metrics: DaemonMetrics):
+    def __init__(
+        self,
+        core: AppCore,
+        scheduler: PollScheduler,
+        metrics: DaemonMetrics,
+        lags: MutableSequence[float] | None = None,
+    ):
         self.core = core
+        self.lags = lags  # recent start lags, which the cluster heartbeat reports
         self.scheduler = scheduler
         self.metrics = metrics
         self.rates = CounterRates()
@@ -110,7 +118,10 @@ class Poller:
         self.metrics.polls.labels("ok" if poll.ok else "failed").inc()
         self.metrics.poll_duration.observe(poll.duration)
         if poll.slot is not None:
-            self.metrics.poll_lag.observe(max(0.0, poll.started - poll.slot))
+            lag = max(0.0, poll.started - poll.slot)
+            self.metrics.poll_lag.observe(lag)
+            if self.lags is not None:
+                self.lags.append(lag)
         self.last_progress = time.time()
         self.metrics.last_poll_progress.set(self.last_progress)
 

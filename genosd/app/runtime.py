@@ -22,6 +22,7 @@ from genosd.app import incidents, outbox, playbook_gates
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job
+from genosd.app.cluster import ClusterService, build_coordinator
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job
 from genosd.app.jobs import (
@@ -73,10 +74,12 @@ class Runtime:
         self.pipeline = MetricsPipeline(
             settings.state_dir / "metrics.sqlite3", settings.influx, settings.store, self.registry
         )
+        self.coordinator = build_coordinator(settings.cluster)
         scheduler = PollScheduler(
             self._on_poll,
             concurrency=settings.poller.concurrency,
             backoff_max=settings.poller.backoff_max,
+            gate=self.coordinator,
         )
         self.core = AppCore(
             snapshot,
@@ -84,14 +87,17 @@ class Runtime:
             points=self.pipeline,
             snmp_health=scheduler.health,
         )
-        self.poller = Poller(self.core, scheduler, self.metrics)
+        self.cluster = ClusterService(self.core, self.coordinator)
+        self.poller = Poller(self.core, scheduler, self.metrics, self.cluster.lags)
         self.traps = TrapService(self.core, self.registry)
         self.syslog = SyslogService(self.core, self.registry)
         self.alerts = AlertService(
             self.core, lambda: self.pipeline.store.pending_points, self.registry
         )
         self.playbook_runs = BackgroundRuns()
-        self.jobs = JobRunner(self.core.events, self._persist_job)
+        self.jobs = JobRunner(
+            self.core.events, self._persist_job, leader=self.coordinator.is_leader
+        )
         tools_of = lambda: self.tools  # noqa: E731 (the plugins' view of the registry, lazily)
         self.actions = Actions(
             self.core,
@@ -236,6 +242,7 @@ class Runtime:
             self.jobs.add(job, saved.get(job.name))
         self.plugins.start()
         self.register_notifiers()
+        await self.cluster.start()
         self.poller.start()
         await self.traps.start()
         await self.syslog.start()
@@ -253,6 +260,7 @@ class Runtime:
         await self.syslog.stop()
         await self.traps.stop()
         await self.poller.stop()
+        await self.cluster.stop()
         await self.plugins.stop()
         await self.pipeline.stop()
         await self.core.close()
@@ -297,7 +305,9 @@ class Runtime:
         interval = systemd.watchdog_interval() or 30.0
         allowed = 3 * max(min(intervals, default=60.0), interval * 2) + 30
         last = self.poller.last_progress or self.started_at
-        if not intervals or time.time() - last < allowed:
+        # a cluster node that polls nothing now (others own its groups' devices) is not wedged
+        idle = self.coordinator.distributed and self.cluster.owned_count() == 0
+        if not intervals or idle or time.time() - last < allowed:
             systemd.notify("WATCHDOG=1")
             return
         raise RuntimeError(f"no poll finished for {time.time() - last:.0f}s; no watchdog ping")

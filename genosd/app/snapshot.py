@@ -47,6 +47,19 @@ RESTART_REQUIRED = frozenset(
             "forward",
         )
     }
+    | {
+        f"cluster.{name}"
+        for name in (
+            "backend",
+            "redis_url",
+            "redis_password",
+            "node",
+            "poller_groups",
+            "heartbeat",
+            "node_ttl",
+            "prefix",
+        )
+    }
 )
 
 

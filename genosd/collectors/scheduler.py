@@ -1,5 +1,9 @@
 """Runs one polling loop per device; a slow or dead device never delays another.
 
+In a cluster (a `SlotGate` that is distributed) every node runs the loops of every device, but
+at each slot only the device's owner polls it, after claiming the slot; the first poll is on the
+grid too, so a slot is the unit nodes agree on.
+
 Each device has its own task and its own socket. A semaphore bounds polls in flight. Polls run on
 a fixed grid, like Telegraf's `round_interval`: slot k of a device is `phase + k * interval` on
 the wall clock, where the phase is a stable offset derived from the device's name (devices spread
@@ -21,7 +25,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from genosd.collectors.mib_profiles import ProfileSet
 from genosd.collectors.snmp import FULL_PROFILE, SnmpPoll, poll_device
@@ -71,6 +75,24 @@ def next_slot(after: float, interval: float, phase: float) -> float:
     return phase + (math.floor((after - phase) / interval) + 1) * interval
 
 
+class SlotGate(Protocol):
+    """Whether this node polls a device's slot (genosd.cluster's coordinators are gates)."""
+
+    distributed: bool
+
+    def owns(self, key: str, group: str) -> bool:
+        """Whether this node owns the device now."""
+        ...
+
+    async def claim_slot(self, key: str, slot: float, ttl: float) -> str | None:
+        """A token for polling this slot, or None."""
+        ...
+
+    async def finish_slot(self, key: str, slot: float, token: str, remember: float) -> None:
+        """The slot's poll is done."""
+        ...
+
+
 class _DeviceLoop:
     def __init__(self, device: Device, session: SnmpSession):
         self.device = device
@@ -82,8 +104,17 @@ class _DeviceLoop:
 class PollScheduler:
     """Owns the per-device loops; `update()` applies a new inventory without dropping in-flight polls."""
 
-    def __init__(self, handler: PollHandler, *, concurrency: int, backoff_max: float):
+    def __init__(
+        self,
+        handler: PollHandler,
+        *,
+        concurrency: int,
+        backoff_max: float,
+        gate: SlotGate | None = None,
+    ):
         self._handler = handler
+        self.gate = gate
+        self.claims_refused = 0  # slots another node had (or had polled) when this one asked
         self._limit = asyncio.Semaphore(concurrency)
         self._backoff_max = backoff_max
         self._factory = SessionFactory()
@@ -179,6 +210,9 @@ class PollScheduler:
             health.last_error = poll.error
 
     async def _run(self, loop: _DeviceLoop) -> None:
+        if self.gate is not None and self.gate.distributed:
+            await self._run_shared(loop, self.gate)
+            return
         assert loop.device.snmp is not None
         # the first poll is spread over a few seconds so a restart does not poll all at once;
         # the ones after keep to the grid
@@ -202,6 +236,50 @@ class PollScheduler:
                     break
                 slot, skipped = self._next(device, slot if slot is not None else poll.started)
                 await asyncio.sleep(max(0.0, slot - time.time()))
+        finally:
+            loop.session.close()
+
+    async def _run_shared(self, loop: _DeviceLoop, gate: SlotGate) -> None:
+        """A device in a cluster: on every slot, poll it if this node owns and claims it."""
+        device = loop.device
+        assert device.snmp is not None
+        slot = next_slot(
+            time.time(), device.snmp.interval, phase_of(device.name, device.snmp.interval)
+        )
+        skipped = 0
+        try:
+            while not loop.stopping:
+                await asyncio.sleep(max(0.0, slot - time.time()))
+                device = loop.device
+                assert device.snmp is not None
+                interval = device.snmp.interval
+                token = None
+                if gate.owns(device.name, device.poller_group):
+                    # the claim outlives no slot: it expires before the device's next one
+                    token = await gate.claim_slot(device.name, slot, 0.9 * interval)
+                    if token is None:
+                        self.claims_refused += 1
+                else:
+                    loop.session.close()  # another node polls it: no socket held for nothing
+                # a node paused (SIGSTOP, a frozen VM) between its claim and here must not poll
+                # a slot whose claim has expired: another node may have taken the device
+                stale = time.time() - slot > 0.9 * interval
+                if token is not None and not stale and not loop.stopping:
+                    poll = await self._poll(device, loop.session)
+                    poll.slot, poll.skipped_slots = slot, skipped
+                    await gate.finish_slot(device.name, slot, token, 3 * interval)
+                    if not loop.stopping:
+                        self._record(poll)
+                    try:
+                        await self._handler(poll)
+                    except Exception:
+                        log.exception("%s: handling poll results failed", device.name)
+                    slot, skipped = self._next(device, slot)
+                else:
+                    slot, skipped = (
+                        next_slot(time.time(), interval, phase_of(device.name, interval)),
+                        0,
+                    )
         finally:
             loop.session.close()
 

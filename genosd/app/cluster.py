@@ -1,0 +1,159 @@
+"""This node's place in the cluster: the coordinator, its heartbeat, and the cluster's picture.
+
+A single node (cluster.backend: local) owns everything and runs no heartbeat. With Redis the
+service beats every `cluster.heartbeat` seconds, telling the others what it polls and how late,
+and answers the API's questions: nodes, their devices, the leader, leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from genosd.app.core import AppCore
+from genosd.cluster import Coordinator, Lease, LocalCoordinator
+from genosd.errors import ConflictError
+from genosd.inventory import Device
+from genosd.settings_cluster import ClusterSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_coordinator(settings: ClusterSettings) -> Coordinator:
+    """The coordinator `cluster.backend` names (Redis is imported only when asked for)."""
+    if settings.backend == "local":
+        return LocalCoordinator(settings.node, tuple(settings.poller_groups))
+    from genosd.cluster.redis_coordinator import RedisCoordinator
+
+    return RedisCoordinator(settings)
+
+
+class ClusterService:
+    """Runs the heartbeat and describes the cluster; polls' lag is fed in by the poller."""
+
+    def __init__(self, core: AppCore, coordinator: Coordinator):
+        self.core = core
+        self.coordinator = coordinator
+        self.lags: deque[float] = deque(maxlen=2000)  # start lag of this node's recent polls
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Join the cluster and keep beating (nothing to do for a single node)."""
+        self._report()
+        await self.coordinator.start()
+        if self.coordinator.distributed:
+            self._task = asyncio.create_task(self._beat(), name="cluster-heartbeat")
+
+    async def stop(self) -> None:
+        """Stop beating and leave."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.coordinator.stop()
+
+    async def _beat(self) -> None:
+        interval = self.core.settings.cluster.heartbeat
+        while True:
+            await asyncio.sleep(interval)
+            self._report()
+            try:
+                await self.coordinator.beat()
+            except Exception:
+                log.exception("cluster heartbeat failed")
+
+    def _report(self) -> None:
+        api = self.core.settings.api
+        self.coordinator.report(
+            {
+                "api": f"{api.host}:{api.port}",
+                "devices": self.owned_count(),
+                "lag_p99": self.lag_p99(),
+                "at": time.time(),
+            }
+        )
+
+    def owned_count(self) -> int:
+        """Inventory devices this node polls now."""
+        owns = self.coordinator.owns
+        return sum(
+            1
+            for d in self.core.inventory.devices.values()
+            if d.snmp is not None and owns(d.name, d.poller_group)
+        )
+
+    def lag_p99(self) -> float | None:
+        """How late this node's recent polls started after their slot (99th percentile, s)."""
+        if not self.lags:
+            return None
+        ordered = sorted(self.lags)
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3)
+
+    def owner_of(self, device: Device) -> str | None:
+        """The node that polls `device` now."""
+        return self.coordinator.owner(device.name, device.poller_group)
+
+    def picture(self) -> dict[str, Any]:
+        """Nodes (groups, devices, lag, when they last beat), the leader, unowned devices."""
+        members = self.coordinator.members()
+        counts: dict[str, int] = {m.node: 0 for m in members}
+        unowned = 0
+        for device in self.core.inventory.devices.values():
+            if device.snmp is None:
+                continue
+            owner = self.owner_of(device)
+            if owner is None:
+                unowned += 1
+            else:
+                counts[owner] = counts.get(owner, 0) + 1
+        nodes = [
+            {
+                "node": m.node,
+                "groups": list(m.groups),
+                "devices": counts.get(m.node, 0),
+                "self": m.node == self.coordinator.node,
+                "api": m.info.get("api"),
+                "lag_p99": m.info.get("lag_p99"),
+                "last_beat": m.info.get("at"),
+            }
+            for m in members
+        ]
+        return {**self.coordinator.describe(), "nodes": nodes, "unowned_devices": unowned}
+
+    def devices(self, node: str | None = None) -> list[dict[str, str | None]]:
+        """Each SNMP device with its poller group and owner (only `node`'s when given)."""
+        rows: list[dict[str, str | None]] = []
+        for device in sorted(self.core.inventory.devices.values(), key=lambda d: d.name):
+            if device.snmp is None:
+                continue
+            owner = self.owner_of(device)
+            if node is None or owner == node:
+                rows.append({"device": device.name, "group": device.poller_group, "owner": owner})
+        return rows
+
+    @contextlib.asynccontextmanager
+    async def lease(self, name: str, ttl: float = 30.0) -> AsyncIterator[Lease]:
+        """Hold lease `name` (renewed every ttl/3) for the block; ConflictError if taken."""
+        lease = await self.coordinator.acquire(name, ttl)
+        if lease is None:
+            raise ConflictError(f"{name} is held by another node or process; try again later")
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                if not await self.coordinator.renew(lease):
+                    log.warning("lease %s was lost while held", name)
+                    return
+
+        keeper = asyncio.create_task(keep(), name=f"lease:{name}")
+        try:
+            yield lease
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            await self.coordinator.release(lease)

@@ -1,0 +1,10 @@
+"""Coordination between genosd nodes: who polls which device, leases, the leader of singletons.
+
+`LocalCoordinator` (the default) is a single node that owns everything and needs nothing; the
+Redis coordinator (genosd.cluster.redis_coordinator) shares the work of several nodes.
+"""
+
+from genosd.cluster.coordinator import Coordinator, Lease, LocalCoordinator, Member
+from genosd.cluster.ownership import owner_of
+
+__all__ = ["Coordinator", "Lease", "LocalCoordinator", "Member", "owner_of"]
