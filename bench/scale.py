@@ -23,6 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.api_load import rss_mib
+from bench.api_load import open_loop, rss_mib
 from bench.snmp_poll import cpu_seconds, exporter_config
 from genosd.collectors import snmp_mibs as mib
 from genosd.collectors.scheduler import next_slot, phase_of
@@ -44,8 +47,8 @@ FIRST = "127.1.0.1"
 ON_TIME = 5.0  # seconds after its slot a poll may start and count as on time
 
 
-def start_agents(count: int, port: int) -> subprocess.Popen[str]:
-    """The responder with `count` devices, ready when it says so."""
+def start_agents(count: int, port: int, record: Path | None = None) -> subprocess.Popen[str]:
+    """The responder with `count` devices, ready when it says so (`record`: poll times, at exit)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -53,6 +56,7 @@ def start_agents(count: int, port: int) -> subprocess.Popen[str]:
             "genosd.lab.responder",
             *("--first", FIRST, "--count", str(count)),
             *("--port", str(port)),
+            *(("--record", str(record)) if record else ()),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -65,7 +69,12 @@ def start_agents(count: int, port: int) -> subprocess.Popen[str]:
 
 
 def write_setup(
-    directory: Path, devices: int, agent_port: int, api_port: int, args: argparse.Namespace, vm: str
+    directory: Path,
+    devices: int,
+    agent_port: int,
+    args: argparse.Namespace,
+    vm: str,
+    extra: str = "",
 ) -> Path:
     """Settings and a `devices`-host inventory for the responder's devices."""
     inventory = directory / "inventory"
@@ -82,12 +91,12 @@ def write_setup(
     (directory / "secrets" / "credentials__ro__community").write_text("public")
     config = directory / "genosd.yaml"
     config.write_text(
-        f"state_dir: {directory / 'state'}\ninventory_dir: {inventory}\n"
-        f"api: {{port: {api_port}}}\nsecrets_dir: {directory / 'secrets'}\nlog_level: WARNING\n"
+        f"inventory_dir: {inventory}\n"
+        f"secrets_dir: {directory / 'secrets'}\nlog_level: WARNING\n"
         f"poller: {{concurrency: {args.concurrency}}}\n"
         f"influx: {{url: '{vm}', api: v2, bucket: bench, org: bench}}\n"
         "ssh: {backup_schedule: '', facts_interval: 0}\n"
-        "traps: {enabled: false}\nsyslog: {enabled: false}\n"
+        "traps: {enabled: false}\nsyslog: {enabled: false}\n" + extra
     )
     return config
 
@@ -132,21 +141,74 @@ async def sample_rss(pid: int, seconds: float) -> list[float]:
     return samples
 
 
+GENOSD = str(Path(sys.executable).parent / "genosd")
+
+
+def start_node(
+    directory: Path, config: Path, name: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    """`genosd run` with a state directory and API port of its own, and a viewer key for it."""
+    port = free_tcp_port()
+    environment = {
+        **os.environ,
+        "GENOSD_STATE_DIR": str(directory / f"state-{name}"),
+        "GENOSD_API__PORT": str(port),
+        **(env or {}),
+    }
+    created = subprocess.run(
+        [GENOSD, "keys", "create", "--role", "viewer", "--config", str(config), "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    log = directory / f"{name}.log"
+    with open(log, "wb") as stream:
+        process = subprocess.Popen(
+            [GENOSD, "run", "--config", str(config)], stderr=stream, env=environment
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/v1/health", timeout=300)
+    except RuntimeError:
+        sys.stderr.write(log.read_text()[-3000:])
+        raise
+    return process, port, json.loads(created.stdout)["secret"]
+
+
+async def api_under_load(port: int, key: str, seconds: float, rate: float) -> dict:
+    """While the poller works: a WebSocket client counts poll.result events, and an open-loop
+    client GETs a page of /api/v1/devices `rate` times a second."""
+    headers = {"Authorization": f"Bearer {key}"}
+    received = 0
+
+    async def listen() -> None:
+        nonlocal received
+        url = f"http://127.0.0.1:{port}/api/v1/events"
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.ws_connect(url) as ws,
+        ):
+            await ws.receive_json()  # the welcome
+            await ws.send_json({"type": "subscribe", "topics": ["poll.result"]})
+            async for message in ws:
+                if '"poll.result"' in message.data:
+                    received += 1
+
+    listener = asyncio.create_task(listen())
+    url = f"http://127.0.0.1:{port}/api/v1/devices?limit=100"
+    latency = await open_loop(url, headers, rate, seconds)
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
+    return {"ws_poll_results": received, "devices_page": latency}
+
+
 def run_genosd(
     directory: Path, args: argparse.Namespace, agent: subprocess.Popen[str], vm: str
 ) -> dict:
     """Phase 1: the daemon polls every device for `args.seconds` (after one interval's warm-up)."""
-    api_port = free_tcp_port()
-    config = write_setup(directory, args.devices, args.agent_port, api_port, args, vm)
-    genosd = str(Path(sys.executable).parent / "genosd")
-    with open(directory / "daemon.log", "wb") as log:
-        daemon = subprocess.Popen([genosd, "run", "--config", str(config)], stderr=log)
+    config = write_setup(directory, args.devices, args.agent_port, args, vm)
+    daemon, api_port, key = start_node(directory, config, "single")
     try:
-        try:
-            wait_http(f"http://127.0.0.1:{api_port}/api/v1/health", timeout=300)
-        except RuntimeError:
-            sys.stderr.write((directory / "daemon.log").read_text()[-3000:])
-            raise
         time.sleep(args.interval)  # the first polls spread off the grid; then on slots
         metrics_url = f"http://127.0.0.1:{api_port}/metrics"
         before = prometheus_values(_get(metrics_url))
@@ -166,7 +228,14 @@ def run_genosd(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        rss = asyncio.run(sample_rss(daemon.pid, args.seconds))
+
+        async def measure() -> tuple[list[float], dict]:
+            return await asyncio.gather(
+                sample_rss(daemon.pid, args.seconds),
+                api_under_load(api_port, key, args.seconds, args.api_rate),
+            )
+
+        rss, api = asyncio.run(measure())
         if profiler is not None:
             profiler.wait(60)
         after = prometheus_values(_get(metrics_url))
@@ -198,6 +267,7 @@ def run_genosd(
         "rss_mib_median": statistics.median(rss),
         "rss_mib_max": max(rss),
         "rss_kib_per_device": max(rss) * 1024 / args.devices,
+        "api": api,
         "points_produced": final.get("genosd_points_total", 0),
         "points_written": final.get("genosd_sink_points_written_total", 0),
         "spool_points": final.get("genosd_spool_points", 0),
@@ -305,6 +375,110 @@ def run_exporter(directory: Path, args: argparse.Namespace, agent: subprocess.Po
     }
 
 
+def _viewer_get(port: int, key: str, path: str) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result: dict = json.loads(response.read())
+        return result
+
+
+def slot_counts(
+    polls: dict[str, list[float]], interval: float, since: float, until: float
+) -> tuple[dict[tuple[str, int], int], list[tuple[str, int]]]:
+    """Polls per (device, slot) and the slots wholly inside [since, until) nobody polled."""
+    counts: dict[tuple[str, int], int] = {}
+    missing: list[tuple[str, int]] = []
+    for name, times in polls.items():
+        phase = phase_of(name, interval)
+        for at in times:
+            if since <= at < until:
+                key = (name, math.floor((at - phase) / interval))
+                counts[key] = counts.get(key, 0) + 1
+        first = math.ceil((since - phase) / interval)
+        last = math.floor((until - phase) / interval) - 1
+        missing.extend((name, k) for k in range(first, last + 1) if (name, k) not in counts)
+    return counts, missing
+
+
+def run_failover(directory: Path, args: argparse.Namespace, vm: str) -> dict:
+    """Phase 3: `args.nodes` nodes share the devices through Redis; one is SIGKILLed; polls per
+    device and slot from the agents' own record: lost, doubled, how long the moved devices waited."""
+    from tests.servers import RedisServer, free_udp_port
+
+    where = directory / "cluster"
+    where.mkdir()
+    port, record = free_udp_port(), where / "polls.json"
+    agent = start_agents(args.devices, port, record)
+    redis = RedisServer(where / "redis", free_tcp_port())
+    redis.start()
+    cluster = f"cluster: {{backend: redis, redis_url: '{redis.url}', heartbeat: 2, node_ttl: 10}}\n"
+    config = write_setup(where, args.devices, port, args, vm, cluster)
+    nodes = []
+    try:
+        for i in range(args.nodes):
+            nodes.append(start_node(where, config, f"n{i}", {"GENOSD_CLUSTER__NODE": f"n{i}"}))
+        time.sleep(args.interval)  # every node joined and polled a round
+        _, port0, key0 = nodes[0]
+        victim, _, _ = nodes[-1]
+        name = f"n{args.nodes - 1}"
+        before = _viewer_get(port0, key0, "/api/v1/cluster")
+        moved = {
+            d["device"]
+            for d in _viewer_get(port0, key0, f"/api/v1/cluster/devices?node={name}")["items"]
+        }
+        start = time.time()
+        cpu0 = [cpu_seconds(p.pid) for p, _, _ in nodes]
+        time.sleep(args.interval)
+        killed = time.time()
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        time.sleep(args.failover_seconds)
+        end = time.time()
+        cpu = [cpu_seconds(p.pid) - c for (p, _, _), c in zip(nodes[:-1], cpu0[:-1], strict=True)]
+        after = _viewer_get(port0, key0, "/api/v1/cluster")
+    finally:
+        for process, _, _ in nodes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(60)
+        agent.terminate()
+        agent.wait(60)
+        redis.stop()
+    polls = json.loads(record.read_text())
+    counts, missing = slot_counts(polls, args.interval, start, end)
+    lost_before = [
+        (device, k)
+        for device, k in missing
+        if k * args.interval + phase_of(device, args.interval) < killed
+    ]
+    waits = []
+    for device in moved:
+        later = [t for t in polls.get(device, []) if t > killed]
+        waits.append(min(later) - killed if later else float("inf"))
+    waits.sort()
+    return {
+        "nodes": args.nodes,
+        "devices_per_node_before": {n["node"]: n["devices"] for n in before["nodes"]},
+        "devices_per_node_after": {n["node"]: n["devices"] for n in after["nodes"]},
+        "devices_moved": len(moved),
+        "slots_checked": len(counts) + len(missing),
+        "slots_doubled": sum(1 for n in counts.values() if n > 1),
+        "slots_lost": len(missing),
+        "slots_lost_before_kill": len(lost_before),
+        "slots_lost_of_moved_devices": sum(1 for m in missing if m[0] in moved),
+        "moved_first_poll_after_kill_s": {
+            "p50": waits[len(waits) // 2] if waits else None,
+            "max": waits[-1] if waits else None,
+        },
+        "survivor_cpu_s": cpu,
+        "window_s": end - start,
+    }
+
+
 def main() -> None:
     """Both phases; print JSON."""
     parser = argparse.ArgumentParser()
@@ -316,6 +490,9 @@ def main() -> None:
     parser.add_argument("--agent-port", type=int, default=1161)
     parser.add_argument("--varbinds-per-poll", type=int, default=55, help="4 system + 17 x 3")
     parser.add_argument("--skip-exporter", action="store_true")
+    parser.add_argument("--api-rate", type=float, default=20.0, help="GET /devices per second")
+    parser.add_argument("--nodes", type=int, default=0, help="also the failover phase: N nodes")
+    parser.add_argument("--failover-seconds", type=float, default=240.0)
     parser.add_argument("--profile", help="py-spy's raw (collapsed) profile of the daemon to here")
     args = parser.parse_args()
     raise_open_files_limit()
@@ -327,6 +504,10 @@ def main() -> None:
             result = {"genosd": run_genosd(directory, args, agent, vm)}
             if not args.skip_exporter:
                 result["snmp_exporter"] = run_exporter(directory, args, agent)
+            agent.terminate()
+            agent.wait(30)
+            if args.nodes:
+                result["failover"] = run_failover(directory, args, vm)
         finally:
             agent.terminate()
             vm_process.terminate()

@@ -16,12 +16,14 @@ import argparse
 import asyncio
 import bisect
 import ipaddress
+import json
 import signal
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from genosd.processes import raise_open_files_limit
 from genosd.snmp import ber
@@ -313,10 +315,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=1161)
     parser.add_argument("--interfaces", type=int, default=3)
     parser.add_argument("--community", default="public")
+    parser.add_argument("--record", help="at exit, write each device's poll times here (JSON)")
     args = parser.parse_args()
     raise_open_files_limit()
 
-    async def serve() -> None:
+    async def serve() -> Responder:
         responder = Responder(
             simulated(args.first, args.count),
             args.port,
@@ -332,8 +335,13 @@ def main() -> None:
         await stop.wait()
         responder.close()
         print(f"requests {responder.requests}", flush=True)
+        return responder
 
-    asyncio.run(serve())
+    responder = asyncio.run(serve())
+    if args.record:
+        names = {d.address: d.name for d in responder.devices.values()}
+        record = {names[a]: times for a, times in responder.polls.items()}
+        Path(args.record).write_text(json.dumps(record))
 
 
 if __name__ == "__main__":
