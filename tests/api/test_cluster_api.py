@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -85,10 +84,14 @@ async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, 
     finally:
         await client.close()
         redis.stop()
-    down = subprocess.run(
-        [GENOSD, "cluster", "status", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    down = await asyncio.create_subprocess_exec(
+        GENOSD,
+        "cluster",
+        "status",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert down.returncode == 1 and "cannot reach Redis" in down.stderr
+    _, stderr = await asyncio.wait_for(down.communicate(), 60)
+    assert down.returncode == 1 and b"cannot reach Redis" in stderr
