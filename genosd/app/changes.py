@@ -16,6 +16,7 @@ from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.lifecycle import DevicePlan
 from genosd.app.locks import device_lock, held
+from genosd.cluster import held_lease
 from genosd.config import changes
 from genosd.config.backup import BackupResult
 from genosd.config.deploy import DeployOutcome
@@ -25,6 +26,7 @@ from genosd.errors import ConflictError
 from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
+DEPLOY_LEASE = 120.0  # seconds, renewed every 40 s while a deploy runs
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,11 @@ async def deploy(
     when given, must be the change's device.
     """
     change = await core.db.run(changes.get_change, change_id)
-    async with device_lock(core.db, change.device, f"deploy of change {change_id}", actor):
+    # the state database's lock covers this node's processes; the cluster lease every node
+    async with (
+        device_lock(core.db, change.device, f"deploy of change {change_id}", actor),
+        held_lease(core.coordinator, f"device:{change.device}", DEPLOY_LEASE),
+    ):
         change = await core.db.run(lambda db: changes.start_deploy(db, change_id, device=device))
         core.events.publish(
             "run",

@@ -8,29 +8,16 @@ and answers the API's questions: nodes, their devices, the leader, leases.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 from genosd.app.core import AppCore
-from genosd.cluster import Coordinator, Lease, LocalCoordinator
-from genosd.errors import ConflictError
+from genosd.cluster import Coordinator
 from genosd.inventory import Device
-from genosd.settings_cluster import ClusterSettings
 
 log = logging.getLogger(__name__)
-
-
-def build_coordinator(settings: ClusterSettings) -> Coordinator:
-    """The coordinator `cluster.backend` names (Redis is imported only when asked for)."""
-    if settings.backend == "local":
-        return LocalCoordinator(settings.node, tuple(settings.poller_groups))
-    from genosd.cluster.redis_coordinator import RedisCoordinator
-
-    return RedisCoordinator(settings)
 
 
 class ClusterService:
@@ -135,25 +122,3 @@ class ClusterService:
             if node is None or owner == node:
                 rows.append({"device": device.name, "group": device.poller_group, "owner": owner})
         return rows
-
-    @contextlib.asynccontextmanager
-    async def lease(self, name: str, ttl: float = 30.0) -> AsyncIterator[Lease]:
-        """Hold lease `name` (renewed every ttl/3) for the block; ConflictError if taken."""
-        lease = await self.coordinator.acquire(name, ttl)
-        if lease is None:
-            raise ConflictError(f"{name} is held by another node or process; try again later")
-
-        async def keep() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                if not await self.coordinator.renew(lease):
-                    log.warning("lease %s was lost while held", name)
-                    return
-
-        keeper = asyncio.create_task(keep(), name=f"lease:{name}")
-        try:
-            yield lease
-        finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
-            await self.coordinator.release(lease)

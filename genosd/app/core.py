@@ -23,6 +23,7 @@ from genosd.app.lifecycle import Lifecycle
 from genosd.app.llm import UsageBook, redactor
 from genosd.app.snapshot import Snapshot
 from genosd.app.status import StatusBoard
+from genosd.cluster import Coordinator, build_coordinator
 from genosd.collectors.scheduler import DeviceHealth
 from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory, history_path
@@ -95,8 +96,12 @@ class AppCore:
         events: EventBus,
         points: PointWriter,
         snmp_health: dict[str, DeviceHealth],
+        coordinator: Coordinator | None = None,
     ):
         self.snapshot = snapshot
+        # the daemon passes its cluster node; a CLI command takes leases without joining
+        self._owns_coordinator = coordinator is None
+        self.coordinator = coordinator or build_coordinator(snapshot.settings.cluster, member=False)
         self.events = events
         self.points = InventoryTagged(points, lambda: self.inventory.devices)
         settings = snapshot.settings
@@ -181,6 +186,8 @@ class AppCore:
         await self.settle()
         for layer in [*self._retired, self.llm]:
             await layer.close()
+        if self._owns_coordinator:
+            await self.coordinator.stop()
         await self.db.close()
 
     def _to_outbox(self, event: Event) -> None:

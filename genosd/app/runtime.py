@@ -22,7 +22,7 @@ from genosd.app import incidents, outbox, playbook_gates
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job
-from genosd.app.cluster import ClusterService, build_coordinator
+from genosd.app.cluster import ClusterService
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job
 from genosd.app.jobs import (
@@ -50,6 +50,7 @@ from genosd.app.traps import TrapService
 from genosd.auth.keycache import KeyCache
 from genosd.auth.keys import Role
 from genosd.auth.ratelimit import RateLimiter
+from genosd.cluster import build_coordinator
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
 from genosd.errors import NotFoundError, PermissionDenied
@@ -86,6 +87,7 @@ class Runtime:
             events=EventBus(queue_size=settings.api.ws_queue_size),
             points=self.pipeline,
             snmp_health=scheduler.health,
+            coordinator=self.coordinator,
         )
         self.cluster = ClusterService(self.core, self.coordinator)
         self.poller = Poller(self.core, scheduler, self.metrics, self.cluster.lags)

@@ -5,6 +5,16 @@ Redis coordinator (genosd.cluster.redis_coordinator) shares the work of several 
 """
 
 from genosd.cluster.coordinator import Coordinator, Lease, LocalCoordinator, Member
+from genosd.cluster.factory import build_coordinator
+from genosd.cluster.lease import held_lease
 from genosd.cluster.ownership import owner_of
 
-__all__ = ["Coordinator", "Lease", "LocalCoordinator", "Member", "owner_of"]
+__all__ = [
+    "Coordinator",
+    "Lease",
+    "LocalCoordinator",
+    "Member",
+    "build_coordinator",
+    "held_lease",
+    "owner_of",
+]

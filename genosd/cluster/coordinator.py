@@ -77,6 +77,10 @@ class Coordinator(Protocol):
         """Give a lease back (only if still ours); whether it was."""
         ...
 
+    async def holder(self, name: str) -> str | None:
+        """The node holding lease `name` (None: nobody, or unknown)."""
+        ...
+
     def report(self, info: dict[str, Any]) -> None:
         """What this node tells the others with its next heartbeat (devices, lag)."""
         ...
@@ -164,6 +168,11 @@ class LocalCoordinator:
             return False
         del self._leases[lease.name]
         return True
+
+    async def holder(self, name: str) -> str | None:
+        """This node while the lease is held here."""
+        held = self._leases.get(name)
+        return self.node if held is not None and held[1] > time.monotonic() else None
 
     def report(self, info: dict[str, Any]) -> None:
         """Kept for `members()`."""

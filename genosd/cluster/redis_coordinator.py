@@ -84,8 +84,11 @@ class RedisCoordinator:
 
     distributed = True
 
-    def __init__(self, settings: ClusterSettings, redis: Redis | None = None):
+    def __init__(
+        self, settings: ClusterSettings, redis: Redis | None = None, *, member: bool = True
+    ):
         self.settings = settings
+        self.member = member  # False: a CLI process that takes leases but never joins
         self.node = settings.node
         self.groups = tuple(settings.poller_groups)
         timeout = min(settings.heartbeat, settings.node_ttl / 3)
@@ -243,7 +246,7 @@ class RedisCoordinator:
 
     async def acquire(self, name: str, ttl: float) -> Lease | None:
         """SET NX PX `<prefix>:lease:<name>`; None while held (or Redis unreachable)."""
-        if not self.active:
+        if self.member and not self.active:
             return None
         token = f"{self.node}:{secrets.token_hex(8)}"
         try:
@@ -288,11 +291,15 @@ class RedisCoordinator:
 
     async def start(self) -> None:
         """The first heartbeat (a node that cannot reach Redis starts inactive and keeps trying)."""
-        await self.beat()
+        if self.member:
+            await self.beat()
 
     async def stop(self) -> None:
         """Leave at once (the others take this node's devices on their next beat)."""
         self._alive_until = 0.0
+        if not self.member:
+            await self.redis.aclose()
+            return
         try:
             await self.redis.delete(self._node_key(self.node))
             await self.redis.srem(self._nodes_key, self.node)

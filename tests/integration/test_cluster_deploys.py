@@ -1,0 +1,87 @@
+"""Two cluster nodes, each with an approved change for the same router: their deploys never
+overlap (the device's cluster lease in a real redis-server), over the SSH lab."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from genosd.app import changes
+from genosd.app.runtime import Runtime, build_runtime
+from genosd.app.snapshot import Sources
+from genosd.config.changes import approve_change, create_change
+from genosd.errors import ConflictError
+from genosd.statedb import connect, state_db_path
+from tests.servers import RedisServer, free_tcp_port
+from tests.ssh_lab import write_setup
+
+pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+
+
+async def _node(directory: Path, ports: dict[str, int], redis: str, name: str) -> Runtime:
+    directory.mkdir()
+    cluster = (
+        f"cluster: {{backend: redis, redis_url: '{redis}', node: {name}, heartbeat: 0.5, "
+        "node_ttl: 5}\n"
+    )
+    config, secrets = write_setup(directory, ports, settings=cluster)
+    runtime = build_runtime(Sources(config, None, (secrets,)))
+    await runtime.core.open()
+    await runtime.cluster.start()
+    return runtime
+
+
+async def _approved_change(runtime: Runtime, device: str) -> int:
+    lifecycle = runtime.core.lifecycle
+    [plan] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device(device)])
+    assert plan.error is None and plan.sha256 is not None and plan.report is not None
+    db = connect(state_db_path(runtime.core.settings.state_dir))
+    change = create_change(
+        db,
+        device=device,
+        kind="render",
+        sha256=plan.sha256,
+        commands=plan.commands,
+        rollback=plan.rollback,
+        diff=plan.diff,
+        findings=plan.report.findings,
+        actor="test:planner",
+        ttl=600,
+    )
+    approve_change(db, change.id, sha256=plan.sha256, actor="test:approver")
+    db.close()
+    return change.id
+
+
+async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path):
+    redis = RedisServer(tmp_path / "redis", free_tcp_port())
+    redis.start()
+    a = await _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
+    b = await _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
+    try:
+        first, second = await _approved_change(a, "r1"), await _approved_change(b, "r1")
+        outcomes = await asyncio.gather(
+            changes.deploy(a.core, first, "alice"),
+            changes.deploy(b.core, second, "bob"),
+            return_exceptions=True,
+        )
+        deployed = [o for o in outcomes if isinstance(o, changes.DeployResult)]
+        refused = [o for o in outcomes if isinstance(o, ConflictError)]
+        assert len(deployed) == 1 and len(refused) == 1, outcomes
+        assert deployed[0].outcome.status == "deployed", deployed[0].outcome.reason
+        winner = "a" if outcomes[0] is deployed[0] else "b"
+        assert f"device:r1 is held by {winner}" in str(refused[0])
+        # the lease is given back: the other node may deploy to r1 now (nothing left to do
+        # there, so r2 shows the lease is per device)
+        other = b if winner == "a" else a
+        change = await _approved_change(other, "r2")
+        result = await changes.deploy(other.core, change, "carol")
+        assert result.outcome.status == "deployed", result.outcome.reason
+        assert await other.coordinator.acquire("device:r1", 5) is not None
+    finally:
+        for runtime in (a, b):
+            await runtime.cluster.stop()
+            await runtime.core.close()
+        redis.stop()
