@@ -20,17 +20,14 @@ from tests.ssh_lab import write_setup
 pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
 
-async def _node(directory: Path, ports: dict[str, int], redis: str, name: str) -> Runtime:
+def _node(directory: Path, ports: dict[str, int], redis: str, name: str) -> Runtime:
     directory.mkdir()
     cluster = (
         f"cluster: {{backend: redis, redis_url: '{redis}', node: {name}, heartbeat: 0.5, "
         "node_ttl: 5}\n"
     )
     config, secrets = write_setup(directory, ports, settings=cluster)
-    runtime = build_runtime(Sources(config, None, (secrets,)))
-    await runtime.core.open()
-    await runtime.cluster.start()
-    return runtime
+    return build_runtime(Sources(config, None, (secrets,)))
 
 
 async def _approved_change(runtime: Runtime, device: str) -> int:
@@ -58,8 +55,11 @@ async def _approved_change(runtime: Runtime, device: str) -> int:
 async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path):
     redis = RedisServer(tmp_path / "redis", free_tcp_port())
     redis.start()
-    a = await _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
-    b = await _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
+    a = _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
+    b = _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
+    for runtime in (a, b):
+        await runtime.core.open()
+        await runtime.cluster.start()
     try:
         first, second = await _approved_change(a, "r1"), await _approved_change(b, "r1")
         outcomes = await asyncio.gather(
