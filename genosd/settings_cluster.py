@@ -43,6 +43,18 @@ class ClusterSettings(_Section):
         "devices move, and it stops polling by itself",
     )
     prefix: str = Field("genosd", description="key prefix, so clusters can share one Redis")
+    work_concurrency: int = Field(
+        50, ge=1, le=10_000, description="work items (backups, facts, hosts) run at once"
+    )
+    work_lease: float = Field(
+        30.0,
+        ge=0.5,
+        le=3600,
+        description="an item its node has not touched for this long is taken over by another",
+    )
+    work_attempts: int = Field(
+        3, ge=1, le=20, description="times an item is started before giving up (nodes dying)"
+    )
 
     @field_validator("node", "prefix")
     @classmethod

@@ -28,6 +28,7 @@ class ClusterService:
         self.coordinator = coordinator
         self.lags: deque[float] = deque(maxlen=2000)  # start lag of this node's recent polls
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Join the cluster and keep beating (nothing to do for a single node)."""
@@ -38,15 +39,16 @@ class ClusterService:
 
     async def stop(self) -> None:
         """Stop beating and leave."""
+        self._stopping = True  # besides cancelling: redis-py can swallow a cancellation
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait([self._task], timeout=self.core.settings.cluster.heartbeat + 5)
             self._task = None
         await self.coordinator.stop()
 
     async def _beat(self) -> None:
         interval = self.core.settings.cluster.heartbeat
-        while True:
+        while not self._stopping:
             await asyncio.sleep(interval)
             self._report()
             try:

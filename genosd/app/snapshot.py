@@ -58,6 +58,9 @@ RESTART_REQUIRED = frozenset(
             "heartbeat",
             "node_ttl",
             "prefix",
+            "work_concurrency",
+            "work_lease",
+            "work_attempts",
         )
     }
 )

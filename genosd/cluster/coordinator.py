@@ -29,6 +29,17 @@ class Lease:
     ttl: float
 
 
+def reraise_if_cancelled() -> None:
+    """After catching a Redis error: raise CancelledError if the task was being cancelled.
+
+    redis-py turns a cancellation that arrives during a read into its own TimeoutError (a
+    RedisError); a loop that carries on after Redis errors would then never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Coordinator(Protocol):
     """What the application needs to share work with other nodes."""
 

@@ -27,7 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from genosd.cluster.coordinator import Lease, Member
+from genosd.cluster.coordinator import Lease, Member, reraise_if_cancelled
 from genosd.cluster.ownership import owner_of
 from genosd.settings_cluster import ClusterSettings
 
@@ -171,6 +171,7 @@ class RedisCoordinator:
             if gone:
                 await self.redis.srem(self._nodes_key, *gone)
         except (RedisError, OSError) as exc:
+            reraise_if_cancelled()
             self._lost(f"{type(exc).__name__}: {exc}")
             return
         self._apply([(n, v) for n, v in zip(ordered, values, strict=True) if v is not None])
@@ -230,6 +231,7 @@ class RedisCoordinator:
                 args=[token, int(slot * 1000), max(1, int(ttl * 1000))],
             )
         except (RedisError, OSError) as exc:
+            reraise_if_cancelled()
             self._lost(f"{type(exc).__name__}: {exc}")
             return None
         return token if taken == 1 else None
@@ -242,6 +244,7 @@ class RedisCoordinator:
                 args=[token, int(slot * 1000), max(1, int(remember * 1000))],
             )
         except (RedisError, OSError) as exc:
+            reraise_if_cancelled()
             self._lost(f"{type(exc).__name__}: {exc}")
 
     async def acquire(self, name: str, ttl: float) -> Lease | None:
@@ -254,6 +257,7 @@ class RedisCoordinator:
                 f"{self._prefix}:lease:{name}", token, nx=True, px=max(1, int(ttl * 1000))
             )
         except (RedisError, OSError) as exc:
+            reraise_if_cancelled()
             self._lost(f"{type(exc).__name__}: {exc}")
             return None
         return Lease(name, token, ttl) if taken else None
@@ -266,6 +270,7 @@ class RedisCoordinator:
                 args=[lease.token, max(1, int(lease.ttl * 1000))],
             )
         except (RedisError, OSError):
+            reraise_if_cancelled()
             return False
         return bool(renewed)
 
@@ -276,6 +281,7 @@ class RedisCoordinator:
                 keys=[f"{self._prefix}:lease:{lease.name}"], args=[lease.token]
             )
         except (RedisError, OSError):
+            reraise_if_cancelled()
             return False
         return bool(released)
 
@@ -284,6 +290,7 @@ class RedisCoordinator:
         try:
             token = await self.redis.get(f"{self._prefix}:lease:{name}")
         except (RedisError, OSError):
+            reraise_if_cancelled()
             return None
         return str(token).rsplit(":", 1)[0] if token else None
 
