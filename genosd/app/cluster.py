@@ -11,7 +11,11 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from genosd.app.core import AppCore
 from genosd.cluster import Coordinator
@@ -124,3 +128,34 @@ class ClusterService:
             if node is None or owner == node:
                 rows.append({"device": device.name, "group": device.poller_group, "owner": owner})
         return rows
+
+
+class ClusterCollector(Collector):
+    """This node's cluster state at scrape time: active, leader, devices owned, claims refused."""
+
+    def __init__(self, service: ClusterService, refused: Callable[[], int]):
+        self.service = service
+        self.refused = refused
+
+    def collect(self) -> list[Metric]:
+        """genosd_cluster_active, _leader, _devices_owned, _nodes, _claims_refused_total."""
+        coordinator = self.service.coordinator
+        return [
+            GaugeMetricFamily(
+                "genosd_cluster_active", "1 while this node may poll", int(coordinator.active)
+            ),
+            GaugeMetricFamily(
+                "genosd_cluster_leader", "1 while this node leads", int(coordinator.is_leader())
+            ),
+            GaugeMetricFamily(
+                "genosd_cluster_devices_owned",
+                "SNMP devices this node polls now",
+                self.service.owned_count(),
+            ),
+            GaugeMetricFamily("genosd_cluster_nodes", "Live nodes", len(coordinator.members())),
+            CounterMetricFamily(
+                "genosd_cluster_claims_refused",
+                "Slots another node had claimed or polled when this one asked",
+                self.refused(),
+            ),
+        ]

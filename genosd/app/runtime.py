@@ -22,7 +22,7 @@ from genosd.app import incidents, outbox, playbook_gates
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job
-from genosd.app.cluster import ClusterService
+from genosd.app.cluster import ClusterCollector, ClusterService
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job
 from genosd.app.jobs import (
@@ -130,6 +130,7 @@ class Runtime:
         self.registry.register(EventBusCollector(self.core.events))
         self.registry.register(ComplianceCollector(self.core.compliance))
         self.registry.register(JobsCollector(self.jobs))
+        self.registry.register(ClusterCollector(self.cluster, lambda: scheduler.claims_refused))
         self.registry.register(LlmCollector(self.core.usage, lambda: self.core.llm))
 
     @property

@@ -64,6 +64,14 @@ async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, 
         assert node["node"] == "api1" and node["groups"] == ["default"] and node["devices"] == 1
         devices = await (await client.get("/api/v1/cluster/devices", headers=auth)).json()
         assert {d["device"]: d["owner"] for d in devices["items"]} == {"r1": None, "sw1": "api1"}
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        for line in (
+            "genosd_cluster_active 1.0",
+            "genosd_cluster_leader 1.0",
+            "genosd_cluster_devices_owned 1.0",
+            "genosd_cluster_nodes 1.0",
+        ):
+            assert line in metrics.splitlines(), line
 
         # the CLI runs beside the daemon's loop (which keeps beating), as an operator's would
         shown = await asyncio.create_subprocess_exec(
