@@ -268,6 +268,8 @@ def run_genosd(
         "rss_mib_max": max(rss),
         "rss_kib_per_device": max(rss) * 1024 / args.devices,
         "api": api,
+        "gc_full_collections": delta.get('genosd_gc_pause_seconds_count{generation="2"}', 0),
+        "gc_full_pause_s": delta.get('genosd_gc_pause_seconds_sum{generation="2"}', 0),
         "points_produced": final.get("genosd_points_total", 0),
         "points_written": final.get("genosd_sink_points_written_total", 0),
         "spool_points": final.get("genosd_spool_points", 0),
@@ -493,11 +495,15 @@ def main() -> None:
     parser.add_argument("--api-rate", type=float, default=20.0, help="GET /devices per second")
     parser.add_argument("--nodes", type=int, default=0, help="also the failover phase: N nodes")
     parser.add_argument("--failover-seconds", type=float, default=240.0)
+    parser.add_argument(
+        "--workdir", help="keep settings, logs and state here (default: a temp dir)"
+    )
     parser.add_argument("--profile", help="py-spy's raw (collapsed) profile of the daemon to here")
     args = parser.parse_args()
     raise_open_files_limit()
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
+        directory = Path(args.workdir or tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         agent = start_agents(args.devices, args.agent_port)
         vm_process, vm = start_victoria(directory / "vm")
         try:

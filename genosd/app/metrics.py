@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -33,9 +36,30 @@ class DaemonMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=registry,
         )
+        self.gc_pause = Histogram(
+            "genosd_gc_pause_seconds",
+            "Python's garbage collector pauses (the event loop waits through them)",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
         self.reloads = Counter(
             "genosd_reloads", "Settings and inventory reloads", ["result"], registry=registry
         )
+
+
+def time_gc_pauses(metrics: DaemonMetrics) -> Callable[[str, dict[str, int]], None]:
+    """A gc.callbacks hook observing each collection's pause into genosd_gc_pause_seconds."""
+    started = [0.0]
+
+    def hook(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pause = time.perf_counter() - started[0]
+            metrics.gc_pause.labels(str(info.get("generation", "?"))).observe(pause)
+
+    return hook
 
 
 class ComplianceCollector(Collector):

@@ -65,7 +65,10 @@ class CounterRates:
         """Per-second rates for `values` ({name: (reading, bits)}) since the last reading."""
         key = (device, row)
         previous = self._last.get(key)
-        self._last[key] = _Reading(wall, uptime, values)
+        # plain ints, not the SMI int subclasses: the garbage collector then stops tracking the
+        # kept readings (at 10,000 devices, 500,000 objects every full pass walked)
+        kept = {name: (int(value), bits) for name, (value, bits) in values.items()}
+        self._last[key] = _Reading(wall, uptime, kept)
         if previous is None or rebooted:
             return {}
         elapsed = wall - previous.wall
