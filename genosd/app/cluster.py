@@ -30,6 +30,7 @@ class ClusterService:
     def __init__(self, core: AppCore, coordinator: Coordinator):
         self.core = core
         self.coordinator = coordinator
+        self.settings = core.settings.cluster  # as the coordinator was built (restart applies)
         self.lags: deque[float] = deque(maxlen=2000)  # start lag of this node's recent polls
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -46,12 +47,12 @@ class ClusterService:
         self._stopping = True  # besides cancelling: redis-py can swallow a cancellation
         if self._task is not None:
             self._task.cancel()
-            await asyncio.wait([self._task], timeout=self.core.settings.cluster.heartbeat + 5)
+            await asyncio.wait([self._task], timeout=self.settings.heartbeat + 5)
             self._task = None
         await self.coordinator.stop()
 
     async def _beat(self) -> None:
-        interval = self.core.settings.cluster.heartbeat
+        interval = self.settings.heartbeat
         while not self._stopping:
             await asyncio.sleep(interval)
             self._report()

@@ -57,6 +57,7 @@ def _keep_running(old: GenosdSettings, new: GenosdSettings) -> GenosdSettings:
         update={
             "state_dir": old.state_dir,
             "api": new.api.model_copy(update={"host": old.api.host, "port": old.api.port}),
+            "cluster": old.cluster,  # the node's coordinator was built from these
         }
     )
 

@@ -103,3 +103,19 @@ async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, 
     )
     _, stderr = await asyncio.wait_for(down.communicate(), 60)
     assert down.returncode == 1 and b"cannot reach Redis" in stderr
+
+
+async def test_cluster_settings_changed_on_disk_wait_for_a_restart(api, tmp_path):
+    client, keys = await api("cluster: {node: solo, heartbeat: 2, node_ttl: 10}\n")
+    admin = {"Authorization": f"Bearer {keys.make(Role.admin)}"}
+    config = tmp_path / "genosd.yaml"
+    config.write_text(
+        config.read_text().replace("node: solo, heartbeat: 2", "node: other, heartbeat: 4")
+    )
+    report = await (await client.post("/api/v1/system/reload", headers=admin)).json()
+    assert sorted(report["restart_required"]) == ["cluster.heartbeat", "cluster.node"]
+    shown = await (await client.get("/api/v1/system/settings", headers=admin)).json()
+    assert shown["settings"]["cluster"]["node"] == "solo"  # the running node keeps its name
+    assert shown["settings"]["cluster"]["heartbeat"] == 2
+    picture = await (await client.get("/api/v1/cluster", headers=admin)).json()
+    assert picture["node"] == "solo"
