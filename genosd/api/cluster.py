@@ -26,6 +26,14 @@ class ClusterNodeOut(BaseModel):
     last_beat: float | None = Field(description="Unix seconds of its last heartbeat's report")
 
 
+class LeaseOut(BaseModel):
+    """A held lease: deploys hold `device:<name>`."""
+
+    name: str
+    holder: str
+    expires_in: float = Field(description="seconds until it expires unless its holder renews it")
+
+
 class ClusterOut(BaseModel):
     """The coordination backend and the nodes (a single node: backend `local`)."""
 
@@ -39,6 +47,7 @@ class ClusterOut(BaseModel):
     node_ttl: float | None = None
     nodes: list[ClusterNodeOut]
     unowned_devices: int = Field(description="devices of poller groups no live node polls")
+    leases: list[LeaseOut] = Field(description="held leases (at most 1000)")
 
 
 class ClusterDevicesQuery(Strict):
@@ -63,8 +72,10 @@ class ClusterDevices(BaseModel):
 
 @routes.route("GET", "/api/v1/cluster", tag="system", role=Role.viewer, response=ClusterOut)
 async def get_cluster(request: web.Request) -> ClusterOut:
-    """The nodes sharing the polling and jobs, the leader, and devices no node polls."""
-    return ClusterOut.model_validate(runtime_of(request).cluster.picture())
+    """The nodes sharing the polling and jobs, the leader, devices no node polls, leases."""
+    cluster = runtime_of(request).cluster
+    leases = await cluster.coordinator.leases()
+    return ClusterOut.model_validate({**cluster.picture(), "leases": leases})
 
 
 @routes.route(

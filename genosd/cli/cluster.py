@@ -25,6 +25,7 @@ async def _observe(snap: Any) -> dict[str, Any]:
     coordinator = RedisCoordinator(snap.settings.cluster)
     try:
         await coordinator.observe()
+        leases = await coordinator.leases()
     except (RedisError, OSError) as exc:
         fail(f"cannot reach Redis at {snap.settings.cluster.redis_url}: {exc}")
     finally:
@@ -53,6 +54,7 @@ async def _observe(snap: Any) -> dict[str, Any]:
             for m in coordinator.members()
         ],
         "unowned_devices": unowned,
+        "leases": leases,
     }
 
 
@@ -72,6 +74,7 @@ def cluster_status(
             "leader": snap.settings.cluster.node,
             "nodes": [],
             "unowned_devices": 0,
+            "leases": [],
         }
     else:
         picture = asyncio.run(_observe(snap))
@@ -93,5 +96,7 @@ def cluster_status(
             node["api"] or "",
         )
     out().print(table)
+    for lease in picture["leases"]:
+        out().print(f"lease {lease['name']}: {lease['holder']} ({lease['expires_in']:g}s left)")
     if picture["unowned_devices"]:
         out().print(f"[yellow]{picture['unowned_devices']} devices: no live node polls their group")

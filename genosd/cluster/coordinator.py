@@ -92,6 +92,10 @@ class Coordinator(Protocol):
         """The node holding lease `name` (None: nobody, or unknown)."""
         ...
 
+    async def leases(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Held leases: name, holder, seconds until they expire unless renewed."""
+        ...
+
     def report(self, info: dict[str, Any]) -> None:
         """What this node tells the others with its next heartbeat (devices, lag)."""
         ...
@@ -184,6 +188,15 @@ class LocalCoordinator:
         """This node while the lease is held here."""
         held = self._leases.get(name)
         return self.node if held is not None and held[1] > time.monotonic() else None
+
+    async def leases(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """This process's held leases."""
+        now = time.monotonic()
+        return [
+            {"name": name, "holder": self.node, "expires_in": round(until - now, 1)}
+            for name, (_, until) in sorted(self._leases.items())
+            if until > now
+        ][:limit]
 
     def report(self, info: dict[str, Any]) -> None:
         """Kept for `members()`."""

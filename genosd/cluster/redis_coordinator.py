@@ -294,6 +294,37 @@ class RedisCoordinator:
             return None
         return str(token).rsplit(":", 1)[0] if token else None
 
+    async def leases(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Held leases (SCAN of `<prefix>:lease:*`, at most `limit`); [] if Redis is down."""
+        prefix = f"{self._prefix}:lease:"
+        try:
+            names = []
+            async for key in self.redis.scan_iter(match=prefix + "*", count=500):
+                names.append(_text(key))
+                if len(names) >= limit:
+                    break
+            names.sort()
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.get(name)
+                    pipe.pttl(name)
+                replies = await pipe.execute()
+        except (RedisError, OSError):
+            reraise_if_cancelled()
+            return []
+        held = []
+        for name, token, ttl in zip(names, replies[::2], replies[1::2], strict=True):
+            if token is None or ttl is None or int(ttl) < 0:
+                continue  # expired between the scan and the read
+            held.append(
+                {
+                    "name": name.removeprefix(prefix),
+                    "holder": _text(token).rsplit(":", 1)[0],
+                    "expires_in": round(int(ttl) / 1000, 1),
+                }
+            )
+        return held
+
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -64,6 +64,13 @@ async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, 
         assert node["node"] == "api1" and node["groups"] == ["default"] and node["devices"] == 1
         devices = await (await client.get("/api/v1/cluster/devices", headers=auth)).json()
         assert {d["device"]: d["owner"] for d in devices["items"]} == {"r1": None, "sw1": "api1"}
+        assert picture["leases"] == []
+        lease = await runtime.coordinator.acquire("device:sw1", 30)
+        assert lease is not None
+        held = (await (await client.get("/api/v1/cluster", headers=auth)).json())["leases"]
+        assert [(h["name"], h["holder"]) for h in held] == [("device:sw1", "api1")]
+        assert 0 < held[0]["expires_in"] <= 30
+        await runtime.coordinator.release(lease)
         metrics = await (await client.get("/metrics", headers=auth)).text()
         for line in (
             "genosd_cluster_active 1.0",
