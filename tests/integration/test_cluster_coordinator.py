@@ -77,19 +77,21 @@ async def test_leases_are_renewed_and_released_only_by_their_holder(redis_server
     await a.start()
     await b.start()
     try:
-        lease = await a.acquire("deploy:r1", ttl=0.5)
+        lease = await a.acquire("deploy:r1", ttl=2.0)
         assert lease is not None
-        assert await b.acquire("deploy:r1", ttl=0.5) is None
+        assert await b.acquire("deploy:r1", ttl=2.0) is None
         assert await b.holder("deploy:r1") == "a"
         stolen = type(lease)(lease.name, "b:guess", lease.ttl)
         assert not await b.release(stolen) and not await b.renew(stolen)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.2)
         assert await a.renew(lease)
-        await asyncio.sleep(0.3)  # past the first ttl, within the renewed one
-        assert await b.acquire("deploy:r1", ttl=0.5) is None
+        await asyncio.sleep(1.2)  # past the first ttl, within the renewed one
+        await b.beat()  # b is a live member: refused below for the lease, not for silence
+        assert b.active
+        assert await b.acquire("deploy:r1", ttl=2.0) is None
         assert await a.release(lease)
         assert not await a.release(lease)  # once
-        assert await b.acquire("deploy:r1", ttl=0.5) is not None
+        assert await b.acquire("deploy:r1", ttl=2.0) is not None
     finally:
         await a.stop()
         await b.stop()
