@@ -178,7 +178,7 @@ def test_three_nodes_share_devices_and_survive_kill_stop_and_redis_restart(tmp_p
             killed = time.time()
             _wait(lambda: len(n1.cluster()["nodes"]) == 2, 10, "n3 to leave")
             moved = time.time() + INTERVAL  # the next slot after the others noticed
-            assert moved - killed < NODE_TTL + 1 + INTERVAL
+            assert moved - killed < NODE_TTL + 3 + INTERVAL  # noticed within a few beats
             time.sleep(3 * INTERVAL)
             _assert_each_slot_polled_once(responder, moved, time.time())
             assert sum(n["devices"] for n in n1.cluster()["nodes"]) == DEVICES
