@@ -16,7 +16,7 @@ os.environ.setdefault("GENOSD_SYSLOG__HOST", "127.0.0.1")
 os.environ.setdefault("GENOSD_SYSLOG__UDP_PORT", "0")
 os.environ.setdefault("GENOSD_SYSLOG__TCP_PORT", "0")
 
-from tests.servers import InfluxV1, free_tcp_port, start_snmpd, start_victoria
+from tests.servers import InfluxV1, RedisServer, free_tcp_port, start_snmpd, start_victoria
 
 
 @pytest.fixture
@@ -35,6 +35,15 @@ def victoria(tmp_path: Path) -> Iterator[str]:
     yield url
     process.kill()
     process.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """redis-server on a free port, without persistence (stop() and start() it in a test)."""
+    server = RedisServer(tmp_path / "redis", free_tcp_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,6 +22,35 @@ from genosd.cluster import Coordinator
 from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
+
+
+def picture(coordinator: Coordinator, devices: Iterable[Device]) -> dict[str, Any]:
+    """The live nodes with the SNMP devices each owns, and how many devices no node polls: the
+    daemon's API and `genosd cluster status` (which reads Redis without joining) show this."""
+    members = coordinator.members()
+    counts: dict[str, int] = {m.node: 0 for m in members}
+    unowned = 0
+    for device in devices:
+        if device.snmp is None:
+            continue
+        owner = coordinator.owner(device.name, device.poller_group)
+        if owner is None:
+            unowned += 1
+        else:
+            counts[owner] = counts.get(owner, 0) + 1
+    nodes = [
+        {
+            "node": m.node,
+            "groups": list(m.groups),
+            "devices": counts.get(m.node, 0),
+            "self": m.node == coordinator.node,
+            "api": m.info.get("api"),
+            "lag_p99": m.info.get("lag_p99"),
+            "last_beat": m.info.get("at"),
+        }
+        for m in members
+    ]
+    return {"leader": coordinator.describe()["leader"], "nodes": nodes, "unowned_devices": unowned}
 
 
 class ClusterService:
@@ -94,30 +123,10 @@ class ClusterService:
 
     def picture(self) -> dict[str, Any]:
         """Nodes (groups, devices, lag, when they last beat), the leader, unowned devices."""
-        members = self.coordinator.members()
-        counts: dict[str, int] = {m.node: 0 for m in members}
-        unowned = 0
-        for device in self.core.inventory.devices.values():
-            if device.snmp is None:
-                continue
-            owner = self.owner_of(device)
-            if owner is None:
-                unowned += 1
-            else:
-                counts[owner] = counts.get(owner, 0) + 1
-        nodes = [
-            {
-                "node": m.node,
-                "groups": list(m.groups),
-                "devices": counts.get(m.node, 0),
-                "self": m.node == self.coordinator.node,
-                "api": m.info.get("api"),
-                "lag_p99": m.info.get("lag_p99"),
-                "last_beat": m.info.get("at"),
-            }
-            for m in members
-        ]
-        return {**self.coordinator.describe(), "nodes": nodes, "unowned_devices": unowned}
+        return {
+            **self.coordinator.describe(),
+            **picture(self.coordinator, self.core.inventory.devices.values()),
+        }
 
     def devices(self, node: str | None = None) -> list[dict[str, str | None]]:
         """Each SNMP device with its poller group and owner (only `node`'s when given)."""

@@ -20,9 +20,10 @@ cluster_app = typer.Typer(
 async def _observe(snap: Any) -> dict[str, Any]:
     from redis.exceptions import RedisError
 
+    from genosd.app.cluster import picture
     from genosd.cluster.redis_coordinator import RedisCoordinator
 
-    coordinator = RedisCoordinator(snap.settings.cluster)
+    coordinator = RedisCoordinator(snap.settings.cluster, member=False)
     try:
         await coordinator.observe()
         leases = await coordinator.leases()
@@ -30,30 +31,9 @@ async def _observe(snap: Any) -> dict[str, Any]:
         fail(f"cannot reach Redis at {snap.settings.cluster.redis_url}: {exc}")
     finally:
         await coordinator.redis.aclose()
-    devices = [d for d in snap.inventory.devices.values() if d.snmp is not None]
-    counts: dict[str, int] = {}
-    unowned = 0
-    for device in devices:
-        owner = coordinator.owner(device.name, device.poller_group)
-        if owner is None:
-            unowned += 1
-        else:
-            counts[owner] = counts.get(owner, 0) + 1
     return {
         "backend": "redis",
-        "leader": coordinator.leader,
-        "nodes": [
-            {
-                "node": m.node,
-                "groups": list(m.groups),
-                "devices": counts.get(m.node, 0),
-                "api": m.info.get("api"),
-                "lag_p99": m.info.get("lag_p99"),
-                "last_beat": m.info.get("at"),
-            }
-            for m in coordinator.members()
-        ],
-        "unowned_devices": unowned,
+        **picture(coordinator, snap.inventory.devices.values()),
         "leases": leases,
     }
 

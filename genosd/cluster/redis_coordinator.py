@@ -114,6 +114,9 @@ class RedisCoordinator:
         self._alive_until = 0.0  # monotonic time this node's membership surely lasts until
         self._members: list[Member] = []
         self._by_group: dict[str, list[str]] = {}
+        # (device, group) -> owner under the current membership: every poll slot and heartbeat
+        # asks, and 10,000 devices x N nodes hashes every 2 s need not be redone
+        self._owners: dict[tuple[str, str], str | None] = {}
         self._leader: str | None = None
         self._info: dict[str, Any] = {}
         self._started = time.time()
@@ -151,6 +154,8 @@ class RedisCoordinator:
         for member in members:
             for group in member.groups:
                 by_group.setdefault(group, []).append(member.node)
+        if by_group != self._by_group:
+            self._owners.clear()  # membership changed: owners are worked out again
         self._by_group = by_group
 
     async def beat(self) -> None:
@@ -195,7 +200,10 @@ class RedisCoordinator:
 
     def owner(self, key: str, group: str) -> str | None:
         """The live node of `group` with the highest rendezvous weight for `key`."""
-        return owner_of(key, self._by_group.get(group, ()))
+        cache_key = (key, group)
+        if cache_key not in self._owners:
+            self._owners[cache_key] = owner_of(key, self._by_group.get(group, ()))
+        return self._owners[cache_key]
 
     def owns(self, key: str, group: str) -> bool:
         """Whether this node owns `key` now (never while inactive)."""

@@ -149,6 +149,13 @@ class RedisQueue:
             with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
                 await self.redis.xgroup_create(self._stream(group), GROUP, id="0", mkstream=True)
 
+    async def _regroup(self, error: ResponseError) -> bool:
+        """NOGROUP (Redis came back empty): make the consumer groups again; whether it was."""
+        if "NOGROUP" not in str(error):
+            return False
+        await self._ensure_groups()
+        return True
+
     async def _read_work(self) -> None:
         streams: dict[Any, Any] = {self._stream(g): ">" for g in self.settings.poller_groups}
         while not self._stopping:
@@ -164,8 +171,7 @@ class RedisQueue:
                 )
             except ResponseError as exc:
                 reraise_if_cancelled()
-                if "NOGROUP" in str(exc):  # Redis came back empty: make the groups again
-                    await self._ensure_groups()
+                if await self._regroup(exc):
                     continue
                 raise
             except (RedisError, OSError) as exc:
@@ -188,8 +194,7 @@ class RedisQueue:
                     )
                 except ResponseError as exc:
                     reraise_if_cancelled()
-                    if "NOGROUP" in str(exc):
-                        await self._ensure_groups()
+                    await self._regroup(exc)
                     continue
                 except (RedisError, OSError):
                     reraise_if_cancelled()

@@ -224,14 +224,7 @@ class PollScheduler:
                 device = loop.device
                 assert device.snmp is not None
                 poll = await self._poll(device, loop.session)
-                poll.slot, poll.skipped_slots = slot, skipped
-                if not loop.stopping:
-                    # a device changed or removed mid-poll keeps the health of its new target
-                    self._record(poll)
-                try:
-                    await self._handler(poll)
-                except Exception:
-                    log.exception("%s: handling poll results failed", device.name)
+                await self._settle(loop, poll, slot, skipped)
                 if loop.stopping:
                     break
                 slot, skipped = self._next(device, slot if slot is not None else poll.started)
@@ -241,6 +234,19 @@ class PollScheduler:
                 await asyncio.sleep(max(0.0, slot - time.time()))
         finally:
             loop.session.close()
+
+    async def _settle(
+        self, loop: _DeviceLoop, poll: SnmpPoll, slot: float | None, skipped: int
+    ) -> None:
+        """A scheduled poll is done: stamp its slot, record the device's health, hand it on."""
+        poll.slot, poll.skipped_slots = slot, skipped
+        if not loop.stopping:
+            # a device changed or removed mid-poll keeps the health of its new target
+            self._record(poll)
+        try:
+            await self._handler(poll)
+        except Exception:
+            log.exception("%s: handling poll results failed", poll.device)
 
     async def _run_shared(self, loop: _DeviceLoop, gate: SlotGate) -> None:
         """A device in a cluster: on every slot, poll it if this node owns and claims it."""
@@ -269,14 +275,8 @@ class PollScheduler:
                 stale = time.time() - slot > 0.9 * interval
                 if token is not None and not stale and not loop.stopping:
                     poll = await self._poll(device, loop.session)
-                    poll.slot, poll.skipped_slots = slot, skipped
                     await gate.finish_slot(device.name, slot, token, 3 * interval)
-                    if not loop.stopping:
-                        self._record(poll)
-                    try:
-                        await self._handler(poll)
-                    except Exception:
-                        log.exception("%s: handling poll results failed", device.name)
+                    await self._settle(loop, poll, slot, skipped)
                     del poll  # not kept by the frame until the next slot
                     slot, skipped = self._next(device, slot)
                 else:

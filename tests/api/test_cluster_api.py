@@ -14,9 +14,17 @@ from genosd.app.runtime import build_runtime
 from genosd.app.snapshot import Sources
 from genosd.auth.keys import Role
 from tests.api.conftest import Keys, write_setup
-from tests.servers import RedisServer, free_tcp_port
 
 GENOSD = str(Path(sys.executable).parent / "genosd")
+
+
+async def _cli(*args: str) -> tuple[int | None, bytes, bytes]:
+    """`genosd ARGS` beside the test's event loop (the daemon under test keeps beating)."""
+    process = await asyncio.create_subprocess_exec(
+        GENOSD, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, stdout, stderr
 
 
 async def test_a_single_node_owns_every_device(api):
@@ -38,9 +46,10 @@ async def test_a_single_node_owns_every_device(api):
     assert bad.status == 400
 
 
-async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, snmpd):
-    redis = RedisServer(tmp_path / "redis", free_tcp_port())
-    redis.start()
+async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(
+    tmp_path, snmpd, redis_server
+):
+    redis = redis_server
     config = write_setup(
         tmp_path,
         snmpd,
@@ -81,35 +90,16 @@ async def test_a_redis_node_shows_its_groups_and_devices_no_one_polls(tmp_path, 
             assert line in metrics.splitlines(), line
 
         # the CLI runs beside the daemon's loop (which keeps beating), as an operator's would
-        shown = await asyncio.create_subprocess_exec(
-            GENOSD,
-            "cluster",
-            "status",
-            "--json",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(shown.communicate(), 60)
-        assert shown.returncode == 0, stderr
+        code, stdout, stderr = await _cli("cluster", "status", "--json", "--config", str(config))
+        assert code == 0, stderr
         seen = json.loads(stdout)
         assert seen["leader"] == "api1" and seen["unowned_devices"] == 1
         assert [(n["node"], n["devices"]) for n in seen["nodes"]] == [("api1", 1)]
     finally:
         await client.close()
         redis.stop()
-    down = await asyncio.create_subprocess_exec(
-        GENOSD,
-        "cluster",
-        "status",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(down.communicate(), 60)
-    assert down.returncode == 1 and b"cannot reach Redis" in stderr
+    code, _, stderr = await _cli("cluster", "status", "--config", str(config))
+    assert code == 1 and b"cannot reach Redis" in stderr
 
 
 async def test_cluster_settings_changed_on_disk_wait_for_a_restart(api, tmp_path):

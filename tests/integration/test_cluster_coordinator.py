@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -12,15 +10,7 @@ from pydantic import ValidationError
 from genosd.cluster import owner_of
 from genosd.cluster.redis_coordinator import RedisCoordinator
 from genosd.settings_cluster import ClusterSettings
-from tests.servers import RedisServer, free_tcp_port
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", free_tcp_port())
-    server.start()
-    yield server
-    server.stop()
+from tests.servers import RedisServer
 
 
 def _node(server: RedisServer, name: str, **extra: object) -> RedisCoordinator:

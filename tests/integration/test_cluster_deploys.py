@@ -11,10 +11,10 @@ import pytest
 from genosd.app import changes
 from genosd.app.runtime import Runtime, build_runtime
 from genosd.app.snapshot import Sources
-from genosd.config.changes import approve_change, create_change
+from genosd.config.changes import approve_change
 from genosd.errors import ConflictError
 from genosd.statedb import connect, state_db_path
-from tests.servers import RedisServer, free_tcp_port
+from tests.integration.test_config_deploy import _plan
 from tests.ssh_lab import write_setup
 
 pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
@@ -31,30 +31,15 @@ def _node(directory: Path, ports: dict[str, int], redis: str, name: str) -> Runt
 
 
 async def _approved_change(runtime: Runtime, device: str) -> int:
-    lifecycle = runtime.core.lifecycle
-    [plan] = await asyncio.to_thread(lifecycle.plan, [lifecycle.device(device)])
-    assert plan.error is None and plan.sha256 is not None and plan.report is not None
     db = connect(state_db_path(runtime.core.settings.state_dir))
-    change = create_change(
-        db,
-        device=device,
-        kind="render",
-        sha256=plan.sha256,
-        commands=plan.commands,
-        rollback=plan.rollback,
-        diff=plan.diff,
-        findings=plan.report.findings,
-        actor="test:planner",
-        ttl=600,
-    )
-    approve_change(db, change.id, sha256=plan.sha256, actor="test:approver")
+    _, sha, change_id = await _plan(runtime.core.lifecycle, db, device)
+    approve_change(db, change_id, sha256=sha, actor="test:approver")
     db.close()
-    return change.id
+    return change_id
 
 
-async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path):
-    redis = RedisServer(tmp_path / "redis", free_tcp_port())
-    redis.start()
+async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path, redis_server):
+    redis = redis_server
     a = _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
     b = _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
     for runtime in (a, b):
@@ -84,4 +69,3 @@ async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path
         for runtime in (a, b):
             await runtime.cluster.stop()
             await runtime.core.close()
-        redis.stop()

@@ -4,15 +4,13 @@ poller group, a dead node's work is taken over, idempotent work never runs twice
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from genosd.cluster.redis_queue import RedisQueue
 from genosd.cluster.workqueue import Handler, LocalQueue, Work
 from genosd.settings_cluster import ClusterSettings
-from tests.servers import RedisServer, free_tcp_port
 
 
 def _die(queue: RedisQueue) -> None:
@@ -20,14 +18,6 @@ def _die(queue: RedisQueue) -> None:
     queue._stopping = True  # redis-py may swallow a cancellation; a dead node does nothing
     for task in [*queue._loops, *queue._tasks]:
         task.cancel()
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", free_tcp_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
