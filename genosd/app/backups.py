@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
 
 from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
+from genosd.app.fanout import device_names, fan_out, part_failure, ssh_devices_here
 from genosd.app.jobs import Cron, Job
-from genosd.config.backup import BackupResult, backup
+from genosd.cluster import Work, WorkResult
+from genosd.config.backup import BackupResult, ReadConfig, backup, read_configs, store
 from genosd.config.history import history_path
 from genosd.config.scrub import ScrubReport
 from genosd.config.scrub import scrub_history as scrub
-from genosd.config.secrets import Masker, every_platform
-from genosd.config.validate import ValidationReport, check_rules
-from genosd.config.waivers import list_waivers
+from genosd.config.secrets import Masker, every_platform, key_id
+from genosd.config.validate import ValidationReport, check_rules, report_data, report_from
+from genosd.config.waivers import Waiver, apply_waivers, list_waivers
 from genosd.errors import ConflictError
 from genosd.inventory import Device
 
 log = logging.getLogger(__name__)
+READ_KIND = "backup.read"
 
 
 async def run_backup(
@@ -51,26 +58,21 @@ async def run_backup(
         by_name = {d.name: d for d in ssh_devices}
 
         waivers = await core.db.run(list_waivers)
-
-        def inspect(name: str, text: str) -> None:
-            device = by_name.get(name)
-            if device is not None and device.profile is not None:
-                masker = core.lifecycle.masker(device)
-                rules = lifecycle.running_rules(device.platform or "")
-                reports[name] = check_rules(device, masker, text, rules, waivers)
-
-        results = await asyncio.to_thread(
-            backup,
-            targets,
-            core.history,
-            core.known_hosts,
-            policy=settings.host_key_policy,
-            concurrency=settings.concurrency,
-            author=actor,
-            mask=settings.mask_secrets,
-            mask_key=core.lifecycle.mask_key,
-            inspect=inspect,
-        )
+        if core.work.distributed:
+            results = await _backup_on_nodes(core, ssh_devices, actor, reports, waivers)
+        else:
+            results = await asyncio.to_thread(
+                backup,
+                targets,
+                core.history,
+                core.known_hosts,
+                policy=settings.host_key_policy,
+                concurrency=settings.concurrency,
+                author=actor,
+                mask=settings.mask_secrets,
+                mask_key=core.lifecycle.mask_key,
+                inspect=_inspector(core, by_name, reports, waivers),
+            )
         for name, report in reports.items():
             await record_report(core, name, "running", report)
         for r in results:
@@ -110,6 +112,121 @@ async def run_backup(
             details=summary,
         )
         return results
+
+
+def _inspector(
+    core: AppCore,
+    by_name: dict[str, Device],
+    reports: dict[str, ValidationReport],
+    waivers: Sequence[Waiver],
+) -> Callable[[str, str], None]:
+    """Checks each running config read against its platform's compliance rules into `reports`."""
+
+    def inspect(name: str, text: str) -> None:
+        device = by_name.get(name)
+        if device is not None and device.profile is not None:
+            masker = core.lifecycle.masker(device)
+            rules = core.lifecycle.running_rules(device.platform or "")
+            reports[name] = check_rules(device, masker, text, rules, waivers)
+
+    return inspect
+
+
+async def _backup_on_nodes(
+    core: AppCore,
+    devices: list[Device],
+    actor: str,
+    reports: dict[str, ValidationReport],
+    waivers: Sequence[Waiver],
+) -> list[BackupResult]:
+    """Backups read by the cluster's nodes (genosd.app.fanout) and committed here, so the history
+    has one author; reports are checked there and waived here, where the waivers are."""
+    own_key = key_id(core.lifecycle.mask_key)
+    by_name = {d.name: d for d in devices}
+    failed: dict[str, BackupResult] = {}
+    read: list[ReadConfig] = []
+    now = time.time()
+    for names, outcome in await fan_out(core, READ_KIND, devices, device_names):
+        problem = _part_problem(outcome, own_key, core.settings.ssh.mask_secrets)
+        if problem is not None:
+            failed.update({n: BackupResult(n, False, error=problem) for n in names})
+            continue
+        for entry in outcome.data.get("read", []):
+            try:
+                if entry.pop("ok"):
+                    read.append(ReadConfig(**entry))
+                else:
+                    failed[entry["device"]] = BackupResult(**entry)
+            except (KeyError, TypeError):
+                log.warning("a backup part from %s had an unreadable entry", outcome.node)
+        for name, data in outcome.data.get("reports", {}).items():
+            if name in by_name:
+                report = report_from(data)
+                apply_waivers(report.findings, by_name[name], list(waivers), now)
+                reports[name] = report
+
+    def commit() -> list[BackupResult]:
+        return [store(core.history, r, actor) for r in read if r.device in by_name]
+
+    stored = {r.device: r for r in await asyncio.to_thread(commit)}
+    missing = "no node sent a result for it"
+    return [
+        stored.get(n) or failed.get(n) or BackupResult(n, False, error=missing) for n in by_name
+    ]
+
+
+def _part_problem(outcome: WorkResult, own_key: str, masking: bool) -> str | None:
+    """Why a part's configs cannot go into this node's history, if they cannot."""
+    failure = part_failure(outcome)
+    if failure is not None:
+        return failure
+    if masking and outcome.data.get("mask_key") != own_key:
+        return (
+            f"{outcome.node} masks secrets with another key than this node: give every node "
+            "the same <state_dir>/mask.key"
+        )
+    return None
+
+
+async def read_part(core: AppCore, work: Work) -> dict[str, Any]:
+    """Read the running configs of a backup part another node sent (nothing stored here)."""
+    found, missing = ssh_devices_here(core, work)
+    entries = [
+        {"ok": False, **asdict(BackupResult(name, False, error=error))}
+        for name, error in missing.items()
+    ]
+    by_name = {d.name: d for d in found}
+    settings = core.settings.ssh
+    reports: dict[str, ValidationReport] = {}
+    lifecycle = core.lifecycle
+    await asyncio.to_thread(lambda: (lifecycle.rules, lifecycle.baselines))
+    read = await asyncio.to_thread(
+        read_configs,
+        [d.ssh for d in by_name.values() if d.ssh is not None],
+        core.known_hosts,
+        policy=settings.host_key_policy,
+        concurrency=settings.concurrency,
+        mask=settings.mask_secrets,
+        mask_key=lifecycle.mask_key,
+        inspect=_inspector(core, by_name, reports, ()),
+    )
+    for outcome in read:
+        entries.append({"ok": isinstance(outcome, ReadConfig), **asdict(outcome)})
+    return {
+        "mask_key": key_id(lifecycle.mask_key),
+        "read": entries,
+        "reports": {n: report_data(r) for n, r in reports.items()},
+    }
+
+
+def serve_backup_parts(core: AppCore) -> None:
+    """Read backup parts from the cluster's work queue on this node."""
+
+    async def handler(work: Work) -> dict[str, Any]:
+        async with core.part_slots:
+            return await read_part(core, work)
+
+    core.work.serve(READ_KIND, handler)
 
 
 class BackupFailures(Exception):

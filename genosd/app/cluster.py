@@ -1,4 +1,5 @@
-"""This node's place in the cluster: the coordinator, its heartbeat, and the cluster's picture.
+"""This node's place in the cluster: the coordinator, its heartbeat, its side of the work queue,
+and the cluster's picture.
 
 A single node (cluster.backend: local) owns everything and runs no heartbeat. With Redis the
 service beats every `cluster.heartbeat` seconds, telling the others what it polls and how late,
@@ -68,6 +69,7 @@ class ClusterService:
         """Join the cluster and keep beating (nothing to do for a single node)."""
         self._report()
         await self.coordinator.start()
+        await self.core.work.start()
         if self.coordinator.distributed:
             self._task = asyncio.create_task(self._beat(), name="cluster-heartbeat")
 
@@ -78,6 +80,7 @@ class ClusterService:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=self.settings.heartbeat + 5)
             self._task = None
+        await self.core.work.stop()
         await self.coordinator.stop()
 
     async def _beat(self) -> None:

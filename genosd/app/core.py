@@ -23,7 +23,7 @@ from genosd.app.lifecycle import Lifecycle
 from genosd.app.llm import UsageBook, redactor
 from genosd.app.snapshot import Snapshot
 from genosd.app.status import StatusBoard
-from genosd.cluster import Coordinator, build_coordinator
+from genosd.cluster import Coordinator, LocalQueue, WorkQueue, build_coordinator
 from genosd.collectors.scheduler import DeviceHealth
 from genosd.config.compliance import compliance_history
 from genosd.config.history import ConfigHistory, history_path
@@ -97,11 +97,14 @@ class AppCore:
         points: PointWriter,
         snmp_health: dict[str, DeviceHealth],
         coordinator: Coordinator | None = None,
+        work: WorkQueue | None = None,
     ):
         self.snapshot = snapshot
         # the daemon passes its cluster node; a CLI command takes leases without joining
         self._owns_coordinator = coordinator is None
         self.coordinator = coordinator or build_coordinator(snapshot.settings.cluster, member=False)
+        # work for other nodes; a CLI command runs its own work here
+        self.work = work or LocalQueue(snapshot.settings.cluster.node)
         self.events = events
         self.points = InventoryTagged(points, lambda: self.inventory.devices)
         settings = snapshot.settings
@@ -111,6 +114,9 @@ class AppCore:
         self.status = StatusBoard(events, snmp_health)
         self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
         self.backup_lock = asyncio.Lock()
+        # SSH work other nodes send runs on threads: two parts at a time leave the default
+        # executor free for everything else (a part's own sessions are `ssh.concurrency` anyway)
+        self.part_slots = asyncio.Semaphore(2)
         self._pending_writes: set[asyncio.Future[object]] = set()
         self.usage = UsageBook(self.db)
         self.llm = LlmLayer(settings.llm, redactor(settings), self.usage.record)

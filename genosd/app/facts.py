@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
+from typing import Any
 
 from genosd.app.core import AppCore
+from genosd.app.fanout import device_names, fan_out, part_failure, ssh_devices_here
 from genosd.app.jobs import Every, Job
+from genosd.cluster import Work, WorkResult
 from genosd.collectors.facts import FactsResult, collect_facts, store_facts, stored_facts
 from genosd.errors import NotFoundError, NotManagedError
 from genosd.inventory import Device
 from genosd.metrics.telegraf import facts_to_points
 
 log = logging.getLogger(__name__)
+COLLECT_KIND = "facts.collect"
 
 
 async def collect(core: AppCore, devices: list[Device]) -> list[FactsResult]:
-    """Collect and store the facts of `devices` (those with SSH settings); one result each."""
-    ssh = core.settings.ssh
+    """Collect and store the facts of `devices` (those with SSH settings); one result each. In
+    a cluster the nodes serving the devices' poller groups collect, and this node stores."""
     by_name = {d.name: d for d in devices if d.ssh is not None}
-    results = await asyncio.to_thread(
-        collect_facts,
-        [d.ssh for d in by_name.values() if d.ssh is not None],
-        core.known_hosts,
-        policy=ssh.host_key_policy,
-        concurrency=ssh.concurrency,
-    )
+    if core.work.distributed:
+        results = await _collect_on_nodes(core, list(by_name.values()))
+    else:
+        results = await _collect_here(core, list(by_name.values()))
     points = []
     for result in results:
         device = by_name[result.device]
@@ -40,6 +42,53 @@ async def collect(core: AppCore, devices: list[Device]) -> list[FactsResult]:
             points.extend(facts_to_points(result, device.hostname))
     await core.points.commit(points)
     return results
+
+
+async def _collect_here(core: AppCore, devices: list[Device]) -> list[FactsResult]:
+    ssh = core.settings.ssh
+    return await asyncio.to_thread(
+        collect_facts,
+        [d.ssh for d in devices if d.ssh is not None],
+        core.known_hosts,
+        policy=ssh.host_key_policy,
+        concurrency=ssh.concurrency,
+    )
+
+
+async def _collect_on_nodes(core: AppCore, devices: list[Device]) -> list[FactsResult]:
+    found: dict[str, FactsResult] = {}
+    for names, outcome in await fan_out(core, COLLECT_KIND, devices, device_names):
+        found.update({name: _facts_of(outcome, name) for name in names})
+    return [found[d.name] for d in devices]
+
+
+def _facts_of(outcome: WorkResult, name: str) -> FactsResult:
+    failure = part_failure(outcome)
+    if failure is not None:
+        return FactsResult(name, False, error=failure)
+    try:
+        return FactsResult(**outcome.data["facts"][name])
+    except (KeyError, TypeError):
+        return FactsResult(name, False, error=f"{outcome.node} sent no facts for {name}")
+
+
+async def collect_part(core: AppCore, work: Work) -> dict[str, Any]:
+    """Collect the facts of a part another node sent (nothing stored here)."""
+    devices, missing = ssh_devices_here(core, work)
+    facts = {name: asdict(FactsResult(name, False, error=e)) for name, e in missing.items()}
+    for result in await _collect_here(core, devices):
+        facts[result.device] = asdict(result)
+    return {"facts": facts}
+
+
+def serve_facts_parts(core: AppCore) -> None:
+    """Collect facts for other nodes from the cluster's work queue on this node."""
+
+    async def handler(work: Work) -> dict[str, Any]:
+        async with core.part_slots:
+            return await collect_part(core, work)
+
+    core.work.serve(COLLECT_KIND, handler)
 
 
 async def collect_one(core: AppCore, name: str) -> FactsResult:

@@ -29,6 +29,7 @@ class HostResult:
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     attempts: int = 1
+    node: str | None = None  # the cluster node that ran it, when not the run's own
 
     def registered(self) -> dict[str, Any]:
         """What `register` keeps: the data plus the outcome flags."""

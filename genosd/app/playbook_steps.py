@@ -31,6 +31,7 @@ from genosd.app.playbook_records import (
     cancel_requested,
     save_run,
 )
+from genosd.app.playbook_spread import spread, spreads
 from genosd.inventory import Device
 from genosd.playbooks.expressions import expression as expression_of
 from genosd.playbooks.expressions import template
@@ -342,7 +343,7 @@ class BatchRunner(ChangeActions, ReadActions):
         results: dict[str, HostResult] = {}
         pending = list(devices)
         for attempt in range(1, step.retries + 2):
-            outcome = await self._timed(step, pending)
+            outcome = await self._here_or_spread(step, pending)
             for name, result in outcome.items():
                 result.attempts = attempt
                 results[name] = self._until(step, name, result)
@@ -352,6 +353,12 @@ class BatchRunner(ChangeActions, ReadActions):
             await self.sleep(step.delay)
         return results
 
+    async def _here_or_spread(self, step: Step, devices: list[Device]) -> dict[str, HostResult]:
+        """The step over `devices`, on this node or, in a cluster, spread over the nodes."""
+        if devices and spreads(self.core, step):
+            return await spread(self.core, self.record, step, devices, self.contexts)
+        return await self.run_here(step, devices)
+
     def _until(self, step: Step, host: str, result: HostResult) -> HostResult:
         """`result`, failed when the step's `until` does not hold for it yet."""
         if step.until is None or step.save_as is None or result.status == "failed":
@@ -359,11 +366,12 @@ class BatchRunner(ChangeActions, ReadActions):
         context = {**self.contexts[host], step.save_as: result.registered()}
         if expression_of(step.until)(**context):
             return result
-        return HostResult("failed", result.data, f"until not met: {step.until}", result.attempts)
+        error = f"until not met: {step.until}"
+        return HostResult("failed", result.data, error, result.attempts, result.node)
 
-    async def _timed(self, step: Step, devices: list[Device]) -> dict[str, HostResult]:
-        """The step over `devices`; with a `timeout`, each host runs on its own and a host
-        that takes longer is cut (failed) without costing the others their results."""
+    async def run_here(self, step: Step, devices: list[Device]) -> dict[str, HostResult]:
+        """The step over `devices` on this node, loops included; with a `timeout`, each host runs
+        on its own and a host that takes longer is cut (failed) without costing the others."""
         if step.timeout is None:
             return await self._looped(step, devices)
         timeout = step.timeout

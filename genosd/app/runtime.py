@@ -21,10 +21,10 @@ from genosd import audit, systemd
 from genosd.app import incidents, outbox, playbook_gates
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
-from genosd.app.backups import backup_job
+from genosd.app.backups import backup_job, serve_backup_parts
 from genosd.app.cluster import ClusterCollector, ClusterService
 from genosd.app.core import AppCore
-from genosd.app.facts import facts_job
+from genosd.app.facts import facts_job, serve_facts_parts
 from genosd.app.jobs import (
     Every,
     Job,
@@ -39,6 +39,7 @@ from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusColle
 from genosd.app.playbook_gates import expire_gates, recover_orphans
 from genosd.app.playbook_records import RunRecord, load_run
 from genosd.app.playbook_schedule import PlaybookSchedules
+from genosd.app.playbook_worker import serve_playbook_parts
 from genosd.app.playbooks import BackgroundRuns, available, begin, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
@@ -50,7 +51,7 @@ from genosd.app.traps import TrapService
 from genosd.auth.keycache import KeyCache
 from genosd.auth.keys import Role
 from genosd.auth.ratelimit import RateLimiter
-from genosd.cluster import build_coordinator
+from genosd.cluster import build_coordinator, build_queue
 from genosd.collectors.scheduler import PollScheduler
 from genosd.collectors.snmp import SnmpPoll
 from genosd.errors import NotFoundError, PermissionDenied
@@ -88,7 +89,11 @@ class Runtime:
             points=self.pipeline,
             snmp_health=scheduler.health,
             coordinator=self.coordinator,
+            work=build_queue(settings.cluster),
         )
+        serve_playbook_parts(self.core)
+        serve_backup_parts(self.core)
+        serve_facts_parts(self.core)
         self.cluster = ClusterService(self.core, self.coordinator)
         self.poller = Poller(self.core, scheduler, self.metrics, self.cluster.lags)
         self.traps = TrapService(self.core, self.registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genosd.cluster.coordinator import Coordinator, LocalCoordinator
+from genosd.cluster.workqueue import LocalQueue, WorkQueue
 from genosd.settings_cluster import ClusterSettings
 
 
@@ -14,3 +15,12 @@ def build_coordinator(settings: ClusterSettings, *, member: bool = True) -> Coor
     from genosd.cluster.redis_coordinator import RedisCoordinator
 
     return RedisCoordinator(settings, member=member)
+
+
+def build_queue(settings: ClusterSettings) -> WorkQueue:
+    """The work queue of `cluster.backend`: in-process, or the cluster's Redis streams."""
+    if settings.backend == "local":
+        return LocalQueue(settings.node)
+    from genosd.cluster.redis_queue import RedisQueue
+
+    return RedisQueue(settings)

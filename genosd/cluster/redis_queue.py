@@ -50,6 +50,8 @@ def _entries(batches: Any) -> Iterator[tuple[str, str, dict[str, Any]]]:
 class RedisQueue:
     """A node's side of the cluster's work queue."""
 
+    distributed = True
+
     def __init__(self, settings: ClusterSettings, redis: Redis | None = None):
         self.settings = settings
         self.node = settings.node

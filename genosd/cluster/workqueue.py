@@ -50,6 +50,8 @@ Handler = Callable[[Work], Awaitable[dict[str, Any]]]
 class WorkQueue(Protocol):
     """Submit work, wait for its result; serve kinds of work."""
 
+    distributed: bool  # False: every item runs in this process
+
     def serve(self, kind: str, handler: Handler) -> None:
         """Run `kind` items with `handler` on this node."""
         ...
@@ -91,6 +93,8 @@ async def run_handler(handler: Handler | None, work: Work, node: str) -> WorkRes
 
 class LocalQueue:
     """Every item runs in this process at once (a single node)."""
+
+    distributed = False
 
     def __init__(self, node: str):
         self.node = node

@@ -1,9 +1,10 @@
 """Backing up running configs over SSH into the git history, one Nornir task per device.
 
 Per device: check the pinned SSH host key, read the running config with netmiko (through Nornir's
-threaded runner, so `concurrency` sessions at most), drop volatile lines, mask secrets, commit if
-the text changed. Every device ends with a result (ok / changed / failed with the reason); one dead
-device never stops the others.
+threaded runner, so `concurrency` sessions at most, each closed as its device is done), drop
+volatile lines, mask secrets, commit if the text changed. Every device ends with a result (ok /
+changed / failed with the reason); one dead device never stops the others. `read_configs` does
+the reading alone (a cluster node reading for another), `store` the committing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nornir.core.task import Result, Task
 
@@ -22,7 +24,7 @@ from genosd.errors import DeviceError
 from genosd.platforms import Platform
 from genosd.ssh.cli import Cli, open_cli
 from genosd.ssh.hostkeys import KnownHosts, Policy
-from genosd.ssh.nornir import describe_error, nornir_for
+from genosd.ssh.nornir import describe_error, run_each
 from genosd.ssh.target import SshTarget
 
 log = logging.getLogger(__name__)
@@ -44,16 +46,26 @@ class BackupResult:
     duration: float = 0.0
 
 
-def _backup_task(
+@dataclass(frozen=True)
+class ReadConfig:
+    """A running config as read for the history: volatile lines dropped, secrets masked."""
+
+    device: str
+    text: str
+    masked: int
+    host_key: str | None
+    duration: float
+
+
+def _read_task(
     task: Task,
-    history: ConfigHistory,
     known: KnownHosts,
     policy: Policy,
-    author: str,
     mask: bool,
     mask_key: bytes | None,
     inspect: Inspector | None,
 ) -> Result:
+    """Read one device's running config: a ReadConfig, or a failed BackupResult."""
     target: SshTarget = task.host.data["target"]
     started = time.monotonic()
     platform = target.platform
@@ -73,27 +85,37 @@ def _backup_task(
             inspect(target.name, strip_volatile(platform, raw))
         except Exception:  # a compliance check must never cost a backup
             log.exception("%s: inspecting the running config failed", target.name)
+    read = ReadConfig(target.name, text, masked, key.status, time.monotonic() - started)
+    return Result(host=task.host, result=read)
+
+
+def store(history: ConfigHistory, read: ReadConfig, author: str) -> BackupResult:
+    """Commit a read config to the history (when it changed); the device's backup result."""
     version = history.commit(
-        target.name,
-        text,
+        read.device,
+        read.text,
         author,
-        lambda previous: change_message(target.name, previous, text, masked),
+        lambda previous: change_message(read.device, previous, read.text, read.masked),
     )
-    return Result(
-        host=task.host,
-        changed=version is not None,
-        result=BackupResult(
-            target.name,
-            True,
-            version is not None,
-            version,
-            masked,
-            len(text.splitlines()),
-            key.status,
-            None,
-            time.monotonic() - started,
-        ),
+    return BackupResult(
+        read.device,
+        True,
+        version is not None,
+        version,
+        read.masked,
+        len(read.text.splitlines()),
+        read.host_key,
+        None,
+        read.duration,
     )
+
+
+def _backup_task(task: Task, history: ConfigHistory, author: str, **read: Any) -> Result:
+    outcome = _read_task(task, **read)
+    if outcome.failed:
+        return outcome
+    result = store(history, outcome.result, author)
+    return Result(host=task.host, changed=result.changed, result=result)
 
 
 def _read(cli: Cli, platform: Platform, command: str, timeout: float) -> str:
@@ -101,6 +123,37 @@ def _read(cli: Cli, platform: Platform, command: str, timeout: float) -> str:
     if platform.refused(raw) or len(raw.strip()) < 10:
         raise DeviceError(f"{command!r} returned no usable configuration: {raw[:120]!r}")
     return raw
+
+
+def _failed(device: str, error: str) -> BackupResult:
+    return BackupResult(device, False, error=error)
+
+
+def read_configs(
+    targets: list[SshTarget],
+    known_hosts: KnownHosts,
+    *,
+    policy: Policy = "accept-new",
+    concurrency: int = 20,
+    mask: bool = True,
+    mask_key: bytes | None = None,
+    inspect: Inspector | None = None,
+) -> list[ReadConfig | BackupResult]:
+    """Read every target's running config for the history, storing nothing (blocking): a
+    ReadConfig per device read, a failed BackupResult per device that was not."""
+    return run_each(
+        targets,
+        known_hosts.path,
+        concurrency,
+        _read_task,
+        (ReadConfig, BackupResult),  # type: ignore[arg-type]
+        _failed,
+        known=known_hosts,
+        policy=policy,
+        mask=mask,
+        mask_key=mask_key,
+        inspect=inspect,
+    )
 
 
 def backup(
@@ -121,32 +174,18 @@ def backup(
     one). `inspect(device, text)` sees each running config before masking (e.g. for compliance rules);
     it runs on a worker thread and must not keep the text.
     """
-    if not targets:
-        return []
-    nr = nornir_for(targets, known_hosts.path, min(concurrency, len(targets)))
-    started = time.monotonic()
-    aggregated = nr.run(
-        task=_backup_task,
+    return run_each(
+        targets,
+        known_hosts.path,
+        concurrency,
+        _backup_task,
+        BackupResult,
+        _failed,
         history=history,
+        author=author,
         known=known_hosts,
         policy=policy,
-        author=author,
         mask=mask,
         mask_key=mask_key,
         inspect=inspect,
-        on_failed=True,
     )
-    nr.close_connections(on_good=True, on_failed=True)
-    results = []
-    for target in targets:
-        multi = aggregated[target.name]
-        if isinstance(multi[0].result, BackupResult):
-            results.append(multi[0].result)
-            continue
-        error = next((r.exception for r in multi if r.exception is not None), None)
-        results.append(
-            BackupResult(
-                target.name, False, error=describe_error(error), duration=time.monotonic() - started
-            )
-        )
-    return results

@@ -31,6 +31,11 @@ NEGATIONS = ("no ", "delete ")  # a removed secret line still quotes the secret
 KEY_FILE = "mask.key"
 
 
+def key_id(key: bytes) -> str:
+    """A masking key's fingerprint: nodes that mask alike show the same one."""
+    return hashlib.sha256(b"genosd-mask-key:" + key).hexdigest()[:16]
+
+
 def install_key(state_dir: Path) -> bytes:
     """The install's masking key, created (mode 0600) on first use."""
     path = state_dir / KEY_FILE

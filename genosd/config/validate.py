@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +80,28 @@ def validate_config(
     report = check_rules(device, masker, text, rules, waivers)
     report.findings[:0] = _masked(masker, findings)
     return report
+
+
+def report_data(report: ValidationReport) -> dict[str, Any]:
+    """A report as JSON data (sent between cluster nodes)."""
+    return {
+        "device": report.device,
+        "findings": [f.model_dump(mode="json") for f in report.findings],
+        "rules_applied": report.rules_applied,
+        "rules_passed": report.rules_passed,
+        "notes": list(report.notes),
+    }
+
+
+def report_from(data: dict[str, Any]) -> ValidationReport:
+    """A report from `report_data`; ValueError (pydantic's) or KeyError when it is not one."""
+    return ValidationReport(
+        str(data["device"]),
+        [Finding.model_validate(f) for f in data["findings"]],
+        int(data["rules_applied"]),
+        int(data["rules_passed"]),
+        notes=[str(n) for n in data.get("notes", [])],
+    )
 
 
 def check_rules(

@@ -7,7 +7,8 @@ and a newline before the prompt on an empty line.
 
 Faults for the failure tests come from `<device>.faults.json` next to the host key, read before
 every command, so a running lab can be told to misbehave: `{"reject": [regex], "hang": [regex],
-"drop": [regex]}` — refuse a matching config command, never answer it, or cut the session.
+"drop": [regex], "slow": {regex: seconds}}` — refuse a matching config command, never answer it,
+cut the session, or answer it after a while.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Faults:
     reject: tuple[str, ...] = ()
     hang: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    slow: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def load(cls, path: Path | None) -> Faults:
@@ -44,7 +46,9 @@ class Faults:
             return cls()
         try:
             data = json.loads(path.read_text())
-            return cls(*(tuple(data.get(k, ())) for k in ("reject", "hang", "drop")))
+            slow = tuple((str(p), float(s)) for p, s in dict(data.get("slow", {})).items())
+            reject, hang, drop = (tuple(data.get(k, ())) for k in ("reject", "hang", "drop"))
+            return cls(reject, hang, drop, slow)
         except (OSError, ValueError, TypeError):
             log.warning("ignoring unreadable faults file %s", path)
             return cls()
@@ -52,6 +56,10 @@ class Faults:
     def match(self, kind: str, command: str) -> bool:
         """Whether `command` matches one of the `kind` patterns."""
         return any(re.search(p, command) for p in getattr(self, kind))
+
+    def delay(self, command: str) -> float:
+        """Seconds to wait before answering `command` (the longest matching `slow` entry)."""
+        return max((s for p, s in self.slow if re.search(p, command)), default=0.0)
 
 
 @dataclass
@@ -144,6 +152,8 @@ class CliSession:
                 return
             if command and faults.match("hang", command):
                 await asyncio.Event().wait()  # never answers; the client must time out
+            if command and (seconds := faults.delay(command)):
+                await asyncio.sleep(seconds)
             if not command:
                 self.write("\n" + self.prompt)
                 continue

@@ -85,6 +85,15 @@ def has_session(task: Task) -> bool:
     return bool(task.host.connections)
 
 
+def _closing(task: Task, inner: Callable[..., Any], **params: Any) -> Any:
+    """`inner`, then the host's session closed: a run over thousands of devices must not keep
+    a session (and paramiko's reader thread) per device open until the end."""
+    try:
+        return inner(task, **params)
+    finally:
+        task.host.close_connections()
+
+
 def run_each(
     targets: list[SshTarget],
     known_hosts: Path,
@@ -96,13 +105,17 @@ def run_each(
     **params: Any,
 ) -> list[R]:
     """Run a Nornir task on every target (blocking): one `result_type` per target, in order; a
-    task that raised becomes `failed(name, error)`. With `kept`, sessions stay open after."""
+    task that raised becomes `failed(name, error)`. With `kept`, sessions stay open after;
+    without, each host's session closes as its task ends (so at most `concurrency` are open)."""
     if not targets:
         return []
     shared = kept.nornir(targets) if kept is not None else None
     nr = shared or nornir_for(targets, known_hosts, min(concurrency, len(targets)))
     try:
-        aggregated = nr.run(task=task, on_failed=True, **params)
+        if shared is not None:
+            aggregated = nr.run(task=task, on_failed=True, **params)
+        else:
+            aggregated = nr.run(task=_closing, on_failed=True, inner=task, **params)
     finally:
         if shared is None:
             nr.close_connections(on_good=True, on_failed=True)
