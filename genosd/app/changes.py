@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from genosd.app.cluster_deploys import deploy_on_node
 from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.lifecycle import DevicePlan
@@ -217,7 +218,10 @@ async def deploy(
             },
         )
         try:
-            outcome, saved = await asyncio.to_thread(core.lifecycle.deploy, change, actor)
+            if core.work.distributed:
+                outcome, saved = await deploy_on_node(core, change, actor)
+            else:
+                outcome, saved = await asyncio.to_thread(core.lifecycle.deploy, change, actor)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             await core.db.run(

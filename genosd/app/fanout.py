@@ -40,27 +40,46 @@ async def fan_out(
     by_group: dict[str, list[Device]] = {}
     for device in devices:
         by_group.setdefault(device.poller_group, []).append(device)
-    members = core.coordinator.members()
     answered: list[tuple[list[str], WorkResult]] = []
     submitted: list[tuple[list[str], str]] = []
     for group, grouped in by_group.items():
-        serving = sum(1 for m in members if group in m.groups)
+        serving = _serving(core, group)
         if serving == 0:
-            error = f"no live node serves poller group {group!r}"
-            answered.append(([d.name for d in grouped], WorkResult("", False, error=error)))
+            answered.append(([d.name for d in grouped], _unserved(group)))
             continue
         for part in parts(grouped, serving):
             work_id = await core.work.submit(kind, payload_of(part), group=group)
             submitted.append(([d.name for d in part], work_id))
 
     async def one(names: list[str], work_id: str) -> tuple[list[str], WorkResult]:
-        try:
-            return names, await core.work.result(work_id, wait)
-        except TimeoutError:
-            return names, WorkResult(work_id, False, error=f"no node answered within {wait:g} s")
+        return names, await _answer(core, work_id, wait)
 
     answered += await asyncio.gather(*(one(n, w) for n, w in submitted))
     return answered
+
+
+async def run_one(
+    core: AppCore, kind: str, payload: dict[str, Any], *, group: str, key: str, wait: float = WAIT
+) -> WorkResult:
+    """One item of `kind` for a node of `group`, at most once to its end (idempotency `key`)."""
+    if _serving(core, group) == 0:
+        return _unserved(group)
+    return await _answer(core, await core.work.submit(kind, payload, group=group, key=key), wait)
+
+
+def _serving(core: AppCore, group: str) -> int:
+    return sum(1 for m in core.coordinator.members() if group in m.groups)
+
+
+def _unserved(group: str) -> WorkResult:
+    return WorkResult("", False, error=f"no live node serves poller group {group!r}")
+
+
+async def _answer(core: AppCore, work_id: str, wait: float) -> WorkResult:
+    try:
+        return await core.work.result(work_id, wait)
+    except TimeoutError:
+        return WorkResult(work_id, False, error=f"no node answered within {wait:g} s")
 
 
 def device_names(part: list[Device]) -> dict[str, Any]:

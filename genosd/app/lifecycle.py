@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genosd.collectors.facts import stored_facts
-from genosd.config.backup import BackupResult, backup
+from genosd.config.backup import BackupResult, ReadConfig, read_configs, store
 from genosd.config.changes import Change
 from genosd.config.deploy import DeployOutcome, Intended, deploy, read_running
 from genosd.config.detect import detect_platform
@@ -319,16 +319,26 @@ class Lifecycle:
 
     def deploy(self, change: Change, actor: str) -> tuple[DeployOutcome, BackupResult | None]:
         """Push an approved change (blocking), then back the device up as `actor`'s change."""
+        outcome, read = self.push(change)
+        return outcome, self.keep(read, actor)
+
+    def push(
+        self, change: Change, stored: str | None = None
+    ) -> tuple[DeployOutcome, ReadConfig | BackupResult | None]:
+        """Push an approved change (blocking) and read the config it left for the history (None
+        when nothing was pushed). A restore's stored version comes from this node's history, or
+        as `stored` from the node that asked for the deploy."""
         device = self.device(change.device)
         assert device.ssh is not None
         intended: Intended
         features: list[str] | None
         if change.kind == "restore":
-            if change.source is None:
-                raise ConfigError(f"change {change.id}: a restore without a stored version")
-            stored = self.history.show(device.name, change.source)
-            masker = self.masker(device)
-            intended, features = (lambda running: unmask(masker, stored, running).text), None
+            if stored is None:
+                if change.source is None:
+                    raise ConfigError(f"change {change.id}: a restore without a stored version")
+                stored = self.history.show(device.name, change.source)
+            masker, version = self.masker(device), stored
+            intended, features = (lambda running: unmask(masker, version, running).text), None
         else:
             rendered = narrowed(self.render(device), change.features)
             intended, features = rendered.text, list(rendered.features)
@@ -344,19 +354,23 @@ class Lifecycle:
             confirm_minutes=self.settings.configs.commit_confirm_minutes,
         )
         _mask_outcome(outcome, self.masker(device))
-        saved = None
-        if outcome.status in ("deployed", "rolled_back"):
-            ssh = self.settings.ssh
-            saved = backup(
-                [device.ssh],
-                self.history,
-                self.known_hosts,
-                policy=ssh.host_key_policy,
-                author=actor,
-                mask=ssh.mask_secrets,
-                mask_key=self.mask_key,
-            )[0]
-        return outcome, saved
+        if outcome.status not in ("deployed", "rolled_back"):
+            return outcome, None
+        ssh = self.settings.ssh
+        [read] = read_configs(
+            [device.ssh],
+            self.known_hosts,
+            policy=ssh.host_key_policy,
+            mask=ssh.mask_secrets,
+            mask_key=self.mask_key,
+        )
+        return outcome, read
+
+    def keep(self, read: ReadConfig | BackupResult | None, actor: str) -> BackupResult | None:
+        """A config read after a deploy, committed to the history as `actor`'s change."""
+        if isinstance(read, ReadConfig):
+            return store(self.history, read, actor)
+        return read
 
 
 def narrowed(rendered: RenderedConfig, features: list[str] | None) -> RenderedConfig:

@@ -23,6 +23,7 @@ from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job, serve_backup_parts
 from genosd.app.cluster import ClusterCollector, ClusterService
+from genosd.app.cluster_deploys import serve_deploy_parts
 from genosd.app.core import AppCore
 from genosd.app.facts import facts_job, serve_facts_parts
 from genosd.app.jobs import (
@@ -94,6 +95,7 @@ class Runtime:
         serve_playbook_parts(self.core)
         serve_backup_parts(self.core)
         serve_facts_parts(self.core)
+        serve_deploy_parts(self.core)
         self.cluster = ClusterService(self.core, self.coordinator)
         self.poller = Poller(self.core, scheduler, self.metrics, self.cluster.lags)
         self.traps = TrapService(self.core, self.registry)

@@ -71,7 +71,7 @@ class RedisQueue:
         self._early: dict[str, WorkResult] = {}  # results that came before anyone waited
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._results_from = "$"
+        self._results_from = "0-0"  # set to the stream's end at start
         self._stopping = False
         self.reclaimed = 0
 
@@ -297,6 +297,10 @@ class RedisQueue:
     async def start(self) -> None:
         """Create the consumer groups, then read work, take over dead nodes' and read results."""
         await self._ensure_groups()
+        # results from the end as it is now: an id, not "$", which would miss a result added
+        # between two blocking reads
+        last = await self.redis.xrevrange(self._results(self.node), count=1)
+        self._results_from = _text(last[0][0]) if last else "0-0"
         self._loops = [
             asyncio.create_task(self._read_results(), name="work-results"),
             asyncio.create_task(self._read_work(), name="work-read"),

@@ -1,33 +1,63 @@
-"""Two cluster nodes, each with an approved change for the same router: their deploys never
-overlap (the device's cluster lease in a real redis-server), over the SSH lab."""
+"""Deploys in a cluster (a real redis-server, the SSH lab): two nodes' deploys to one router never
+overlap (the device's cluster lease); a deploy is pushed by a node of the device's poller group
+and recorded by the node that asked; a push cut off by its node dying is never repeated."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from genosd.app import changes
 from genosd.app.runtime import Runtime, build_runtime
 from genosd.app.snapshot import Sources
-from genosd.config.changes import approve_change
-from genosd.errors import ConflictError
+from genosd.config.changes import approve_change, get_change
+from genosd.config.secrets import KEY_FILE
+from genosd.errors import ConflictError, DeviceError
 from genosd.statedb import connect, state_db_path
 from tests.integration.test_config_deploy import _plan
 from tests.ssh_lab import write_setup
 
 pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
+MASK_KEY = "5a" * 32
 
 
-def _node(directory: Path, ports: dict[str, int], redis: str, name: str) -> Runtime:
+def _node(
+    directory: Path, ports: dict[str, int], redis: str, name: str, groups: str = "[default]"
+) -> Runtime:
     directory.mkdir()
     cluster = (
         f"cluster: {{backend: redis, redis_url: '{redis}', node: {name}, heartbeat: 0.5, "
-        "node_ttl: 5}\n"
+        f"node_ttl: 5, work_lease: 2, poller_groups: {groups}}}\n"
     )
     config, secrets = write_setup(directory, ports, settings=cluster)
-    return build_runtime(Sources(config, None, (secrets,)))
+    runtime = build_runtime(Sources(config, None, (secrets,)))
+    (runtime.core.settings.state_dir / KEY_FILE).write_text(MASK_KEY)  # one key for the cluster
+    return runtime
+
+
+async def _start(nodes: list[Runtime]) -> None:
+    # the nodes and the lab in one process share one default executor, which asyncssh's
+    # servers need for every key exchange: room for every node's SSH work at once
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(32))
+    for runtime in nodes:
+        await runtime.core.open()
+        await runtime.cluster.start()
+    deadline = time.monotonic() + 10
+    while any(len(n.coordinator.members()) < len(nodes) for n in nodes):
+        assert time.monotonic() < deadline, "the nodes never saw each other"
+        await asyncio.sleep(0.2)
+
+
+async def _close(nodes: list[Runtime]) -> None:
+    for runtime in nodes:
+        await runtime.cluster.stop()
+        await runtime.core.close()
 
 
 async def _approved_change(runtime: Runtime, device: str) -> int:
@@ -42,9 +72,7 @@ async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path
     redis = redis_server
     a = _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
     b = _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
-    for runtime in (a, b):
-        await runtime.core.open()
-        await runtime.cluster.start()
+    await _start([a, b])
     try:
         first, second = await _approved_change(a, "r1"), await _approved_change(b, "r1")
         outcomes = await asyncio.gather(
@@ -66,6 +94,59 @@ async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path
         assert result.outcome.status == "deployed", result.outcome.reason
         assert await other.coordinator.acquire("device:r1", 5) is not None
     finally:
-        for runtime in (a, b):
-            await runtime.cluster.stop()
-            await runtime.core.close()
+        await _close([a, b])
+
+
+async def test_a_deploy_is_pushed_by_a_node_of_the_devices_group(ssh_lab, tmp_path, redis_server):
+    asking = _node(tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]")
+    pusher = _node(tmp_path / "pusher", ssh_lab.ports, redis_server.url, "pusher")
+    await _start([asking, pusher])
+    try:
+        change = await _approved_change(asking, "r1")
+        result = await changes.deploy(asking.core, change, "alice")
+        assert result.outcome.status == "deployed", result.outcome.reason
+        assert result.backup is not None and result.backup.changed
+        # the record and the history are the asking node's; the pusher kept nothing
+        assert asking.core.history.current("r1") is not None
+        assert pusher.core.history.current("r1") is None
+        assert pusher.core.known_hosts.pinned("127.0.0.1", ssh_lab.ports["r1"]) is not None
+        db = connect(state_db_path(asking.core.settings.state_dir))
+        assert get_change(db, change).status == "deployed"
+        db.close()
+    finally:
+        await _close([asking, pusher])
+
+
+async def test_a_push_cut_off_by_its_node_dying_is_not_repeated(ssh_lab, tmp_path, redis_server):
+    sim = ssh_lab.sims["r1"]
+    assert sim.faults_path is not None
+    sim.faults_path.write_text(json.dumps({"slow": {"^ntp server": 3}}))  # a push that lasts
+    asking = _node(tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]")
+    first = _node(tmp_path / "first", ssh_lab.ports, redis_server.url, "first")
+    second = _node(tmp_path / "second", ssh_lab.ports, redis_server.url, "second")
+    nodes = [asking, first, second]
+    await _start(nodes)
+    probe = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        change = await _approved_change(asking, "r1")
+        deploy = asyncio.create_task(changes.deploy(asking.core, change, "alice"))
+        pushing = None
+        deadline = time.monotonic() + 15
+        while pushing is None:
+            assert time.monotonic() < deadline, "no node took the deploy"
+            for consumer in await probe.xinfo_consumers("genosd:work:default", "genosd"):
+                if consumer["pending"] > 0:
+                    pushing = consumer["name"]
+            await asyncio.sleep(0.05)
+        dying = first if pushing == "first" else second
+        await asyncio.sleep(0.5)  # mid-push
+        await dying.core.work.stop()  # dies: the item is neither answered nor acknowledged
+        with pytest.raises(DeviceError, match="cut off mid-way; not repeated"):
+            await asyncio.wait_for(deploy, 60)
+        db = connect(state_db_path(asking.core.settings.state_dir))
+        stored = get_change(db, change)
+        db.close()
+        assert stored.status == "failed" and "not repeated" in str(stored.result)
+    finally:
+        await probe.aclose()
+        await _close(nodes)
