@@ -166,7 +166,9 @@ async def _backup_on_nodes(
                 reports[name] = report
 
     def commit() -> list[BackupResult]:
-        return [store(core.history, r, actor) for r in read if r.device in by_name]
+        stored = [store(core.history, r, actor) for r in read if r.device in by_name]
+        core.history.checkout()
+        return stored
 
     stored = {r.device: r for r in await asyncio.to_thread(commit)}
     missing = "no node sent a result for it"

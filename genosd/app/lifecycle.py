@@ -369,7 +369,9 @@ class Lifecycle:
     def keep(self, read: ReadConfig | BackupResult | None, actor: str) -> BackupResult | None:
         """A config read after a deploy, committed to the history as `actor`'s change."""
         if isinstance(read, ReadConfig):
-            return store(self.history, read, actor)
+            saved = store(self.history, read, actor)
+            self.history.checkout()
+            return saved
         return read
 
 

@@ -174,7 +174,7 @@ def backup(
     one). `inspect(device, text)` sees each running config before masking (e.g. for compliance rules);
     it runs on a worker thread and must not keep the text.
     """
-    return run_each(
+    results = run_each(
         targets,
         known_hosts.path,
         concurrency,
@@ -189,3 +189,5 @@ def backup(
         mask_key=mask_key,
         inspect=inspect,
     )
+    history.checkout()
+    return results

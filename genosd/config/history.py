@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich import porcelain
 from dulwich.errors import NotGitRepository
+from dulwich.gc import maybe_auto_gc
 from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from genosd.config.secrets import diff_changed_secrets
@@ -75,6 +76,7 @@ class ConfigHistory:
         self._lock = threading.Lock()
         path.mkdir(parents=True, exist_ok=True)
         self._opened = self._open()
+        self._stale = True  # the index and files may lag behind the newest commit
 
     def _open(self) -> tuple[Repo, int]:
         try:
@@ -111,23 +113,69 @@ class ConfigHistory:
     ) -> str | None:
         """Store `text` for `device`; the new commit id, or None when nothing changed.
 
-        `describe(previous text)` makes the commit message.
+        `describe(previous text)` makes the commit message. The commit is written as objects
+        (blob, two trees, commit) rather than through git's index, whose reading and writing
+        grows with the number of devices: `checkout()` brings index and files up to date.
         """
         with self._lock, writing(self.path):
-            previous = self.current(device)
+            head = self._head()
+            previous = None if head is None else self._read(head, self.file_of(device))
             if previous == text:
                 return None
-            message = describe(previous)
-            path = self.path / self.file_of(device)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
             repo = self.repo
-            porcelain.add(repo, paths=[str(path)])
-            identity = f"{author} <genosd@localhost>".encode()
-            commit_id = porcelain.commit(
-                repo, message=message.encode(), author=identity, committer=identity
-            )
-            return commit_id.decode() if isinstance(commit_id, bytes) else str(commit_id)
+            blob = Blob.from_string(text.encode("utf-8"))
+            folder = self._updated(head, DEVICE_DIR.encode(), f"{device}.cfg".encode(), blob.id)
+            root = self._updated(head, None, DEVICE_DIR.encode(), folder.id, mode=0o040000)
+            commit = Commit()
+            commit.tree = root.id
+            commit.parents = [] if head is None else [head.id]
+            commit.author = commit.committer = f"{author} <genosd@localhost>".encode()
+            commit.author_time = commit.commit_time = int(time.time())
+            commit.author_timezone = commit.commit_timezone = 0
+            commit.encoding = b"UTF-8"
+            commit.message = describe(previous).encode()
+            for git_object in (blob, folder, root, commit):  # loose: a pack each would pile up
+                repo.object_store.add_object(git_object)
+            repo.refs.set_if_equals(Ref(b"HEAD"), None if head is None else head.id, commit.id)
+            self._stale = True
+            return commit.id.decode()
+
+    def _updated(
+        self,
+        head: Commit | None,
+        folder: bytes | None,
+        name: bytes,
+        sha: ObjectID,
+        mode: int = 0o100644,
+    ) -> Tree:
+        """A copy of the head's root tree (or of its `folder`) with `name` set to `sha`."""
+        tree = Tree()
+        if head is not None:
+            repo = self.repo
+            old = repo[head.tree]
+            if folder is not None and isinstance(old, Tree):
+                try:
+                    _, folder_sha = old[folder]
+                    old = repo[folder_sha]
+                except KeyError:
+                    old = Tree()
+            if isinstance(old, Tree):
+                for entry in old.iteritems():
+                    tree.add(entry.path, entry.mode, entry.sha)
+        tree.add(name, mode, sha)
+        return tree
+
+    def checkout(self) -> None:
+        """Bring the index and the files of the working tree up to the newest commit (after a
+        run of commits), so `git status` in the repository is clean; packs loose objects when
+        git would."""
+        with self._lock, writing(self.path):
+            if not self._stale or self._head() is None:
+                return
+            repo = self.repo
+            repo.get_worktree().reset_index()
+            maybe_auto_gc(repo)
+            self._stale = False
 
     def versions(self, device: str, limit: int = 100) -> list[Version]:
         """Versions of a device's config, newest first."""

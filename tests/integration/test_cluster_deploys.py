@@ -7,57 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from genosd.app import changes
-from genosd.app.runtime import Runtime, build_runtime
-from genosd.app.snapshot import Sources
+from genosd.app.runtime import Runtime
 from genosd.config.changes import approve_change, get_change
-from genosd.config.secrets import KEY_FILE
 from genosd.errors import ConflictError, DeviceError
 from genosd.statedb import connect, state_db_path
+from tests.cluster_nodes import close_nodes, cluster_node, start_nodes
 from tests.integration.test_config_deploy import _plan
-from tests.ssh_lab import write_setup
 
 pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
-MASK_KEY = "5a" * 32
-
-
-def _node(
-    directory: Path, ports: dict[str, int], redis: str, name: str, groups: str = "[default]"
-) -> Runtime:
-    directory.mkdir()
-    cluster = (
-        f"cluster: {{backend: redis, redis_url: '{redis}', node: {name}, heartbeat: 0.5, "
-        f"node_ttl: 5, work_lease: 2, poller_groups: {groups}}}\n"
-    )
-    config, secrets = write_setup(directory, ports, settings=cluster)
-    runtime = build_runtime(Sources(config, None, (secrets,)))
-    (runtime.core.settings.state_dir / KEY_FILE).write_text(MASK_KEY)  # one key for the cluster
-    return runtime
-
-
-async def _start(nodes: list[Runtime]) -> None:
-    # the nodes and the lab in one process share one default executor, which asyncssh's
-    # servers need for every key exchange: room for every node's SSH work at once
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(32))
-    for runtime in nodes:
-        await runtime.core.open()
-        await runtime.cluster.start()
-    deadline = time.monotonic() + 10
-    while any(len(n.coordinator.members()) < len(nodes) for n in nodes):
-        assert time.monotonic() < deadline, "the nodes never saw each other"
-        await asyncio.sleep(0.2)
-
-
-async def _close(nodes: list[Runtime]) -> None:
-    for runtime in nodes:
-        await runtime.cluster.stop()
-        await runtime.core.close()
 
 
 async def _approved_change(runtime: Runtime, device: str) -> int:
@@ -70,9 +32,9 @@ async def _approved_change(runtime: Runtime, device: str) -> int:
 
 async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path, redis_server):
     redis = redis_server
-    a = _node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
-    b = _node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
-    await _start([a, b])
+    a = cluster_node(tmp_path / "a", ssh_lab.ports, redis.url, "a")
+    b = cluster_node(tmp_path / "b", ssh_lab.ports, redis.url, "b")
+    await start_nodes([a, b])
     try:
         first, second = await _approved_change(a, "r1"), await _approved_change(b, "r1")
         outcomes = await asyncio.gather(
@@ -94,13 +56,15 @@ async def test_two_nodes_deploying_to_one_device_never_overlap(ssh_lab, tmp_path
         assert result.outcome.status == "deployed", result.outcome.reason
         assert await other.coordinator.acquire("device:r1", 5) is not None
     finally:
-        await _close([a, b])
+        await close_nodes([a, b])
 
 
 async def test_a_deploy_is_pushed_by_a_node_of_the_devices_group(ssh_lab, tmp_path, redis_server):
-    asking = _node(tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]")
-    pusher = _node(tmp_path / "pusher", ssh_lab.ports, redis_server.url, "pusher")
-    await _start([asking, pusher])
+    asking = cluster_node(
+        tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]"
+    )
+    pusher = cluster_node(tmp_path / "pusher", ssh_lab.ports, redis_server.url, "pusher")
+    await start_nodes([asking, pusher])
     try:
         change = await _approved_change(asking, "r1")
         result = await changes.deploy(asking.core, change, "alice")
@@ -114,18 +78,20 @@ async def test_a_deploy_is_pushed_by_a_node_of_the_devices_group(ssh_lab, tmp_pa
         assert get_change(db, change).status == "deployed"
         db.close()
     finally:
-        await _close([asking, pusher])
+        await close_nodes([asking, pusher])
 
 
 async def test_a_push_cut_off_by_its_node_dying_is_not_repeated(ssh_lab, tmp_path, redis_server):
     sim = ssh_lab.sims["r1"]
     assert sim.faults_path is not None
     sim.faults_path.write_text(json.dumps({"slow": {"^ntp server": 3}}))  # a push that lasts
-    asking = _node(tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]")
-    first = _node(tmp_path / "first", ssh_lab.ports, redis_server.url, "first")
-    second = _node(tmp_path / "second", ssh_lab.ports, redis_server.url, "second")
+    asking = cluster_node(
+        tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", "[elsewhere]"
+    )
+    first = cluster_node(tmp_path / "first", ssh_lab.ports, redis_server.url, "first")
+    second = cluster_node(tmp_path / "second", ssh_lab.ports, redis_server.url, "second")
     nodes = [asking, first, second]
-    await _start(nodes)
+    await start_nodes(nodes)
     probe = Redis.from_url(redis_server.url, decode_responses=True)
     try:
         change = await _approved_change(asking, "r1")
@@ -149,4 +115,4 @@ async def test_a_push_cut_off_by_its_node_dying_is_not_repeated(ssh_lab, tmp_pat
         assert stored.status == "failed" and "not repeated" in str(stored.result)
     finally:
         await probe.aclose()
-        await _close(nodes)
+        await close_nodes(nodes)

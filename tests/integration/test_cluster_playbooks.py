@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,14 @@ from genosd.app.facts import collect, stored
 from genosd.app.playbook_engine import finish_run
 from genosd.app.playbook_worker import run_part
 from genosd.app.playbooks import begin
-from genosd.app.runtime import Runtime, build_runtime
-from genosd.app.snapshot import Sources
+from genosd.app.runtime import Runtime
 from genosd.cluster import Work
-from genosd.config.secrets import KEY_FILE
 from genosd.errors import InvalidRequestError
 from genosd.lab.ios_config import RunningConfig
 from genosd.lab.ios_device import IosDevice
 from genosd.playbooks.loader import load_playbook
-from tests.ssh_lab import BASE, PASSWORD, SECRET, Lab, write_setup
+from tests.cluster_nodes import close_nodes, cluster_node, start_nodes
+from tests.ssh_lab import BASE, PASSWORD, SECRET, Lab
 
 pytestmark = pytest.mark.slow  # a lab workflow: CI runs it once, on the default Python
 
@@ -57,44 +55,10 @@ async def six_routers(tmp_path: Path):
     await lab.close()
 
 
-def _node(
-    directory: Path, ports: dict[str, int], redis: str, name: str, groups: str = "[default]"
-) -> Runtime:
-    directory.mkdir()
-    settings = (
-        f"cluster: {{backend: redis, redis_url: '{redis}', node: {name}, heartbeat: 0.5, "
-        f"node_ttl: 5, work_lease: 2, poller_groups: {groups}}}\n"
-        "ssh: {host_key_policy: accept-new}\n"
-    )
-    config, secrets = write_setup(directory, ports, settings=settings)
-    return build_runtime(Sources(config, None, (secrets,)))
-
-
 async def _cluster(tmp_path: Path, ports: dict[str, int], redis: str) -> list[Runtime]:
-    # three nodes and the lab in one process share one default executor, which asyncssh's
-    # servers need for every key exchange: room for all the nodes' SSH parts at once
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(32))
-    nodes = [_node(tmp_path / name, ports, redis, name) for name in ("a", "b", "c")]
-    await _start(nodes)
+    nodes = [cluster_node(tmp_path / name, ports, redis, name) for name in ("a", "b", "c")]
+    await start_nodes(nodes)
     return nodes
-
-
-async def _start(nodes: list[Runtime]) -> None:
-    for runtime in nodes:
-        await runtime.core.open()
-        await runtime.pipeline.start()  # compliance scores become points
-        await runtime.cluster.start()
-    deadline = time.monotonic() + 10
-    while any(len(n.coordinator.members()) < len(nodes) for n in nodes):
-        assert time.monotonic() < deadline, "the nodes never saw each other"
-        await asyncio.sleep(0.2)
-
-
-async def _close(nodes: list[Runtime]) -> None:
-    for runtime in nodes:
-        await runtime.cluster.stop()
-        await runtime.pipeline.stop()
-        await runtime.core.close()
 
 
 async def _start_run(runtime: Runtime, tmp_path: Path):
@@ -130,7 +94,7 @@ async def test_a_steps_hosts_are_split_across_the_nodes(six_routers, tmp_path, r
         assert {r.status for r in check.hosts.values()} == {"ok"}
         assert {r.node for r in check.hosts.values()} == {None}
     finally:
-        await _close(nodes)
+        await close_nodes(nodes)
 
 
 async def test_a_node_dying_mid_run_leaves_the_run_complete(six_routers, tmp_path, redis_server):
@@ -162,11 +126,11 @@ async def test_a_node_dying_mid_run_leaves_the_run_complete(six_routers, tmp_pat
         assert sum(n.core.work.reclaimed for n in survivors) >= held
     finally:
         await probe.aclose()
-        await _close(nodes)
+        await close_nodes(nodes)
 
 
 async def test_a_part_naming_unknown_hosts_or_other_actions(ssh_lab, tmp_path, redis_server):
-    [node] = [_node(tmp_path / "solo", ssh_lab.ports, redis_server.url, "solo")]
+    [node] = [cluster_node(tmp_path / "solo", ssh_lab.ports, redis_server.url, "solo")]
     playbook = {"name": "p", "steps": [{"name": "v", "show": {"commands": ["show version"]}}]}
     body = {
         "run": 1,
@@ -198,17 +162,10 @@ async def test_a_part_naming_unknown_hosts_or_other_actions(ssh_lab, tmp_path, r
         await node.core.close()
 
 
-def _share_mask_key(nodes: list[Runtime]) -> None:
-    key = nodes[0].core.lifecycle.mask_key.hex()
-    for runtime in nodes[1:]:
-        (runtime.core.settings.state_dir / KEY_FILE).write_text(key)
-
-
 async def test_backups_and_facts_read_across_nodes_kept_by_the_asking_node(
     six_routers, tmp_path, redis_server
 ):
     nodes = await _cluster(tmp_path, six_routers.ports, redis_server.url)
-    _share_mask_key(nodes)
     a = nodes[0].core
     try:
         reports: dict = {}
@@ -238,16 +195,15 @@ async def test_backups_and_facts_read_across_nodes_kept_by_the_asking_node(
             kept = await stored(a, name)
             assert kept.facts["version"][0]["hostname"] == name
     finally:
-        await _close(nodes)
+        await close_nodes(nodes)
 
 
 async def test_a_node_masking_with_another_key_is_refused(ssh_lab, tmp_path, redis_server):
-    reader = _node(tmp_path / "reader", ssh_lab.ports, redis_server.url, "reader")
-    asking = _node(
-        tmp_path / "asking", ssh_lab.ports, redis_server.url, "asking", groups="[elsewhere]"
-    )
+    url = redis_server.url
+    reader = cluster_node(tmp_path / "reader", ssh_lab.ports, url, "reader", mask_key=None)
+    asking = cluster_node(tmp_path / "asking", ssh_lab.ports, url, "asking", "[elsewhere]", None)
     nodes = [asking, reader]
-    await _start(nodes)
+    await start_nodes(nodes)
     try:
         core = asking.core
         results = await run_backup(core, list(core.inventory.devices.values()), "test")
@@ -258,4 +214,4 @@ async def test_a_node_masking_with_another_key_is_refused(ssh_lab, tmp_path, red
         assert [(r.ok, r.error) for r in results] == [(False, refused)] * 2
         assert core.history.current("r1") is None
     finally:
-        await _close(nodes)
+        await close_nodes(nodes)
