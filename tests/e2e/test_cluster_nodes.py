@@ -60,7 +60,7 @@ def _setup(directory: Path, agent_port: int, redis_url: str) -> Path:
 class Node:
     """One `genosd run` process with a state directory and API port of its own."""
 
-    def __init__(self, directory: Path, config: Path, name: str):
+    def __init__(self, directory: Path, config: Path, name: str, role: str = "viewer"):
         self.name = name
         self.port = free_tcp_port()
         state = directory / name
@@ -72,7 +72,7 @@ class Node:
         }
         state.mkdir()
         created = subprocess.run(
-            [GENOSD, "keys", "create", "--role", "viewer", "--config", str(config), "--json"],
+            [GENOSD, "keys", "create", "--role", role, "--config", str(config), "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -88,15 +88,19 @@ class Node:
             stderr=self.log,
         )
 
-    def cluster(self) -> dict:
-        """GET /api/v1/cluster."""
+    def get(self, path: str) -> dict:
+        """GET `path` of this node's API, as JSON."""
         response = httpx.get(
-            f"http://127.0.0.1:{self.port}/api/v1/cluster",
+            f"http://127.0.0.1:{self.port}{path}",
             headers={"Authorization": f"Bearer {self.key}"},
-            timeout=5,
+            timeout=10,
         )
         response.raise_for_status()
         return response.json()
+
+    def cluster(self) -> dict:
+        """GET /api/v1/cluster."""
+        return self.get("/api/v1/cluster")
 
     def stop(self) -> None:
         """Terminate (or kill) and close the log."""

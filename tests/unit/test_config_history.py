@@ -21,7 +21,9 @@ def test_commits_versions_and_a_clean_checkout(tmp_path: Path):
     first = history.commit("r1", "hostname r1\n", "alice", lambda old: f"r1 first ({old})")
     history.commit("r2", "hostname r2\n", "bob", lambda old: "r2 first")
     assert history.commit("r1", "hostname r1\n", "alice", lambda old: "no change") is None
-    second = history.commit("r1", "hostname r1\nntp server 1.1.1.1\n", "carol", lambda old: str(old))
+    second = history.commit(
+        "r1", "hostname r1\nntp server 1.1.1.1\n", "carol", lambda old: str(old)
+    )
     assert first is not None and second is not None and first != second
     assert history.current("r1") == "hostname r1\nntp server 1.1.1.1\n"
     assert history.current("r2") == "hostname r2\n"
