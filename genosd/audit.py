@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from genosd.statedb import audit_head_path, read_audit_head, transaction
+from genosd.statedb import audit_head_path, conditions, read_audit_head, transaction
 
 Result = Literal["ok", "failed", "denied"]
 MAX_DETAILS = 4096
@@ -113,18 +113,8 @@ class AuditQuery:
 
 
 def _where(query: AuditQuery) -> tuple[str, list[Any]]:
-    clauses, args = [], []
-    for column in ("actor", "action", "target", "result"):
-        value = getattr(query, column)
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if query.since is not None:
-        clauses.append("time >= ?")
-        args.append(query.since)
-    if query.until is not None:
-        clauses.append("time < ?")
-        args.append(query.until)
+    equal = {c: getattr(query, c) for c in ("actor", "action", "target", "result")}
+    clauses, args = conditions(equal, "time", query.since, query.until)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

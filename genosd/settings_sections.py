@@ -214,6 +214,13 @@ class SshSettings(_Section):
     facts_interval: float = Field(
         900.0, ge=0, description="seconds between SSH fact collections in the daemon; 0 disables"
     )
+    command_history_days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description="days every command sent to a device is kept (who, why, masked output); "
+        "0 keeps none",
+    )
 
     @field_validator("backup_schedule")
     @classmethod

@@ -292,6 +292,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX notifications_due ON notifications (next_at) WHERE status = 'pending';
     """,
+    # 14: the command history (genosd.app.command_history)
+    """
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        command TEXT NOT NULL,
+        output TEXT NOT NULL,
+        truncated INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT,
+        duration REAL NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ref TEXT
+    );
+    CREATE INDEX commands_device ON commands (device, at);
+    CREATE INDEX commands_at ON commands (at);
+    """,
 ]
 
 
@@ -378,6 +398,26 @@ def _statements(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return statements
+
+
+def conditions(
+    equal: dict[str, Any], column: str, since: float | None, until: float | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their arguments): each given `equal` column equals its value, and
+    `column` (a time) falls in [since, until)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for name, value in equal.items():
+        if value is not None:
+            clauses.append(f"{name} = ?")
+            args.append(value)
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append(f"{column} < ?")
+        args.append(until)
+    return clauses, args
 
 
 def state_db_path(state_dir: Path) -> Path:

@@ -212,7 +212,9 @@ async def get_facts(request: web.Request) -> FactsOut:
 )
 async def collect_now(request: web.Request) -> FactsRunOut:
     """Collect the device's facts over SSH now."""
-    result = await facts.collect_one(runtime_of(request).core, request.match_info["name"])
+    result = await facts.collect_one(
+        runtime_of(request).core, request.match_info["name"], actor_of(request)
+    )
     return FactsRunOut(
         device=result.device,
         ok=result.ok,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from genosd.app.command_history import recorded
 from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.fanout import device_names, fan_out, part_failure, ssh_devices_here
@@ -58,21 +59,22 @@ async def run_backup(
         by_name = {d.name: d for d in ssh_devices}
 
         waivers = await core.db.run(list_waivers)
-        if core.work.distributed:
-            results = await _backup_on_nodes(core, ssh_devices, actor, reports, waivers)
-        else:
-            results = await asyncio.to_thread(
-                backup,
-                targets,
-                core.history,
-                core.known_hosts,
-                policy=settings.host_key_policy,
-                concurrency=settings.concurrency,
-                author=actor,
-                mask=settings.mask_secrets,
-                mask_key=core.lifecycle.mask_key,
-                inspect=_inspector(core, by_name, reports, waivers),
-            )
+        with recorded(core, actor, "backup"):
+            if core.work.distributed:
+                results = await _backup_on_nodes(core, ssh_devices, actor, reports, waivers)
+            else:
+                results = await asyncio.to_thread(
+                    backup,
+                    targets,
+                    core.history,
+                    core.known_hosts,
+                    policy=settings.host_key_policy,
+                    concurrency=settings.concurrency,
+                    author=actor,
+                    mask=settings.mask_secrets,
+                    mask_key=core.lifecycle.mask_key,
+                    inspect=_inspector(core, by_name, reports, waivers),
+                )
         for name, report in reports.items():
             await record_report(core, name, "running", report)
         for r in results:
@@ -226,7 +228,8 @@ def serve_backup_parts(core: AppCore) -> None:
 
     async def handler(work: Work) -> dict[str, Any]:
         async with core.part_slots:
-            return await read_part(core, work)
+            with recorded(core, f"node {work.origin}", "backup"):
+                return await read_part(core, work)
 
     core.work.serve(READ_KIND, handler)
 

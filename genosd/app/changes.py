@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from genosd.app.cluster_deploys import deploy_on_node
+from genosd.app.command_history import recorded
 from genosd.app.compliance import record_report
 from genosd.app.core import AppCore
 from genosd.app.lifecycle import DevicePlan
@@ -218,10 +219,16 @@ async def deploy(
             },
         )
         try:
-            if core.work.distributed:
-                outcome, saved = await deploy_on_node(core, change, actor)
-            else:
-                outcome, saved = await asyncio.to_thread(core.lifecycle.deploy, change, actor)
+            with recorded(
+                core,
+                actor,
+                change.kind if change.kind == "restore" else "deploy",
+                f"change {change_id}",
+            ):
+                if core.work.distributed:
+                    outcome, saved = await deploy_on_node(core, change, actor)
+                else:
+                    outcome, saved = await asyncio.to_thread(core.lifecycle.deploy, change, actor)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             await core.db.run(

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.fanout import part_failure, run_one
 from genosd.cluster import Work
@@ -93,6 +94,7 @@ def serve_deploy_parts(core: AppCore) -> None:
 
     async def handler(work: Work) -> dict[str, Any]:
         async with core.part_slots:
-            return await push_part(core, work)
+            with recorded(core, f"node {work.origin}", "deploy"):
+                return await push_part(core, work)
 
     core.work.serve(KIND, handler)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from genosd import audit
-from genosd.app import outbox
+from genosd.app import command_store, outbox
 from genosd.app.lifecycle import Lifecycle
 from genosd.app.llm import UsageBook, redactor
 from genosd.app.snapshot import Snapshot
@@ -34,6 +34,7 @@ from genosd.llm.prompts import PromptBook
 from genosd.metrics.model import Point
 from genosd.settings import GenosdSettings
 from genosd.ssh.hostkeys import KnownHosts, known_hosts_path
+from genosd.ssh.journal import Journal
 from genosd.statedb import StateDB, state_db_path
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class AppCore:
         self.status = StatusBoard(events, snmp_health)
         self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
         self.backup_lock = asyncio.Lock()
+        self.journal = Journal()  # commands sent to devices, until flush_commands()
         # SSH work other nodes send runs on threads: two parts at a time leave the default
         # executor free for everything else (a part's own sessions are `ssh.concurrency` anyway)
         self.part_slots = asyncio.Semaphore(2)
@@ -186,6 +188,18 @@ class AppCore:
             await asyncio.gather(*pending, return_exceptions=True)
         self._pending_writes.difference_update([f for f in self._pending_writes if f.done()])
         await self.usage.flush()
+        await self.flush_commands()
+
+    async def flush_commands(self) -> int:
+        """Store the commands sent to devices since the last flush (masked); how many."""
+        sent = self.journal.drain()
+        if not sent or self.settings.ssh.command_history_days <= 0:
+            return 0
+        found = await asyncio.to_thread(
+            command_store.rows, self.lifecycle, self.inventory.devices, sent
+        )
+        await self.db.run(command_store.insert, found)
+        return len(found)
 
     async def close(self) -> None:
         """Wait for writes still under way, then close the database."""

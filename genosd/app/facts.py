@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.fanout import device_names, fan_out, part_failure, ssh_devices_here
 from genosd.app.jobs import Every, Job
@@ -24,14 +25,16 @@ log = logging.getLogger(__name__)
 COLLECT_KIND = "facts.collect"
 
 
-async def collect(core: AppCore, devices: list[Device]) -> list[FactsResult]:
-    """Collect and store the facts of `devices` (those with SSH settings); one result each. In
-    a cluster the nodes serving the devices' poller groups collect, and this node stores."""
+async def collect(core: AppCore, devices: list[Device], actor: str = "genosd") -> list[FactsResult]:
+    """Collect and store the facts of `devices` (those with SSH settings) for `actor`; one
+    result each. In a cluster the nodes serving the devices' poller groups collect, and this
+    node stores."""
     by_name = {d.name: d for d in devices if d.ssh is not None}
-    if core.work.distributed:
-        results = await _collect_on_nodes(core, list(by_name.values()))
-    else:
-        results = await _collect_here(core, list(by_name.values()))
+    with recorded(core, actor, "facts"):
+        if core.work.distributed:
+            results = await _collect_on_nodes(core, list(by_name.values()))
+        else:
+            results = await _collect_here(core, list(by_name.values()))
     points = []
     for result in results:
         device = by_name[result.device]
@@ -86,17 +89,18 @@ def serve_facts_parts(core: AppCore) -> None:
 
     async def handler(work: Work) -> dict[str, Any]:
         async with core.part_slots:
-            return await collect_part(core, work)
+            with recorded(core, f"node {work.origin}", "facts"):
+                return await collect_part(core, work)
 
     core.work.serve(COLLECT_KIND, handler)
 
 
-async def collect_one(core: AppCore, name: str) -> FactsResult:
-    """Collect one device's facts now (NotManagedError when it has no SSH settings)."""
+async def collect_one(core: AppCore, name: str, actor: str = "genosd") -> FactsResult:
+    """Collect one device's facts now for `actor` (NotManagedError without SSH settings)."""
     device = core.inventory.device(name)
     if device.ssh is None:
         raise NotManagedError(device.name, "SSH", "data.ssh.credential")
-    [result] = await collect(core, [device])
+    [result] = await collect(core, [device], actor)
     return result
 
 

@@ -163,6 +163,17 @@ class Lifecycle:
         """Masks this device's secrets with its stable tokens."""
         return Masker(profile(device), device.name, self.mask_key)
 
+    def masked_text(self, device: Device, text: str) -> str:
+        """Any text about the device (a command's output, a prompt) with its secrets masked:
+        config secrets, and its own SSH credentials."""
+        if device.platform:
+            text = self.masker(device).free_text(text)
+        if device.ssh is not None:
+            for secret in (device.ssh.password, device.ssh.enable_secret):
+                if secret and len(secret) >= 4:
+                    text = text.replace(secret, "<masked>")
+        return text
+
     def shown(self, device: Device, text: str) -> str:
         """A config of the device as it may be shown: every secret masked."""
         return self.masker(device).text(text).text

@@ -228,7 +228,9 @@ class ReadActions:
         limit = asyncio.Semaphore(_LLM_AT_ONCE)
 
         async def one(device: Device) -> HostResult:
-            prompt = self._masked(device, self._render(args["prompt"], device.name, item))
+            prompt = self.core.lifecycle.masked_text(
+                device, self._render(args["prompt"], device.name, item)
+            )
             messages = [
                 {"role": "system", "content": _LLM_SYSTEM},
                 {"role": "user", "content": prompt},
@@ -245,13 +247,3 @@ class ReadActions:
 
         outcomes = await asyncio.gather(*(one(d) for d in devices))
         return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
-
-    def _masked(self, device: Device, text: str) -> str:
-        """`text` with the device's secrets masked: config secrets, and its own credentials."""
-        if device.platform:
-            text = self.core.lifecycle.masker(device).free_text(text)
-        if device.ssh is not None:
-            for secret in (device.ssh.password, device.ssh.enable_secret):
-                if secret and len(secret) >= 4:
-                    text = text.replace(secret, "<masked>")
-        return text

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.playbook_actions import PluginRun, ReadActions
 from genosd.app.playbook_changes import ChangeActions
@@ -104,8 +105,10 @@ class BatchRunner(ChangeActions, ReadActions):
             self.core.known_hosts.path,
             ssh.concurrency,
         )
+        ref = None if self.record.id is None else f"run {self.record.id}"
         try:
-            return await self._batch_steps(number, devices, active, failed)
+            with recorded(self.core, self.record.actor, f"playbook {self.playbook.name}", ref):
+                return await self._batch_steps(number, devices, active, failed)
         finally:
             # closing waits for any session still busy (a command a timeout gave up on): in the
             # background, so the run goes on

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.playbook_records import HostResult, RunRecord
 from genosd.app.playbook_spread import KIND, SPREAD_ACTIONS, encode
@@ -55,6 +56,7 @@ def serve_playbook_parts(core: AppCore) -> None:
 
     async def handler(work: Work) -> dict[str, Any]:
         async with core.part_slots:
-            return await run_part(core, work)
+            with recorded(core, f"node {work.origin}", "playbook"):
+                return await run_part(core, work)
 
     core.work.serve(KIND, handler)

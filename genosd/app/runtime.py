@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from genosd import audit, systemd
-from genosd.app import incidents, outbox, playbook_gates
+from genosd.app import command_history, incidents, outbox, playbook_gates
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.backups import backup_job, serve_backup_parts
@@ -290,10 +290,13 @@ class Runtime:
         await self.core.db.run(
             incidents.prune, time.time() - self.core.settings.alerts.retention_days * 86400
         )
+        await self.core.db.run(command_history.prune, self.core.settings.ssh.command_history_days)
 
     async def _relay(self) -> None:
-        """Publish audit entries (while someone listens) and events written by CLI processes."""
+        """Publish audit entries (while someone listens) and events written by CLI processes;
+        store the commands sent to devices meanwhile."""
         db = self.core.db
+        await self.core.flush_commands()
         for row_id, topic, data in await db.run(outbox.read_after, self._outbox_cursor):
             self._outbox_cursor = row_id
             if topic in self.events.topics:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.auth.keys import Role
 from genosd.errors import GenosdError
@@ -128,7 +129,9 @@ class ToolRegistry:
         """Run one tool call on behalf of `actor` (with `role`, as `agent` when one asks);
         `allowed` limits the tools an agent may use."""
         started = time.monotonic()
-        result = await self._call(name, arguments, Caller(actor, role, agent), allowed)
+        why = f"tool {name}" + (f" ({agent})" if agent else "")
+        with recorded(self.core, actor, why):
+            result = await self._call(name, arguments, Caller(actor, role, agent), allowed)
         result.duration = round(time.monotonic() - started, 4)
         shown = json.dumps(arguments, default=str) if arguments is not None else "{}"
         entry = {

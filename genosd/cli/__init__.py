@@ -10,6 +10,7 @@ import typer
 from genosd import __version__, logs
 from genosd.cli.audit import audit_app
 from genosd.cli.cluster import cluster_app
+from genosd.cli.commands import commands
 from genosd.cli.common import console
 from genosd.cli.config import config_app
 from genosd.cli.daemon import check_config, run
@@ -69,6 +70,7 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(tools_app, name="tools")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(syslog_app, name="syslog")
+app.command("commands")(commands)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silences_app, name="silences")

@@ -14,6 +14,7 @@ from genosd.cli.common import (
     FilterOption,
     JsonOption,
     LabOption,
+    actor,
     console,
     fail,
     out,
@@ -64,7 +65,7 @@ def facts(
     else:
         with Progress(console=console, transient=True) as progress:
             progress.add_task(f"collecting facts from {len(selected)} devices", total=None)
-            results = with_core(snap, lambda core: workflow.collect(core, selected))
+            results = with_core(snap, lambda core: workflow.collect(core, selected, actor()))
     if json_out:
         print_json([_as_json(r, kind) for r in results])
     elif kind is not None:

@@ -31,6 +31,7 @@ from genosd.platforms import Platform
 from genosd.settings_sections import PostCheck
 from genosd.ssh.cli import netmiko_session
 from genosd.ssh.hostkeys import KnownHosts, Policy
+from genosd.ssh.journal import noting
 from genosd.ssh.nornir import describe_error, nornir_for
 from genosd.ssh.target import SshTarget
 
@@ -100,8 +101,15 @@ def _connection(task: Task) -> Any:
     return task.host.get_connection("netmiko", task.nornir.config)
 
 
+def _noting_if(sends: bool, task: Task, what: str) -> contextlib.AbstractContextManager[object]:
+    """The command history's note of `what`, when it sends anything to the device."""
+    return noting(task.host.name, "config", what) if sends else contextlib.nullcontext()
+
+
 def _show(task: Task, platform: Platform, command: str, timeout: float) -> str:
-    output = _connection(task).send_command(command, read_timeout=timeout)
+    with noting(task.host.name, "show", command) as noted:
+        output = _connection(task).send_command(command, read_timeout=timeout)
+        noted.append(str(output))
     if not isinstance(output, str) or platform.refused(output):
         raise DeviceError(f"{command!r} failed: {str(output)[:200]!r}")
     return output
@@ -133,7 +141,8 @@ def _send(
     )
     lines = push_lines(flow.remediation_config)
     if lines:
-        model.push(_connection(task), lines, timeout, confirm_minutes)
+        with noting(task.host.name, "config", "\n".join(lines)):
+            model.push(_connection(task), lines, timeout, confirm_minutes)
     return len(lines)
 
 
@@ -175,7 +184,8 @@ def _rollback(
             if attempt:
                 _reconnect(task)
                 time.sleep(0.5 * attempt)
-            model.discard(_connection(task), timeout)
+            with _noting_if(model.reverts_by_itself, task, f"discard the {model.how}"):
+                model.discard(_connection(task), timeout)
             now = _running(task, platform, timeout)
             # undo over the scope of both configs: lines the push added and lines it removed
             _send(task, model, features, now, before, timeout)
@@ -243,7 +253,10 @@ def _deploy_task(
         failed = [c["name"] for c in outcome.post_checks if not c["ok"]]
         if failed:
             raise DeployFailed(f"post-check(s) failed: {', '.join(failed)}")
-        model.confirm(_connection(task), target.timeout, save)
+        what = f"confirm the {model.how}" if model.reverts_by_itself else ""
+        what += (" and " if what else "") + "save the config" if save else ""
+        with _noting_if(bool(what), task, what):
+            model.confirm(_connection(task), target.timeout, save)
     except Exception as exc:
         outcome.reason = str(exc) if isinstance(exc, DeployFailed) else describe_error(exc)
         log.warning("%s: deploy failed (%s); rolling back", target.name, outcome.reason)

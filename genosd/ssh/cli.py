@@ -21,6 +21,7 @@ from nornir.core.task import Task
 from genosd.errors import DeviceError
 from genosd.platforms import Platform
 from genosd.ssh.hostkeys import KnownHosts, entry_name
+from genosd.ssh.journal import noting
 from genosd.ssh.target import SshTarget
 
 
@@ -33,20 +34,28 @@ class Cli(Protocol):
 
 
 class _Netmiko:
-    def __init__(self, connection: Any):
+    def __init__(self, connection: Any, device: str):
         self.connection = connection
+        self.device = device
 
     def show(self, command: str, timeout: float) -> str:
-        output = self.connection.send_command(command, read_timeout=timeout)
-        return output if isinstance(output, str) else str(output)
+        with noting(self.device, "show", command) as noted:
+            output = self.connection.send_command(command, read_timeout=timeout)
+            text = output if isinstance(output, str) else str(output)
+            noted.append(text)
+        return text
 
 
 class _Scrapli:
-    def __init__(self, connection: Any):
+    def __init__(self, connection: Any, device: str):
         self.connection = connection
+        self.device = device
 
     def show(self, command: str, timeout: float) -> str:
-        return str(self.connection.send_command(command, timeout_ops=timeout).result)
+        with noting(self.device, "show", command) as noted:
+            text = str(self.connection.send_command(command, timeout_ops=timeout).result)
+            noted.append(text)
+        return text
 
 
 @contextlib.contextmanager
@@ -83,9 +92,9 @@ def netmiko_session(task: Task, known: KnownHosts) -> Any:
 
 def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
     """The task host's session over `platform.transport`, its host key already enforced."""
-    if platform.transport == "netmiko":
-        return _Netmiko(netmiko_session(task, known))
     target: SshTarget = task.host.data["target"]
+    if platform.transport == "netmiko":
+        return _Netmiko(netmiko_session(task, known), target.name)
     # scrapli looks keys up by address alone
     with _one_key_file(known, target, target.address) as path:
         task.host.connection_options["scrapli"] = ConnectionOptions(
@@ -103,7 +112,7 @@ def open_cli(task: Task, platform: Platform, known: KnownHosts) -> Cli:
         )
         connection = task.host.get_connection("scrapli", task.nornir.config)
     _close_transport_first(connection.transport)
-    return _Scrapli(connection)
+    return _Scrapli(connection, target.name)
 
 
 def _close_transport_first(transport: Any) -> None:

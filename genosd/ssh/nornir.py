@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from nornir.core import Nornir
 from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
 from nornir.core.plugins.connections import ConnectionPluginRegister
-from nornir.core.task import Task
+from nornir.core.task import AggregatedResult, Task
 from nornir.plugins.runners import ThreadedRunner
 
 from genosd.ssh.target import SshTarget
@@ -44,7 +46,23 @@ def nornir_for(targets: Iterable[SshTarget], known_hosts: Path, workers: int) ->
             connection_options={"netmiko": ConnectionOptions(extras=extras)},
         )
     inventory = Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
-    return Nornir(inventory=inventory, runner=ThreadedRunner(num_workers=workers))
+    return Nornir(inventory=inventory, runner=ContextRunner(num_workers=workers))
+
+
+class ContextRunner(ThreadedRunner):
+    """Nornir's threaded runner, each task in a copy of the starting thread's context: what the
+    application set there (genosd.ssh.journal's recording) holds in the worker threads too."""
+
+    def run(self, task: Task, hosts: list[Host]) -> AggregatedResult:
+        """Run `task` on every host, `num_workers` at once."""
+        context = contextvars.copy_context()
+        result = AggregatedResult(task.name)
+        with ThreadPoolExecutor(self.num_workers) as pool:
+            futures = [pool.submit(context.copy().run, task.copy().start, h) for h in hosts]
+        for future in futures:
+            done = future.result()
+            result[done.host.name] = done
+        return result
 
 
 def describe_error(error: BaseException | None) -> str:
