@@ -223,17 +223,6 @@ async def read_part(core: AppCore, work: Work) -> dict[str, Any]:
     }
 
 
-def serve_backup_parts(core: AppCore) -> None:
-    """Read backup parts from the cluster's work queue on this node."""
-
-    async def handler(work: Work) -> dict[str, Any]:
-        async with core.part_slots:
-            with recorded(core, f"node {work.origin}", "backup"):
-                return await read_part(core, work)
-
-    core.work.serve(READ_KIND, handler)
-
-
 class BackupFailures(Exception):
     """A scheduled backup run in which devices failed (the job shows it as failed)."""
 

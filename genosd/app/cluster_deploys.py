@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.fanout import part_failure, run_one
 from genosd.cluster import Work
@@ -87,14 +86,3 @@ async def push_part(core: AppCore, work: Work) -> dict[str, Any]:
     outcome, read = await asyncio.to_thread(lifecycle.push, change, stored)
     sent = None if read is None else {"ok": isinstance(read, ReadConfig), **asdict(read)}
     return {"outcome": asdict(outcome), "read": sent}
-
-
-def serve_deploy_parts(core: AppCore) -> None:
-    """Push changes other nodes approved, from the cluster's work queue on this node."""
-
-    async def handler(work: Work) -> dict[str, Any]:
-        async with core.part_slots:
-            with recorded(core, f"node {work.origin}", "deploy"):
-                return await push_part(core, work)
-
-    core.work.serve(KIND, handler)

@@ -1,7 +1,7 @@
 """The command history: every command genosd sent to a device, who asked and why, its output.
 
 Device work runs inside `recorded(core, actor, reason, ref)`; the SSH layer notes each command in
-the core's journal (genosd.ssh.journal) and `flush` moves them into the state database with the
+the core's journal (genosd.ssh.journal) and `AppCore.flush_commands` moves them into the state database with the
 device's secrets masked (its config secrets and its own credentials), never the raw output. The
 daemon flushes every second and prunes what is older than `ssh.command_history_days`; a CLI
 command flushes when it closes. Searchable by device, time, reason and text (API, CLI).
@@ -20,9 +20,22 @@ from genosd.app.core import AppCore
 from genosd.ssh.journal import recording
 from genosd.statedb import conditions, transaction
 
-_COLUMNS = (
-    "id, at, device, kind, command, output, truncated, ok, error, duration, actor, reason, ref"
-)
+_NAMES = [
+    "id",
+    "at",
+    "device",
+    "kind",
+    "command",
+    "output",
+    "truncated",
+    "ok",
+    "error",
+    "duration",
+    "actor",
+    "reason",
+    "ref",
+]
+_COLUMNS = ", ".join(_NAMES)
 
 
 @contextlib.contextmanager
@@ -33,11 +46,6 @@ def recorded(core: AppCore, actor: str, reason: str, ref: str | None = None) -> 
         yield
 
 
-async def flush(core: AppCore) -> int:
-    """Store the journal's commands (masked); how many."""
-    return await core.flush_commands()
-
-
 @dataclass(frozen=True)
 class CommandQuery:
     """What to look for: all given conditions hold."""
@@ -45,7 +53,7 @@ class CommandQuery:
     device: str | None = None
     since: float | None = None
     until: float | None = None
-    text: str | None = None  # in the command, its output or its error (case-insensitive)
+    text: str | None = None  # in the command, its output or its error (ASCII case ignored)
     reason: str | None = None
     actor: str | None = None
     limit: int = 100
@@ -70,7 +78,7 @@ def search(db: sqlite3.Connection, query: CommandQuery) -> list[dict[str, Any]]:
     args.append(query.limit)
     rows = []
     for row in db.execute(sql, args):
-        item = dict(zip([c.strip() for c in _COLUMNS.split(",")], row, strict=True))
+        item = dict(zip(_NAMES, row, strict=True))
         item["ok"], item["truncated"] = bool(item["ok"]), bool(item["truncated"])
         if not query.with_output:
             item.pop("output")

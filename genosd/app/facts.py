@@ -84,17 +84,6 @@ async def collect_part(core: AppCore, work: Work) -> dict[str, Any]:
     return {"facts": facts}
 
 
-def serve_facts_parts(core: AppCore) -> None:
-    """Collect facts for other nodes from the cluster's work queue on this node."""
-
-    async def handler(work: Work) -> dict[str, Any]:
-        async with core.part_slots:
-            with recorded(core, f"node {work.origin}", "facts"):
-                return await collect_part(core, work)
-
-    core.work.serve(COLLECT_KIND, handler)
-
-
 async def collect_one(core: AppCore, name: str, actor: str = "genosd") -> FactsResult:
     """Collect one device's facts now for `actor` (NotManagedError without SSH settings)."""
     device = core.inventory.device(name)

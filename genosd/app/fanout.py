@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.cluster import Work, WorkResult
 from genosd.errors import InvalidRequestError
@@ -80,6 +81,20 @@ async def _answer(core: AppCore, work_id: str, wait: float) -> WorkResult:
         return await core.work.result(work_id, wait)
     except TimeoutError:
         return WorkResult(work_id, False, error=f"no node answered within {wait:g} s")
+
+
+def serve_parts(
+    core: AppCore, kind: str, reason: str, run: Callable[[AppCore, Work], Awaitable[dict[str, Any]]]
+) -> None:
+    """Run `kind` parts other nodes send with `run`, two SSH parts at a time, their commands
+    noted in this node's command history as the asking node's, for `reason`."""
+
+    async def handler(work: Work) -> dict[str, Any]:
+        async with core.part_slots:
+            with recorded(core, f"node {work.origin}", reason):
+                return await run(core, work)
+
+    core.work.serve(kind, handler)
 
 
 def device_names(part: list[Device]) -> dict[str, Any]:

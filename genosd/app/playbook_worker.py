@@ -12,10 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from genosd.app.command_history import recorded
 from genosd.app.core import AppCore
 from genosd.app.playbook_records import HostResult, RunRecord
-from genosd.app.playbook_spread import KIND, SPREAD_ACTIONS, encode
+from genosd.app.playbook_spread import SPREAD_ACTIONS, encode
 from genosd.app.playbook_steps import BatchRunner
 from genosd.cluster.workqueue import Work
 from genosd.errors import InvalidRequestError
@@ -49,14 +48,3 @@ async def run_part(core: AppCore, work: Work) -> dict[str, Any]:
     runner.contexts = contexts
     results.update(await runner.run_here(step, devices))
     return encode(results, node)
-
-
-def serve_playbook_parts(core: AppCore) -> None:
-    """Take playbook parts from the cluster's work queue on this node."""
-
-    async def handler(work: Work) -> dict[str, Any]:
-        async with core.part_slots:
-            with recorded(core, f"node {work.origin}", "playbook"):
-                return await run_part(core, work)
-
-    core.work.serve(KIND, handler)

@@ -18,14 +18,20 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from genosd import audit, systemd
-from genosd.app import command_history, incidents, outbox, playbook_gates
+from genosd.app import (
+    backups,
+    cluster_deploys,
+    command_history,
+    facts,
+    incidents,
+    outbox,
+    playbook_gates,
+)
 from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
-from genosd.app.backups import backup_job, serve_backup_parts
 from genosd.app.cluster import ClusterCollector, ClusterService
-from genosd.app.cluster_deploys import serve_deploy_parts
 from genosd.app.core import AppCore
-from genosd.app.facts import facts_job, serve_facts_parts
+from genosd.app.fanout import serve_parts
 from genosd.app.jobs import (
     Every,
     Job,
@@ -40,7 +46,8 @@ from genosd.app.metrics import ComplianceCollector, DaemonMetrics, EventBusColle
 from genosd.app.playbook_gates import expire_gates, recover_orphans
 from genosd.app.playbook_records import RunRecord, load_run
 from genosd.app.playbook_schedule import PlaybookSchedules
-from genosd.app.playbook_worker import serve_playbook_parts
+from genosd.app.playbook_spread import KIND as PLAYBOOK_PART
+from genosd.app.playbook_worker import run_part
 from genosd.app.playbooks import BackgroundRuns, available, begin, plugin_tasks
 from genosd.app.plugins import Plugins, load_plugins
 from genosd.app.polling import Poller
@@ -92,10 +99,13 @@ class Runtime:
             coordinator=self.coordinator,
             work=build_queue(settings.cluster),
         )
-        serve_playbook_parts(self.core)
-        serve_backup_parts(self.core)
-        serve_facts_parts(self.core)
-        serve_deploy_parts(self.core)
+        for kind, reason, run in (
+            (PLAYBOOK_PART, "playbook", run_part),
+            (backups.READ_KIND, "backup", backups.read_part),
+            (facts.COLLECT_KIND, "facts", facts.collect_part),
+            (cluster_deploys.KIND, "deploy", cluster_deploys.push_part),
+        ):
+            serve_parts(self.core, kind, reason, run)
         self.cluster = ClusterService(self.core, self.coordinator)
         self.poller = Poller(self.core, scheduler, self.metrics, self.cluster.lags)
         self.traps = TrapService(self.core, self.registry)
@@ -222,8 +232,8 @@ class Runtime:
 
     def _core_jobs(self) -> list[Job]:
         jobs = [
-            backup_job(self.core),
-            facts_job(self.core),
+            backups.backup_job(self.core),
+            facts.facts_job(self.core),
             Job("store_prune", "genosd", self._prune, lambda: Every(PRUNE_INTERVAL)),
             Job("event_relay", "genosd", self._relay, lambda: Every(RELAY_INTERVAL), quiet=True),
             Job("playbook_gates", "genosd", self._expire_gates, lambda: Every(60.0), quiet=True),

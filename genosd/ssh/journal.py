@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -43,21 +44,18 @@ class Journal:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sent: list[Sent] = []
-        self.dropped = 0
+        self._sent: deque[Sent] = deque(maxlen=_BUFFER_LIMIT)  # past it, the oldest go
 
     def add(self, sent: Sent) -> None:
         """Keep `sent` until the next drain."""
         with self._lock:
-            if len(self._sent) >= _BUFFER_LIMIT:
-                self._sent.pop(0)
-                self.dropped += 1
             self._sent.append(sent)
 
     def drain(self) -> list[Sent]:
         """Everything kept so far, oldest first; the buffer is empty after."""
         with self._lock:
-            sent, self._sent = self._sent, []
+            sent = list(self._sent)
+            self._sent.clear()
         return sent
 
 

@@ -130,7 +130,7 @@ async def test_a_node_dying_mid_run_leaves_the_run_complete(six_routers, tmp_pat
 
 
 async def test_a_part_naming_unknown_hosts_or_other_actions(ssh_lab, tmp_path, redis_server):
-    [node] = [cluster_node(tmp_path / "solo", ssh_lab.ports, redis_server.url, "solo")]
+    node = cluster_node(tmp_path / "solo", ssh_lab.ports, redis_server.url, "solo")
     playbook = {"name": "p", "steps": [{"name": "v", "show": {"commands": ["show version"]}}]}
     body = {
         "run": 1,
