@@ -39,6 +39,11 @@ CORE_TOPICS: tuple[Topic, ...] = (
         Role.viewer,
         "an alert fired or resolved; an incident opened, escalated, was acknowledged or resolved",
     ),
+    Topic(
+        "discovery",
+        Role.viewer,
+        "a discovery run started, finished or failed; proposals accepted or dismissed",
+    ),
     Topic("job", Role.viewer, "a scheduled job ran: ok or failed, duration, next run"),
     Topic("system", Role.viewer, "the daemon itself: reloads, settings that need a restart"),
     Topic("audit", Role.admin, "every new audit-log entry, as it is written"),

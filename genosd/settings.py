@@ -31,6 +31,7 @@ from genosd.errors import ConfigError
 from genosd.secretfiles import SecretFilesSource, secret_dirs
 from genosd.settings_alerting import AlertSettings, SyslogSettings
 from genosd.settings_cluster import ClusterSettings
+from genosd.settings_discovery import DiscoverySettings
 from genosd.settings_sections import (
     ApiSettings,
     ConfigsSettings,
@@ -87,6 +88,7 @@ class GenosdSettings(BaseSettings):
     syslog: SyslogSettings = SyslogSettings()
     alerts: AlertSettings = AlertSettings()
     cluster: ClusterSettings = ClusterSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
     mib_paths: list[Path] = Field(
         default_factory=list,
         description="MIB names beside the built-in ones, for trap names and MIB profiles: "
@@ -121,6 +123,11 @@ class GenosdSettings(BaseSettings):
         unknown = sorted(set(self.traps.credentials) - set(self.credentials))
         if unknown:
             raise ValueError(f"traps.credentials names unknown credentials: {', '.join(unknown)}")
+        unknown = sorted({c.lower() for c in self.discovery.credentials} - set(self.credentials))
+        if unknown:
+            raise ValueError(
+                f"discovery.credentials names unknown credentials: {', '.join(unknown)}"
+            )
         return self
 
     def public_summary(self) -> dict[str, Any]:

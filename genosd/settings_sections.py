@@ -14,6 +14,16 @@ AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
 PrivProtocol = Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256", "AES192C", "AES256C"]
 
 
+def checked_networks(items: list[str]) -> list[str]:
+    """`items` when each is an address or a CIDR prefix; ValueError naming the first that is not."""
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"not an address or network: {item!r}") from None
+    return items
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -75,12 +85,7 @@ class ApiSettings(_Section):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"not an address or network: {item!r}") from None
-        return value
+        return checked_networks(value)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ApiSettings:

@@ -312,6 +312,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX commands_device ON commands (device, at);
     CREATE INDEX commands_at ON commands (at);
     """,
+    # 15: discovery runs with their proposals, and when discovery last saw each device
+    """
+    CREATE TABLE discovery_runs (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL,
+        stopped TEXT,
+        summary TEXT NOT NULL,
+        sightings TEXT NOT NULL,
+        proposals TEXT NOT NULL
+    );
+    CREATE TABLE discovery_seen (
+        device TEXT PRIMARY KEY,
+        last_seen REAL,
+        first_looked REAL NOT NULL
+    );
+    """,
 ]
 
 

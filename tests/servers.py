@@ -133,15 +133,18 @@ def start_snmpd(
 
 
 @contextlib.asynccontextmanager
-async def snmpsim(data: Path, cache: Path, *options: str) -> AsyncIterator[int]:
-    """snmpsim (pysnmp's agent) serving the recordings in `data` on a free UDP port: the port.
-    It answers once it has indexed them, which takes a moment: callers retry their first request."""
-    port = free_udp_port()
+async def snmpsim(
+    data: Path, cache: Path, *options: str, address: str = "127.0.0.1", port: int | None = None
+) -> AsyncIterator[int]:
+    """snmpsim (pysnmp's agent) serving the recordings in `data` on a free UDP port (or `port`)
+    of `address`: the port. It answers once it has indexed them, which takes a moment: callers
+    retry their first request."""
+    port = port or free_udp_port()
     agent = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "snmpsim-command-responder"),
         f"--data-dir={data}",
         f"--cache-dir={cache}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        f"--agent-udpv4-endpoint={address}:{port}",
         "--logging-method=null",
         *options,
         env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},

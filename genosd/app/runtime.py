@@ -31,6 +31,7 @@ from genosd.app.actions import Actions
 from genosd.app.alerting import AlertService, IncidentDesk
 from genosd.app.cluster import ClusterCollector, ClusterService
 from genosd.app.core import AppCore
+from genosd.app.discovery import DiscoveryRuns
 from genosd.app.fanout import serve_parts
 from genosd.app.jobs import (
     Every,
@@ -114,6 +115,7 @@ class Runtime:
             self.core, lambda: self.pipeline.store.pending_points, self.registry
         )
         self.playbook_runs = BackgroundRuns()
+        self.discoveries = DiscoveryRuns()
         self.jobs = JobRunner(
             self.core.events, self._persist_job, leader=self.coordinator.is_leader
         )
@@ -276,6 +278,7 @@ class Runtime:
         """Stop in reverse order: jobs, receivers, pollers, plugins, then metrics and storage."""
         await self.jobs.stop()
         await self.playbook_runs.stop()
+        await self.discoveries.stop()
         await self.alerts.stop()
         await self.syslog.stop()
         await self.traps.stop()

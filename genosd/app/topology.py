@@ -76,7 +76,7 @@ class Link:
     seen_from: tuple[str, ...]
 
 
-def _neighbors(facts: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, str]]:
+def neighbor_rows(facts: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, str]]:
     """(local interface, neighbour name, neighbour interface, management address) rows."""
     found = []
     for row in [*facts.get("lldp", []), *facts.get("cdp", [])]:
@@ -115,7 +115,7 @@ async def topology(core: AppCore) -> dict[str, Any]:
     for name, found in stored.items():
         if found is None:
             continue
-        for local, neighbor, remote, address in _neighbors(found.facts):
+        for local, neighbor, remote, address in neighbor_rows(found.facts):
             other = (
                 by_name.get(neighbor.lower())
                 or by_name.get(neighbor.split(".")[0].lower())

@@ -14,6 +14,7 @@ from genosd.cli.commands import commands
 from genosd.cli.common import console
 from genosd.cli.config import config_app
 from genosd.cli.daemon import check_config, run
+from genosd.cli.discover import discover_app
 from genosd.cli.facts import facts
 from genosd.cli.grafana import grafana_app
 from genosd.cli.incidents import incidents_app, silences_app
@@ -73,6 +74,7 @@ app.add_typer(syslog_app, name="syslog")
 app.command("commands")(commands)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(discover_app, name="discover")
 app.add_typer(silences_app, name="silences")
 add_plugin_commands(
     app,

@@ -1,0 +1,1 @@
+"""Discovery: probe seeds and ranges, crawl LLDP/CDP neighbours, propose inventory changes."""
