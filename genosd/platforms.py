@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from genosd.errors import ConfigError
-from genosd.readonly import KNOWN_READ_VERBS, READ_VERBS
+from genosd.readonly import KNOWN_READ_VERBS, READ_VERBS, read_only_problem
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.yaml")
 
@@ -94,6 +94,9 @@ class Platform(BaseModel):
     transport: Literal["netmiko", "scrapli"] = "netmiko"
     # what a read-only command may start with here (playbook `show` steps, the show_command tool)
     read_verbs: tuple[str, ...] = READ_VERBS
+    # troubleshooting commands by kind (ping, traceroute, arp, mac, route, counters, bgp, ospf);
+    # `{target}` is filled with a validated argument, and each must be read-only here
+    lookups: dict[str, str] = {}
 
     @field_validator("read_verbs")
     @classmethod
@@ -105,6 +108,14 @@ class Platform(BaseModel):
                     f"({', '.join(sorted(KNOWN_READ_VERBS))})"
                 )
         return verbs
+
+    @model_validator(mode="after")
+    def _lookups_read_only(self) -> Platform:
+        for kind, command in self.lookups.items():
+            problem = read_only_problem(command.replace("{target}", "x"), self.read_verbs)
+            if problem is not None:
+                raise ValueError(f"lookups.{kind}: {problem}")
+        return self
 
     @field_validator("config_error")
     @classmethod

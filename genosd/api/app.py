@@ -31,6 +31,7 @@ from genosd.api import (
     tools,
     topology,
     traps,
+    troubleshoot,
     waivers,
 )
 from genosd.api.access import authorize
@@ -55,6 +56,7 @@ def core_api() -> Api:
         cluster,
         devices,
         topology,
+        troubleshoot,
         discovery,
         configs,
         changes,

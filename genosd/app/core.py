@@ -87,6 +87,20 @@ class InventoryTagged:
         await self.inner.commit(tagged)
 
 
+class MetricReader(Protocol):
+    """The daemon's local metrics store, as troubleshooting reads it."""
+
+    async def latest(self, device: str) -> list[dict[str, Any]]:
+        """The newest value of every series of one device."""
+        ...
+
+    async def points_since(
+        self, device: str, measurement: str, since_ns: int, limit: int = 200_000
+    ) -> list[Point]:
+        """One device's points of `measurement` since `since_ns`, oldest first."""
+        ...
+
+
 class AppCore:
     """Snapshot, state database, events, config history, host keys, status, compliance."""
 
@@ -116,6 +130,7 @@ class AppCore:
         self.compliance: dict[str, float] = {}  # newest score per device (for /metrics)
         self.backup_lock = asyncio.Lock()
         self.journal = Journal()  # commands sent to devices, until flush_commands()
+        self.metric_reader: MetricReader | None = None  # the daemon's store; none in the CLI
         # SSH work other nodes send runs on threads: two parts at a time leave the default
         # executor free for everything else (a part's own sessions are `ssh.concurrency` anyway)
         self.part_slots = asyncio.Semaphore(2)

@@ -15,6 +15,7 @@ from genosd.app.backups import run_backup
 from genosd.app.core import AppCore
 from genosd.app.facts import collect
 from genosd.app.playbook_records import HostResult, RunRecord
+from genosd.app.troubleshoot import diagnose
 from genosd.collectors.commands import run_commands
 from genosd.collectors.snmp import poll_device
 from genosd.collectors.snmp_client import SessionFactory
@@ -25,6 +26,7 @@ from genosd.platforms import read_verbs
 from genosd.playbooks.model import Playbook
 from genosd.readonly import read_only_problem
 from genosd.ssh.nornir import KeptSessions
+from genosd.troubleshoot.findings import RANK
 
 PluginRun = Callable[[str, BaseModel], Awaitable[dict[str, Any]]]
 
@@ -192,6 +194,33 @@ class ReadActions:
             else:
                 results[device.name] = HostResult("ok")
         return results
+
+    async def _do_diagnose(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        fail_on = args.get("fail_on", "critical")
+        actor = f"playbook {self.playbook.name}:{self.record.actor}"
+
+        async def one(device: Device) -> HostResult:
+            found = await diagnose(
+                self.core,
+                device.name,
+                minutes=float(args.get("minutes", 60)),
+                routing_state=bool(args.get("routing", False)),
+                actor=actor,
+            )
+            bad = [
+                f
+                for f in found["findings"]
+                if fail_on != "none" and RANK[f["severity"]] >= RANK[fail_on]
+            ]
+            error = (
+                f"{len(bad)} finding(s) at {fail_on} or worse: {bad[0]['summary']}" if bad else None
+            )
+            return HostResult("failed" if bad else "ok", found, error)
+
+        outcomes = await asyncio.gather(*(one(d) for d in devices))
+        return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
 
     async def _do_wait(
         self, args: dict[str, Any], devices: list[Device], item: Any

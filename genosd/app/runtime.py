@@ -114,6 +114,7 @@ class Runtime:
         self.alerts = AlertService(
             self.core, lambda: self.pipeline.store.pending_points, self.registry
         )
+        self.core.metric_reader = self.pipeline.store
         self.playbook_runs = BackgroundRuns()
         self.discoveries = DiscoveryRuns()
         self.jobs = JobRunner(

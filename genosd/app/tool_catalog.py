@@ -16,6 +16,7 @@ from genosd.app.core import AppCore
 from genosd.app.facts import stored
 from genosd.app.playbooks import list_runs
 from genosd.app.tools import Caller, ToolRegistry, ToolSpec
+from genosd.app.troubleshoot_tools import troubleshoot_tools
 from genosd.auth.keys import Role
 from genosd.collectors.commands import run_commands
 from genosd.errors import DeviceError, InvalidRequestError, NotFoundError
@@ -457,7 +458,8 @@ def registry(
 ) -> ToolRegistry:
     """genosd's tools (with the metric tools when the daemon's store is given, and
     run_playbook when the daemon's runner is) and every active plugin's, in one registry."""
-    tools = core_tools(core) + (metric_tools(core, latest, window) if latest is not None else [])
+    tools = core_tools(core) + troubleshoot_tools(core)
+    tools += metric_tools(core, latest, window) if latest is not None else []
     if start_playbook is not None:
         tools.append(run_tool(start_playbook))
     for record in host.active if host is not None else []:

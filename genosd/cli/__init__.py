@@ -29,6 +29,7 @@ from genosd.cli.poll import poll
 from genosd.cli.settings import settings_app
 from genosd.cli.syslog import syslog_app
 from genosd.cli.tools import tools_app
+from genosd.cli.troubleshoot import diagnose, lookup, path
 from genosd.cli.waivers import waivers_app
 from genosd.errors import GenosdError
 
@@ -72,6 +73,9 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(syslog_app, name="syslog")
 app.command("commands")(commands)
+app.command("diagnose")(diagnose)
+app.command("path")(path)
+app.command("lookup")(lookup)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(discover_app, name="discover")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class IosDevice:
     neighbors: list[Neighbor] = field(default_factory=list)
     booted_at: float = field(default_factory=time.time)
     last_change: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         if not self.serial:
@@ -172,6 +174,9 @@ class IosDevice:
 
     def show_interfaces(self) -> str:
         """`show interfaces`."""
+        return "\n".join(block for _, block in self._interface_blocks()) + "\n"
+
+    def _interface_blocks(self) -> list[tuple[str, str]]:
         out = []
         for name, children in self.interfaces():
             shut = "shutdown" in children
@@ -203,9 +208,12 @@ class IosDevice:
                 else "  Encapsulation ARPA, loopback not set",
                 "  Keepalive set (10 sec)",
             ]
+            half = "duplex half" in children
+            speed = next((c[6:] for c in children if c.startswith("speed ")), "1000")
             if not loopback:
                 block += [
-                    "  Full Duplex, 1Gbps, media type is RJ45",
+                    f"  {'Half' if half else 'Full'} Duplex, "
+                    f"{'1Gbps' if speed == '1000' else speed + 'Mbps'}, media type is RJ45",
                     "  output flow-control is unsupported, input flow-control is unsupported",
                     "  ARP type: ARPA, ARP Timeout 04:00:00",
                 ]
@@ -222,12 +230,74 @@ class IosDevice:
                 "     0 runts, 0 giants, 0 throttles ",
                 "     0 input errors, 0 CRC, 0 frame, 0 overrun, 0 ignored",
                 "     12345 packets output, 1234567 bytes, 0 underruns",
-                "     0 output errors, 0 collisions, 1 interface resets",
+                # a half-duplex end of a full-duplex link collides late on every busy second
+                f"     {self.collisions(name) if half else 0} output errors, "
+                f"{self.collisions(name) if half else 0} collisions, 1 interface resets",
                 "     0 unknown protocol drops",
                 "     0 output buffer failures, 0 output buffers swapped out",
             ]
-            out.append("\n".join(block))
-        return "\n".join(out) + "\n"
+            out.append((name, "\n".join(block)))
+        return out
+
+    def collisions(self, interface: str) -> int:
+        """Late collisions a half-duplex interface has counted so far (grows with time)."""
+        return 3 * int(time.time() - self.started) + 7
+
+    def _interface_named(self, text: str) -> str | None:
+        """The interface `text` names, in full or abbreviated (Gi0/1, gig0/1)."""
+        match = re.match(r"^([A-Za-z-]+)\s*([0-9/.:]+)$", text)
+        if match is None:
+            return None
+        word, number = match[1].lower(), match[2]
+        for name, _ in self.interfaces():
+            here = re.match(r"^([A-Za-z-]+)([0-9/.:]+)$", name)
+            if here and here[2] == number and here[1].lower().startswith(word):
+                return name
+        return None
+
+    def show_one_interface(self, text: str) -> str:
+        """`show interfaces NAME`."""
+        name = self._interface_named(text)
+        if name is None:
+            return "                           ^\n% Invalid input detected at '^' marker.\n"
+        return dict(self._interface_blocks())[name] + "\n"
+
+    def _reachable(self, target: str) -> str | None:
+        """The interface that reaches `target` (own or directly connected), or None."""
+        try:
+            ip = ipaddress.ip_address(target)
+        except ValueError:
+            return None
+        for name, children in self.interfaces():
+            address = self._address(children)
+            if address is not None and "shutdown" not in children and ip in address.network:
+                return name
+        return None
+
+    def ping(self, words: list[str]) -> str:
+        """`ping TARGET [repeat N]`: answered within the connected subnets."""
+        target = words[1]
+        count = int(words[3]) if len(words) >= 4 and words[2] == "repeat" else 5
+        ok = self._reachable(target) is not None
+        marks = ("!" if ok else ".") * count
+        tail = (
+            f"Success rate is 100 percent ({count}/{count}), round-trip min/avg/max = 1/1/2 ms"
+            if ok
+            else f"Success rate is 0 percent (0/{count})"
+        )
+        return (
+            "Type escape sequence to abort.\n"
+            f"Sending {count}, 100-byte ICMP Echos to {target}, timeout is 2 seconds:\n"
+            f"{marks}\n{tail}\n"
+        )
+
+    def traceroute(self, target: str) -> str:
+        """`traceroute TARGET`: one hop within the connected subnets, stars beyond."""
+        hop = f"  1 {target} 1 msec 1 msec 1 msec" if self._reachable(target) else "  1  *  *  * "
+        return (
+            "Type escape sequence to abort.\n"
+            f"Tracing the route to {target}\nVRF info: (vrf in name/id, vrf out name/id)\n{hop}\n"
+        )
 
     def _short(self, interface: str) -> str:
         for long, short in self.short_names.items():
@@ -301,6 +371,12 @@ class IosDevice:
                 full.startswith(word) for word, full in zip(words, key, strict=True)
             ):
                 return render()
+        if words[0] == "ping" and len(words) in (2, 4):
+            return self.ping(words)
+        if words[0] == "traceroute" and len(words) == 2:
+            return self.traceroute(words[1])
+        if len(words) == 3 and "show".startswith(words[0]) and "interfaces".startswith(words[1]):
+            return self.show_one_interface(words[2])
         if words[0] in ("terminal", "term") and len(words) >= 2:
             return self.terminal(words)
         write = words[0] in ("write", "wr") and all("memory".startswith(w) for w in words[1:2])

@@ -99,6 +99,15 @@ class NotifyArgs(_Strict):
     severity: Literal["info", "warning", "critical"] = "info"
 
 
+class DiagnoseArgs(_Strict):
+    """Run the troubleshooting checks on each host (genosd diagnose); the host fails when a
+    finding is at least `fail_on` (never, with `none`)."""
+
+    minutes: float = Field(60, gt=0, le=7 * 24 * 60)
+    routing: bool = False
+    fail_on: Literal["critical", "warning", "none"] = "critical"
+
+
 class LlmArgs(_Strict):
     """Ask the configured LLM; the answer is the step's result (never sent to a device)."""
 
@@ -120,6 +129,7 @@ BUILTIN_ACTIONS: dict[str, type[BaseModel]] = {
     "approval": ApprovalArgs,
     "notify": NotifyArgs,
     "llm": LlmArgs,
+    "diagnose": DiagnoseArgs,
 }
 # actions that change devices: refused in check mode, where they report what they would do
 CHANGING_ACTIONS = frozenset({"deploy"})
