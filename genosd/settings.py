@@ -32,6 +32,7 @@ from genosd.secretfiles import SecretFilesSource, secret_dirs
 from genosd.settings_alerting import AlertSettings, SyslogSettings
 from genosd.settings_cluster import ClusterSettings
 from genosd.settings_discovery import DiscoverySettings
+from genosd.settings_health import CapacitySettings, HealthSettings, ReportSettings
 from genosd.settings_sections import (
     ApiSettings,
     ConfigsSettings,
@@ -89,6 +90,9 @@ class GenosdSettings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     cluster: ClusterSettings = ClusterSettings()
     discovery: DiscoverySettings = DiscoverySettings()
+    health: HealthSettings = HealthSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    reports: ReportSettings = ReportSettings()
     mib_paths: list[Path] = Field(
         default_factory=list,
         description="MIB names beside the built-in ones, for trap names and MIB profiles: "

@@ -331,6 +331,15 @@ MIGRATIONS: list[str] = [
         first_looked REAL NOT NULL
     );
     """,
+    # 16: when each device's config was last read by a backup (health: backup freshness)
+    """
+    CREATE TABLE backup_state (
+        device TEXT PRIMARY KEY,
+        last_ok REAL,
+        last_attempt REAL NOT NULL,
+        last_error TEXT
+    );
+    """,
 ]
 
 

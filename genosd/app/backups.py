@@ -20,6 +20,7 @@ from genosd.app.core import AppCore
 from genosd.app.fanout import device_names, fan_out, part_failure, ssh_devices_here
 from genosd.app.jobs import Cron, Job
 from genosd.cluster import Work, WorkResult
+from genosd.config import backup_state
 from genosd.config.backup import BackupResult, ReadConfig, backup, read_configs, store
 from genosd.config.history import history_path
 from genosd.config.scrub import ScrubReport
@@ -77,6 +78,8 @@ async def run_backup(
                 )
         for name, report in reports.items():
             await record_report(core, name, "running", report)
+        outcomes = [(r.device, r.ok, r.error) for r in results]
+        await core.db.run(backup_state.remember, outcomes, time.time())
         for r in results:
             core.status.record_ssh(by_name[r.device], r.ok, r.error, r.duration)
             if r.error and "CHANGED" in r.error:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from genosd.app import reports
 from genosd.app.backups import run_backup
 from genosd.app.core import AppCore
 from genosd.app.facts import collect
@@ -221,6 +222,24 @@ class ReadActions:
 
         outcomes = await asyncio.gather(*(one(d) for d in devices))
         return {d.name: r for d, r in zip(devices, outcomes, strict=True)}
+
+    async def _do_report(
+        self, args: dict[str, Any], devices: list[Device], item: Any
+    ) -> dict[str, HostResult]:
+        built = await reports.build(self.core, args["kind"])
+        files = await asyncio.to_thread(
+            reports.write, self.core, built, list(args.get("formats") or ["html"])
+        )
+        targets = list(args.get("send") or [])
+        if targets:
+            await reports.send(self.core, built, files, targets)
+        data = {
+            "title": built.title,
+            "summary": built.summary,
+            "files": [str(f) for f in files],
+            "sent": targets,
+        }
+        return {d.name: HostResult("ok", data) for d in devices}
 
     async def _do_wait(
         self, args: dict[str, Any], devices: list[Device], item: Any

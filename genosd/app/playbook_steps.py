@@ -36,26 +36,10 @@ from genosd.app.playbook_spread import spread, spreads
 from genosd.inventory import Device
 from genosd.playbooks.expressions import expression as expression_of
 from genosd.playbooks.expressions import template
-from genosd.playbooks.model import Playbook, Step
+from genosd.playbooks.model import BUILTIN_ACTIONS, Playbook, Step
 from genosd.ssh.nornir import KeptSessions
 
-RUNNABLE = frozenset(
-    {
-        "llm",
-        "poll",
-        "backup",
-        "facts",
-        "show",
-        "assert",
-        "wait",
-        "notify",
-        "render",
-        "validate",
-        "plan",
-        "approval",
-        "deploy",
-    }
-)
+RUNNABLE = frozenset(BUILTIN_ACTIONS)  # every built-in action has its _do_ handler
 
 
 class RunCancelled(BaseException):

@@ -23,6 +23,7 @@ from genosd.app import (
     cluster_deploys,
     command_history,
     facts,
+    health,
     incidents,
     outbox,
     playbook_gates,
@@ -237,6 +238,7 @@ class Runtime:
         jobs = [
             backups.backup_job(self.core),
             facts.facts_job(self.core),
+            health.health_job(self.core),
             Job("store_prune", "genosd", self._prune, lambda: Every(PRUNE_INTERVAL)),
             Job("event_relay", "genosd", self._relay, lambda: Every(RELAY_INTERVAL), quiet=True),
             Job("playbook_gates", "genosd", self._expire_gates, lambda: Every(60.0), quiet=True),

@@ -26,6 +26,7 @@ from genosd.cli.mcp import mcp
 from genosd.cli.playbook import playbook_app
 from genosd.cli.plugins import add_plugin_commands
 from genosd.cli.poll import poll
+from genosd.cli.reports import capacity, health, report
 from genosd.cli.settings import settings_app
 from genosd.cli.syslog import syslog_app
 from genosd.cli.tools import tools_app
@@ -76,6 +77,9 @@ app.command("commands")(commands)
 app.command("diagnose")(diagnose)
 app.command("path")(path)
 app.command("lookup")(lookup)
+app.command("health")(health)
+app.command("capacity")(capacity)
+app.command("report")(report)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(discover_app, name="discover")

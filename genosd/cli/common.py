@@ -8,12 +8,13 @@ problem per line, naming file, line and field.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import importlib.util
 import json
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -23,7 +24,7 @@ from rich.console import Console
 
 from genosd.app.core import AppCore, tool_core
 from genosd.app.snapshot import Snapshot, Sources, load_settings_from, load_snapshot
-from genosd.errors import EX_CONFIG, ConfigError, InventoryError, PluginError
+from genosd.errors import EX_CONFIG, ConfigError, GenosdError, InventoryError, PluginError
 from genosd.inventory import Device, parse_filters
 from genosd.settings import GenosdSettings
 
@@ -171,3 +172,39 @@ def state_db(config: ConfigOption) -> sqlite3.Connection:
     from genosd.statedb import connect, state_db_path
 
     return connect(state_db_path(settings_only(config).state_dir))
+
+
+@contextlib.asynccontextmanager
+async def poll_history(core: AppCore) -> AsyncIterator[None]:
+    """The daemon's metrics store, read beside it (WAL), so flaps and rates are checked too."""
+    from genosd.metrics.store import MetricsStore
+
+    path = core.settings.state_dir / "metrics.sqlite3"
+    if not path.exists():
+        yield
+        return
+    store = core.settings.store
+    # forwarding=True: opening must not touch the daemon's spool
+    reader = MetricsStore(
+        path, max_bytes=store.max_bytes, retention_hours=store.retention_hours, forwarding=True
+    )
+    await reader.open()
+    core.metric_reader = reader
+    try:
+        yield
+    finally:
+        core.metric_reader = None
+        await reader.close()
+
+
+def with_history(config: Path | None, work: Callable[[AppCore], Awaitable[T]]) -> T:
+    """Run a workflow on a core that reads the daemon's metrics too; exit 2 on a GenosdError."""
+
+    async def reading(core: AppCore) -> T:
+        async with poll_history(core):
+            return await work(core)
+
+    try:
+        return with_core(snapshot(config), reading)
+    except GenosdError as exc:
+        fail(str(exc), 2)

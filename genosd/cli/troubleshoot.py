@@ -3,14 +3,11 @@ workflows as the API and the assistant (genosd.app.troubleshoot)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from genosd.app.core import AppCore
 from genosd.cli.common import (
     ConfigOption,
     JsonOption,
@@ -19,47 +16,10 @@ from genosd.cli.common import (
     fail,
     out,
     print_json,
-    snapshot,
-    with_core,
+    with_history,
 )
-from genosd.errors import GenosdError
 
-T = TypeVar("T")
 _COLOUR = {"critical": "red", "warning": "yellow", "info": "cyan"}
-
-
-@contextlib.asynccontextmanager
-async def _poll_history(core: AppCore) -> AsyncIterator[None]:
-    """The daemon's metrics store, read beside it (WAL), so flaps and rates are checked too."""
-    from genosd.metrics.store import MetricsStore
-
-    path = core.settings.state_dir / "metrics.sqlite3"
-    if not path.exists():
-        yield
-        return
-    store = core.settings.store
-    # forwarding=True: opening must not touch the daemon's spool
-    reader = MetricsStore(
-        path, max_bytes=store.max_bytes, retention_hours=store.retention_hours, forwarding=True
-    )
-    await reader.open()
-    core.metric_reader = reader
-    try:
-        yield
-    finally:
-        core.metric_reader = None
-        await reader.close()
-
-
-def _run(config: Any, work: Callable[[AppCore], Awaitable[T]]) -> T:
-    async def with_history(core: AppCore) -> T:
-        async with _poll_history(core):
-            return await work(core)
-
-    try:
-        return with_core(snapshot(config), with_history)
-    except GenosdError as exc:
-        fail(str(exc), 2)
 
 
 def diagnose(
@@ -76,7 +36,7 @@ def diagnose(
     from genosd.app import troubleshoot
 
     who = actor()
-    found = _run(
+    found = with_history(
         config,
         lambda core: troubleshoot.diagnose(
             core, device, minutes=minutes, routing_state=routing, actor=who
@@ -108,7 +68,7 @@ def path(
     """The path between two devices over the LLDP/CDP graph, with each hop's state."""
     from genosd.app import troubleshoot
 
-    found = _run(config, lambda core: troubleshoot.path(core, source, target))
+    found = with_history(config, lambda core: troubleshoot.path(core, source, target))
     if json_out:
         print_json(found)
         return
@@ -146,7 +106,7 @@ def lookup(
     if kind not in KINDS:
         fail(f"unknown lookup {kind!r}; known: {', '.join(KINDS)}", 2)
     who = actor()
-    found = _run(config, lambda core: troubleshoot.lookup(core, device, kind, target, who))
+    found = with_history(config, lambda core: troubleshoot.lookup(core, device, kind, target, who))
     if json_out:
         print_json(found)
         return

@@ -108,6 +108,15 @@ class DiagnoseArgs(_Strict):
     fail_on: Literal["critical", "warning", "none"] = "critical"
 
 
+class ReportArgs(_Strict):
+    """Build a report once per batch, write it under `reports.directory` in each format and
+    queue it for each target (webhook:NAME, chatops:NAME); every host gets the same result."""
+
+    kind: Literal["inventory", "health", "capacity", "compliance", "changes"]
+    formats: list[Literal["html", "csv", "json"]] = Field(["html"], min_length=1)
+    send: list[str] = []
+
+
 class LlmArgs(_Strict):
     """Ask the configured LLM; the answer is the step's result (never sent to a device)."""
 
@@ -130,6 +139,7 @@ BUILTIN_ACTIONS: dict[str, type[BaseModel]] = {
     "notify": NotifyArgs,
     "llm": LlmArgs,
     "diagnose": DiagnoseArgs,
+    "report": ReportArgs,
 }
 # actions that change devices: refused in check mode, where they report what they would do
 CHANGING_ACTIONS = frozenset({"deploy"})

@@ -180,6 +180,21 @@ def incident_reply(payload: dict[str, Any]) -> Reply:
     )  # fmt: skip
 
 
+def report_reply(payload: dict[str, Any]) -> Reply:
+    """A scheduled report as a chat message: its summary, and where the files are."""
+    summary = payload.get("summary") or {}
+    lines = [f"{str(k).replace('_', ' ')}: {v}" for k, v in summary.items()][:12]
+    lines += [f"file: {f}" for f in payload.get("files", [])][:4]
+    csv_text = str(payload.get("csv") or "")
+    head = "\n".join(csv_text.splitlines()[:15])
+    return Reply(
+        f"report: {payload.get('title', payload.get('kind', ''))}",
+        lines,
+        code=head or None,
+        public=True,
+    )
+
+
 def _chatops(config: ChatOpsSettings, context: PluginContext) -> ChatOps:
     found: ChatOps = context.get_or_create("chatops", lambda: ChatOps(config, context))
     return found
@@ -226,7 +241,8 @@ def genosd_notifiers(config: ChatOpsSettings, context: PluginContext) -> list[No
         name = "slack" if target is chatops.slack else "mattermost"
 
         async def send(payload: dict[str, Any], target: Any = target) -> None:
-            await target.notify(incident_reply(payload))
+            is_report = payload.get("event") == "report"
+            await target.notify(report_reply(payload) if is_report else incident_reply(payload))
 
         found.append(Notifier(name, send))
     return found

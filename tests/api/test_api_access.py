@@ -27,6 +27,7 @@ def _concrete(path: str) -> str:
             "id": "1",
             "session": "0123456789abcdef",
             "turn": "1",
+            "kind": "health",
         }[m[1]],
         path,
     )

@@ -1,0 +1,1 @@
+"""Reports: inventory, health, capacity, compliance and changes as HTML (with charts), CSV and JSON."""
