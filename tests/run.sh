@@ -13,4 +13,4 @@ bash tests/install-servers.sh
 "$VENV/bin/ruff" format --check -q genosd plugins tests bench
 "$VENV/bin/mypy" genosd plugins bench tests
 "$VENV/bin/lint-imports" --no-cache
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=40 "$@"

@@ -17,6 +17,7 @@ from genosd.app import discovery
 from genosd.app import reload as reloading
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
+from genosd.errors import ConfigError
 
 routes = Api("genosd", __version__)
 
@@ -85,6 +86,9 @@ class DecisionOut(BaseModel):
     decided: list[ProposalOut]
     diff: str | None = None
     reloaded: bool = False
+    reload_error: str | None = Field(
+        None, description="the file was written but the reload refused something else"
+    )
     devices_added: list[str] = []
 
 
@@ -144,10 +148,16 @@ async def accept_proposals(request: web.Request, body: DecisionIn) -> DecisionOu
     runtime = runtime_of(request)
     actor = actor_of(request)
     done = await discovery.accept(runtime.core, _run_id(request), body.ids, actor)
-    report = await reloading.reload(runtime, actor)
+    decided = [ProposalOut.model_validate(p) for p in done["accepted"]]
+    try:
+        report = await reloading.reload(runtime, actor)
+    except ConfigError as exc:  # hosts.yaml loaded when written: the settings are what failed
+        return DecisionOut(
+            run=done["run"], decided=decided, diff=done["diff"], reload_error=str(exc)
+        )
     return DecisionOut(
         run=done["run"],
-        decided=[ProposalOut.model_validate(p) for p in done["accepted"]],
+        decided=decided,
         diff=done["diff"],
         reloaded=True,
         devices_added=report.devices_added,

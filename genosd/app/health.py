@@ -22,7 +22,7 @@ from genosd.config.backup_state import last_backups
 from genosd.errors import InvalidRequestError
 from genosd.health.scores import Inputs, Score, group_scores, score
 from genosd.inventory import Device
-from genosd.metrics.influx_query import InfluxQuery
+from genosd.metrics.influx_query import InfluxQuery, quote_ident
 from genosd.metrics.model import Point
 
 FRESH = 3 * 3600  # a metric older than this says nothing about now
@@ -84,10 +84,14 @@ async def _local_metrics(core: AppCore, devices: list[Device]) -> dict[str, dict
     return {d.name: _from_series(await reader.latest(d.name), now_ns) for d in devices}
 
 
-async def influx_metrics(query: InfluxQuery, hours: float = 1.0) -> dict[str, dict[str, Any]]:
-    """Per device: the newest CPU, memory, error rate, interfaces down and poll success in the
-    last `hours`, in three grouped queries."""
-    since = f"now() - {int(hours * 3600)}s"
+RECENT = 900  # seconds: the newest poll of every device and interface is in this window
+
+
+async def influx_metrics(query: InfluxQuery, seconds: float = RECENT) -> dict[str, dict[str, Any]]:
+    """Per device: the newest CPU, memory, error rate, interfaces down and poll success of the
+    last `seconds`, in four flat queries (tags as columns: no per-series grouping, which costs
+    InfluxDB 1.x far more than the rows themselves)."""
+    since = f"now() - {int(seconds)}s"
     found: dict[str, dict[str, Any]] = {}
 
     def slot(device: str) -> dict[str, Any]:
@@ -95,35 +99,49 @@ async def influx_metrics(query: InfluxQuery, hours: float = 1.0) -> dict[str, di
             device, {"cpu": None, "memory": None, "errors": None, "down": None, "polled": None}
         )
 
-    async for s in query.series(
-        f'SELECT last("load_percent") FROM "snmp_cpu" WHERE time > {since} GROUP BY "device"'
-    ):
-        if s.values and s.tags.get("device"):
-            slot(s.tags["device"])["cpu"] = s.values[-1][1]
-    async for s in query.series(
-        f'SELECT max("used_percent") FROM "snmp_mem" WHERE time > {since} GROUP BY "device"'
-    ):
-        if s.values and s.tags.get("device"):
-            slot(s.tags["device"])["memory"] = s.values[-1][1]
-    async for s in query.series(
-        'SELECT last("in_errors_rate") AS ie, last("out_errors_rate") AS oe, '
-        'last("ifOperStatus") AS oper, last("ifAdminStatus") AS admin FROM "interface" '
-        f'WHERE time > {since} GROUP BY "device", "ifName"'
-    ):
-        device = s.tags.get("device")
-        if not device or not s.values:
-            continue
-        row = dict(zip(s.columns, s.values[-1], strict=False))
+    async def newest(
+        select: str, measurement: str, key: tuple[str, ...]
+    ) -> dict[tuple[str, ...], dict[str, Any]]:
+        rows: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+        q = f'SELECT {select}, {", ".join(quote_ident(k) for k in key)} FROM "{measurement}" WHERE time > {since}'
+        async for s in query.series(q):
+            for values in s.values:
+                row = dict(zip(s.columns, values, strict=False))
+                ident = tuple(str(row.get(k) or "") for k in key)
+                if ident[0] and (ident not in rows or rows[ident][0] <= row["time"]):
+                    rows[ident] = (row["time"], row)
+        return {k: v for k, (_, v) in rows.items()}
+
+    for (device, _), row in (await newest('"load_percent"', "snmp_cpu", ("device", "cpu"))).items():
+        if isinstance(row.get("load_percent"), int | float):
+            here = slot(device)
+            here["cpu"] = max(here["cpu"] or 0.0, float(row["load_percent"]))
+    for (device, _), row in (
+        await newest('"used_percent"', "snmp_mem", ("device", "pool"))
+    ).items():
+        if isinstance(row.get("used_percent"), int | float):
+            here = slot(device)
+            here["memory"] = max(here["memory"] or 0.0, float(row["used_percent"]))
+    interfaces = await newest(
+        '"in_errors_rate", "out_errors_rate", "ifOperStatus", "ifAdminStatus"',
+        "interface",
+        ("device", "ifName"),
+    )
+    for (device, _), row in interfaces.items():
+        if row.get("ifOperStatus") is None and row.get("in_errors_rate") is None:
+            continue  # a utilisation rollup point, not a poll
         here = slot(device)
-        rate = sum(float(row[k]) for k in ("ie", "oe") if isinstance(row.get(k), int | float))
+        rate = sum(
+            float(row[k])
+            for k in ("in_errors_rate", "out_errors_rate")
+            if isinstance(row.get(k), int | float)
+        )
         here["errors"] = (here["errors"] or 0.0) + rate
-        down = row.get("admin") == 1 and row.get("oper") not in (None, 1)
+        down = row.get("ifAdminStatus") == 1 and row.get("ifOperStatus") not in (None, 1)
         here["down"] = (here["down"] or 0) + int(down)
-    async for s in query.series(
-        f'SELECT last("success") FROM "genosd_poll" WHERE time > {since} GROUP BY "device"'
-    ):
-        if s.values and s.tags.get("device"):
-            slot(s.tags["device"])["polled"] = bool(s.values[-1][1])
+    for (device,), row in (await newest('"success"', "genosd_poll", ("device",))).items():
+        if row.get("success") is not None:
+            slot(device)["polled"] = bool(row["success"])
     return found
 
 

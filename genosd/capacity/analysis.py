@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genosd.capacity.forecast import DAY, fit_many
+from genosd.capacity.forecast import DAY, fit_many, nan_percentile
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class DailyTable:
         self.keys: dict[tuple[str, str], int] = {}
         self._p95 = np.full((2, capacity, days), np.nan, dtype=np.float32)
         self._max = np.full((2, capacity), np.nan, dtype=np.float32)
+        self._samples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending = 0
 
     def _row(self, device: str, interface: str) -> int:
         key = (device, interface)
@@ -75,24 +77,88 @@ class DailyTable:
             if high is not None and not (self._max[direction, row] >= high):
                 self._max[direction, row] = high
 
+    def add_samples(
+        self,
+        devices: list[str],
+        interfaces: list[str],
+        times: np.ndarray,
+        values: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Raw samples (one per row: device, interface, Unix time, in and out utilisation;
+        NaN where absent), kept until `settle` turns them into daily p95 and maxima."""
+        pairs = list(zip(devices, interfaces, strict=True))
+        get = self.keys.get
+        found = [get(pair) for pair in pairs]
+        if None in found:  # links seen for the first time
+            found = [
+                self._row(*pair) if n is None else n for n, pair in zip(found, pairs, strict=True)
+            ]
+        rows = np.asarray(found, dtype=np.int32)
+        day = ((np.asarray(times, dtype=np.float64) - self.start) // DAY).astype(np.int32)
+        keep = (day >= 0) & (day < self.days)
+        self._samples.append(
+            (
+                rows[keep],
+                day[keep],
+                np.asarray(values[0], dtype=np.float32)[keep],
+                np.asarray(values[1], dtype=np.float32)[keep],
+            )
+        )
+        self._pending += int(keep.sum())
+
+    def settle(self, before_day: int | None = None) -> None:
+        """Daily 95th percentiles (nearest rank) and maxima of the samples added so far: of
+        every day, or (`before_day`) only of the days before it, whose samples are complete
+        when they arrive in time order; the rest wait for the next call."""
+        if not self._samples:
+            return
+        rows, days, ins, outs = (
+            np.concatenate(parts) for parts in zip(*self._samples, strict=True)
+        )
+        self._samples, self._pending = [], 0
+        if before_day is not None:
+            later = days >= before_day
+            if later.any():
+                self._samples = [(rows[later], days[later], ins[later], outs[later])]
+                self._pending = int(later.sum())
+                done = ~later
+                rows, days, ins, outs = rows[done], days[done], ins[done], outs[done]
+        for direction, values in enumerate((ins, outs)):
+            present = np.isfinite(values)
+            key = rows[present].astype(np.int64) * self.days + days[present]
+            value = values[present]
+            if key.size == 0:
+                continue
+            order = np.lexsort((value, key))
+            key, value = key[order], value[order]
+            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            sizes = np.diff(np.r_[starts, key.size])
+            rank = starts + np.ceil(0.95 * sizes).astype(np.int64) - 1
+            group = key[starts]
+            row, day = group // self.days, group % self.days
+            self._p95[direction, row, day] = value[rank]
+            # a link's peak is its highest day's: fmax.at folds the repeated rows in
+            np.fmax.at(self._max[direction], row, value[starts + sizes - 1])
+
+    @property
+    def pending(self) -> int:
+        """Samples added and not settled yet."""
+        return self._pending
+
     def __len__(self) -> int:
         return len(self.keys)
 
     def analyse(self, threshold: float, now: float | None = None) -> list[LinkCapacity]:
         """Every link's percentiles, trend and crossing of `threshold` (percent)."""
+        self.settle()
         count = len(self.keys)
         if count == 0:
             return []
         now = time.time() if now is None else now
         today = (now - self.start) / DAY
         values = self._p95[:, :count, :].astype(np.float64)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p50 = np.nanpercentile(values, 50, axis=2)
-                p95 = np.nanpercentile(values, 95, axis=2)
+        p50 = nan_percentile(values, 50)
+        p95 = nan_percentile(values, 95)
         busier = np.where(np.nan_to_num(p95[1], nan=-1) > np.nan_to_num(p95[0], nan=-1), 1, 0)
         rows = np.arange(count)
         chosen = values[busier, rows, :]

@@ -35,6 +35,20 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(clean, dtype=float), q))
 
 
+def nan_percentile(values: np.ndarray, q: float) -> np.ndarray:
+    """The q-th percentile along the last axis, NaNs left out (linear interpolation, as
+    numpy's default); NaN where a row has no value. numpy's nanpercentile loops per row."""
+    ordered = np.sort(values, axis=-1)  # NaNs sort last
+    count = np.isfinite(values).sum(axis=-1)
+    position = np.maximum(count - 1, 0) * (q / 100.0)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, np.maximum(count - 1, 0))
+    below = np.take_along_axis(ordered, low[..., None], axis=-1)[..., 0]
+    above = np.take_along_axis(ordered, high[..., None], axis=-1)[..., 0]
+    found = below + (above - below) * (position - low)
+    return np.where(count > 0, found, np.nan)
+
+
 def fit(days: Sequence[float], values: Sequence[float]) -> Trend | None:
     """Least-squares line through (day, value); None below three finite points."""
     x = np.asarray(days, dtype=float)

@@ -14,47 +14,54 @@ from genosd.metrics.influx_query import InfluxQuery, quote_ident
 from genosd.metrics.model import Point
 from genosd.metrics.window import series_name
 
+SETTLE_EVERY = 1_000_000  # samples held before the complete days are folded into the table
 
-def daily_query(measurement: str, start: float) -> str:
-    """The InfluxQL of daily 95th percentiles and maxima per device and interface."""
+
+def samples_query(measurement: str, start: float) -> str:
+    """The InfluxQL of every utilisation sample since `start`, tags as columns: one flat answer
+    (InfluxDB 1.x spends most of a grouped query on per-series iterators; measured 5-12x)."""
     m = quote_ident(measurement)
     return (
-        'SELECT percentile("in_utilization", 95) AS in_p95, '
-        'percentile("out_utilization", 95) AS out_p95, '
-        'max("in_utilization") AS in_max, max("out_utilization") AS out_max '
-        f"FROM {m} WHERE time >= {int(start)}s "
-        'GROUP BY time(1d), "device", "ifName" fill(none)'
+        'SELECT "in_utilization", "out_utilization", "device", "ifName" '
+        f"FROM {m} WHERE time >= {int(start)}s"
     )
 
 
 async def daily_from_influx(
     query: InfluxQuery, days: int, now: float, measurement: str = "interface"
 ) -> DailyTable:
-    """The window's daily table, read from InfluxDB."""
+    """The window's daily table from the samples in InfluxDB (raw Telegraf-schema points or a
+    rollup with the same fields: the day's 95th percentile is taken here either way)."""
     table = DailyTable(now - (days - 1) * DAY, days)
-    async for series in query.series(daily_query(measurement, table.start)):
-        device = series.tags.get("device", "")
-        interface = series.tags.get("ifName", "")
-        if not device or not interface:
-            continue
+    async for series in query.series(samples_query(measurement, table.start)):
         at = {name: position for position, name in enumerate(series.columns)}
-        t, ip, op, im, om = (at.get(c) for c in ("time", "in_p95", "out_p95", "in_max", "out_max"))
-        for row in series.values:
-            table.add(
-                device,
-                interface,
-                float(row[t or 0]),
-                (_get(row, ip), _get(row, op)),
-                (_get(row, im), _get(row, om)),
-            )
+        needed = ("time", "in_utilization", "out_utilization", "device", "ifName")
+        if any(c not in at for c in needed) or not series.values:
+            continue
+        columns = list(zip(*series.values, strict=True))
+        devices, interfaces = columns[at["device"]], columns[at["ifName"]]
+        if not (all(devices) and all(interfaces)):  # rows without the tags are not links
+            keep = [n for n, (d, i) in enumerate(zip(devices, interfaces, strict=True)) if d and i]
+            columns = [tuple(c[n] for n in keep) for c in columns]
+            devices, interfaces = columns[at["device"]], columns[at["ifName"]]
+        times = np.asarray(columns[at["time"]], dtype=np.float64)
+        table.add_samples(
+            list(devices),
+            list(interfaces),
+            times,
+            (_floats(columns[at["in_utilization"]]), _floats(columns[at["out_utilization"]])),
+        )
+        if table.pending >= SETTLE_EVERY:
+            # the answer comes in time order: the days before this chunk's last are complete
+            table.settle(before_day=int((times[-1] - table.start) // DAY))
+    table.settle()
     return table
 
 
-def _get(row: list[object], index: int | None) -> float | None:
-    if index is None:
-        return None
-    value = row[index]
-    return float(value) if isinstance(value, int | float) else None
+def _floats(values: tuple[object, ...]) -> np.ndarray:
+    return np.asarray(
+        [v if isinstance(v, int | float) else np.nan for v in values], dtype=np.float64
+    )
 
 
 def add_points(table: DailyTable, device: str, points: Iterable[Point]) -> None:

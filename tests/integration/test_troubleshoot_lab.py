@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from genosd.app import facts, troubleshoot
+from genosd.app import discovery, facts, troubleshoot
 from genosd.app.command_history import CommandQuery, search
 from genosd.app.core import tool_core
 from genosd.app.runtime import build_runtime
@@ -21,6 +21,7 @@ from genosd.auth.keys import Role
 from genosd.cli import app
 from genosd.errors import InvalidRequestError
 from genosd.lab.snmp import set_link
+from genosd.lab.topology import LINKS
 from tests.integration.test_lab_alerts import _an_up_interface
 from tests.ssh_lab import write_topology_setup
 
@@ -32,7 +33,11 @@ async def test_a_duplex_mismatch_a_path_and_lookups_over_the_ssh_lab(topology_la
     section, _ = r1.config_command(None, "interface GigabitEthernet0/3")  # to lab-nx1 Eth1/2
     r1.config_command(section, "duplex half")
     config, secrets = write_topology_setup(
-        tmp_path, topology_lab.ports, settings="ssh: {backup_schedule: '', facts_interval: 0}\n"
+        tmp_path,
+        topology_lab.ports,
+        settings="ssh: {backup_schedule: '', facts_interval: 0}\n"
+        # discovery over the lab's LLDP graph (its management addresses are 10.255.0.x)
+        "discovery: {seeds: [127.0.0.1], ranges: [127.0.0.0/30], ssh_port: 1, timeout: 0.5}\n",
     )
     async with tool_core(load_snapshot(Sources(config, None, (secrets,)))) as core:
         collected = await facts.collect(core, list(core.inventory.devices.values()), "alice")
@@ -95,6 +100,16 @@ async def test_a_duplex_mismatch_a_path_and_lookups_over_the_ssh_lab(topology_la
         commands = {(r["device"], r["command"], r["actor"]) for r in sent}
         assert ("lab-r1", "ping 10.0.0.18 repeat 5", "alice") in commands
         assert not any(r["actor"] == "mallory" for r in sent)
+
+        # discovery follows the SSH lab's LLDP graph from the stored facts: every neighbour's
+        # address is outside the range, so each is listed and none is probed or proposed
+        run = await discovery.run(core, "alice")
+        assert run["proposals"] == [] and run["summary"]["probed"] == 1
+        outside = {(o["name"].split(".")[0], o["seen_from"]) for o in run["summary"]["outside"]}
+        cabled = {(link.b, link.a) for link in LINKS} | {(link.a, link.b) for link in LINKS}
+        # Junos's `show lldp neighbors` has no management address: nothing there to follow
+        assert outside == {(name, seen) for name, seen in cabled if seen != "lab-rj1"}
+        assert all(o["address"].startswith("10.255.0.") for o in run["summary"]["outside"])
 
     # the CLI: the same diagnosis, exit 1 for a critical finding
     result = await asyncio.to_thread(

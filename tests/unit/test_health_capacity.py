@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genosd.capacity.analysis import DailyTable, crossing_within, top_growth
-from genosd.capacity.forecast import DAY, crossing, fit, fit_many, percentile
+from genosd.capacity.forecast import DAY, crossing, fit, fit_many, nan_percentile, percentile
 from genosd.health.scores import Inputs, group_scores, score
 from genosd.reports.model import Chart, Report, Table
 from genosd.reports.render import render
@@ -50,6 +50,18 @@ def test_flat_falling_and_already_over():
     assert over is not None and crossing(over, 80, 10) == 0.0
     assert fit([1, 2], [3, 4]) is None  # two points are not a trend
     assert percentile([1, 2, 3, 4, None, float("nan")], 50) == 2.5
+
+
+def test_row_percentiles_match_numpy():
+    rng = np.random.default_rng(3)
+    values = rng.uniform(0, 100, size=(40, 30))
+    values[rng.uniform(size=values.shape) < 0.3] = np.nan
+    values[7, :] = np.nan
+    for q in (50, 95, 99):
+        ours = nan_percentile(values, q)
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+            theirs = np.nanpercentile(values, q, axis=1)
+        assert np.allclose(ours, theirs, equal_nan=True)
 
 
 def test_many_series_fit_like_one():
@@ -148,3 +160,32 @@ def test_reports_escape_what_they_show_and_csv_is_the_main_table():
     rows = list(csv.reader(io.StringIO(render(report, "csv"))))
     assert rows == [["device", "why"], ["r1", "CPU at 94%; never backed up"], ["r,2", ""]]
     assert '"fleet_score": 71.5' in render(report, "json")
+
+
+def test_raw_samples_fold_into_daily_percentiles_in_steps_or_at_once():
+    rng = np.random.default_rng(11)
+    days, count = 5, 4000
+    start = NOW - (days - 1) * DAY
+    times = np.sort(rng.uniform(start - start % DAY, NOW, size=count))
+    links = rng.integers(0, 6, size=count)
+    ins = rng.uniform(0, 100, size=count)
+    outs = np.where(rng.uniform(size=count) < 0.1, np.nan, rng.uniform(0, 50, size=count))
+    devices = [f"r{n % 2}" for n in links]
+    names = [f"Gi0/{n}" for n in links]
+    whole, stepwise = DailyTable(start, days), DailyTable(start, days)
+    whole.add_samples(devices, names, times, (ins, outs))
+    for part in np.array_split(np.arange(count), 7):
+        stepwise.add_samples(
+            [devices[i] for i in part],
+            [names[i] for i in part],
+            times[part],
+            (ins[part], outs[part]),
+        )
+        stepwise.settle(before_day=int((times[part[-1]] - stepwise.start) // DAY))
+    a, b = whole.analyse(80, NOW), stepwise.analyse(80, NOW)
+    assert a == b and len(a) == 6
+    # the nearest-rank 95th percentile of one link's first day, by hand
+    first = (links == 0) & (times < whole.start + DAY)
+    ranked = np.sort(ins[first].astype(np.float32))
+    expected = ranked[int(np.ceil(0.95 * ranked.size)) - 1]
+    assert whole._p95[0, whole.keys[("r0", "Gi0/0")], 0] == expected
