@@ -13,6 +13,12 @@ class HealthSettings(_Section):
     interval: float = Field(
         300.0, ge=0, le=86400, description="seconds between scores written to the metrics; 0: off"
     )
+    source: str = Field(
+        "auto",
+        pattern=r"^(auto|influx|local)$",
+        description="where the daemon's scores read metrics: auto (the local store, or InfluxDB "
+        "without one), influx, local",
+    )
 
 
 class CapacitySettings(_Section):

@@ -99,6 +99,7 @@ class DecisionOut(BaseModel):
     role=Role.operator,
     response=DiscoveryStarted,
     status=202,
+    conflicts=True,
 )
 async def start_discovery(request: web.Request) -> DiscoveryStarted:
     """Start a discovery run over the configured seeds and ranges (202; audited)."""
@@ -141,6 +142,8 @@ async def get_discovery(request: web.Request) -> DiscoveryRunOut:
     role=Role.admin,
     body=DecisionIn,
     response=DecisionOut,
+    conflicts=True,
+    config_errors=True,
 )
 async def accept_proposals(request: web.Request, body: DecisionIn) -> DecisionOut:
     """Write proposals into hosts.yaml (comments kept; refused if the inventory would not
@@ -171,6 +174,7 @@ async def accept_proposals(request: web.Request, body: DecisionIn) -> DecisionOu
     role=Role.operator,
     body=DecisionIn,
     response=DecisionOut,
+    conflicts=True,
 )
 async def dismiss_proposals(request: web.Request, body: DecisionIn) -> DecisionOut:
     """Mark proposals dismissed; nothing is written (audited)."""

@@ -26,6 +26,7 @@ from genosd.errors import (
     NotFoundError,
     PermissionDenied,
     RateLimited,
+    SinkError,
 )
 from genosd.llm import LlmUnavailable
 
@@ -40,6 +41,7 @@ _STATUS: list[tuple[type[GenosdError], int, ErrorCode]] = [
     (ConflictError, 409, "conflict"),
     (ConfigError, 422, "config_error"),
     (LlmUnavailable, 503, "unavailable"),
+    (SinkError, 503, "unavailable"),  # the metrics database, read for health and capacity
 ]
 _HTTP_CODES: dict[int, ErrorCode] = {
     404: "not_found",

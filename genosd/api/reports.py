@@ -90,7 +90,7 @@ class ReportQuery(Strict):
 
 @routes.route(
     "GET", "/api/v1/fleet/health", tag="reports", role=Role.viewer, query=SourceQuery,
-    response=HealthOut,
+    response=HealthOut, unavailable=True,
 )  # fmt: skip
 async def get_health(request: web.Request, query: SourceQuery) -> HealthOut:
     """Health scores per device and group, each with what lowered it."""
@@ -99,7 +99,7 @@ async def get_health(request: web.Request, query: SourceQuery) -> HealthOut:
 
 @routes.route(
     "GET", "/api/v1/fleet/capacity", tag="reports", role=Role.viewer, query=CapacityQuery,
-    response=CapacityOut,
+    response=CapacityOut, unavailable=True,
 )  # fmt: skip
 async def get_capacity(request: web.Request, query: CapacityQuery) -> CapacityOut:
     """Per-link utilisation percentiles, trend and the day each crosses the threshold."""
@@ -120,6 +120,7 @@ async def get_capacity(request: web.Request, query: CapacityQuery) -> CapacityOu
     role=Role.viewer,
     query=ReportQuery,
     media_types=tuple(CONTENT_TYPES.values()),
+    unavailable=True,
 )
 async def get_report(request: web.Request, query: ReportQuery) -> web.Response:
     """A report (inventory, health, capacity, compliance, changes) as HTML, CSV or JSON."""

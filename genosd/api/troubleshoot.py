@@ -15,6 +15,7 @@ from genosd.app import troubleshoot
 from genosd.app.troubleshoot_tools import LookupKind, PathArgs
 from genosd.auth.keys import Role
 from genosd.endpoints import Api
+from genosd.errors import InvalidRequestError, NotFoundError
 
 routes = Api("genosd", __version__)
 
@@ -85,6 +86,8 @@ class LookupOut(BaseModel):
     device: str
     kind: str
     command: str
+    ok: bool = Field(description="false when the device could not be reached or refused")
+    error: str | None
     output: str
     parsed: list[dict[str, Any]] | None
     summary: dict[str, Any] | None = None
@@ -120,9 +123,11 @@ async def get_diagnosis(request: web.Request, query: DiagnosisQuery) -> Diagnosi
 )
 async def get_path(request: web.Request, query: PathArgs) -> PathOut:
     """The path between two devices, each hop with its link state and utilisation."""
-    return PathOut.model_validate(
-        await troubleshoot.path(runtime_of(request).core, query.source, query.target)
-    )
+    try:
+        found = await troubleshoot.path(runtime_of(request).core, query.source, query.target)
+    except NotFoundError as exc:  # a query argument, not the resource, names the device
+        raise InvalidRequestError(str(exc)) from None
+    return PathOut.model_validate(found)
 
 
 @routes.route(
@@ -132,6 +137,7 @@ async def get_path(request: web.Request, query: PathArgs) -> PathOut:
     role=Role.operator,
     body=LookupIn,
     response=LookupOut,
+    conflicts=True,
 )
 async def post_lookup(request: web.Request, body: LookupIn) -> LookupOut:
     """Run a read-only lookup from the device (kept in the command history)."""

@@ -249,7 +249,7 @@ def health_job(core: AppCore) -> Job:
     """Write the scores to the metrics every `health.interval` seconds (0: off)."""
 
     async def run() -> None:
-        report = await health(core, "local" if core.metric_reader is not None else "auto")
+        report = await health(core, core.settings.health.source)
         await core.points.commit(health_points(report))
 
     def schedule() -> Every | None:

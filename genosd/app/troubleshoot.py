@@ -14,7 +14,7 @@ from genosd.app.core import AppCore
 from genosd.app.topology import long_name, topology
 from genosd.collectors.commands import run_commands
 from genosd.collectors.facts import stored_facts
-from genosd.errors import DeviceError, NotManagedError
+from genosd.errors import NotManagedError
 from genosd.inventory import Device
 from genosd.metrics.window import series_name
 from genosd.platforms import platform
@@ -122,7 +122,9 @@ async def _routing(core: AppCore, device: Device, actor: str) -> tuple[list[Find
     wanted = {k: known.lookups[k] for k in ("bgp", "ospf") if k in known.lookups}
     if not wanted:
         return [], [f"platform {device.platform} reports no BGP/OSPF lookups"]
-    results = await _run(core, device, list(wanted.values()), actor)
+    results, error = await _run(core, device, list(wanted.values()), actor)
+    if error is not None:
+        return [], [f"BGP/OSPF unchecked: {error}"]
     findings, notes = [], []
     for kind, command in wanted.items():
         got = results.get(command, {})
@@ -136,7 +138,9 @@ async def _routing(core: AppCore, device: Device, actor: str) -> tuple[list[Find
 
 async def _run(
     core: AppCore, device: Device, commands: list[str], actor: str
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The outputs of read-only commands on one device, and the error when it failed (a
+    device's failure is data: the caller reports it, nothing raises)."""
     assert device.ssh is not None
     ssh = core.settings.ssh
     with recorded(core, actor, "troubleshoot"):
@@ -148,9 +152,7 @@ async def _run(
             policy=ssh.host_key_policy,
             concurrency=1,
         )
-    if not outcome.ok:
-        raise DeviceError(f"{device.name}: {outcome.error}")
-    return outcome.outputs
+    return outcome.outputs, None if outcome.ok else f"{device.name}: {outcome.error}"
 
 
 async def lookup(
@@ -162,12 +164,15 @@ async def lookup(
     if device.ssh is None:
         raise NotManagedError(device.name, "SSH", "data.ssh.credential")
     command = lookups.command(platform(device.platform), kind, target)
-    got = (await _run(core, device, [command], actor)).get(command, {})
+    outputs, error = await _run(core, device, [command], actor)
+    got = outputs.get(command, {})
     output = str(got.get("output") or "")
     result: dict[str, Any] = {
         "device": device.name,
         "kind": kind,
         "command": command,
+        "ok": error is None,
+        "error": error,
         "output": output,
         "parsed": got.get("parsed"),
     }

@@ -5,6 +5,7 @@ their charts are drawn."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def _setup(tmp_path: Path, influx_url: str) -> Path:
                 "playbooks_dir": str(playbooks),
                 "ssh": {"backup_schedule": "", "facts_interval": 0},
                 "influx": {"url": influx_url, "api": "v1", "database": "telegraf"},
-                "health": {"interval": 0},
+                "health": {"interval": 0, "source": "influx"},
                 "alerts": {"webhooks": {"ops": {"url": "http://127.0.0.1:9/hook"}}},
             }
         )
@@ -183,5 +184,18 @@ async def test_health_capacity_and_reports_from_influxdb(influxdb, tmp_path: Pat
         assert body["devices"][0]["device"] == "r1"  # worst first
         missing = await client.get("/api/v1/reports/nope", headers=_bearer(viewer))
         assert missing.status == 400
+        # the daemon's job writes the scores back to the metrics database
+        await health.health_job(runtime.core).run()
+        exported: list[list] = []
+        for _ in range(100):
+            exported = influxdb.query('SELECT score FROM genosd_health GROUP BY "device"')
+            if len(exported) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(exported) == 2
+        groups = influxdb.query(
+            "SELECT score, poor FROM genosd_health_group WHERE \"group\" = 'all'"
+        )
+        assert groups and groups[-1][2] == 0  # neither device is under 70
     finally:
         await client.close()
