@@ -18,18 +18,9 @@ from genosd.config.changes import list_changes
 from genosd.errors import InvalidRequestError
 from genosd.reports.model import KINDS, Chart, Format, Report, Table
 from genosd.reports.render import render
+from genosd.troubleshoot.routing import first_value
 
 DAY = 86400.0
-
-
-def _first(row: dict[str, Any], *names: str) -> str:
-    for name in names:
-        value = row.get(name)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value not in (None, ""):
-            return str(value)
-    return ""
 
 
 async def inventory_report(core: AppCore) -> Report:
@@ -45,9 +36,9 @@ async def inventory_report(core: AppCore) -> Report:
                 d.name,
                 d.hostname,
                 d.platform or "",
-                _first(version, "hardware", "model", "platform"),
-                _first(version, "version", "image", "junos_version", "os"),
-                _first(version, "serial", "serial_number"),
+                first_value(version, "hardware", "model", "platform"),
+                first_value(version, "version", "image", "junos_version", "os"),
+                first_value(version, "serial", "serial_number"),
                 d.site or "",
                 d.role or "",
                 ", ".join(d.groups),

@@ -56,27 +56,6 @@ class DailyTable:
                 )
         return row
 
-    def add(
-        self,
-        device: str,
-        interface: str,
-        day_start: float,
-        p95: tuple[float | None, float | None],
-        peak: tuple[float | None, float | None],
-    ) -> None:
-        """One day of one link: (in, out) 95th percentiles and maxima."""
-        day = int((day_start - self.start) // DAY)
-        if not 0 <= day < self.days:
-            return
-        row = self._row(device, interface)
-        for direction in (0, 1):
-            value = p95[direction]
-            if value is not None:
-                self._p95[direction, row, day] = value
-            high = peak[direction]
-            if high is not None and not (self._max[direction, row] >= high):
-                self._max[direction, row] = high
-
     def add_samples(
         self,
         devices: list[str],
@@ -86,19 +65,20 @@ class DailyTable:
     ) -> None:
         """Raw samples (one per row: device, interface, Unix time, in and out utilisation;
         NaN where absent), kept until `settle` turns them into daily p95 and maxima."""
+        day = ((np.asarray(times, dtype=np.float64) - self.start) // DAY).astype(np.int32)
+        keep = (day >= 0) & (day < self.days)
         pairs = list(zip(devices, interfaces, strict=True))
+        if not keep.all():  # only links with a sample in the window become rows
+            pairs = [pair for pair, kept in zip(pairs, keep.tolist(), strict=True) if kept]
         get = self.keys.get
         found = [get(pair) for pair in pairs]
         if None in found:  # links seen for the first time
             found = [
                 self._row(*pair) if n is None else n for n, pair in zip(found, pairs, strict=True)
             ]
-        rows = np.asarray(found, dtype=np.int32)
-        day = ((np.asarray(times, dtype=np.float64) - self.start) // DAY).astype(np.int32)
-        keep = (day >= 0) & (day < self.days)
         self._samples.append(
             (
-                rows[keep],
+                np.asarray(found, dtype=np.int32),
                 day[keep],
                 np.asarray(values[0], dtype=np.float32)[keep],
                 np.asarray(values[1], dtype=np.float32)[keep],

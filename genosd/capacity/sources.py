@@ -3,7 +3,6 @@ and link, over raw Telegraf-schema points or a rollup of them), or the local met
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
@@ -65,19 +64,21 @@ def _floats(values: tuple[object, ...]) -> np.ndarray:
 
 
 def add_points(table: DailyTable, device: str, points: Iterable[Point]) -> None:
-    """Fold a device's raw `interface` points (the local store) into the daily table."""
-    by_day: dict[tuple[str, float], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    """Fold a device's raw `interface` points (the local store) into the daily table, the same
+    way as the samples read from InfluxDB."""
+    names, times, ins, outs = [], [], [], []
     for point in points:
         name = series_name(point.tags)
         if name is None:
             continue
-        day = point.time_ns / 1e9 // DAY * DAY
-        pair = by_day[(name, day)]
-        for direction, field in enumerate(("in_utilization", "out_utilization")):
-            value = point.fields.get(field)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                pair[direction].append(float(value))
-    for (name, day), (ins, outs) in by_day.items():
-        p95 = tuple(float(np.percentile(v, 95)) if v else None for v in (ins, outs))
-        peak = tuple(max(v) if v else None for v in (ins, outs))
-        table.add(device, name, day, (p95[0], p95[1]), (peak[0], peak[1]))
+        names.append(name)
+        times.append(point.time_ns / 1e9)
+        ins.append(point.fields.get("in_utilization"))
+        outs.append(point.fields.get("out_utilization"))
+    if names:
+        table.add_samples(
+            [device] * len(names),
+            names,
+            np.asarray(times, dtype=np.float64),
+            (_floats(tuple(ins)), _floats(tuple(outs))),
+        )

@@ -9,10 +9,11 @@ noSuchObject/noSuchInstance/endOfMibView; device trouble is DeviceTimeout / Devi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from genosd.errors import DeviceError, DeviceProtocolError
 from genosd.inventory import SnmpTarget
+from genosd.settings_sections import SnmpCredential
 from genosd.snmp.ber import Value, Varbind
 from genosd.snmp.client import Credentials, SnmpClient, TooBig
 
@@ -37,10 +38,16 @@ class SnmpSession(Protocol):
 
 def credentials(target: SnmpTarget) -> Credentials:
     """The engine's view of an inventory credential."""
-    cred = target.credential
-    if target.version != "3":
+    return engine_credentials(target.credential, target.version, target.context)
+
+
+def engine_credentials(
+    cred: SnmpCredential, version: Literal["1", "2c", "3"], context: str = ""
+) -> Credentials:
+    """The engine's view of a settings credential used with `version`."""
+    if version != "3":
         assert cred.community is not None
-        return Credentials(target.version, community=cred.community.get_secret_value().encode())
+        return Credentials(version, community=cred.community.get_secret_value().encode())
     return Credentials(
         "3",
         user=(cred.username or "").encode(),
@@ -48,7 +55,7 @@ def credentials(target: SnmpTarget) -> Credentials:
         auth_password=cred.auth_key.get_secret_value().encode() if cred.auth_key else b"",
         priv=cred.priv_protocol,
         priv_password=cred.priv_key.get_secret_value().encode() if cred.priv_key else b"",
-        context=target.context.encode(),
+        context=context.encode(),
     )
 
 

@@ -11,13 +11,13 @@ import asyncio
 import ipaddress
 from dataclasses import dataclass, field
 
-from genosd.collectors.snmp_client import walk_columns
+from genosd.collectors.snmp_client import engine_credentials, walk_columns
 from genosd.discovery.detect import detect
 from genosd.errors import DeviceError
 from genosd.settings_discovery import DiscoverySettings
 from genosd.settings_sections import SnmpCredential
 from genosd.snmp.ber import Value
-from genosd.snmp.client import Credentials, SnmpClient
+from genosd.snmp.client import SnmpClient
 
 SYS_DESCR, SYS_OBJECT_ID, SYS_NAME = (
     "1.3.6.1.2.1.1.1.0",
@@ -86,26 +86,6 @@ def _text(value: Value) -> str:
     return "" if value is None else str(value)
 
 
-def engine_credentials(credential: SnmpCredential, context: str = "") -> Credentials:
-    """The SNMP engine's view of a settings credential: v3 for a username, else v2c."""
-    if credential.username is not None:
-        return Credentials(
-            "3",
-            user=credential.username.encode(),
-            auth=credential.auth_protocol,
-            auth_password=credential.auth_key.get_secret_value().encode()
-            if credential.auth_key
-            else b"",
-            priv=credential.priv_protocol,
-            priv_password=credential.priv_key.get_secret_value().encode()
-            if credential.priv_key
-            else b"",
-            context=context.encode(),
-        )
-    assert credential.community is not None
-    return Credentials("2c", community=credential.community.get_secret_value().encode())
-
-
 async def probe(
     address: str, settings: DiscoverySettings, credentials: dict[str, SnmpCredential]
 ) -> Sighting:
@@ -117,7 +97,7 @@ async def probe(
         client = SnmpClient(
             address,
             settings.snmp_port,
-            engine_credentials(credential),
+            engine_credentials(credential, "3" if credential.username else "2c"),
             settings.timeout,
             settings.retries,
         )

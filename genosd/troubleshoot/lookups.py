@@ -14,9 +14,9 @@ from genosd.platforms import Platform
 from genosd.readonly import read_only_problem
 
 KINDS = ("ping", "traceroute", "arp", "mac", "route", "counters", "bgp", "ospf")
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*$")
-_INTERFACE = re.compile(r"^[A-Za-z][A-Za-z-]{0,40}\s?[0-9][0-9/.:]{0,20}$")
-_MAC = re.compile(r"^[0-9a-fA-F]{2}([:.-]?[0-9a-fA-F]{2}){5}$")
+_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63})*")
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z-]{0,40} ?[0-9][0-9/.:]{0,20}")
+_MAC = re.compile(r"[0-9a-fA-F]{2}([:.-]?[0-9a-fA-F]{2}){5}")
 _SUCCESS = re.compile(r"Success rate is (\d+) percent \((\d+)/(\d+)\)")
 _LOSS = re.compile(
     r"(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss"
@@ -42,7 +42,7 @@ def argument(kind: str, target: str | None, platform: str) -> str | None:
         try:
             return str(ipaddress.ip_address(target))
         except ValueError:
-            if kind != "arp" and _HOST.match(target):
+            if kind != "arp" and _HOST.fullmatch(target):
                 return target
         raise InvalidRequestError(f"{kind}: {target!r} is not an IP address or host name")
     if kind == "route":
@@ -55,11 +55,11 @@ def argument(kind: str, target: str | None, platform: str) -> str | None:
         except ValueError:
             raise InvalidRequestError(f"route: {target!r} is not an address or prefix") from None
     if kind == "mac":
-        if not _MAC.match(target):
+        if not _MAC.fullmatch(target):
             raise InvalidRequestError(f"mac: {target!r} is not a MAC address")
         return _mac(target, platform)
     if kind == "counters":
-        if not _INTERFACE.match(target):
+        if not _INTERFACE.fullmatch(target):
             raise InvalidRequestError(f"counters: {target!r} is not an interface name")
         return target.replace(" ", "")
     raise InvalidRequestError(f"unknown lookup {kind!r}; known: {', '.join(KINDS)}")

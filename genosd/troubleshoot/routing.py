@@ -10,7 +10,8 @@ from genosd.troubleshoot.findings import Finding
 _BGP_DOWN = ("idle", "active", "connect", "opensent", "openconfirm")
 
 
-def _first(row: dict[str, Any], *names: str) -> str:
+def first_value(row: dict[str, Any], *names: str) -> str:
+    """The first of `names` a TextFSM row fills (a list's first item), as text; "" if none."""
     for name in names:
         value = row.get(name)
         if value not in (None, "", []):
@@ -22,8 +23,8 @@ def bgp(device: str, rows: list[dict[str, Any]]) -> list[Finding]:
     """A finding per BGP peer whose state is not Established (a prefix count means it is)."""
     found = []
     for row in rows:
-        peer = _first(row, "bgp_neighbor", "bgp_neigh", "neighbor", "peer_ip", "neighbor_id")
-        state = _first(
+        peer = first_value(row, "bgp_neighbor", "bgp_neigh", "neighbor", "peer_ip", "neighbor_id")
+        state = first_value(
             row, "state_or_prefixes_received", "state_pfxrcd", "state", "state_pfxacc", "bgp_state"
         )
         if not peer or not state or state.isdigit() or state.lower() == "established":
@@ -35,8 +36,8 @@ def bgp(device: str, rows: list[dict[str, Any]]) -> list[Finding]:
                 "critical" if down else "warning",
                 device,
                 peer,
-                f"BGP peer {peer} (AS {_first(row, 'neighbor_as', 'neigh_as', 'remote_as', 'peer_as') or '?'})"
-                f" is {state}, up/down {_first(row, 'up_down', 'uptime') or '?'}",
+                f"BGP peer {peer} (AS {first_value(row, 'neighbor_as', 'neigh_as', 'remote_as', 'peer_as') or '?'})"
+                f" is {state}, up/down {first_value(row, 'up_down', 'uptime') or '?'}",
                 "Idle: configured but not trying (shutdown, no route to the peer, max-prefix); "
                 "Active/Connect: TCP 179 not established (reachability, ACLs, update-source, "
                 "AS numbers); check the peer's logs",
@@ -50,8 +51,8 @@ def ospf(device: str, rows: list[dict[str, Any]]) -> list[Finding]:
     """A finding per OSPF neighbour not in FULL (2WAY is normal between DROTHERs)."""
     found = []
     for row in rows:
-        neighbor = _first(row, "neighbor_id", "neighbor_ipaddr", "ip_address", "address")
-        state = _first(row, "state")
+        neighbor = first_value(row, "neighbor_id", "neighbor_ipaddr", "ip_address", "address")
+        state = first_value(row, "state")
         if not neighbor or not state:
             continue
         base = state.split("/")[0].strip().upper()
@@ -64,7 +65,7 @@ def ospf(device: str, rows: list[dict[str, Any]]) -> list[Finding]:
                 "critical" if stuck else "warning",
                 device,
                 neighbor,
-                f"OSPF neighbour {neighbor} on {_first(row, 'interface') or '?'} is {state}",
+                f"OSPF neighbour {neighbor} on {first_value(row, 'interface') or '?'} is {state}",
                 "INIT: hellos one way only (ACL, multicast); EXSTART/EXCHANGE: an MTU mismatch; "
                 "LOADING: LSA requests not answered; check both ends' area, timers and MTU",
                 {"row": row},

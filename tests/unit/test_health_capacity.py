@@ -12,7 +12,9 @@ import pytest
 
 from genosd.capacity.analysis import DailyTable, crossing_within, top_growth
 from genosd.capacity.forecast import DAY, crossing, fit, fit_many, nan_percentile, percentile
+from genosd.capacity.sources import add_points
 from genosd.health.scores import Inputs, group_scores, score
+from genosd.metrics.model import Point
 from genosd.reports.model import Chart, Report, Table
 from genosd.reports.render import render
 
@@ -27,10 +29,16 @@ def test_the_forecast_of_a_known_slope_is_within_ten_percent(
     days = 30
     rng = np.random.default_rng(seed)
     table = DailyTable(NOW - (days - 1) * DAY, days)
+    points = []
     for day in range(days):
         value = start + slope * (day + 0.5) + rng.normal(0, noise)
-        midnight = table.start + day * DAY
-        table.add("r1", "Gi0/1", midnight, (value, value / 3), (value + 5, None))
+        noon = int((table.start + day * DAY + DAY / 2) * 1e9)
+        fields: dict[str, float | int | str | bool] = {
+            "in_utilization": value,
+            "out_utilization": value / 3,
+        }
+        points.append(Point("interface", {"ifName": "Gi0/1"}, fields, noon))
+    add_points(table, "r1", points)  # the local store's way in
     [link] = table.analyse(80.0, NOW)
     today = (NOW - table.start) / DAY
     truth = (80.0 - (start + slope * today)) / slope
@@ -89,17 +97,24 @@ def test_ranking_growth_and_crossings():
         ("over", 90, 0.0),
         ("down", 60, -1),
     ):
-        for day in range(days):
-            table.add(
-                "r1", name, table.start + day * DAY, (start + slope * day, None), (None, None)
-            )
+        add_points(
+            table,
+            "r1",
+            [
+                Point("interface", {"ifName": name}, {"in_utilization": start + slope * day},
+                      int((table.start + day * DAY) * 1e9))
+                for day in range(days)
+            ],
+        )  # fmt: skip
     links = table.analyse(80, NOW)
     assert [x.interface for x in top_growth(links, 10)] == ["fast", "slow"]
     soon = crossing_within(links, 90)
     assert [x.interface for x in soon] == ["over", "fast"]
     assert soon[0].days_to_threshold == 0.0
     outside = DailyTable(NOW - 2 * DAY, 3)
-    outside.add("r1", "x", NOW - 40 * DAY, (10, 10), (10, 10))  # before the window: ignored
+    old = Point("interface", {"ifName": "x"}, {"in_utilization": 10.0}, int((NOW - 40 * DAY) * 1e9))
+    add_points(outside, "r1", [old])  # before the window: ignored
+    outside.settle()
     assert len(outside) == 0
 
 

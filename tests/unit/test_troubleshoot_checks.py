@@ -208,6 +208,11 @@ def test_lookup_arguments_are_what_they_claim():
         ("arp", "core-1"),
         ("route", "10.0.0.0/40"),
         ("counters", "Gi0/1 | include x"),
+        ("counters", "Gi\n0/1"),
+        ("counters", "Gi0/1\treload"),
+        ("traceroute", "exämple.net"),
+        ("ping", "core-1\\x"),
+        ("mac", "00:11:22:aa:bb:cc\nreload"),
         ("ping", None),
         ("whois", "x"),
     ):
